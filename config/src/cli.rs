@@ -1,0 +1,184 @@
+//! The command line as clap sees it: one field per flag, doc comments are `--help`, no logic.
+
+use clap::{Args, Parser, Subcommand};
+
+use crate::values::{DurationArg, HeaderArg, TimeoutArg};
+
+/// volley: an HTTP load generator (supervisor + worker processes over a shared-memory
+/// scoreboard).
+///
+/// Run load against URL, or `volley demo` for a self-contained run against a built-in
+/// loopback target, or `volley top` to watch a running run from another terminal.
+#[derive(Debug, Parser)]
+#[command(name = "volley", version, args_conflicts_with_subcommands = true)]
+#[command(
+    after_help = "Exit codes: 0 run complete, 1 run could not be done, 2 bad usage, \
+                        3 run complete but invalid (a worker died or the generator ran short), \
+                        130 interrupted (the report is still printed)."
+)]
+pub struct Cli {
+    /// Subcommand (demo, top); without one, run load against URL.
+    #[command(subcommand)]
+    pub command: Option<Sub>,
+
+    /// Target URL (http://host[:port]/path).
+    pub url: Option<String>,
+
+    /// Load options.
+    #[command(flatten)]
+    pub load: LoadArgs,
+}
+
+/// Subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Sub {
+    /// Start a built-in loopback target and run load against it (5 s unless -d/-n).
+    Demo {
+        /// Load options.
+        #[command(flatten)]
+        load: LoadArgs,
+    },
+    /// Live per-worker view of a running run (read-only).
+    Top(TopArgs),
+    /// Internal: serve the demo target and print its port (used by `volley demo`).
+    #[command(hide = true)]
+    DemoServer,
+}
+
+/// Options of `volley top`.
+#[derive(Debug, Args)]
+pub struct TopArgs {
+    /// Scoreboard segment name (as in /dev/shm); default: the only live run of this user.
+    pub name: Option<String>,
+    /// Refresh interval.
+    #[arg(long, default_value = "1s", value_name = "D")]
+    pub interval: DurationArg,
+    /// Stop after this many refreshes (default: until the run ends).
+    #[arg(long, value_name = "N")]
+    pub count: Option<u64>,
+}
+
+/// The options that describe a load run.
+#[derive(Debug, Args, Default)]
+pub struct LoadArgs {
+    /// Worker processes [default: number of CPUs, at most --concurrency].
+    #[arg(short = 'w', long, value_name = "N")]
+    pub workers: Option<u32>,
+
+    /// Thread slots in total (concurrent requests); slot t runs in worker t mod N.
+    #[arg(short = 'c', long, value_name = "N", default_value_t = 10)]
+    pub concurrency: u32,
+
+    /// Slots started at once when the run begins [default: all, or 1 with --ramp-duration].
+    #[arg(long, value_name = "N")]
+    pub ramp_start: Option<u32>,
+
+    /// Start the remaining slots linearly over this time.
+    #[arg(long, value_name = "D")]
+    pub ramp_duration: Option<DurationArg>,
+
+    /// Stop after N requests in total (split exactly over the workers).
+    #[arg(short = 'n', long, value_name = "N", conflicts_with = "duration")]
+    pub requests: Option<u64>,
+
+    /// Stop after this long [default: 10s, or 5s for demo]; requests in flight are aborted.
+    #[arg(short = 'd', long, value_name = "D")]
+    pub duration: Option<DurationArg>,
+
+    /// Request method (any token).
+    #[arg(short = 'm', long, value_name = "METHOD", default_value = "GET")]
+    pub method: String,
+
+    /// Extra request header "Name: value" (repeatable; order kept).
+    #[arg(short = 'H', long = "header", value_name = "HEADER")]
+    pub headers: Vec<HeaderArg>,
+
+    /// Request body: a string, or @FILE to read it from a file.
+    #[arg(long, value_name = "STR|@FILE")]
+    pub body: Option<String>,
+
+    /// Run seed for the per-slot random streams [default: drawn at random and printed].
+    #[arg(long, value_name = "N")]
+    pub seed: Option<u64>,
+
+    /// Watchdog: connect within D, whole reply within D of the request being sent;
+    /// 'never' turns it off.
+    #[arg(long, value_name = "D|never", default_value = "30s")]
+    pub timeout: Option<TimeoutArg>,
+
+    /// Print the report as JSON on stdout.
+    #[arg(long)]
+    pub json: bool,
+
+    /// No progress line on stderr.
+    #[arg(short = 'q', long)]
+    pub quiet: bool,
+
+    /// Name of the scoreboard segment (volley-NAME in /dev/shm), for `volley top NAME`.
+    #[arg(long, value_name = "NAME")]
+    pub run_name: Option<String>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    #[test]
+    fn verify_cli() {
+        Cli::command().debug_assert();
+    }
+
+    fn parse(args: &[&str]) -> Result<Cli, clap::Error> {
+        Cli::try_parse_from(std::iter::once("volley").chain(args.iter().copied()))
+    }
+
+    #[test]
+    fn url_and_load_flags() {
+        let cli = parse(&["http://127.0.0.1:1/x", "-w", "2", "-c", "50", "-d", "10s"]).unwrap();
+        assert_eq!(cli.url.as_deref(), Some("http://127.0.0.1:1/x"));
+        assert_eq!(cli.load.workers, Some(2));
+        assert_eq!(cli.load.concurrency, 50);
+        assert!(cli.command.is_none());
+    }
+
+    #[test]
+    fn requests_conflict_with_duration() {
+        assert!(parse(&["http://h/", "-n", "5", "-d", "1s"]).is_err());
+    }
+
+    #[test]
+    fn headers_repeat_in_order() {
+        let cli = parse(&["http://h/", "-H", "A: 1", "-H", "B: 2", "-H", "A: 3"]).unwrap();
+        let names: Vec<_> = cli.load.headers.iter().map(|h| h.value.as_str()).collect();
+        assert_eq!(names, ["1", "2", "3"]);
+    }
+
+    #[test]
+    fn subcommands() {
+        assert!(matches!(
+            parse(&["demo", "-c", "3"]).unwrap().command,
+            Some(Sub::Demo { .. })
+        ));
+        let cli = parse(&["top", "volley-x", "--count", "2"]).unwrap();
+        match cli.command {
+            Some(Sub::Top(t)) => {
+                assert_eq!(t.name.as_deref(), Some("volley-x"));
+                assert_eq!(t.count, Some(2));
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn bad_values_name_the_flag() {
+        let err = parse(&["http://h/", "-d", "soon"]).unwrap_err().to_string();
+        assert!(err.contains("--duration") && err.contains("soon"), "{err}");
+        let err = parse(&["http://h/", "-c", "many"]).unwrap_err().to_string();
+        assert!(err.contains("--concurrency"), "{err}");
+        let err = parse(&["http://h/", "--timeout", "0"])
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("--timeout"), "{err}");
+    }
+}

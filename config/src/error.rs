@@ -1,0 +1,59 @@
+//! `ConfigError`: every rejected input, naming the flag, the value and what is allowed.
+
+/// Why the command line was rejected.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ConfigError {
+    /// clap's own outcome: a usage error, or `--help` / `--version` (printed by clap).
+    #[error("{0}")]
+    Clap(#[from] clap::Error),
+    /// A flag value that parsed but is not allowed.
+    #[error("invalid value '{value}' for '{flag}': {allowed}")]
+    Invalid {
+        /// The flag, as spelled on the command line (`--workers`).
+        flag: &'static str,
+        /// The value given.
+        value: String,
+        /// What is allowed instead.
+        allowed: String,
+    },
+    /// A file named by a flag could not be read.
+    #[error("cannot read {path} (given to '{flag}'): {source}")]
+    File {
+        /// The flag.
+        flag: &'static str,
+        /// The path.
+        path: String,
+        /// The I/O error.
+        source: std::io::Error,
+    },
+}
+
+impl ConfigError {
+    /// Shorthand for [`ConfigError::Invalid`].
+    pub fn invalid(flag: &'static str, value: impl ToString, allowed: impl Into<String>) -> Self {
+        ConfigError::Invalid {
+            flag,
+            value: value.to_string(),
+            allowed: allowed.into(),
+        }
+    }
+
+    /// The process exit code for this error: 0 for `--help`/`--version`, else 2.
+    pub fn exit_code(&self) -> u8 {
+        match self {
+            ConfigError::Clap(e) if !e.use_stderr() => 0,
+            _ => 2,
+        }
+    }
+
+    /// Prints the error the way the user should see it (clap formats its own).
+    pub fn print(&self) {
+        match self {
+            ConfigError::Clap(e) => {
+                let _ = e.print();
+            }
+            other => eprintln!("error: {other}"),
+        }
+    }
+}

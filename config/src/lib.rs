@@ -1,0 +1,36 @@
+//! volley's configuration: argv → one validated, immutable [`RunSpec`].
+//!
+//! [`cli`] mirrors the command line (clap derive, no logic); [`values`] holds the `FromStr`
+//! flag types whose errors quote the expected syntax; [`resolve`] is the only place that
+//! applies defaults and cross-flag rules and produces a [`Command`]. Nothing outside this
+//! crate imports clap. Every rejected input is a [`ConfigError`] that names the flag, the
+//! value given and what is allowed; the binary exits with code 2 for it.
+
+#![deny(missing_docs)]
+#![forbid(unsafe_code)]
+
+pub mod cli;
+pub mod error;
+pub mod resolve;
+pub mod spec;
+pub mod values;
+
+pub use error::ConfigError;
+pub use resolve::{Command, parse_url};
+pub use spec::{Limit, OutputSpec, RampUp, RequestSpec, RunSpec, Target, TopSpec};
+
+/// Parses a full argv (program name first) into a [`Command`].
+///
+/// # Errors
+///
+/// [`ConfigError`] for usage errors and rejected values, and for `--help`/`--version`
+/// (whose [`ConfigError::exit_code`] is 0).
+pub fn parse<I, T>(args: I) -> Result<Command, ConfigError>
+where
+    I: IntoIterator<Item = T>,
+    T: Into<std::ffi::OsString> + Clone,
+{
+    use clap::Parser;
+    let cli = cli::Cli::try_parse_from(args)?;
+    resolve::resolve(cli)
+}

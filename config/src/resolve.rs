@@ -1,0 +1,474 @@
+//! Cli → `RunSpec`: defaults, cross-flag rules, URL resolution. The only place that
+//! validates.
+
+use std::hash::{BuildHasher, Hasher};
+use std::net::{SocketAddr, ToSocketAddrs};
+use std::time::Duration;
+
+use crate::cli::{Cli, LoadArgs, Sub, TopArgs};
+use crate::error::ConfigError;
+use crate::spec::{Limit, OutputSpec, RampUp, RequestSpec, RunSpec, Target, TopSpec};
+use crate::values::{TimeoutArg, is_token};
+
+/// Most worker processes accepted (a sanity bound, far above any core count).
+pub const MAX_WORKERS: u32 = 1024;
+/// Most thread slots accepted in one run.
+pub const MAX_CONCURRENCY: u32 = 1_000_000;
+/// Default run length when neither `-n` nor `-d` is given.
+pub const DEFAULT_DURATION: Duration = Duration::from_secs(10);
+/// Default run length of `volley demo`.
+pub const DEMO_DURATION: Duration = Duration::from_secs(5);
+
+/// What the command line asks for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Command {
+    /// Run load as described.
+    Run(RunSpec),
+    /// Start the demo target, then run load against it; the spec's target is filled in
+    /// once the demo target is listening (`addr` is a placeholder until then).
+    Demo(RunSpec),
+    /// Serve the demo target (internal).
+    DemoServer,
+    /// Watch a running run.
+    Top(TopSpec),
+}
+
+/// Turns a parsed command line into a [`Command`].
+///
+/// # Errors
+///
+/// [`ConfigError::Invalid`] naming the flag when a value is not allowed, or
+/// [`ConfigError::File`] when `--body @FILE` cannot be read.
+pub fn resolve(cli: Cli) -> Result<Command, ConfigError> {
+    match cli.command {
+        Some(Sub::Demo { load }) => {
+            let placeholder = Target {
+                host: "127.0.0.1".into(),
+                port: 0,
+                addr: SocketAddr::from(([127, 0, 0, 1], 0)),
+                path: "/small".into(),
+            };
+            run_spec(placeholder, load, DEMO_DURATION).map(Command::Demo)
+        }
+        Some(Sub::Top(top)) => Ok(Command::Top(top_spec(top)?)),
+        Some(Sub::DemoServer) => Ok(Command::DemoServer),
+        None => {
+            let url = cli.url.ok_or_else(|| {
+                ConfigError::invalid(
+                    "URL",
+                    "",
+                    "a target URL is required (http://host[:port]/path), or use `volley demo`",
+                )
+            })?;
+            let target = parse_url(&url)?;
+            run_spec(target, cli.load, DEFAULT_DURATION).map(Command::Run)
+        }
+    }
+}
+
+fn top_spec(top: TopArgs) -> Result<TopSpec, ConfigError> {
+    if top.interval.0 < Duration::from_millis(10) {
+        return Err(ConfigError::invalid(
+            "--interval",
+            top.interval,
+            "at least 10ms",
+        ));
+    }
+    Ok(TopSpec {
+        run_name: top.name,
+        interval: top.interval.0,
+        count: top.count,
+    })
+}
+
+fn run_spec(
+    target: Target,
+    load: LoadArgs,
+    default_duration: Duration,
+) -> Result<RunSpec, ConfigError> {
+    let concurrency = load.concurrency;
+    if !(1..=MAX_CONCURRENCY).contains(&concurrency) {
+        return Err(ConfigError::invalid(
+            "--concurrency",
+            concurrency,
+            format!("1 to {MAX_CONCURRENCY}"),
+        ));
+    }
+    let workers = match load.workers {
+        Some(w) if !(1..=MAX_WORKERS).contains(&w) => {
+            return Err(ConfigError::invalid(
+                "--workers",
+                w,
+                format!("1 to {MAX_WORKERS}"),
+            ));
+        }
+        Some(w) if w > concurrency => {
+            return Err(ConfigError::invalid(
+                "--workers",
+                w,
+                format!("at most --concurrency ({concurrency}): every worker needs a slot"),
+            ));
+        }
+        Some(w) => w,
+        None => default_workers().min(concurrency),
+    };
+    let ramp = ramp_up(&load, concurrency)?;
+    let limit = match (load.requests, load.duration) {
+        (Some(0), _) => return Err(ConfigError::invalid("--requests", 0, "at least 1")),
+        (Some(n), _) => Limit::Requests(n),
+        (None, Some(d)) if d.0.is_zero() => {
+            return Err(ConfigError::invalid("--duration", d, "a positive duration"));
+        }
+        (None, Some(d)) => Limit::Duration(d.0),
+        (None, None) => Limit::Duration(default_duration),
+    };
+    if !is_token(&load.method) {
+        return Err(ConfigError::invalid(
+            "--method",
+            &load.method,
+            "an HTTP method token such as GET, POST or HUGO",
+        ));
+    }
+    let body = match load.body.as_deref() {
+        None => Vec::new(),
+        Some(s) => match s.strip_prefix('@') {
+            Some(path) => std::fs::read(path).map_err(|source| ConfigError::File {
+                flag: "--body",
+                path: path.to_string(),
+                source,
+            })?,
+            None => s.as_bytes().to_vec(),
+        },
+    };
+    if let Some(name) = &load.run_name {
+        check_run_name(name)?;
+    }
+    let timeout = match load.timeout {
+        Some(TimeoutArg::After(d)) => Some(d),
+        Some(TimeoutArg::Never) | None => None,
+    };
+    let (seed, seed_given) = match load.seed {
+        Some(s) => (s, true),
+        None => (random_seed(), false),
+    };
+    Ok(RunSpec {
+        target,
+        request: RequestSpec {
+            method: load.method,
+            headers: load
+                .headers
+                .into_iter()
+                .map(|h| (h.name, h.value))
+                .collect(),
+            body,
+        },
+        workers,
+        concurrency,
+        ramp,
+        limit,
+        timeout,
+        seed,
+        seed_given,
+        output: OutputSpec {
+            json: load.json,
+            progress: !load.quiet,
+        },
+        run_name: load.run_name.map(|n| format!("volley-{n}")),
+    })
+}
+
+fn ramp_up(load: &LoadArgs, concurrency: u32) -> Result<RampUp, ConfigError> {
+    let duration = load.ramp_duration.map(|d| d.0).unwrap_or(Duration::ZERO);
+    let start = match load.ramp_start {
+        Some(s) if s > concurrency => {
+            return Err(ConfigError::invalid(
+                "--ramp-start",
+                s,
+                format!("at most --concurrency ({concurrency})"),
+            ));
+        }
+        Some(0) if duration.is_zero() => {
+            return Err(ConfigError::invalid(
+                "--ramp-start",
+                0,
+                "at least 1 unless --ramp-duration is given",
+            ));
+        }
+        Some(s) => s,
+        None if duration.is_zero() => concurrency,
+        None => 1,
+    };
+    Ok(RampUp { start, duration })
+}
+
+fn check_run_name(name: &str) -> Result<(), ConfigError> {
+    let ok = !name.is_empty()
+        && name.len() <= 48
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"._-".contains(&b));
+    if ok {
+        Ok(())
+    } else {
+        Err(ConfigError::invalid(
+            "--run-name",
+            name,
+            "1 to 48 characters from A-Z a-z 0-9 . _ -",
+        ))
+    }
+}
+
+/// Number of CPUs this process may run on.
+fn default_workers() -> u32 {
+    std::thread::available_parallelism()
+        .map(|n| u32::try_from(n.get()).unwrap_or(1))
+        .unwrap_or(1)
+        .clamp(1, MAX_WORKERS)
+}
+
+/// A fresh random seed (std's per-process random hasher keys; no extra dependency).
+fn random_seed() -> u64 {
+    let mut h = std::collections::hash_map::RandomState::new().build_hasher();
+    h.write_u64(std::process::id().into());
+    h.finish()
+}
+
+/// Parses `http://host[:port][/path]` and resolves the host (the DNS cache of the run).
+///
+/// # Errors
+///
+/// [`ConfigError::Invalid`] for `URL` when the syntax is wrong, the scheme is not http, or
+/// the host does not resolve.
+pub fn parse_url(url: &str) -> Result<Target, ConfigError> {
+    let syntax = "expected http://host[:port][/path]";
+    let bad = |why: &str| ConfigError::invalid("URL", url, format!("{why}; {syntax}"));
+    let rest = match url.split_once("://") {
+        Some((scheme, rest)) if scheme.eq_ignore_ascii_case("http") => rest,
+        Some((scheme, _)) if scheme.eq_ignore_ascii_case("https") => {
+            return Err(bad("https is not supported yet"));
+        }
+        Some((scheme, _)) => return Err(bad(&format!("scheme '{scheme}' is not http"))),
+        None => return Err(bad("no scheme")),
+    };
+    let (authority, path) = match rest.find(['/', '?']) {
+        Some(i) if rest.as_bytes()[i] == b'/' => (&rest[..i], rest[i..].to_string()),
+        Some(i) => (&rest[..i], format!("/{}", &rest[i..])),
+        None => (rest, "/".to_string()),
+    };
+    if authority.contains('@') {
+        return Err(bad("user info is not supported"));
+    }
+    let (host, port) = split_host_port(authority).ok_or_else(|| bad("bad host or port"))?;
+    if host.is_empty() {
+        return Err(bad("empty host"));
+    }
+    if path.bytes().any(|b| b <= b' ' || b == 0x7f) {
+        return Err(bad("the path contains spaces or control characters"));
+    }
+    let path = match path.split_once('#') {
+        Some((p, _)) => p.to_string(),
+        None => path,
+    };
+    let addr = (host.as_str(), port)
+        .to_socket_addrs()
+        .ok()
+        .and_then(|mut a| a.next())
+        .ok_or_else(|| bad(&format!("host '{host}' does not resolve")))?;
+    Ok(Target {
+        host,
+        port,
+        addr,
+        path,
+    })
+}
+
+fn split_host_port(authority: &str) -> Option<(String, u16)> {
+    if let Some(rest) = authority.strip_prefix('[') {
+        let (host, after) = rest.split_once(']')?;
+        let port = match after.strip_prefix(':') {
+            Some(p) => p.parse().ok()?,
+            None if after.is_empty() => 80,
+            None => return None,
+        };
+        return Some((host.to_string(), port));
+    }
+    match authority.rsplit_once(':') {
+        Some((host, port)) => Some((host.to_string(), port.parse().ok()?)),
+        None => Some((authority.to_string(), 80)),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::Parser;
+
+    fn resolve_args(args: &[&str]) -> Result<Command, ConfigError> {
+        let cli = Cli::try_parse_from(std::iter::once("volley").chain(args.iter().copied()))?;
+        resolve(cli)
+    }
+
+    fn run(args: &[&str]) -> RunSpec {
+        match resolve_args(args).unwrap() {
+            Command::Run(spec) => spec,
+            other => panic!("{other:?}"),
+        }
+    }
+
+    fn invalid_flag(args: &[&str]) -> &'static str {
+        match resolve_args(args) {
+            Err(ConfigError::Invalid { flag, .. }) => flag,
+            other => panic!("{args:?}: {other:?}"),
+        }
+    }
+
+    #[test]
+    fn urls() {
+        let t = parse_url("http://127.0.0.1:8080/small?x=1").unwrap();
+        assert_eq!(
+            (t.host.as_str(), t.port, t.path.as_str()),
+            ("127.0.0.1", 8080, "/small?x=1")
+        );
+        assert_eq!(t.host_header(), "127.0.0.1:8080");
+        let t = parse_url("http://[::1]:81").unwrap();
+        assert_eq!((t.host.as_str(), t.port, t.path.as_str()), ("::1", 81, "/"));
+        assert_eq!(t.host_header(), "[::1]:81");
+        assert_eq!(parse_url("http://localhost/a#frag").unwrap().path, "/a");
+        assert_eq!(parse_url("http://127.0.0.1?q").unwrap().path, "/?q");
+        for bad in [
+            "127.0.0.1:80/",
+            "ftp://h/",
+            "https://127.0.0.1/",
+            "http://:80/",
+            "http://127.0.0.1:99999/",
+            "http://u@127.0.0.1/",
+            "http://127.0.0.1/a b",
+        ] {
+            assert!(
+                matches!(
+                    parse_url(bad),
+                    Err(ConfigError::Invalid { flag: "URL", .. })
+                ),
+                "{bad}"
+            );
+        }
+    }
+
+    #[test]
+    fn defaults() {
+        let spec = run(&["http://127.0.0.1:1/"]);
+        assert_eq!(spec.concurrency, 10);
+        assert!(spec.workers >= 1 && spec.workers <= 10);
+        assert_eq!(spec.limit, Limit::Duration(DEFAULT_DURATION));
+        assert_eq!(
+            spec.ramp,
+            RampUp {
+                start: 10,
+                duration: Duration::ZERO
+            }
+        );
+        assert_eq!(spec.timeout, Some(Duration::from_secs(30)));
+        assert!(!spec.seed_given);
+    }
+
+    #[test]
+    fn workers_clamped_to_concurrency_by_default_but_not_when_asked() {
+        assert_eq!(run(&["http://127.0.0.1:1/", "-c", "1"]).workers, 1);
+        assert_eq!(
+            invalid_flag(&["http://127.0.0.1:1/", "-c", "2", "-w", "3"]),
+            "--workers"
+        );
+        assert_eq!(
+            invalid_flag(&["http://127.0.0.1:1/", "-w", "0"]),
+            "--workers"
+        );
+        assert_eq!(
+            invalid_flag(&["http://127.0.0.1:1/", "-c", "0"]),
+            "--concurrency"
+        );
+    }
+
+    #[test]
+    fn requests_split_exactly() {
+        let spec = run(&["http://127.0.0.1:1/", "-c", "3", "-w", "3", "-n", "10"]);
+        let split: Vec<_> = (0..3)
+            .map(|w| spec.requests_for_worker(w).unwrap())
+            .collect();
+        assert_eq!(split, [4, 3, 3]);
+        let slots: Vec<_> = spec.slots_of_worker(1).collect();
+        assert_eq!(slots, [1]);
+        let spec = run(&["http://127.0.0.1:1/", "-c", "7", "-w", "3"]);
+        assert_eq!(spec.slots_of_worker(0).collect::<Vec<_>>(), [0, 3, 6]);
+        assert_eq!(spec.slots_of_worker(2).collect::<Vec<_>>(), [2, 5]);
+    }
+
+    #[test]
+    fn ramp_rules() {
+        let spec = run(&["http://127.0.0.1:1/", "-c", "8", "--ramp-duration", "2s"]);
+        assert_eq!(
+            spec.ramp,
+            RampUp {
+                start: 1,
+                duration: Duration::from_secs(2)
+            }
+        );
+        assert_eq!(
+            invalid_flag(&["http://127.0.0.1:1/", "-c", "2", "--ramp-start", "3"]),
+            "--ramp-start"
+        );
+        assert_eq!(
+            invalid_flag(&["http://127.0.0.1:1/", "--ramp-start", "0"]),
+            "--ramp-start"
+        );
+    }
+
+    #[test]
+    fn other_values() {
+        assert_eq!(
+            invalid_flag(&["http://127.0.0.1:1/", "-n", "0"]),
+            "--requests"
+        );
+        assert_eq!(
+            invalid_flag(&["http://127.0.0.1:1/", "-d", "0s"]),
+            "--duration"
+        );
+        assert_eq!(
+            invalid_flag(&["http://127.0.0.1:1/", "-m", "GE T"]),
+            "--method"
+        );
+        assert_eq!(
+            invalid_flag(&["http://127.0.0.1:1/", "--run-name", "a/b"]),
+            "--run-name"
+        );
+        assert_eq!(invalid_flag(&[]), "URL");
+        assert!(matches!(
+            resolve_args(&["http://127.0.0.1:1/", "--body", "@/nonexistent/x"]),
+            Err(ConfigError::File { flag: "--body", .. })
+        ));
+        let spec = run(&[
+            "http://127.0.0.1:1/",
+            "--seed",
+            "7",
+            "--timeout",
+            "never",
+            "--run-name",
+            "x",
+        ]);
+        assert_eq!((spec.seed, spec.seed_given, spec.timeout), (7, true, None));
+        assert_eq!(spec.run_name.as_deref(), Some("volley-x"));
+    }
+
+    #[test]
+    fn demo_and_top() {
+        match resolve_args(&["demo"]).unwrap() {
+            Command::Demo(spec) => assert_eq!(spec.limit, Limit::Duration(DEMO_DURATION)),
+            other => panic!("{other:?}"),
+        }
+        match resolve_args(&["top", "--interval", "1ms"]) {
+            Err(ConfigError::Invalid {
+                flag: "--interval", ..
+            }) => {}
+            other => panic!("{other:?}"),
+        }
+    }
+}

@@ -1,0 +1,189 @@
+//! `FromStr` value types for flags. Each error quotes the syntax that is expected.
+
+use std::fmt;
+use std::str::FromStr;
+use std::time::Duration;
+
+/// A duration flag value: `10s`, `500ms`, `250us`, `2m`, `1h`, `1.5s`, or a bare number of
+/// seconds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct DurationArg(pub Duration);
+
+/// The syntax quoted by every duration error.
+pub const DURATION_SYNTAX: &str = "a number with an optional unit: us, ms, s, m or h (e.g. 500ms, 10s, 1.5m); bare numbers are seconds";
+
+impl FromStr for DurationArg {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        parse_duration(s).map(DurationArg)
+    }
+}
+
+impl fmt::Display for DurationArg {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", format_duration(self.0))
+    }
+}
+
+/// Parses a duration in volley's syntax (see [`DURATION_SYNTAX`]).
+///
+/// # Errors
+///
+/// A message quoting the expected syntax when `s` is not a finite, non-negative duration.
+pub fn parse_duration(s: &str) -> Result<Duration, String> {
+    let t = s.trim();
+    let split = t
+        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+        .unwrap_or(t.len());
+    let (num, unit) = t.split_at(split);
+    let scale = match unit.trim() {
+        "" | "s" | "sec" => 1.0,
+        "us" | "µs" => 1e-6,
+        "ms" => 1e-3,
+        "m" | "min" => 60.0,
+        "h" => 3600.0,
+        _ => {
+            return Err(format!(
+                "'{s}' is not a duration; expected {DURATION_SYNTAX}"
+            ));
+        }
+    };
+    let value: f64 = num
+        .parse()
+        .map_err(|_| format!("'{s}' is not a duration; expected {DURATION_SYNTAX}"))?;
+    let secs = value * scale;
+    if !secs.is_finite() || !(0.0..=1e9).contains(&secs) {
+        return Err(format!("'{s}' is out of range; expected {DURATION_SYNTAX}"));
+    }
+    Ok(Duration::from_secs_f64(secs))
+}
+
+/// Renders a duration the way the parser reads it back (`1.5s`, `250ms`, `10s`).
+pub fn format_duration(d: Duration) -> String {
+    let ns = d.as_nanos();
+    if ns.is_multiple_of(1_000_000_000) {
+        format!("{}s", ns / 1_000_000_000)
+    } else if ns.is_multiple_of(1_000_000) {
+        format!("{}ms", ns / 1_000_000)
+    } else if ns.is_multiple_of(1_000) {
+        format!("{}us", ns / 1_000)
+    } else {
+        format!("{}s", d.as_secs_f64())
+    }
+}
+
+/// A watchdog timeout: a duration, or `never` (no watchdog at all, asked for explicitly).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TimeoutArg {
+    /// Deadline after this long.
+    After(Duration),
+    /// No watchdog.
+    Never,
+}
+
+impl FromStr for TimeoutArg {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        if s.trim().eq_ignore_ascii_case("never") {
+            return Ok(TimeoutArg::Never);
+        }
+        match parse_duration(s) {
+            Ok(d) if d.is_zero() => Err(format!(
+                "'{s}' is zero; give a positive duration ({DURATION_SYNTAX}) or 'never'"
+            )),
+            Ok(d) => Ok(TimeoutArg::After(d)),
+            Err(_) => Err(format!(
+                "'{s}' is not a timeout; expected {DURATION_SYNTAX}, or 'never'"
+            )),
+        }
+    }
+}
+
+/// A `Name: value` header flag value.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HeaderArg {
+    /// Field name (an RFC 9110 token).
+    pub name: String,
+    /// Field value, surrounding whitespace removed.
+    pub value: String,
+}
+
+impl FromStr for HeaderArg {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let syntax = "expected 'Name: value' with a token name and no CR or LF";
+        let (name, value) = s
+            .split_once(':')
+            .ok_or_else(|| format!("'{s}' has no ':'; {syntax}"))?;
+        if !is_token(name) {
+            return Err(format!("'{name}' is not a valid header name; {syntax}"));
+        }
+        if value.contains(['\r', '\n', '\0']) {
+            return Err(format!(
+                "the value of '{name}' contains CR, LF or NUL; {syntax}"
+            ));
+        }
+        Ok(HeaderArg {
+            name: name.to_string(),
+            value: value.trim().to_string(),
+        })
+    }
+}
+
+/// True if `s` is a non-empty RFC 9110 token (method names, header names).
+pub fn is_token(s: &str) -> bool {
+    !s.is_empty()
+        && s.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations() {
+        assert_eq!(parse_duration("10s").unwrap(), Duration::from_secs(10));
+        assert_eq!(parse_duration("10").unwrap(), Duration::from_secs(10));
+        assert_eq!(parse_duration("500ms").unwrap(), Duration::from_millis(500));
+        assert_eq!(parse_duration("250us").unwrap(), Duration::from_micros(250));
+        assert_eq!(parse_duration("1.5m").unwrap(), Duration::from_secs(90));
+        assert_eq!(parse_duration("1h").unwrap(), Duration::from_secs(3600));
+        for bad in ["", "s", "ten", "10x", "-1s", "1e400", "1.2.3s"] {
+            let err = parse_duration(bad).unwrap_err();
+            assert!(err.contains("expected"), "{bad}: {err}");
+        }
+    }
+
+    #[test]
+    fn durations_round_trip() {
+        for d in ["10s", "250ms", "5us", "1.5s"] {
+            let parsed = parse_duration(d).unwrap();
+            assert_eq!(parse_duration(&format_duration(parsed)).unwrap(), parsed);
+        }
+    }
+
+    #[test]
+    fn timeouts() {
+        assert_eq!("never".parse::<TimeoutArg>().unwrap(), TimeoutArg::Never);
+        assert_eq!(
+            "2s".parse::<TimeoutArg>().unwrap(),
+            TimeoutArg::After(Duration::from_secs(2))
+        );
+        assert!("0".parse::<TimeoutArg>().unwrap_err().contains("never"));
+        assert!("soon".parse::<TimeoutArg>().is_err());
+    }
+
+    #[test]
+    fn headers() {
+        let h: HeaderArg = "X-Test:  a b ".parse().unwrap();
+        assert_eq!((h.name.as_str(), h.value.as_str()), ("X-Test", "a b"));
+        assert!("NoColon".parse::<HeaderArg>().is_err());
+        assert!("Bad Name: x".parse::<HeaderArg>().is_err());
+        assert!("X: a\r\nInjected: 1".parse::<HeaderArg>().is_err());
+        assert!(": empty".parse::<HeaderArg>().is_err());
+    }
+}

@@ -1,0 +1,48 @@
+//! `SupervisorError`: why a run could not be started or watched.
+
+use nix::errno::Errno;
+use volley_scoreboard::ScoreboardError;
+
+/// Why the supervisor could not do its job. Request failures are never errors here: they
+/// are counted in the report.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum SupervisorError {
+    /// The scoreboard could not be created or attached.
+    #[error(transparent)]
+    Scoreboard(#[from] ScoreboardError),
+    /// A system call of the supervisor failed.
+    #[error("{op}: {source}")]
+    Os {
+        /// What was being done.
+        op: &'static str,
+        /// The errno.
+        source: Errno,
+    },
+    /// Signal handlers could not be installed.
+    #[error("installing signal handlers: {0}")]
+    Signals(#[source] std::io::Error),
+    /// Workers did not become ready in time.
+    #[error("{ready} of {workers} workers became ready within {secs} s; giving up")]
+    NotReady {
+        /// Workers that were ready.
+        ready: u32,
+        /// Workers forked.
+        workers: u32,
+        /// Seconds waited.
+        secs: u64,
+    },
+    /// `volley top` found no run to watch.
+    #[error("no running volley run of this user was found in /dev/shm")]
+    NoRun,
+    /// `volley top` found several runs and needs a name.
+    #[error("several runs are live; name one: {}", .0.join(", "))]
+    SeveralRuns(Vec<String>),
+}
+
+impl SupervisorError {
+    /// Shorthand for [`SupervisorError::Os`].
+    pub fn os(op: &'static str) -> impl FnOnce(Errno) -> SupervisorError {
+        move |source| SupervisorError::Os { op, source }
+    }
+}

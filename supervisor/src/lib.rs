@@ -1,0 +1,135 @@
+//! The supervisor: fork, release, watch, reap, merge, report.
+//!
+//! [`run`] creates the run's scoreboard (a named POSIX shared-memory segment), forks one
+//! worker process per `--workers` while still single-threaded ([`spawn`]), releases them
+//! together once all are ready, then waits ([`wait`]): it drains each worker's report pipe,
+//! turns SIGINT/SIGTERM into the scoreboard's stop flag (a second one kills), prints a
+//! progress line when stderr is a terminal ([`monitor`]), and reaps every child, noting how
+//! it ended. It then merges the reports into a [`Report`] ([`merge`]) whose renderers are
+//! in [`report`]. The scoreboard is unlinked on every path out of [`run`], a crashed or
+//! killed worker included. [`monitor::top`] is `volley top`.
+//!
+//! The supervisor never parses HTTP; that is the worker's job.
+
+#![deny(missing_docs)]
+
+pub mod error;
+pub mod merge;
+pub mod monitor;
+pub mod report;
+pub mod signals;
+pub mod spawn;
+pub mod wait;
+
+use std::time::Duration;
+
+use nix::sys::resource::{Resource, getrlimit, setrlimit};
+use nix::sys::signal::{Signal, kill};
+use volley_config::{Limit, RunSpec};
+use volley_scoreboard::{
+    RunState, Scoreboard, barrier, now_ns, random_run_name, remove_stale_segments,
+};
+use volley_worker::http::request::serialize;
+
+pub use error::SupervisorError;
+pub use report::Report;
+
+/// How long workers get to build their event loops and report ready.
+pub const READY_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Runs the load described by `spec` and returns the merged report.
+///
+/// # Errors
+///
+/// [`SupervisorError`] when the run cannot be set up (scoreboard, pipes, fork, signals) or
+/// the workers do not become ready. Request failures are never errors: they are counted
+/// in the report.
+pub fn run(spec: &RunSpec) -> Result<Report, SupervisorError> {
+    remove_stale_segments();
+    raise_fd_limit();
+    let name = spec.run_name.clone().unwrap_or_else(random_run_name);
+    let sb = Scoreboard::create(&name, spec.workers, spec.concurrency)?;
+    let mut signals = signals::StopSignals::install().map_err(SupervisorError::Signals)?;
+    let mut children = Vec::with_capacity(spec.workers as usize);
+    let spawned = spawn::spawn_workers(spec, &sb, &mut children);
+    let ready = spawned.and_then(|()| wait_ready(&sb, &children, &mut signals));
+    if let Err(e) = ready {
+        barrier::abort_release(sb.header());
+        for c in &children {
+            let _ = kill(c.pid, Signal::SIGKILL);
+            let _ = nix::sys::wait::waitpid(c.pid, None);
+        }
+        return Err(e);
+    }
+    sb.header().set_state(RunState::Running);
+    barrier::release(sb.header());
+    let start_ns = sb.header().start_ns();
+    let stop_at = match spec.limit {
+        Limit::Duration(d) => Some(start_ns.saturating_add(d.as_nanos() as u64)),
+        Limit::Requests(_) => None,
+    };
+    let progress = if spec.output.progress {
+        monitor::Progress::if_tty(start_ns)
+    } else {
+        None
+    };
+    let waited = wait::wait_all(&children, &sb, &mut signals, progress, start_ns, stop_at);
+    sb.header().set_state(RunState::Done);
+
+    let mut report = Report::new(
+        spec.target.url(),
+        spec.request.method.clone(),
+        spec.concurrency,
+        (spec.seed, spec.seed_given),
+    );
+    report.run_name = name;
+    report.request_bytes = serialize(&spec.target, &spec.request).bytes.len() as u64;
+    report.interrupted = waited.interrupted;
+    report.reply_rate_samples = waited.reply_rate_samples.clone();
+    merge::merge(&mut report, &children, &waited, &sb);
+    if report.duration_s == 0.0 {
+        report.duration_s = waited.end_ns.saturating_sub(start_ns) as f64 / 1e9;
+    }
+    sb.unlink()?;
+    Ok(report)
+}
+
+/// Waits until every worker is ready, a worker dies first, or the time runs out.
+fn wait_ready(
+    sb: &Scoreboard,
+    children: &[spawn::Child],
+    signals: &mut signals::StopSignals,
+) -> Result<(), SupervisorError> {
+    let deadline = now_ns().saturating_add(READY_TIMEOUT.as_nanos() as u64);
+    let workers = children.len() as u32;
+    loop {
+        let ready = barrier::ready_count(sb.header());
+        if ready >= workers {
+            return Ok(());
+        }
+        let died = children.iter().any(|c| {
+            matches!(
+                nix::sys::wait::waitpid(c.pid, Some(nix::sys::wait::WaitPidFlag::WNOHANG)),
+                Ok(s) if s != nix::sys::wait::WaitStatus::StillAlive
+            )
+        });
+        if died || now_ns() >= deadline || signals.drain() > 0 {
+            return Err(SupervisorError::NotReady {
+                ready,
+                workers,
+                secs: READY_TIMEOUT.as_secs(),
+            });
+        }
+        std::thread::sleep(Duration::from_millis(1));
+    }
+}
+
+/// Raises the soft open-file limit to the hard one, so workers inherit the most sockets
+/// they can have (they count `fd-unavail` past it).
+fn raise_fd_limit() {
+    if let Ok((soft, hard)) = getrlimit(Resource::RLIMIT_NOFILE)
+        && soft < hard
+    {
+        let _ = setrlimit(Resource::RLIMIT_NOFILE, hard, hard);
+    }
+}

@@ -1,0 +1,51 @@
+//! Merging the workers' reports into one [`Report`].
+
+use volley_scoreboard::{Counter, Scoreboard};
+use volley_worker::WorkerReport;
+
+use crate::report::{Report, WorkerPart};
+use crate::spawn::Child;
+use crate::wait::Waited;
+
+/// Adds every worker's counters and histograms into `report`. A worker whose report did
+/// not arrive (killed, crashed) is taken from its scoreboard slot, and the requests it
+/// had in flight are counted as aborted, so the accounting still closes.
+pub fn merge(report: &mut Report, children: &[Child], waited: &Waited, sb: &Scoreboard) {
+    let mut elapsed_ns = 0u64;
+    for (i, child) in children.iter().enumerate() {
+        let decoded = WorkerReport::decode(&waited.reports[i]).ok();
+        let mut part = WorkerPart {
+            index: child.index,
+            pid: child.pid.as_raw(),
+            exit: waited.exits[i],
+            reported: decoded.is_some(),
+            ..WorkerPart::default()
+        };
+        match decoded {
+            Some(r) => {
+                part.counters = r.snapshot();
+                part.cpu_us = (r.cpu_user_us, r.cpu_sys_us);
+                r.connect_us.add_to(&mut report.connect);
+                r.first_byte_us.add_to(&mut report.first_byte);
+                r.reply_us.add_to(&mut report.reply);
+                elapsed_ns = elapsed_ns.max(r.elapsed_ns);
+            }
+            None => {
+                let mut c = sb.slot(child.index as usize).snapshot();
+                let started = c.get(Counter::RequestsStarted);
+                let ended = c.get(Counter::RequestsSucceeded)
+                    + c.get(Counter::RequestsFailed)
+                    + c.get(Counter::RequestsAborted);
+                c.counters[Counter::RequestsAborted.index()] += started.saturating_sub(ended);
+                part.counters = c;
+            }
+        }
+        part.counters.pid = part.pid as u32;
+        report.totals.add(&part.counters);
+        report.workers.push(part);
+    }
+    // Gauges make no sense summed at the end.
+    report.totals.counters[Counter::ThreadsActive.index()] = 0;
+    report.totals.counters[Counter::ConnsOpen.index()] = 0;
+    report.duration_s = elapsed_ns as f64 / 1e9;
+}

@@ -1,0 +1,302 @@
+//! The machine-readable report: one pretty-printed JSON object (`"schema": 1`).
+//!
+//! Every float is finite; a value without meaning (no sample) is `null`.
+
+use hdrhistogram::Histogram;
+use serde_json::{Map, Value, json};
+use volley_scoreboard::{Counter, ErrorClass, SlotSnapshot};
+
+use super::text::latency_ms;
+use super::{Report, rate};
+
+/// Renders `r` as pretty JSON, ending with a newline.
+pub fn render(r: &Report) -> String {
+    let mut s = serde_json::to_string_pretty(&to_value(r)).unwrap_or_else(|_| "{}".into());
+    s.push('\n');
+    s
+}
+
+/// A finite float, or `null`.
+fn num(x: f64) -> Value {
+    if x.is_finite() { json!(x) } else { Value::Null }
+}
+
+/// `{"started", "completed", "aborted"}` of a counter snapshot.
+fn requests(c: &SlotSnapshot) -> Value {
+    let started = c.get(Counter::RequestsStarted);
+    let completed = c.get(Counter::RequestsSucceeded) + c.get(Counter::RequestsFailed);
+    json!({
+        "started": started,
+        "completed": completed,
+        "aborted": c.get(Counter::RequestsAborted),
+    })
+}
+
+/// `{"count", "min", "mean", "p50", "p90", "p99", "p999", "max"}` in milliseconds; every
+/// statistic is `null` without samples.
+fn latency(h: &Histogram<u64>) -> Value {
+    let keys = ["min", "mean", "p50", "p90", "p99", "p999", "max"];
+    let mut m = Map::new();
+    m.insert("count".into(), json!(h.len()));
+    let stats = latency_ms(h);
+    for (i, k) in keys.into_iter().enumerate() {
+        m.insert(k.into(), stats.map_or(Value::Null, |s| num(s[i])));
+    }
+    Value::Object(m)
+}
+
+/// The whole report as a JSON value.
+fn to_value(r: &Report) -> Value {
+    let t = &r.totals;
+    let reasons = r.invalid_reasons();
+
+    let mut errors = Map::new();
+    errors.insert("total".into(), json!(r.errors()));
+    for class in ErrorClass::ALL {
+        errors.insert(class.name().into(), json!(t.error(class)));
+    }
+
+    let (user_us, sys_us) = r.cpu_us();
+    let workers: Vec<Value> = r
+        .workers
+        .iter()
+        .map(|w| {
+            json!({
+                "index": w.index,
+                "pid": w.pid,
+                "reported": w.reported,
+                "exit": {
+                    "code": w.exit.code,
+                    "signal": w.exit.signal,
+                    "core_dumped": w.exit.core_dumped,
+                },
+                "requests": requests(&w.counters),
+                "replies": w.counters.get(Counter::RequestsSucceeded),
+                "errors": w.counters.get(Counter::RequestsFailed),
+            })
+        })
+        .collect();
+
+    json!({
+        "schema": 1,
+        "url": r.url,
+        "method": r.method,
+        "run_name": r.run_name,
+        "seed": r.seed.0,
+        "seed_given": r.seed.1,
+        "duration_s": num(r.duration_s),
+        "concurrency": r.concurrency,
+        "interrupted": r.interrupted,
+        "valid": reasons.is_empty(),
+        "invalid_reasons": reasons,
+        "requests": requests(t),
+        "replies": {
+            "total": r.replies(),
+            "1xx": t.get(Counter::Replies1xx),
+            "2xx": t.get(Counter::Replies2xx),
+            "3xx": t.get(Counter::Replies3xx),
+            "4xx": t.get(Counter::Replies4xx),
+            "5xx": t.get(Counter::Replies5xx),
+        },
+        "errors": errors,
+        "connections": {
+            "opened": t.get(Counter::ConnsOpened),
+            "reused": t.get(Counter::ConnsReused),
+        },
+        "latency_ms": {
+            "connect": latency(&r.connect),
+            "first_byte": latency(&r.first_byte),
+            "reply": latency(&r.reply),
+        },
+        "throughput": {
+            "requests_per_s": num(r.requests_per_s()),
+            "bytes_received_per_s": num(rate(t.get(Counter::BytesReceived), r.duration_s)),
+        },
+        "bytes": {
+            "sent": t.get(Counter::BytesSent),
+            "received": t.get(Counter::BytesReceived),
+            "header": t.get(Counter::HeaderBytes),
+            "body": t.get(Counter::BodyBytes),
+        },
+        "cpu_s": {
+            "user": num(user_us as f64 / 1e6),
+            "system": num(sys_us as f64 / 1e6),
+        },
+        "reply_rate_samples": r.reply_rate_samples.iter().map(|&x| num(x)).collect::<Vec<_>>(),
+        "workers": workers,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::report::{Exit, WorkerPart};
+
+    fn snapshot(counters: &[(Counter, u64)], errors: &[(ErrorClass, u64)]) -> SlotSnapshot {
+        let mut s = SlotSnapshot::default();
+        for &(c, n) in counters {
+            s.counters[c.index()] = n;
+        }
+        for &(c, n) in errors {
+            s.errors[c.index()] = n;
+        }
+        s
+    }
+
+    fn sample_report() -> Report {
+        let mut r = Report::new(
+            "http://127.0.0.1:8080/x".into(),
+            "POST".into(),
+            8,
+            (99, false),
+        );
+        r.run_name = "volley-77".into();
+        r.duration_s = 4.0;
+        r.totals = snapshot(
+            &[
+                (Counter::RequestsStarted, 20),
+                (Counter::RequestsSucceeded, 16),
+                (Counter::RequestsFailed, 3),
+                (Counter::RequestsAborted, 1),
+                (Counter::Replies2xx, 15),
+                (Counter::Replies5xx, 1),
+                (Counter::BytesSent, 1000),
+                (Counter::BytesReceived, 4000),
+                (Counter::HeaderBytes, 2400),
+                (Counter::BodyBytes, 1600),
+                (Counter::ConnsOpened, 5),
+                (Counter::ConnsReused, 15),
+            ],
+            &[(ErrorClass::ConnRefused, 3)],
+        );
+        r.reply.record(1234).unwrap();
+        r.reply.record(1500).unwrap();
+        r.reply_rate_samples = vec![4.0, 4.5];
+        r.workers = vec![WorkerPart {
+            index: 0,
+            pid: 555,
+            exit: Exit {
+                code: None,
+                signal: Some(11),
+                core_dumped: true,
+            },
+            reported: false,
+            counters: r.totals,
+            cpu_us: (250_000, 125_000),
+        }];
+        r
+    }
+
+    fn parse(r: &Report) -> Value {
+        let s = render(r);
+        assert!(s.ends_with("}\n"), "{s}");
+        assert!(!s.contains("NaN") && !s.contains("inf"), "{s}");
+        serde_json::from_str(&s).expect("valid JSON")
+    }
+
+    #[test]
+    fn key_values() {
+        let v = parse(&sample_report());
+        assert_eq!(v["schema"], 1);
+        assert_eq!(v["url"], "http://127.0.0.1:8080/x");
+        assert_eq!(v["method"], "POST");
+        assert_eq!(v["run_name"], "volley-77");
+        assert_eq!(v["seed"], 99);
+        assert_eq!(v["seed_given"], false);
+        assert_eq!(v["duration_s"], 4.0);
+        assert_eq!(v["concurrency"], 8);
+        assert_eq!(v["interrupted"], false);
+        assert_eq!(v["valid"], false);
+        let reasons = v["invalid_reasons"].as_array().unwrap();
+        assert_eq!(reasons.len(), 1);
+        assert!(
+            reasons[0].as_str().unwrap().contains("SIGSEGV"),
+            "{reasons:?}"
+        );
+        assert_eq!(v["requests"]["started"], 20);
+        assert_eq!(v["requests"]["completed"], 19);
+        assert_eq!(v["requests"]["aborted"], 1);
+        assert_eq!(v["replies"]["total"], 16);
+        assert_eq!(v["replies"]["2xx"], 15);
+        assert_eq!(v["replies"]["5xx"], 1);
+        assert_eq!(v["replies"]["1xx"], 0);
+        assert_eq!(v["errors"]["total"], 3);
+        assert_eq!(v["errors"]["connrefused"], 3);
+        assert_eq!(v["errors"]["connreset"], 0);
+        assert_eq!(v["connections"]["opened"], 5);
+        assert_eq!(v["connections"]["reused"], 15);
+        assert_eq!(v["throughput"]["requests_per_s"], 4.0);
+        assert_eq!(v["throughput"]["bytes_received_per_s"], 1000.0);
+        assert_eq!(v["bytes"]["sent"], 1000);
+        assert_eq!(v["bytes"]["received"], 4000);
+        assert_eq!(v["bytes"]["header"], 2400);
+        assert_eq!(v["bytes"]["body"], 1600);
+        assert_eq!(v["cpu_s"]["user"], 0.25);
+        assert_eq!(v["cpu_s"]["system"], 0.125);
+        assert_eq!(v["reply_rate_samples"], json!([4.0, 4.5]));
+
+        let reply = &v["latency_ms"]["reply"];
+        assert_eq!(reply["count"], 2);
+        assert_eq!(reply["min"], 1.234);
+        assert_eq!(reply["mean"], 1.367);
+        assert_eq!(reply["p50"], 1.234);
+        assert_eq!(reply["p90"], 1.5);
+        assert_eq!(reply["p99"], 1.5);
+        assert_eq!(reply["p999"], 1.5);
+        assert_eq!(reply["max"], 1.5);
+        for key in ["connect", "first_byte"] {
+            let l = &v["latency_ms"][key];
+            assert_eq!(l["count"], 0, "{key}");
+            for stat in ["min", "mean", "p50", "p90", "p99", "p999", "max"] {
+                assert!(l[stat].is_null(), "{key}.{stat}");
+            }
+        }
+
+        let w = &v["workers"][0];
+        assert_eq!(w["index"], 0);
+        assert_eq!(w["pid"], 555);
+        assert_eq!(w["reported"], false);
+        assert_eq!(w["exit"]["signal"], 11);
+        assert!(w["exit"]["code"].is_null());
+        assert_eq!(w["exit"]["core_dumped"], true);
+        assert_eq!(w["requests"]["started"], 20);
+        assert_eq!(w["requests"]["completed"], 19);
+        assert_eq!(w["requests"]["aborted"], 1);
+        assert_eq!(w["replies"], 16);
+        assert_eq!(w["errors"], 3);
+    }
+
+    #[test]
+    fn every_error_class_is_a_key() {
+        let v = parse(&sample_report());
+        let errors = v["errors"].as_object().unwrap();
+        for class in ErrorClass::ALL {
+            assert!(errors.contains_key(class.name()), "{}", class.name());
+        }
+        assert!(errors.contains_key("total"));
+        assert_eq!(errors.len(), ErrorClass::COUNT + 1);
+    }
+
+    #[test]
+    fn empty_run_is_finite_and_valid() {
+        let mut r = Report::new("http://h/".into(), "GET".into(), 1, (1, true));
+        r.duration_s = 0.0;
+        r.interrupted = true;
+        let v = parse(&r);
+        assert_eq!(v["valid"], true);
+        assert_eq!(v["interrupted"], true);
+        assert_eq!(v["invalid_reasons"], json!([]));
+        assert_eq!(v["throughput"]["requests_per_s"], 0.0);
+        assert_eq!(v["workers"], json!([]));
+        for key in ["connect", "first_byte", "reply"] {
+            assert_eq!(v["latency_ms"][key]["count"], 0);
+            assert!(v["latency_ms"][key]["p99"].is_null());
+        }
+
+        r.duration_s = f64::NAN;
+        r.reply_rate_samples = vec![f64::INFINITY, 1.0];
+        let v = parse(&r);
+        assert!(v["duration_s"].is_null());
+        assert_eq!(v["reply_rate_samples"], json!([null, 1.0]));
+    }
+}

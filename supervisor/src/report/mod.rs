@@ -1,0 +1,218 @@
+//! `Report`: the merged, render-ready result of a run. Data first; [`text`] and [`json`]
+//! render it as pure functions.
+
+/// The `--json` renderer.
+pub mod json;
+/// The httperf-style text renderer.
+pub mod text;
+
+use hdrhistogram::Histogram;
+use volley_scoreboard::{Counter, ErrorClass, SlotSnapshot};
+use volley_worker::stats::latency_histogram;
+
+/// How a worker process ended.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Exit {
+    /// Exit code, if it exited.
+    pub code: Option<i32>,
+    /// Signal number, if a signal ended it.
+    pub signal: Option<i32>,
+    /// The signal left a core dump.
+    pub core_dumped: bool,
+}
+
+impl Exit {
+    /// True for a normal exit with code 0.
+    pub fn is_clean(&self) -> bool {
+        self.code == Some(0) && self.signal.is_none()
+    }
+
+    /// "exited 0", "killed by signal 9 (SIGKILL)", "killed by signal 11 (SIGSEGV), core dumped".
+    pub fn describe(&self) -> String {
+        match (self.code, self.signal) {
+            (Some(c), _) => format!("exited {c}"),
+            (None, Some(s)) => {
+                let name = nix::sys::signal::Signal::try_from(s)
+                    .map(|s| s.as_str().to_string())
+                    .unwrap_or_else(|_| "?".into());
+                let core = if self.core_dumped {
+                    ", core dumped"
+                } else {
+                    ""
+                };
+                format!("killed by signal {s} ({name}){core}")
+            }
+            (None, None) => "unknown".into(),
+        }
+    }
+}
+
+/// One worker's part of the report.
+#[derive(Debug, Clone, Default)]
+pub struct WorkerPart {
+    /// Worker index.
+    pub index: u32,
+    /// Process id.
+    pub pid: i32,
+    /// How the process ended.
+    pub exit: Exit,
+    /// Whether its final report arrived (false: counters come from the scoreboard and the
+    /// requests it had in flight are counted as aborted).
+    pub reported: bool,
+    /// Its counters.
+    pub counters: SlotSnapshot,
+    /// CPU time, µs (user, system); zero when it did not report.
+    pub cpu_us: (u64, u64),
+}
+
+/// The merged result of a run.
+#[derive(Debug, Clone)]
+pub struct Report {
+    /// Target URL.
+    pub url: String,
+    /// Request method.
+    pub method: String,
+    /// Bytes of one request on the wire.
+    pub request_bytes: u64,
+    /// Thread slots.
+    pub concurrency: u32,
+    /// Run seed, and whether it was given.
+    pub seed: (u64, bool),
+    /// Scoreboard segment name.
+    pub run_name: String,
+    /// Seconds from the release to the end of the last worker.
+    pub duration_s: f64,
+    /// Sum of the workers' counters.
+    pub totals: SlotSnapshot,
+    /// Connect latency (µs).
+    pub connect: Histogram<u64>,
+    /// First-byte latency (µs).
+    pub first_byte: Histogram<u64>,
+    /// Full-reply latency (µs).
+    pub reply: Histogram<u64>,
+    /// Replies per second, one sample per 5 s of run (httperf's reply-rate samples).
+    pub reply_rate_samples: Vec<f64>,
+    /// Per-worker parts.
+    pub workers: Vec<WorkerPart>,
+    /// The run was stopped by SIGINT/SIGTERM.
+    pub interrupted: bool,
+}
+
+impl Report {
+    /// An empty report for a run of `concurrency` slots.
+    pub fn new(url: String, method: String, concurrency: u32, seed: (u64, bool)) -> Self {
+        Report {
+            url,
+            method,
+            request_bytes: 0,
+            concurrency,
+            seed,
+            run_name: String::new(),
+            duration_s: 0.0,
+            totals: SlotSnapshot::default(),
+            connect: latency_histogram(),
+            first_byte: latency_histogram(),
+            reply: latency_histogram(),
+            reply_rate_samples: Vec::new(),
+            workers: Vec::new(),
+            interrupted: false,
+        }
+    }
+
+    /// Requests started.
+    pub fn started(&self) -> u64 {
+        self.totals.get(Counter::RequestsStarted)
+    }
+
+    /// Replies received (any status).
+    pub fn replies(&self) -> u64 {
+        self.totals.get(Counter::RequestsSucceeded)
+    }
+
+    /// Requests that failed with an error.
+    pub fn errors(&self) -> u64 {
+        self.totals.get(Counter::RequestsFailed)
+    }
+
+    /// Requests in flight when the run stopped.
+    pub fn aborted(&self) -> u64 {
+        self.totals.get(Counter::RequestsAborted)
+    }
+
+    /// Requests completed (a reply or an error).
+    pub fn completed(&self) -> u64 {
+        self.replies() + self.errors()
+    }
+
+    /// Checks `started = replies + errors + aborted` in every worker and in total.
+    ///
+    /// # Errors
+    ///
+    /// A message naming the first part where it does not hold.
+    pub fn check_invariant(&self) -> Result<(), String> {
+        let check = |what: &str, c: &SlotSnapshot| {
+            let started = c.get(Counter::RequestsStarted);
+            let ended = c.get(Counter::RequestsSucceeded)
+                + c.get(Counter::RequestsFailed)
+                + c.get(Counter::RequestsAborted);
+            if started == ended {
+                Ok(())
+            } else {
+                Err(format!(
+                    "{what}: started {started} != replies + errors + aborted {ended}"
+                ))
+            }
+        };
+        for w in &self.workers {
+            check(&format!("worker {}", w.index), &w.counters)?;
+        }
+        check("total", &self.totals)
+    }
+
+    /// Reasons the results should not be trusted (httperf's README: generator-side errors
+    /// mean the client, not the server, was measured).
+    pub fn invalid_reasons(&self) -> Vec<String> {
+        let mut why = Vec::new();
+        for class in ErrorClass::ALL {
+            let n = self.totals.error(class);
+            if class.is_generator_fault() && n > 0 {
+                why.push(format!(
+                    "{n} {} errors (the client ran short)",
+                    class.name()
+                ));
+            }
+        }
+        for w in &self.workers {
+            if !w.exit.is_clean() || !w.reported {
+                why.push(format!(
+                    "worker {} (pid {}) {}{}",
+                    w.index,
+                    w.pid,
+                    w.exit.describe(),
+                    if w.reported { "" } else { " without a report" }
+                ));
+            }
+        }
+        if let Err(e) = self.check_invariant() {
+            why.push(format!("accounting invariant broken: {e}"));
+        }
+        why
+    }
+
+    /// Replies per second over the whole run.
+    pub fn requests_per_s(&self) -> f64 {
+        rate(self.replies(), self.duration_s)
+    }
+
+    /// Total CPU time of the workers, µs (user, system).
+    pub fn cpu_us(&self) -> (u64, u64) {
+        self.workers
+            .iter()
+            .fold((0, 0), |(u, s), w| (u + w.cpu_us.0, s + w.cpu_us.1))
+    }
+}
+
+/// `n / secs`, or 0 when no time passed.
+pub fn rate(n: u64, secs: f64) -> f64 {
+    if secs > 0.0 { n as f64 / secs } else { 0.0 }
+}

@@ -1,0 +1,536 @@
+//! The human-readable report: httperf's sections and line shapes (so scripts written for
+//! httperf's output keep working), then volley's additions.
+//!
+//! Every number that has no meaning (no sample, zero duration) prints as `n/a`; no `NaN` or
+//! `inf` ever reaches the output.
+
+use std::fmt::Write as _;
+
+use hdrhistogram::Histogram;
+use volley_scoreboard::{Counter, ErrorClass, SlotSnapshot};
+
+use super::Report;
+
+/// Renders `r` as text, one line per item, ending with a newline.
+pub fn render(r: &Report) -> String {
+    let mut out = String::new();
+    // Writing to a `String` cannot fail.
+    let _ = write_report(&mut out, r);
+    out
+}
+
+/// Latency statistics of a histogram in milliseconds, with microsecond precision:
+/// `[min, mean, p50, p90, p99, p99.9, max]`, or `None` without samples.
+pub(super) fn latency_ms(h: &Histogram<u64>) -> Option<[f64; 7]> {
+    if h.is_empty() {
+        return None;
+    }
+    let ms = |us: u64| us as f64 / 1000.0;
+    let mean = h.mean();
+    let mean = if mean.is_finite() {
+        mean.round() / 1000.0
+    } else {
+        0.0
+    };
+    Some([
+        ms(h.min()),
+        mean,
+        ms(h.value_at_quantile(0.5)),
+        ms(h.value_at_quantile(0.9)),
+        ms(h.value_at_quantile(0.99)),
+        ms(h.value_at_quantile(0.999)),
+        ms(h.max()),
+    ])
+}
+
+/// `num / den`, or `None` when `den` is not positive or the quotient is not finite.
+fn ratio(num: f64, den: f64) -> Option<f64> {
+    let q = num / den;
+    (den > 0.0 && q.is_finite()).then_some(q)
+}
+
+/// `x` with `prec` decimals, or `n/a`.
+fn num(x: Option<f64>, prec: usize) -> String {
+    match x {
+        Some(v) if v.is_finite() => format!("{v:.prec$}"),
+        _ => "n/a".into(),
+    }
+}
+
+/// `x` with one decimal, or `n/a`.
+fn f1(x: Option<f64>) -> String {
+    num(x, 1)
+}
+
+/// `x` as a percentage with one decimal (`12.5%`), or `n/a`.
+fn pct(x: Option<f64>) -> String {
+    match x {
+        Some(v) if v.is_finite() => format!("{:.1}%", v * 100.0),
+        _ => "n/a".into(),
+    }
+}
+
+/// Mean of a histogram in milliseconds, or `None` without samples.
+fn mean_ms(h: &Histogram<u64>) -> Option<f64> {
+    let m = h.mean();
+    (!h.is_empty() && m.is_finite()).then_some(m / 1000.0)
+}
+
+/// httperf's reply-rate statistics: min, avg, max and sample standard deviation (zero with
+/// fewer than two samples; all zero without samples).
+fn sample_stats(samples: &[f64]) -> [f64; 4] {
+    let n = samples.len();
+    if n == 0 {
+        return [0.0; 4];
+    }
+    let min = samples.iter().copied().fold(f64::INFINITY, f64::min);
+    let max = samples.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+    let avg = samples.iter().sum::<f64>() / n as f64;
+    let stddev = if n > 1 {
+        let ss: f64 = samples.iter().map(|x| (x - avg) * (x - avg)).sum();
+        (ss / (n - 1) as f64).max(0.0).sqrt()
+    } else {
+        0.0
+    };
+    [min, avg, max, stddev]
+}
+
+fn write_report(out: &mut String, r: &Report) -> std::fmt::Result {
+    let t = &r.totals;
+    let dur = r.duration_s;
+    let conns = t.get(Counter::ConnsOpened);
+    let started = r.started();
+    let replies = r.replies();
+
+    // Total.
+    writeln!(
+        out,
+        "Total: connections {conns} requests {started} replies {replies} test-duration {} s",
+        num(dur.is_finite().then_some(dur), 3)
+    )?;
+    writeln!(out)?;
+
+    // Connection.
+    writeln!(
+        out,
+        "Connection rate: {} conn/s ({} ms/conn, <={} concurrent connections)",
+        f1(ratio(conns as f64, dur)),
+        f1(ratio(dur * 1000.0, conns as f64)),
+        r.concurrency
+    )?;
+    writeln!(
+        out,
+        "Connection time [ms]: connect {}",
+        f1(mean_ms(&r.connect))
+    )?;
+    writeln!(
+        out,
+        "Connection length [replies/conn]: {}",
+        num(ratio(replies as f64, conns as f64), 3)
+    )?;
+    writeln!(out)?;
+
+    // Request.
+    writeln!(
+        out,
+        "Request rate: {} req/s ({} ms/req)",
+        f1(ratio(started as f64, dur)),
+        f1(ratio(dur * 1000.0, started as f64))
+    )?;
+    writeln!(
+        out,
+        "Request size [B]: {}",
+        f1(Some(r.request_bytes as f64))
+    )?;
+    writeln!(out)?;
+
+    // Reply.
+    let [min, avg, max, stddev] = sample_stats(&r.reply_rate_samples);
+    writeln!(
+        out,
+        "Reply rate [replies/s]: min {} avg {} max {} stddev {} ({} samples)",
+        f1(Some(min)),
+        f1(Some(avg)),
+        f1(Some(max)),
+        f1(Some(stddev)),
+        r.reply_rate_samples.len()
+    )?;
+    let response = mean_ms(&r.first_byte);
+    let transfer = match (mean_ms(&r.reply), response) {
+        (Some(reply), Some(first)) => Some(if reply > first { reply - first } else { 0.0 }),
+        _ => None,
+    };
+    writeln!(
+        out,
+        "Reply time [ms]: response {} transfer {}",
+        f1(response),
+        f1(transfer)
+    )?;
+    let header = ratio(t.get(Counter::HeaderBytes) as f64, replies as f64);
+    let content = ratio(t.get(Counter::BodyBytes) as f64, replies as f64);
+    let total = header.zip(content).map(|(h, c)| h + c);
+    writeln!(
+        out,
+        "Reply size [B]: header {} content {} footer 0.0 (total {})",
+        f1(header),
+        f1(content),
+        f1(total)
+    )?;
+    writeln!(
+        out,
+        "Reply status: 1xx={} 2xx={} 3xx={} 4xx={} 5xx={}",
+        t.get(Counter::Replies1xx),
+        t.get(Counter::Replies2xx),
+        t.get(Counter::Replies3xx),
+        t.get(Counter::Replies4xx),
+        t.get(Counter::Replies5xx)
+    )?;
+    writeln!(out)?;
+
+    // Miscellaneous.
+    let (user_us, sys_us) = r.cpu_us();
+    let (user, sys) = (user_us as f64 / 1e6, sys_us as f64 / 1e6);
+    writeln!(
+        out,
+        "CPU time [s]: user {user:.2} system {sys:.2} (user {} system {} total {})",
+        pct(ratio(user, dur)),
+        pct(ratio(sys, dur)),
+        pct(ratio(user + sys, dur))
+    )?;
+    let io_bytes = (t.get(Counter::BytesSent) + t.get(Counter::BytesReceived)) as f64;
+    writeln!(
+        out,
+        "Net I/O: {} KB/s ({}*10^6 bps)",
+        f1(ratio(io_bytes / 1024.0, dur)),
+        f1(ratio(io_bytes * 8.0 / 1e6, dur))
+    )?;
+    writeln!(out)?;
+
+    // Errors, httperf's classes.
+    let e = |c: ErrorClass| t.error(c);
+    writeln!(
+        out,
+        "Errors: total {} client-timo {} socket-timo {} connrefused {} connreset {}",
+        r.errors(),
+        e(ErrorClass::ClientTimo),
+        e(ErrorClass::SocketTimo),
+        e(ErrorClass::ConnRefused),
+        e(ErrorClass::ConnReset)
+    )?;
+    writeln!(
+        out,
+        "Errors: fd-unavail {} addrunavail {} ftab-full {} other {}",
+        e(ErrorClass::FdUnavail),
+        e(ErrorClass::AddrUnavail),
+        e(ErrorClass::FtabFull),
+        e(ErrorClass::Other)
+    )?;
+    writeln!(out)?;
+
+    // volley's additions.
+    writeln!(
+        out,
+        "Errors: addrinuse {} protocol {} limit {} stale-conn {} tls {} dns {}",
+        e(ErrorClass::AddrInUse),
+        e(ErrorClass::Protocol),
+        e(ErrorClass::Limit),
+        e(ErrorClass::StaleConn),
+        e(ErrorClass::Tls),
+        e(ErrorClass::Dns)
+    )?;
+    let (errors, aborted) = (r.errors(), r.aborted());
+    writeln!(
+        out,
+        "Requests: started {started} completed {} aborted {aborted} \
+         (replies {replies} + errors {errors} + aborted {aborted} = started {started})",
+        r.completed()
+    )?;
+    writeln!(out)?;
+
+    writeln!(
+        out,
+        "{:<13}{:>10}{:>10}{:>10}{:>10}{:>10}{:>10}{:>10}",
+        "Latency [ms]", "min", "mean", "p50", "p90", "p99", "p99.9", "max"
+    )?;
+    for (label, h) in [
+        ("  connect", &r.connect),
+        ("  first byte", &r.first_byte),
+        ("  reply", &r.reply),
+    ] {
+        write!(out, "{label:<13}")?;
+        match latency_ms(h) {
+            Some(stats) => {
+                for v in stats {
+                    write!(out, "{:>10}", num(Some(v), 3))?;
+                }
+            }
+            None => {
+                for _ in 0..7 {
+                    write!(out, "{:>10}", "n/a")?;
+                }
+            }
+        }
+        writeln!(out)?;
+    }
+    writeln!(out)?;
+
+    let run_name = if r.run_name.is_empty() {
+        "-"
+    } else {
+        &r.run_name
+    };
+    writeln!(
+        out,
+        "Run: {run_name} url {} method {} slots {} workers {} seed {} ({})",
+        r.url,
+        r.method,
+        r.concurrency,
+        r.workers.len(),
+        r.seed.0,
+        if r.seed.1 { "given" } else { "drawn" }
+    )?;
+    for w in &r.workers {
+        write_worker(out, w.index, w.pid, &w.exit.describe(), &w.counters)?;
+        if !w.reported {
+            out.push_str(" (no report: counters from the scoreboard)");
+        }
+        writeln!(out)?;
+    }
+
+    if r.interrupted {
+        writeln!(out)?;
+        writeln!(
+            out,
+            "Interrupted: the run was stopped by a signal; requests in flight were aborted."
+        )?;
+    }
+
+    let reasons = r.invalid_reasons();
+    if !reasons.is_empty() {
+        writeln!(out)?;
+        writeln!(out, "WARNING: this run is INVALID:")?;
+        for reason in reasons {
+            writeln!(out, "  - {reason}")?;
+        }
+    }
+    Ok(())
+}
+
+/// One worker's line, without its newline.
+fn write_worker(
+    out: &mut String,
+    index: u32,
+    pid: i32,
+    exit: &str,
+    c: &SlotSnapshot,
+) -> std::fmt::Result {
+    write!(
+        out,
+        "Worker {index} pid {pid}: {exit}, requests {} replies {} errors {} aborted {}",
+        c.get(Counter::RequestsStarted),
+        c.get(Counter::RequestsSucceeded),
+        c.get(Counter::RequestsFailed),
+        c.get(Counter::RequestsAborted)
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::report::{Exit, WorkerPart};
+
+    fn snapshot(counters: &[(Counter, u64)], errors: &[(ErrorClass, u64)]) -> SlotSnapshot {
+        let mut s = SlotSnapshot::default();
+        for &(c, n) in counters {
+            s.counters[c.index()] = n;
+        }
+        for &(c, n) in errors {
+            s.errors[c.index()] = n;
+        }
+        s
+    }
+
+    fn worker(index: u32, pid: i32, started: u64, replies: u64, errors: u64) -> WorkerPart {
+        let aborted = started - replies - errors;
+        WorkerPart {
+            index,
+            pid,
+            exit: Exit {
+                code: Some(0),
+                signal: None,
+                core_dumped: false,
+            },
+            reported: true,
+            counters: snapshot(
+                &[
+                    (Counter::RequestsStarted, started),
+                    (Counter::RequestsSucceeded, replies),
+                    (Counter::RequestsFailed, errors),
+                    (Counter::RequestsAborted, aborted),
+                ],
+                &[],
+            ),
+            cpu_us: (0, 0),
+        }
+    }
+
+    /// A small, valid, fixed report.
+    fn sample_report() -> Report {
+        let mut r = Report::new("http://127.0.0.1:8080/".into(), "GET".into(), 4, (42, true));
+        r.run_name = "volley-1234".into();
+        r.request_bytes = 57;
+        r.duration_s = 10.0;
+        r.totals = snapshot(
+            &[
+                (Counter::RequestsStarted, 100),
+                (Counter::RequestsSucceeded, 95),
+                (Counter::RequestsFailed, 3),
+                (Counter::RequestsAborted, 2),
+                (Counter::Replies2xx, 90),
+                (Counter::Replies4xx, 5),
+                (Counter::HeaderBytes, 95 * 200),
+                (Counter::BodyBytes, 95 * 100),
+                (Counter::BytesSent, 5700),
+                (Counter::BytesReceived, 28500),
+                (Counter::ConnsOpened, 10),
+                (Counter::ConnsReused, 90),
+            ],
+            &[(ErrorClass::ClientTimo, 2), (ErrorClass::ConnRefused, 1)],
+        );
+        r.connect.record(1000).unwrap();
+        r.connect.record(2000).unwrap();
+        r.first_byte.record(1500).unwrap();
+        r.first_byte.record(1700).unwrap();
+        r.reply.record(1800).unwrap();
+        r.reply.record(2000).unwrap();
+        r.reply_rate_samples = vec![9.0, 10.0, 9.5];
+        let mut w0 = worker(0, 4242, 50, 48, 1);
+        w0.cpu_us = (1_000_000, 500_000);
+        let mut w1 = worker(1, 4243, 50, 47, 2);
+        w1.cpu_us = (1_500_000, 250_000);
+        r.workers = vec![w0, w1];
+        r
+    }
+
+    #[test]
+    fn golden() {
+        let expected = "\
+Total: connections 10 requests 100 replies 95 test-duration 10.000 s
+
+Connection rate: 1.0 conn/s (1000.0 ms/conn, <=4 concurrent connections)
+Connection time [ms]: connect 1.5
+Connection length [replies/conn]: 9.500
+
+Request rate: 10.0 req/s (100.0 ms/req)
+Request size [B]: 57.0
+
+Reply rate [replies/s]: min 9.0 avg 9.5 max 10.0 stddev 0.5 (3 samples)
+Reply time [ms]: response 1.6 transfer 0.3
+Reply size [B]: header 200.0 content 100.0 footer 0.0 (total 300.0)
+Reply status: 1xx=0 2xx=90 3xx=0 4xx=5 5xx=0
+
+CPU time [s]: user 2.50 system 0.75 (user 25.0% system 7.5% total 32.5%)
+Net I/O: 3.3 KB/s (0.0*10^6 bps)
+
+Errors: total 3 client-timo 2 socket-timo 0 connrefused 1 connreset 0
+Errors: fd-unavail 0 addrunavail 0 ftab-full 0 other 0
+
+Errors: addrinuse 0 protocol 0 limit 0 stale-conn 0 tls 0 dns 0
+Requests: started 100 completed 98 aborted 2 (replies 95 + errors 3 + aborted 2 = started 100)
+
+Latency [ms]        min      mean       p50       p90       p99     p99.9       max
+  connect         1.000     1.500     1.000     2.000     2.000     2.000     2.000
+  first byte      1.500     1.600     1.500     1.700     1.700     1.700     1.700
+  reply           1.800     1.900     1.800     2.000     2.000     2.000     2.000
+
+Run: volley-1234 url http://127.0.0.1:8080/ method GET slots 4 workers 2 seed 42 (given)
+Worker 0 pid 4242: exited 0, requests 50 replies 48 errors 1 aborted 1
+Worker 1 pid 4243: exited 0, requests 50 replies 47 errors 2 aborted 1
+";
+        assert_eq!(render(&sample_report()), expected);
+    }
+
+    #[test]
+    fn empty_run_has_no_nan_or_inf() {
+        let r = Report::new("http://h/".into(), "GET".into(), 1, (7, false));
+        let out = render(&r);
+        assert!(!out.contains("NaN"), "{out}");
+        assert!(!out.contains("inf"), "{out}");
+        assert!(out.contains("n/a"), "{out}");
+        assert!(out.contains("Connection rate: n/a conn/s (n/a ms/conn, <=1 concurrent"));
+        assert!(out.contains("Connection time [ms]: connect n/a\n"), "{out}");
+        assert!(
+            out.contains("Reply time [ms]: response n/a transfer n/a\n"),
+            "{out}"
+        );
+        assert!(
+            out.contains(
+                "Reply rate [replies/s]: min 0.0 avg 0.0 max 0.0 stddev 0.0 (0 samples)\n"
+            )
+        );
+        assert!(out.contains("Reply size [B]: header n/a content n/a footer 0.0 (total n/a)"));
+        let na_row = format!("{:>10}", "n/a").repeat(7);
+        assert!(out.contains(&format!("  connect    {na_row}\n")), "{out}");
+        assert!(out.contains(&format!("  first byte {na_row}\n")), "{out}");
+        assert!(out.contains(&format!("  reply      {na_row}\n")), "{out}");
+        assert!(out.contains("seed 7 (drawn)"), "{out}");
+        assert!(!out.contains("WARNING"), "{out}");
+        assert!(!out.contains("Interrupted"), "{out}");
+    }
+
+    #[test]
+    fn nonfinite_duration_prints_na() {
+        let mut r = sample_report();
+        r.duration_s = f64::NAN;
+        let out = render(&r);
+        assert!(!out.contains("NaN") && !out.contains("inf"), "{out}");
+        assert!(out.contains("test-duration n/a s"), "{out}");
+        r.duration_s = f64::INFINITY;
+        let out = render(&r);
+        assert!(!out.contains("NaN") && !out.contains("inf"), "{out}");
+    }
+
+    #[test]
+    fn invalid_and_interrupted_blocks() {
+        let mut r = sample_report();
+        assert!(!render(&r).contains("WARNING"));
+
+        r.interrupted = true;
+        r.totals.errors[ErrorClass::FdUnavail.index()] = 4;
+        r.workers[1].exit = Exit {
+            code: None,
+            signal: Some(9),
+            core_dumped: false,
+        };
+        r.workers[1].reported = false;
+        let out = render(&r);
+        assert!(
+            out.contains(
+                "Worker 1 pid 4243: killed by signal 9 (SIGKILL), requests 50 replies 47 \
+                 errors 2 aborted 1 (no report: counters from the scoreboard)\n"
+            ),
+            "{out}"
+        );
+        let tail = "\n\
+Interrupted: the run was stopped by a signal; requests in flight were aborted.
+
+WARNING: this run is INVALID:
+  - 4 fd-unavail errors (the client ran short)
+  - worker 1 (pid 4243) killed by signal 9 (SIGKILL) without a report
+";
+        assert!(out.ends_with(tail), "{out}");
+        assert!(out.contains("Errors: fd-unavail 4 addrunavail 0"), "{out}");
+    }
+
+    #[test]
+    fn interrupted_alone() {
+        let mut r = sample_report();
+        r.interrupted = true;
+        let out = render(&r);
+        assert!(out.ends_with(
+            "aborted 1\n\nInterrupted: the run was stopped by a signal; \
+             requests in flight were aborted.\n"
+        ));
+        assert!(!out.contains("WARNING"));
+    }
+}

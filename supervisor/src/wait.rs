@@ -1,0 +1,207 @@
+//! The supervisor's wait loop: drain the report pipes, count stop signals, reap children,
+//! print progress, sample the reply rate. It ends when every worker has both closed its
+//! pipe and been reaped.
+
+use std::os::fd::AsFd;
+use std::time::Duration;
+
+use nix::errno::Errno;
+use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
+use nix::sys::signal::{Signal, kill};
+use nix::sys::wait::{WaitPidFlag, WaitStatus, waitpid};
+use volley_scoreboard::{Counter, RunState, Scoreboard, now_ns};
+
+use crate::monitor::Progress;
+use crate::report::Exit;
+use crate::signals::StopSignals;
+use crate::spawn::Child;
+
+/// httperf samples the reply rate every 5 s.
+pub const REPLY_RATE_INTERVAL_NS: u64 = 5_000_000_000;
+/// After a stop request, how long workers get to send their reports before being killed.
+pub const STOP_GRACE: Duration = Duration::from_secs(5);
+/// The loop wakes at least this often.
+const TICK_NS: u64 = 100_000_000;
+
+/// What the wait loop learned about each worker.
+#[derive(Debug, Default)]
+pub struct Waited {
+    /// Bytes each worker sent on its pipe.
+    pub reports: Vec<Vec<u8>>,
+    /// How each worker ended.
+    pub exits: Vec<Exit>,
+    /// A stop signal arrived.
+    pub interrupted: bool,
+    /// Replies per second, one sample per full 5 s.
+    pub reply_rate_samples: Vec<f64>,
+    /// When the last worker ended (monotonic ns).
+    pub end_ns: u64,
+}
+
+struct Tracked {
+    pipe_open: bool,
+    reaped: bool,
+}
+
+/// Waits for every child. `stop_at_ns`: when the run should be over by itself (duration
+/// runs); past it plus [`STOP_GRACE`] the stop flag is set, and past another grace the
+/// workers are killed, so the supervisor can never wait forever.
+pub fn wait_all(
+    children: &[Child],
+    sb: &Scoreboard,
+    signals: &mut StopSignals,
+    mut progress: Option<Progress>,
+    start_ns: u64,
+    stop_at_ns: Option<u64>,
+) -> Waited {
+    let n = children.len();
+    let mut out = Waited {
+        reports: vec![Vec::new(); n],
+        exits: vec![Exit::default(); n],
+        ..Default::default()
+    };
+    let mut tracked: Vec<Tracked> = (0..n)
+        .map(|_| Tracked {
+            pipe_open: true,
+            reaped: false,
+        })
+        .collect();
+    let grace = STOP_GRACE.as_nanos() as u64;
+    let mut stop_deadline = stop_at_ns.map(|t| t.saturating_add(grace));
+    let mut kill_deadline: Option<u64> = None;
+    let mut next_sample = start_ns.saturating_add(REPLY_RATE_INTERVAL_NS);
+    let mut last_replies = 0u64;
+    while tracked.iter().any(|t| t.pipe_open || !t.reaped) {
+        let now = now_ns();
+        if stop_deadline.is_some_and(|d| now >= d) {
+            stop_deadline = None;
+            sb.header().request_stop();
+            kill_deadline = Some(now.saturating_add(grace));
+        }
+        if kill_deadline.is_some_and(|d| now >= d) {
+            kill_deadline = None;
+            kill_all(children, &tracked);
+        }
+        if now >= next_sample {
+            let replies = sb.total().get(Counter::RequestsSucceeded);
+            let secs = REPLY_RATE_INTERVAL_NS as f64 / 1e9;
+            out.reply_rate_samples
+                .push((replies - last_replies) as f64 / secs);
+            last_replies = replies;
+            next_sample = next_sample.saturating_add(REPLY_RATE_INTERVAL_NS);
+        }
+        if let Some(p) = progress.as_mut() {
+            p.tick(sb, now);
+        }
+        poll_once(children, &mut tracked, signals, &mut out);
+        let stops = signals.count;
+        if stops >= 1 && !out.interrupted {
+            out.interrupted = true;
+            sb.header().request_stop();
+            sb.header().set_state(RunState::Stopping);
+            kill_deadline = Some(now_ns().saturating_add(grace));
+        }
+        if stops >= 2 {
+            kill_all(children, &tracked);
+        }
+        reap(children, &mut tracked, &mut out, false);
+        // Every pipe closed: the remaining children are exiting; wait for them for real.
+        if tracked.iter().all(|t| !t.pipe_open) {
+            reap(children, &mut tracked, &mut out, true);
+        }
+    }
+    if let Some(p) = progress.as_mut() {
+        p.finish(sb, now_ns());
+    }
+    out.end_ns = now_ns();
+    out
+}
+
+fn poll_once(
+    children: &[Child],
+    tracked: &mut [Tracked],
+    signals: &mut StopSignals,
+    out: &mut Waited,
+) {
+    let open: Vec<usize> = (0..children.len())
+        .filter(|&i| tracked[i].pipe_open)
+        .collect();
+    let mut fds: Vec<PollFd<'_>> = open
+        .iter()
+        .map(|&i| PollFd::new(children[i].pipe.as_fd(), PollFlags::POLLIN))
+        .collect();
+    fds.push(PollFd::new(signals.fd(), PollFlags::POLLIN));
+    let timeout = PollTimeout::try_from(Duration::from_nanos(TICK_NS)).unwrap_or(PollTimeout::ZERO);
+    match poll(&mut fds, timeout) {
+        Ok(0) | Err(Errno::EINTR) => {}
+        Ok(_) => {}
+        Err(_) => std::thread::sleep(Duration::from_nanos(TICK_NS)),
+    }
+    let ready: Vec<bool> = fds
+        .iter()
+        .map(|f| f.revents().is_some_and(|r| !r.is_empty()))
+        .collect();
+    drop(fds);
+    for (k, &i) in open.iter().enumerate() {
+        if ready[k] {
+            read_pipe(&children[i], &mut tracked[i], &mut out.reports[i]);
+        }
+    }
+    if ready.last().copied().unwrap_or(false) {
+        signals.drain();
+    }
+}
+
+fn read_pipe(child: &Child, t: &mut Tracked, buf: &mut Vec<u8>) {
+    let mut chunk = [0u8; 65536];
+    match nix::unistd::read(child.pipe.as_fd(), &mut chunk) {
+        Ok(0) => t.pipe_open = false,
+        Ok(k) => buf.extend_from_slice(&chunk[..k]),
+        Err(Errno::EINTR | Errno::EAGAIN) => {}
+        Err(_) => t.pipe_open = false,
+    }
+}
+
+fn reap(children: &[Child], tracked: &mut [Tracked], out: &mut Waited, block: bool) {
+    for (i, c) in children.iter().enumerate() {
+        if tracked[i].reaped {
+            continue;
+        }
+        let flags = if block {
+            None
+        } else {
+            Some(WaitPidFlag::WNOHANG)
+        };
+        match waitpid(c.pid, flags) {
+            Ok(WaitStatus::Exited(_, code)) => {
+                out.exits[i] = Exit {
+                    code: Some(code),
+                    ..Exit::default()
+                };
+                tracked[i].reaped = true;
+            }
+            Ok(WaitStatus::Signaled(_, sig, core)) => {
+                out.exits[i] = Exit {
+                    code: None,
+                    signal: Some(sig as i32),
+                    core_dumped: core,
+                };
+                tracked[i].reaped = true;
+            }
+            Ok(_) => {}
+            Err(Errno::EINTR) => {}
+            Err(_) => {
+                // ECHILD: not our child any more; nothing more will come from it.
+                tracked[i].reaped = true;
+            }
+        }
+    }
+}
+
+fn kill_all(children: &[Child], tracked: &[Tracked]) {
+    for (c, t) in children.iter().zip(tracked) {
+        if !t.reaped {
+            let _ = kill(c.pid, Signal::SIGKILL);
+        }
+    }
+}

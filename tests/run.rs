@@ -1,0 +1,247 @@
+//! End-to-end runs against loopback servers: what volley counts must match what the
+//! server saw, byte for byte where bytes are counted.
+
+use serde_json::Value;
+use volley_testsupport::{Reply, ServerConfig, TestServer, closed_port};
+
+use crate::volley;
+
+fn server(reply: Reply) -> TestServer {
+    TestServer::start(ServerConfig {
+        reply,
+        ..ServerConfig::default()
+    })
+}
+
+fn u(v: &Value, path: &str) -> u64 {
+    let mut cur = v;
+    for key in path.split('.') {
+        cur = &cur[key];
+    }
+    cur.as_u64()
+        .unwrap_or_else(|| panic!("{path} is not a number in {v:#}"))
+}
+
+/// `started = replies + errors + aborted` in total and for every worker.
+pub fn assert_invariant(r: &Value) {
+    assert_eq!(
+        u(r, "requests.started"),
+        u(r, "replies.total") + u(r, "errors.total") + u(r, "requests.aborted"),
+        "invariant broken: {r:#}"
+    );
+    assert_eq!(
+        u(r, "requests.completed"),
+        u(r, "replies.total") + u(r, "errors.total")
+    );
+    for w in r["workers"].as_array().expect("workers array") {
+        assert_eq!(
+            u(w, "requests.started"),
+            u(w, "requests.completed") + u(w, "requests.aborted"),
+            "worker invariant broken: {w:#}"
+        );
+    }
+}
+
+#[test]
+fn exact_request_counts_with_1_2_and_3_workers() {
+    for workers in ["1", "2", "3"] {
+        let srv = server(Reply::ok("hello\n"));
+        let out = volley()
+            .args([
+                &srv.url("/count"),
+                "-w",
+                workers,
+                "-c",
+                "5",
+                "-n",
+                "1000",
+                "--json",
+            ])
+            .run();
+        assert_eq!(out.code, Some(0), "{}", out.stderr);
+        let r = out.json();
+        assert_eq!(u(&r, "requests.started"), 1000, "workers {workers}");
+        assert_eq!(u(&r, "replies.2xx"), 1000);
+        assert_eq!(u(&r, "errors.total"), 0);
+        assert_eq!(srv.requests(), 1000, "the server read exactly -n requests");
+        assert_eq!(
+            r["workers"].as_array().unwrap().len(),
+            workers.parse::<usize>().unwrap()
+        );
+        assert_invariant(&r);
+    }
+}
+
+#[test]
+fn keep_alive_connections_are_reused_and_counted() {
+    let srv = server(Reply::ok("x"));
+    let out = volley()
+        .args([&srv.url("/"), "-w", "1", "-c", "2", "-n", "100", "--json"])
+        .run();
+    let r = out.json();
+    assert_eq!(srv.connections(), 2, "one connection per slot");
+    assert_eq!(u(&r, "connections.opened"), 2);
+    assert_eq!(u(&r, "connections.reused"), 98);
+    assert_eq!(u(&r, "replies.total"), 100);
+    assert_invariant(&r);
+}
+
+fn body_bytes_exact(reply: Reply, per_reply: u64, n: u64, expect_conns: Option<u64>) {
+    let srv = server(reply);
+    let out = volley()
+        .args([
+            &srv.url("/body"),
+            "-w",
+            "2",
+            "-c",
+            "4",
+            "-n",
+            &n.to_string(),
+            "--json",
+        ])
+        .run();
+    assert_eq!(out.code, Some(0), "{}", out.stderr);
+    let r = out.json();
+    assert_eq!(u(&r, "replies.2xx"), n, "{r:#}");
+    assert_eq!(u(&r, "errors.total"), 0, "{r:#}");
+    assert_eq!(
+        u(&r, "bytes.body"),
+        per_reply * n,
+        "body bytes counted exactly"
+    );
+    assert_eq!(srv.bytes_body_sent(), per_reply * n);
+    if let Some(c) = expect_conns {
+        assert_eq!(u(&r, "connections.opened"), c);
+    }
+    assert_invariant(&r);
+}
+
+#[test]
+fn content_length_bodies_are_counted_byte_exact() {
+    let body = vec![b'a'; 10_000];
+    body_bytes_exact(Reply::Fixed { status: 200, body }, 10_000, 200, Some(4));
+}
+
+#[test]
+fn chunked_bodies_are_counted_byte_exact() {
+    let chunks = vec![b"hello ".to_vec(), vec![b'c'; 5000], b"!".to_vec()];
+    body_bytes_exact(
+        Reply::Chunked {
+            status: 200,
+            chunks,
+        },
+        5007,
+        200,
+        Some(4),
+    );
+}
+
+#[test]
+fn until_close_bodies_are_counted_byte_exact() {
+    let body = vec![b'z'; 3000];
+    // Every reply ends the connection, so every request opens one.
+    body_bytes_exact(
+        Reply::UntilClose { status: 200, body },
+        3000,
+        100,
+        Some(100),
+    );
+}
+
+#[test]
+fn statuses_are_counted_by_class() {
+    let srv = server(Reply::StatusCycle(vec![200, 404, 503, 301, 201]));
+    let out = volley()
+        .args([&srv.url("/s"), "-w", "2", "-c", "3", "-n", "500", "--json"])
+        .run();
+    let r = out.json();
+    assert_eq!(u(&r, "replies.2xx"), 200);
+    assert_eq!(u(&r, "replies.3xx"), 100);
+    assert_eq!(u(&r, "replies.4xx"), 100);
+    assert_eq!(u(&r, "replies.5xx"), 100);
+    assert_eq!(u(&r, "replies.total"), 500);
+    assert_eq!(
+        u(&r, "errors.total"),
+        0,
+        "non-2xx replies are replies, not errors"
+    );
+    assert_invariant(&r);
+}
+
+#[test]
+fn connection_refused_is_counted_without_a_hang() {
+    let port = closed_port();
+    let url = format!("http://127.0.0.1:{port}/");
+    let out = volley()
+        .args([&url, "-w", "2", "-c", "4", "-n", "200", "--json"])
+        .run();
+    assert_eq!(out.code, Some(0), "{}", out.stderr);
+    let r = out.json();
+    assert_eq!(u(&r, "errors.connrefused"), 200, "{r:#}");
+    assert_eq!(u(&r, "errors.total"), 200);
+    assert_eq!(u(&r, "replies.total"), 0);
+    assert_invariant(&r);
+}
+
+#[test]
+fn method_headers_and_body_reach_the_server() {
+    let srv = server(Reply::ok("ok"));
+    let out = volley()
+        .args([
+            &srv.url("/echo?q=1"),
+            "-c",
+            "1",
+            "-w",
+            "1",
+            "-n",
+            "3",
+            "--json",
+        ])
+        .args([
+            "-m", "PUT", "-H", "X-One: 1", "-H", "X-Two: 2", "--body", "payload",
+        ])
+        .run();
+    assert_eq!(out.code, Some(0), "{}", out.stderr);
+    let heads = srv.received_heads();
+    assert_eq!(heads.len(), 3);
+    let h = &heads[0];
+    assert!(h.starts_with("PUT /echo?q=1 HTTP/1.1\r\n"), "{h}");
+    assert!(h.contains("X-One: 1\r\nX-Two: 2\r\n"), "{h}");
+    assert!(h.contains("Content-Length: 7\r\n"), "{h}");
+    assert!(h.contains(&format!("Host: {}\r\n", srv.addr())), "{h}");
+}
+
+#[test]
+fn duration_runs_end_on_time_and_report_text() {
+    let srv = server(Reply::ok("t"));
+    let out = volley()
+        .args([&srv.url("/"), "-w", "2", "-c", "4", "-d", "1s"])
+        .run();
+    assert_eq!(out.code, Some(0), "{}", out.stderr);
+    assert!(out.elapsed.as_secs_f64() < 5.0, "took {:?}", out.elapsed);
+    for line in [
+        "Total: connections ",
+        "Request rate: ",
+        "Reply status: 1xx=0 2xx=",
+        "Errors: total 0 client-timo 0 socket-timo 0 connrefused 0 connreset 0",
+        "Errors: fd-unavail 0 addrunavail 0 ftab-full 0 other 0",
+    ] {
+        assert!(
+            out.stdout.contains(line),
+            "report lacks {line:?}:\n{}",
+            out.stdout
+        );
+    }
+}
+
+#[test]
+fn demo_runs_against_its_built_in_target() {
+    let out = volley()
+        .args(["demo", "-d", "1s", "-c", "4", "-w", "2", "--json"])
+        .run();
+    assert_eq!(out.code, Some(0), "{}", out.stderr);
+    let r = out.json();
+    assert!(u(&r, "replies.2xx") > 0, "{r:#}");
+    assert_eq!(u(&r, "errors.total"), 0, "{r:#}");
+    assert_invariant(&r);
+}

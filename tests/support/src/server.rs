@@ -1,0 +1,840 @@
+//! A scriptable loopback HTTP/1.1 server for end-to-end tests.
+//!
+//! [`TestServer::start`] binds `127.0.0.1:0` (never a fixed port), runs an
+//! accept loop on one thread and serves each connection on its own thread
+//! with blocking std I/O. Every socket has 10 s read and write timeouts, so a
+//! broken test cannot hang a thread forever, and dropping the server stops it
+//! within about a second.
+//!
+//! Each connection reads request heads (up to the blank line), reads and
+//! discards a `Content-Length` request body, counts the request, and answers
+//! with the scripted [`Reply`]. Connections are kept alive (HTTP/1.1) until
+//! the request says `Connection: close`, the script closes
+//! ([`ServerConfig::close_after`], [`Reply::UntilClose`]), or the peer hangs
+//! up. Chunked request bodies are not supported: volley does not send them.
+//!
+//! The server records what it saw: [`TestServer::requests`],
+//! [`TestServer::connections`], [`TestServer::bytes_body_sent`] and the
+//! first [`MAX_RECORDED_HEADS`] request heads verbatim
+//! ([`TestServer::received_heads`]). Counters are bumped *before* the reply
+//! is written, so once a client has seen a reply, its request is counted.
+
+use std::collections::HashMap;
+use std::io::{self, Read, Write};
+use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::thread::{self, JoinHandle};
+use std::time::{Duration, Instant};
+
+/// Read and write timeout of every accepted socket.
+const IO_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// A request head longer than this ends the connection (no reply).
+const MAX_HEAD_BYTES: usize = 64 * 1024;
+
+/// How many request heads [`TestServer::received_heads`] keeps.
+pub const MAX_RECORDED_HEADS: usize = 100;
+
+/// How long [`TestServer::shutdown`] waits for the accept thread.
+const SHUTDOWN_WAIT: Duration = Duration::from_secs(1);
+
+/// How long a closing connection drains the peer's leftover bytes, so that
+/// closing with unread data does not turn into a reset that could destroy
+/// the reply before the client reads it.
+const CLOSE_LINGER: Duration = Duration::from_secs(1);
+
+/// Stack size of connection threads: they only hold small buffers.
+const CONN_STACK: usize = 256 * 1024;
+
+/// Body of every [`Reply::StatusCycle`] reply.
+const CYCLE_BODY: &[u8] = b"ok\n";
+
+/// Chunk extension put on the first chunk of a [`Reply::Chunked`] reply.
+pub const CHUNK_EXTENSION: &str = ";volley-ext=1";
+
+/// Trailer field sent after the last chunk of a [`Reply::Chunked`] reply.
+pub const CHUNK_TRAILER: &str = "X-Volley-Trailer: end";
+
+/// What the server answers to every request.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Reply {
+    /// `Content-Length` framed reply: exercises the length body decoder and
+    /// keep-alive reuse. A `HEAD` request gets the head only.
+    Fixed {
+        /// Status code.
+        status: u16,
+        /// Body, sent with a matching `Content-Length`.
+        body: Vec<u8>,
+    },
+    /// `Transfer-Encoding: chunked` reply: exercises the chunked decoder,
+    /// including a chunk extension ([`CHUNK_EXTENSION`]) on the first chunk
+    /// and one trailer field ([`CHUNK_TRAILER`]). Empty chunks are skipped,
+    /// since an empty chunk would end the body early.
+    Chunked {
+        /// Status code.
+        status: u16,
+        /// Chunk payloads, in order.
+        chunks: Vec<Vec<u8>>,
+    },
+    /// Reply with neither `Content-Length` nor `Transfer-Encoding`, ended by
+    /// closing the connection: exercises the read-until-close decoder and
+    /// reconnecting after the server closes.
+    UntilClose {
+        /// Status code.
+        status: u16,
+        /// Body, written before the close.
+        body: Vec<u8>,
+    },
+    /// `Content-Length` replies with body `"ok\n"` whose status codes are
+    /// taken round-robin per request across the whole server: exercises
+    /// per-status counting with exact expected counts.
+    ///
+    /// # Panics
+    ///
+    /// [`TestServer::start`] panics if the list is empty.
+    StatusCycle(Vec<u16>),
+    /// Reads requests and never answers, keeping the socket open until the
+    /// peer closes or the server shuts down: exercises reply timeouts and
+    /// aborting in-flight requests.
+    Silent,
+}
+
+impl Reply {
+    /// A `200 OK` [`Reply::Fixed`] with `body`.
+    pub fn ok(body: &str) -> Reply {
+        Reply::Fixed {
+            status: 200,
+            body: body.as_bytes().to_vec(),
+        }
+    }
+}
+
+/// How a [`TestServer`] behaves.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ServerConfig {
+    /// The reply to every request. Default: `Reply::ok("ok\n")`.
+    pub reply: Reply,
+    /// Sleep this long before replying to each request. Default: none.
+    pub delay: Option<Duration>,
+    /// Close each connection after this many replies on it; the last reply
+    /// carries `Connection: close`. Default: never.
+    pub close_after: Option<u64>,
+}
+
+impl Default for ServerConfig {
+    fn default() -> ServerConfig {
+        ServerConfig {
+            reply: Reply::ok("ok\n"),
+            delay: None,
+            close_after: None,
+        }
+    }
+}
+
+impl ServerConfig {
+    /// A config that answers every request with `reply`.
+    pub fn new(reply: Reply) -> ServerConfig {
+        ServerConfig {
+            reply,
+            ..ServerConfig::default()
+        }
+    }
+
+    /// Sets [`ServerConfig::delay`].
+    pub fn with_delay(mut self, delay: Duration) -> ServerConfig {
+        self.delay = Some(delay);
+        self
+    }
+
+    /// Sets [`ServerConfig::close_after`].
+    pub fn with_close_after(mut self, replies: u64) -> ServerConfig {
+        self.close_after = Some(replies);
+        self
+    }
+}
+
+/// State shared by the accept loop, the connection threads and the handle.
+#[derive(Debug)]
+struct Shared {
+    config: ServerConfig,
+    stop: AtomicBool,
+    requests: AtomicU64,
+    connections: AtomicU64,
+    body_bytes: AtomicU64,
+    /// Next index into [`Reply::StatusCycle`].
+    cycle: AtomicU64,
+    heads: Mutex<Vec<String>>,
+    /// Clones of open connections, so shutdown can wake their blocked
+    /// reads. A connection removes its entry when it ends: a leftover clone
+    /// would keep the socket open and the peer would never see the close.
+    live: Mutex<HashMap<u64, TcpStream>>,
+}
+
+impl Shared {
+    fn stopping(&self) -> bool {
+        self.stop.load(Ordering::SeqCst)
+    }
+}
+
+fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+/// A running loopback server; see the [module docs](self).
+///
+/// Dropping it (or calling [`TestServer::shutdown`]) stops accepting and
+/// closes every open connection.
+#[derive(Debug)]
+pub struct TestServer {
+    addr: SocketAddr,
+    shared: Arc<Shared>,
+    accept: Option<JoinHandle<()>>,
+}
+
+impl TestServer {
+    /// Binds `127.0.0.1:0` and starts serving with `config`.
+    ///
+    /// # Panics
+    ///
+    /// If the socket cannot be bound, the thread cannot be started, or the
+    /// config is invalid (an empty [`Reply::StatusCycle`]).
+    pub fn start(config: ServerConfig) -> TestServer {
+        if let Reply::StatusCycle(statuses) = &config.reply {
+            assert!(
+                !statuses.is_empty(),
+                "Reply::StatusCycle needs at least one status"
+            );
+        }
+        let listener = TcpListener::bind("127.0.0.1:0").expect("bind 127.0.0.1:0");
+        let addr = listener.local_addr().expect("local_addr of test server");
+        let shared = Arc::new(Shared {
+            config,
+            stop: AtomicBool::new(false),
+            requests: AtomicU64::new(0),
+            connections: AtomicU64::new(0),
+            body_bytes: AtomicU64::new(0),
+            cycle: AtomicU64::new(0),
+            heads: Mutex::new(Vec::new()),
+            live: Mutex::new(HashMap::new()),
+        });
+        let accept_shared = Arc::clone(&shared);
+        let accept = thread::Builder::new()
+            .name(format!("testserver-accept-{}", addr.port()))
+            .spawn(move || accept_loop(&listener, &accept_shared))
+            .expect("spawn test server accept thread");
+        TestServer {
+            addr,
+            shared,
+            accept: Some(accept),
+        }
+    }
+
+    /// The bound address (`127.0.0.1:PORT`).
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// `http://127.0.0.1:PORT/path`; a missing leading `/` is added.
+    pub fn url(&self, path: &str) -> String {
+        let slash = if path.starts_with('/') { "" } else { "/" };
+        format!("http://{}{slash}{path}", self.addr)
+    }
+
+    /// Complete requests read (head plus body) on all connections.
+    pub fn requests(&self) -> u64 {
+        self.shared.requests.load(Ordering::SeqCst)
+    }
+
+    /// Connections accepted. A client's `connect` can finish before the
+    /// server accepts, so poll with [`crate::wait_until`] when a connection
+    /// carried no request.
+    pub fn connections(&self) -> u64 {
+        self.shared.connections.load(Ordering::SeqCst)
+    }
+
+    /// Body payload bytes of all replies written: the `Content-Length` body
+    /// or the sum of chunk payloads, never heads or chunk framing. A write
+    /// that fails is subtracted again.
+    pub fn bytes_body_sent(&self) -> u64 {
+        self.shared.body_bytes.load(Ordering::SeqCst)
+    }
+
+    /// The first [`MAX_RECORDED_HEADS`] request heads, verbatim (request
+    /// line through the blank line, lossily decoded as UTF-8), in the order
+    /// they were read.
+    pub fn received_heads(&self) -> Vec<String> {
+        lock(&self.shared.heads).clone()
+    }
+
+    /// Stops accepting, closes every open connection, and waits up to
+    /// about a second for the accept thread. Idempotent; `Drop` calls it.
+    pub fn shutdown(&mut self) {
+        let Some(accept) = self.accept.take() else {
+            return;
+        };
+        self.shared.stop.store(true, Ordering::SeqCst);
+        // Wake the blocked `accept`; it sees the flag and returns.
+        let _ = TcpStream::connect_timeout(&self.addr, SHUTDOWN_WAIT);
+        for stream in lock(&self.shared.live).values() {
+            let _ = stream.shutdown(Shutdown::Both);
+        }
+        let until = Instant::now() + SHUTDOWN_WAIT;
+        while !accept.is_finished() && Instant::now() < until {
+            thread::sleep(Duration::from_millis(5));
+        }
+        if accept.is_finished() {
+            let _ = accept.join();
+        }
+        // Otherwise the thread is detached; it exits on its next accept.
+    }
+}
+
+impl Drop for TestServer {
+    fn drop(&mut self) {
+        self.shutdown();
+    }
+}
+
+/// A port on 127.0.0.1 that refuses connections: bound to `:0`, then
+/// released. Another process could take it again, but the kernel hands out
+/// ephemeral ports in turn, so that is unlikely within a test.
+///
+/// # Panics
+///
+/// If no port can be bound.
+pub fn closed_port() -> u16 {
+    let listener = TcpListener::bind("127.0.0.1:0").expect("bind 127.0.0.1:0");
+    listener.local_addr().expect("local_addr").port()
+}
+
+fn accept_loop(listener: &TcpListener, shared: &Arc<Shared>) {
+    let mut next_id = 0u64;
+    loop {
+        let stream = match listener.accept() {
+            Ok((stream, _)) => stream,
+            Err(_) if shared.stopping() => return,
+            Err(_) => {
+                // EMFILE and friends: back off instead of spinning.
+                thread::sleep(Duration::from_millis(10));
+                continue;
+            }
+        };
+        let id = next_id;
+        next_id += 1;
+        {
+            // Check the flag under the lock that `shutdown` takes after
+            // setting it, so no connection escapes being shut down.
+            let mut live = lock(&shared.live);
+            if shared.stopping() {
+                return;
+            }
+            if let Ok(clone) = stream.try_clone() {
+                live.insert(id, clone);
+            }
+        }
+        shared.connections.fetch_add(1, Ordering::SeqCst);
+        let conn_shared = Arc::clone(shared);
+        let spawned = thread::Builder::new()
+            .name(format!("testserver-conn-{id}"))
+            .stack_size(CONN_STACK)
+            .spawn(move || {
+                serve_connection(&conn_shared, stream);
+                lock(&conn_shared.live).remove(&id);
+            });
+        if spawned.is_err() {
+            lock(&shared.live).remove(&id);
+        }
+    }
+}
+
+/// One parsed request head.
+#[derive(Debug)]
+struct Request {
+    head: String,
+    is_head_method: bool,
+    wants_close: bool,
+}
+
+fn serve_connection(shared: &Shared, mut stream: TcpStream) {
+    let _ = stream.set_read_timeout(Some(IO_TIMEOUT));
+    let _ = stream.set_write_timeout(Some(IO_TIMEOUT));
+    let _ = stream.set_nodelay(true);
+    let mut buf = Vec::new();
+    let mut replies = 0u64;
+    while let Some(request) = read_request(shared, &mut stream, &mut buf) {
+        record(shared, &request);
+        if shared.config.reply == Reply::Silent {
+            continue;
+        }
+        if let Some(delay) = shared.config.delay {
+            thread::sleep(delay);
+        }
+        if shared.stopping() {
+            return;
+        }
+        replies += 1;
+        let last = shared.config.close_after.is_some_and(|n| replies >= n);
+        let (bytes, payload, close) = encode_reply(shared, &request, last || request.wants_close);
+        shared.body_bytes.fetch_add(payload, Ordering::SeqCst);
+        if stream
+            .write_all(&bytes)
+            .and_then(|()| stream.flush())
+            .is_err()
+        {
+            shared.body_bytes.fetch_sub(payload, Ordering::SeqCst);
+            return;
+        }
+        if close {
+            close_gracefully(&mut stream);
+            return;
+        }
+    }
+}
+
+fn record(shared: &Shared, request: &Request) {
+    {
+        let mut heads = lock(&shared.heads);
+        if heads.len() < MAX_RECORDED_HEADS {
+            heads.push(request.head.clone());
+        }
+    }
+    shared.requests.fetch_add(1, Ordering::SeqCst);
+}
+
+/// Sends FIN, then drains what the peer still sends until it closes (or
+/// [`CLOSE_LINGER`] passes), so the close does not become a reset.
+fn close_gracefully(stream: &mut TcpStream) {
+    let _ = stream.shutdown(Shutdown::Write);
+    let _ = stream.set_read_timeout(Some(CLOSE_LINGER));
+    let until = Instant::now() + CLOSE_LINGER;
+    let mut sink = [0u8; 4096];
+    while Instant::now() < until {
+        match stream.read(&mut sink) {
+            Ok(0) | Err(_) => return,
+            Ok(_) => {}
+        }
+    }
+}
+
+/// Reads one request (head plus `Content-Length` body) from `stream`,
+/// keeping bytes of later pipelined requests in `buf`. `None` ends the
+/// connection: EOF, an I/O error, a timeout, an oversized or bad head, or
+/// server shutdown.
+fn read_request(shared: &Shared, stream: &mut TcpStream, buf: &mut Vec<u8>) -> Option<Request> {
+    let head_end = loop {
+        if let Some(pos) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
+            break pos + 4;
+        }
+        if buf.len() > MAX_HEAD_BYTES || !fill(shared, stream, buf) {
+            return None;
+        }
+    };
+    let head = String::from_utf8_lossy(&buf[..head_end]).into_owned();
+    buf.drain(..head_end);
+    let request = parse_head(head)?;
+    let mut remaining = content_length(&request.head)?;
+    loop {
+        let take = remaining.min(buf.len());
+        buf.drain(..take);
+        remaining -= take;
+        if remaining == 0 {
+            break;
+        }
+        if !fill(shared, stream, buf) {
+            return None;
+        }
+    }
+    if shared.stopping() {
+        None
+    } else {
+        Some(request)
+    }
+}
+
+/// Appends at least one byte to `buf`; `false` on EOF, error or timeout.
+/// A [`Reply::Silent`] server waits through timeouts until shutdown.
+fn fill(shared: &Shared, stream: &mut TcpStream, buf: &mut Vec<u8>) -> bool {
+    let mut chunk = [0u8; 8192];
+    loop {
+        match stream.read(&mut chunk) {
+            Ok(0) => return false,
+            Ok(n) => {
+                buf.extend_from_slice(&chunk[..n]);
+                return true;
+            }
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
+                ) && shared.config.reply == Reply::Silent
+                    && !shared.stopping() => {}
+            Err(_) => return false,
+        }
+    }
+}
+
+fn parse_head(head: String) -> Option<Request> {
+    let request_line = head.split("\r\n").next()?;
+    let mut parts = request_line.split(' ');
+    let method = parts.next()?;
+    let version = parts.nth(1)?;
+    let mut close = version == "HTTP/1.0";
+    for (name, value) in header_fields(&head) {
+        if name.eq_ignore_ascii_case("connection") {
+            for token in value.split(',').map(str::trim) {
+                if token.eq_ignore_ascii_case("close") {
+                    close = true;
+                } else if token.eq_ignore_ascii_case("keep-alive") {
+                    close = false;
+                }
+            }
+        }
+    }
+    let is_head_method = method == "HEAD";
+    Some(Request {
+        head,
+        is_head_method,
+        wants_close: close,
+    })
+}
+
+/// The request's `Content-Length` (0 if absent); `None` if it is invalid.
+fn content_length(head: &str) -> Option<usize> {
+    match header_fields(head).find(|(name, _)| name.eq_ignore_ascii_case("content-length")) {
+        Some((_, value)) => value.parse().ok(),
+        None => Some(0),
+    }
+}
+
+fn header_fields(head: &str) -> impl Iterator<Item = (&str, &str)> {
+    head.split("\r\n")
+        .skip(1)
+        .filter_map(|line| line.split_once(':'))
+        .map(|(name, value)| (name.trim(), value.trim()))
+}
+
+/// Serializes the scripted reply: (bytes, body payload length, close after).
+///
+/// Replies to `HEAD` carry no body. 1xx, 204 and 304 replies carry neither a
+/// body nor framing headers (RFC 9112 §6.3 rule 1), whatever the script
+/// says, so a correct client stays in step on a kept-alive connection.
+fn encode_reply(shared: &Shared, request: &Request, close: bool) -> (Vec<u8>, u64, bool) {
+    let status = match &shared.config.reply {
+        Reply::Fixed { status, .. }
+        | Reply::Chunked { status, .. }
+        | Reply::UntilClose { status, .. } => *status,
+        Reply::StatusCycle(statuses) => {
+            let turn = shared.cycle.fetch_add(1, Ordering::SeqCst);
+            statuses[usize::try_from(turn).unwrap_or(0) % statuses.len()]
+        }
+        Reply::Silent => unreachable!("Silent never replies"),
+    };
+    let until_close = matches!(shared.config.reply, Reply::UntilClose { .. });
+    if matches!(status, 100..=199 | 204 | 304) {
+        let close = close || until_close;
+        return (head(status, "", close), 0, close);
+    }
+    let with_body = !request.is_head_method;
+    match &shared.config.reply {
+        Reply::Fixed { body, .. } => fixed(status, body, with_body, close),
+        Reply::StatusCycle(_) => fixed(status, CYCLE_BODY, with_body, close),
+        Reply::Chunked { chunks, .. } => {
+            let mut out = head(
+                status,
+                "Transfer-Encoding: chunked\r\nTrailer: X-Volley-Trailer\r\n",
+                close,
+            );
+            let mut payload = 0;
+            if with_body {
+                for (i, chunk) in chunks.iter().filter(|c| !c.is_empty()).enumerate() {
+                    let ext = if i == 0 { CHUNK_EXTENSION } else { "" };
+                    out.extend_from_slice(format!("{:x}{ext}\r\n", chunk.len()).as_bytes());
+                    out.extend_from_slice(chunk);
+                    out.extend_from_slice(b"\r\n");
+                    payload += chunk.len() as u64;
+                }
+                out.extend_from_slice(format!("0\r\n{CHUNK_TRAILER}\r\n\r\n").as_bytes());
+            }
+            (out, payload, close)
+        }
+        Reply::UntilClose { body, .. } => {
+            let mut out = head(status, "", true);
+            let mut payload = 0;
+            if with_body {
+                out.extend_from_slice(body);
+                payload = body.len() as u64;
+            }
+            (out, payload, true)
+        }
+        Reply::Silent => unreachable!("Silent never replies"),
+    }
+}
+
+fn fixed(status: u16, body: &[u8], with_body: bool, close: bool) -> (Vec<u8>, u64, bool) {
+    let mut out = head(
+        status,
+        &format!("Content-Length: {}\r\n", body.len()),
+        close,
+    );
+    if !with_body {
+        return (out, 0, close);
+    }
+    out.extend_from_slice(body);
+    (out, body.len() as u64, close)
+}
+
+/// Status line, `fields` (each ending in CRLF), `Connection: close` if
+/// closing, and the blank line.
+fn head(status: u16, fields: &str, close: bool) -> Vec<u8> {
+    let connection = if close { "Connection: close\r\n" } else { "" };
+    format!(
+        "HTTP/1.1 {status} {}\r\n{fields}{connection}\r\n",
+        reason(status)
+    )
+    .into_bytes()
+}
+
+fn reason(status: u16) -> &'static str {
+    match status {
+        200 => "OK",
+        201 => "Created",
+        204 => "No Content",
+        301 => "Moved Permanently",
+        302 => "Found",
+        304 => "Not Modified",
+        400 => "Bad Request",
+        404 => "Not Found",
+        429 => "Too Many Requests",
+        500 => "Internal Server Error",
+        502 => "Bad Gateway",
+        503 => "Service Unavailable",
+        _ => "Status",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::wait_until;
+
+    const GET: &[u8] = b"GET /x HTTP/1.1\r\nHost: t\r\n\r\n";
+
+    fn connect(server: &TestServer) -> TcpStream {
+        let stream = TcpStream::connect(server.addr()).expect("connect");
+        stream
+            .set_read_timeout(Some(Duration::from_secs(5)))
+            .unwrap();
+        stream
+    }
+
+    fn read_exact_bytes(stream: &mut TcpStream, n: usize) -> Vec<u8> {
+        let mut buf = vec![0; n];
+        stream.read_exact(&mut buf).expect("read reply");
+        buf
+    }
+
+    /// Asserts the peer has closed: the next read returns EOF.
+    fn assert_eof(stream: &mut TcpStream) {
+        let mut rest = Vec::new();
+        stream.read_to_end(&mut rest).expect("read to EOF");
+        assert_eq!(String::from_utf8_lossy(&rest), "");
+    }
+
+    #[test]
+    fn fixed_keeps_alive_across_two_requests() {
+        let server = TestServer::start(ServerConfig::new(Reply::ok("hello")));
+        let mut s = connect(&server);
+        let want = b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nhello";
+        for _ in 0..2 {
+            s.write_all(GET).unwrap();
+            assert_eq!(read_exact_bytes(&mut s, want.len()), want);
+        }
+        assert_eq!(server.requests(), 2);
+        assert_eq!(server.connections(), 1);
+        assert_eq!(server.bytes_body_sent(), 10);
+        let heads = server.received_heads();
+        assert_eq!(heads, vec![String::from_utf8(GET.to_vec()).unwrap(); 2]);
+    }
+
+    #[test]
+    fn request_body_is_discarded_and_pipelining_works() {
+        let server = TestServer::start(ServerConfig::default());
+        let mut s = connect(&server);
+        let post = b"POST / HTTP/1.1\r\nHost: t\r\ncontent-length: 5\r\n\r\nhello";
+        let both = [&post[..], GET].concat();
+        s.write_all(&both).unwrap();
+        let one = b"HTTP/1.1 200 OK\r\nContent-Length: 3\r\n\r\nok\n";
+        assert_eq!(
+            read_exact_bytes(&mut s, 2 * one.len()),
+            [&one[..], one].concat()
+        );
+        assert_eq!(server.requests(), 2);
+        assert!(server.received_heads()[0].starts_with("POST / HTTP/1.1\r\n"));
+    }
+
+    #[test]
+    fn head_request_gets_no_body() {
+        let server = TestServer::start(ServerConfig::new(Reply::ok("hello")));
+        let mut s = connect(&server);
+        s.write_all(b"HEAD / HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n")
+            .unwrap();
+        let mut got = Vec::new();
+        s.read_to_end(&mut got).unwrap();
+        let want = "HTTP/1.1 200 OK\r\nContent-Length: 5\r\nConnection: close\r\n\r\n";
+        assert_eq!(String::from_utf8(got).unwrap(), want);
+        assert_eq!(server.bytes_body_sent(), 0);
+    }
+
+    #[test]
+    fn chunked_has_extension_and_trailer() {
+        let chunks = vec![b"hello".to_vec(), Vec::new(), b", world!".to_vec()];
+        let server = TestServer::start(ServerConfig::new(Reply::Chunked {
+            status: 201,
+            chunks,
+        }));
+        let mut s = connect(&server);
+        let want = "HTTP/1.1 201 Created\r\nTransfer-Encoding: chunked\r\n\
+                    Trailer: X-Volley-Trailer\r\n\r\n\
+                    5;volley-ext=1\r\nhello\r\n8\r\n, world!\r\n0\r\nX-Volley-Trailer: end\r\n\r\n";
+        for _ in 0..2 {
+            s.write_all(GET).unwrap();
+            let got = read_exact_bytes(&mut s, want.len());
+            assert_eq!(String::from_utf8(got).unwrap(), want);
+        }
+        assert_eq!(server.bytes_body_sent(), 26);
+    }
+
+    #[test]
+    fn until_close_writes_body_then_closes() {
+        let body = b"no framing here".to_vec();
+        let server = TestServer::start(ServerConfig::new(Reply::UntilClose { status: 200, body }));
+        let mut s = connect(&server);
+        s.write_all(GET).unwrap();
+        let mut got = Vec::new();
+        s.read_to_end(&mut got).unwrap();
+        let want = "HTTP/1.1 200 OK\r\nConnection: close\r\n\r\nno framing here";
+        assert_eq!(String::from_utf8(got).unwrap(), want);
+        assert_eq!(server.bytes_body_sent(), 15);
+    }
+
+    #[test]
+    fn status_cycle_is_round_robin_across_connections() {
+        let server = TestServer::start(ServerConfig::new(Reply::StatusCycle(vec![200, 503, 404])));
+        let mut statuses = Vec::new();
+        for _ in 0..2 {
+            let mut s = connect(&server);
+            for _ in 0..3 {
+                s.write_all(GET).unwrap();
+                // Every reason phrase here is followed by the same framing.
+                let line = read_exact_bytes(&mut s, "HTTP/1.1 200 ".len());
+                statuses.push(String::from_utf8(line).unwrap()[9..12].to_string());
+                let rest = match statuses.last().unwrap().as_str() {
+                    "200" => "OK",
+                    "503" => "Service Unavailable",
+                    _ => "Not Found",
+                };
+                let tail = format!("{rest}\r\nContent-Length: 3\r\n\r\nok\n");
+                assert_eq!(read_exact_bytes(&mut s, tail.len()), tail.as_bytes());
+            }
+        }
+        assert_eq!(statuses, ["200", "503", "404", "200", "503", "404"]);
+        assert_eq!((server.requests(), server.connections()), (6, 2));
+    }
+
+    #[test]
+    fn close_after_and_connection_close_end_the_connection() {
+        let config = ServerConfig::default().with_close_after(2);
+        let server = TestServer::start(config);
+        let mut s = connect(&server);
+        let keep = b"HTTP/1.1 200 OK\r\nContent-Length: 3\r\n\r\nok\n";
+        s.write_all(GET).unwrap();
+        assert_eq!(read_exact_bytes(&mut s, keep.len()), keep);
+        s.write_all(GET).unwrap();
+        let last = b"HTTP/1.1 200 OK\r\nContent-Length: 3\r\nConnection: close\r\n\r\nok\n";
+        assert_eq!(read_exact_bytes(&mut s, last.len()), last);
+        assert_eof(&mut s);
+
+        let mut s = connect(&server);
+        s.write_all(b"GET / HTTP/1.1\r\nConnection: close\r\n\r\n")
+            .unwrap();
+        assert_eq!(read_exact_bytes(&mut s, last.len()), last);
+        assert_eof(&mut s);
+        assert_eq!(server.connections(), 2);
+    }
+
+    #[test]
+    fn delay_postpones_the_reply() {
+        let delay = Duration::from_millis(150);
+        let server = TestServer::start(ServerConfig::default().with_delay(delay));
+        let mut s = connect(&server);
+        let started = Instant::now();
+        s.write_all(GET).unwrap();
+        read_exact_bytes(&mut s, 1);
+        assert!(started.elapsed() >= delay);
+    }
+
+    #[test]
+    fn silent_never_replies_and_shutdown_closes_it() {
+        let mut server = TestServer::start(ServerConfig::new(Reply::Silent));
+        let mut s = connect(&server);
+        s.write_all(GET).unwrap();
+        assert!(wait_until(Duration::from_secs(5), || server.requests() == 1));
+        s.set_read_timeout(Some(Duration::from_millis(300)))
+            .unwrap();
+        let err = s.read(&mut [0; 16]).expect_err("silent server replied");
+        assert!(matches!(
+            err.kind(),
+            io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
+        ));
+
+        let started = Instant::now();
+        server.shutdown();
+        assert!(started.elapsed() < Duration::from_millis(1500));
+        s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+        assert_eq!(
+            s.read(&mut [0; 16]).unwrap_or(0),
+            0,
+            "shutdown left the socket open"
+        );
+        assert!(
+            TcpStream::connect(server.addr()).is_err(),
+            "still accepting"
+        );
+    }
+
+    #[test]
+    fn bodyless_statuses_get_no_body() {
+        let server = TestServer::start(ServerConfig::new(Reply::StatusCycle(vec![204, 200])));
+        let mut s = connect(&server);
+        s.write_all(&GET.repeat(2)).unwrap();
+        let want = "HTTP/1.1 204 No Content\r\n\r\n\
+                    HTTP/1.1 200 OK\r\nContent-Length: 3\r\n\r\nok\n";
+        let got = read_exact_bytes(&mut s, want.len());
+        assert_eq!(String::from_utf8(got).unwrap(), want);
+        assert_eq!(server.bytes_body_sent(), 3);
+    }
+
+    #[test]
+    fn closed_port_refuses() {
+        let port = closed_port();
+        let err = TcpStream::connect(("127.0.0.1", port)).expect_err("closed port accepted");
+        assert_eq!(err.kind(), io::ErrorKind::ConnectionRefused);
+    }
+
+    #[test]
+    fn url_and_head_limit() {
+        let server = TestServer::start(ServerConfig::default());
+        let port = server.addr().port();
+        assert_eq!(server.url("/a?b"), format!("http://127.0.0.1:{port}/a?b"));
+        assert_eq!(server.url("a"), format!("http://127.0.0.1:{port}/a"));
+        let mut s = connect(&server);
+        let pipelined = GET.repeat(MAX_RECORDED_HEADS + 5);
+        s.write_all(&pipelined).unwrap();
+        let one = b"HTTP/1.1 200 OK\r\nContent-Length: 3\r\n\r\nok\n";
+        read_exact_bytes(&mut s, one.len() * (MAX_RECORDED_HEADS + 5));
+        assert_eq!(server.received_heads().len(), MAX_RECORDED_HEADS);
+        assert_eq!(server.requests(), MAX_RECORDED_HEADS as u64 + 5);
+    }
+}

@@ -1,0 +1,15 @@
+//! volley's integration tests: one binary, a module per area. Every test runs the real
+//! `volley` binary against loopback servers it starts itself (tests/support), each run
+//! under a deadline.
+
+// Flag and usage errors: messages name the flag, exit code 2, never a panic.
+mod cli;
+// End-to-end runs: exact counts, keep-alive, body framing, status classes, refusals.
+mod run;
+// Processes: SIGINT, a killed worker, the scoreboard segment, `volley top`.
+mod workers;
+
+/// Path of the binary under test.
+pub fn volley() -> volley_testsupport::Volley {
+    volley_testsupport::Volley::new(env!("CARGO_BIN_EXE_volley"))
+}

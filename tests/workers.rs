@@ -1,0 +1,171 @@
+//! Worker processes and the scoreboard: interruption, a killed worker, `volley top`, and
+//! the segment being unlinked on every path.
+
+use std::path::Path;
+use std::time::Duration;
+
+use volley_scoreboard::{ReadOnly, Scoreboard};
+use volley_testsupport::{Reply, ServerConfig, TestServer, wait_until};
+
+use crate::run::assert_invariant;
+use crate::volley;
+
+/// A server that answers every request after `delay`, so requests are in flight.
+fn slow_server(delay: Duration) -> TestServer {
+    TestServer::start(ServerConfig {
+        reply: Reply::ok("slow"),
+        delay: Some(delay),
+        ..ServerConfig::default()
+    })
+}
+
+/// A run name unique to this test process and test.
+fn run_name(test: &str) -> String {
+    format!("t{}-{test}", std::process::id())
+}
+
+fn segment_exists(name: &str) -> bool {
+    Path::new("/dev/shm")
+        .join(format!("volley-{name}"))
+        .exists()
+}
+
+/// Waits until the run's scoreboard shows at least one started request.
+fn wait_for_requests(name: &str) {
+    let ok = wait_until(Duration::from_secs(10), || {
+        Scoreboard::<ReadOnly>::attach_read_only(&format!("volley-{name}"))
+            .is_ok_and(|sb| sb.total().get(volley_scoreboard::Counter::RequestsStarted) > 0)
+    });
+    assert!(ok, "run {name} never started requests");
+}
+
+#[test]
+fn sigint_mid_run_reports_with_the_invariant_and_unlinks_the_segment() {
+    let srv = slow_server(Duration::from_millis(200));
+    let name = run_name("sigint");
+    let running = volley()
+        .args([&srv.url("/"), "-w", "2", "-c", "6", "-d", "60s", "--json"])
+        .args(["--run-name", &name])
+        .spawn();
+    wait_for_requests(&name);
+    running.signal(libc::SIGINT);
+    let out = running.wait();
+    assert_eq!(
+        out.code,
+        Some(130),
+        "interrupted runs exit 130: {}",
+        out.stderr
+    );
+    assert!(
+        out.elapsed < Duration::from_secs(20),
+        "stopped promptly: {:?}",
+        out.elapsed
+    );
+    let r = out.json();
+    assert_eq!(r["interrupted"], true);
+    assert!(
+        r["requests"]["aborted"].as_u64().unwrap() > 0,
+        "slow requests were in flight: {r:#}"
+    );
+    assert_invariant(&r);
+    for w in r["workers"].as_array().unwrap() {
+        assert_eq!(w["reported"], true, "every worker reported: {w:#}");
+        assert_eq!(w["exit"]["code"], 0);
+    }
+    assert!(!segment_exists(&name), "segment left behind");
+}
+
+#[test]
+fn a_killed_worker_is_named_in_the_report_and_the_segment_is_unlinked() {
+    let srv = slow_server(Duration::from_millis(20));
+    let name = run_name("kill9");
+    let running = volley()
+        .args([&srv.url("/"), "-w", "2", "-c", "4", "-d", "3s", "--json"])
+        .args(["--run-name", &name])
+        .spawn();
+    wait_for_requests(&name);
+    let sb = Scoreboard::<ReadOnly>::attach_read_only(&format!("volley-{name}")).unwrap();
+    let victim = sb.slot(1).pid() as i32;
+    assert!(victim > 0);
+    // SAFETY-free: nix's kill is a safe wrapper.
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(victim),
+        nix::sys::signal::Signal::SIGKILL,
+    )
+    .unwrap();
+    let out = running.wait();
+    assert_eq!(
+        out.code,
+        Some(3),
+        "a run with a dead worker is invalid: {}",
+        out.stderr
+    );
+    let r = out.json();
+    let w1 = &r["workers"][1];
+    assert_eq!(w1["pid"], victim);
+    assert_eq!(w1["exit"]["signal"], 9, "{w1:#}");
+    assert_eq!(w1["reported"], false);
+    assert_eq!(r["workers"][0]["exit"]["code"], 0);
+    assert_eq!(r["valid"], false);
+    assert!(
+        r["invalid_reasons"].to_string().contains("SIGKILL"),
+        "{:#}",
+        r["invalid_reasons"]
+    );
+    assert_invariant(&r);
+    assert!(
+        !segment_exists(&name),
+        "segment left behind after a worker was killed"
+    );
+}
+
+#[test]
+fn volley_top_sees_live_counters() {
+    let srv = slow_server(Duration::from_millis(5));
+    let name = run_name("top");
+    let running = volley()
+        .args([&srv.url("/"), "-w", "2", "-c", "4", "-d", "4s", "--json"])
+        .args(["--run-name", &name])
+        .spawn();
+    wait_for_requests(&name);
+    let top = volley()
+        .args(["top", &name, "--count", "2", "--interval", "300ms"])
+        .deadline(Duration::from_secs(10))
+        .run();
+    assert_eq!(top.code, Some(0), "{}", top.stderr);
+    let totals: Vec<u64> = top
+        .stdout
+        .lines()
+        .filter(|l| l.starts_with("total"))
+        .map(|l| l.split_whitespace().nth(2).unwrap().parse().unwrap())
+        .collect();
+    assert_eq!(totals.len(), 2, "two refreshes:\n{}", top.stdout);
+    assert!(
+        totals[0] > 0 && totals[1] > totals[0],
+        "counters move:\n{}",
+        top.stdout
+    );
+    assert_eq!(
+        top.stdout
+            .lines()
+            .filter(|l| l.starts_with('0') || l.starts_with('1'))
+            .count(),
+        4,
+        "one row per worker per refresh:\n{}",
+        top.stdout
+    );
+    let out = running.wait();
+    assert_eq!(out.code, Some(0), "{}", out.stderr);
+    assert!(!segment_exists(&name));
+}
+
+#[test]
+fn top_without_a_live_run_says_so() {
+    let out = volley().args(["top", "volley-no-such-run-here"]).run();
+    assert_eq!(out.code, Some(1));
+    assert!(
+        out.stderr.contains("volley-no-such-run-here"),
+        "{}",
+        out.stderr
+    );
+}

@@ -1,0 +1,309 @@
+//! The worker's event loop (DESIGN.md "Worker loop"):
+//!
+//! ```text
+//! loop {
+//!     stop flag set or duration over -> abort in-flight requests, leave
+//!     start the slots whose ramp-up time has come
+//!     start the next request of every slot that is ready
+//!     fire due timers (stale ones are dropped)
+//!     every slot done -> leave
+//!     poll(events, timeout = until the next timer, ramp-up step or end)
+//!     for each event: token -> (slab index, generation); stale -> dropped; else drive the slot
+//! }
+//! ```
+
+use std::io;
+use std::time::Duration;
+
+use mio::{Events, Interest, Poll};
+use volley_config::{Limit, RunSpec};
+use volley_scoreboard::{Counter, Header, WorkerSlot, now_ns};
+
+use crate::conn::Conn;
+use crate::error::WorkerError;
+use crate::handle::{Handle, Slab};
+use crate::http::request::{WireRequest, serialize};
+use crate::ramp;
+use crate::report::WorkerReport;
+use crate::rng::slot_rng;
+use crate::slot::{Phase, Slot};
+use crate::stats::Stats;
+use crate::timer::Timers;
+
+/// Longest the loop sleeps without looking at the stop flag.
+const STOP_CHECK_NS: u64 = 50_000_000;
+/// Events taken from the kernel per poll.
+const EVENTS_CAPACITY: usize = 1024;
+
+/// One worker process's load engine: its slots, connections, timers and statistics.
+///
+/// Build it after fork (it creates the `mio::Poll`), then [`Worker::run`] it once the
+/// supervisor has released the workers.
+#[derive(Debug)]
+pub struct Worker<'a> {
+    pub(crate) spec: &'a RunSpec,
+    index: u32,
+    poll: Poll,
+    events: Events,
+    fired: Vec<(Handle, Ready)>,
+    pub(crate) conns: Slab<Conn>,
+    pub(crate) slots: Vec<Slot>,
+    pub(crate) timers: Timers,
+    pub(crate) request: WireRequest,
+    pub(crate) stats: Stats<'a>,
+    /// Requests this worker may still start (`None` = no request limit).
+    pub(crate) budget: Option<u64>,
+    /// Slots to start a request for on the next loop turn.
+    pub(crate) ready: Vec<u32>,
+    /// `(start offset ns, slot index)` in start order.
+    ramp: Vec<(u64, u32)>,
+    ramp_next: usize,
+    pub(crate) done_slots: usize,
+    pub(crate) stopping: bool,
+    header: &'a Header,
+}
+
+impl<'a> Worker<'a> {
+    /// Prepares worker `index` of `spec`: its poll instance, slots and serialized request.
+    ///
+    /// # Errors
+    ///
+    /// [`WorkerError::Poll`] when the kernel refuses an epoll instance.
+    pub fn new(
+        spec: &'a RunSpec,
+        index: u32,
+        header: &'a Header,
+        slot: &'a WorkerSlot,
+    ) -> Result<Self, WorkerError> {
+        let poll = Poll::new().map_err(WorkerError::Poll)?;
+        let slots: Vec<Slot> = spec
+            .slots_of_worker(index)
+            .map(|t| Slot::new(t, slot_rng(spec.seed, t)))
+            .collect();
+        let mut ramp: Vec<(u64, u32)> = slots
+            .iter()
+            .enumerate()
+            .map(|(i, s)| {
+                let off = ramp::start_offset_ns(spec.ramp, spec.concurrency, s.global);
+                (off, i as u32)
+            })
+            .collect();
+        ramp.sort_unstable();
+        let n = slots.len();
+        Ok(Worker {
+            spec,
+            index,
+            poll,
+            events: Events::with_capacity(EVENTS_CAPACITY),
+            fired: Vec::with_capacity(EVENTS_CAPACITY),
+            conns: Slab::with_capacity(n),
+            slots,
+            timers: Timers::with_capacity(2 * n + 1),
+            request: serialize(&spec.target, &spec.request),
+            stats: Stats::new(slot),
+            budget: spec.requests_for_worker(index),
+            ready: Vec::with_capacity(n),
+            ramp,
+            ramp_next: 0,
+            done_slots: 0,
+            stopping: false,
+            header,
+        })
+    }
+
+    /// Runs the load from the release instant `start_ns` (monotonic ns) until every slot is
+    /// done, the duration is over, or the supervisor sets the stop flag.
+    ///
+    /// # Errors
+    ///
+    /// [`WorkerError::Poll`] when waiting for events fails for a reason other than a signal.
+    pub fn run(mut self, start_ns: u64) -> Result<WorkerReport, WorkerError> {
+        let end_ns = match self.spec.limit {
+            Limit::Duration(d) => Some(start_ns.saturating_add(duration_ns(d))),
+            Limit::Requests(_) => None,
+        };
+        loop {
+            let now = now_ns();
+            if self.header.stop_requested() || end_ns.is_some_and(|end| now >= end) {
+                self.abort_all();
+                break;
+            }
+            self.start_due_slots(start_ns, now);
+            self.start_ready(now);
+            self.fire_timers(now);
+            if self.done_slots == self.slots.len() {
+                break;
+            }
+            let timeout = self.poll_timeout(start_ns, end_ns, now);
+            match self.poll.poll(&mut self.events, Some(timeout)) {
+                Ok(()) => {}
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) => return Err(WorkerError::Poll(e)),
+            }
+            let now = now_ns();
+            // Copy out first: driving a slot needs `&mut self`. No allocation: the
+            // buffer's capacity covers a full batch of events.
+            let mut fired = std::mem::take(&mut self.fired);
+            fired.clear();
+            fired.extend(
+                self.events
+                    .iter()
+                    .map(|ev| (Handle::from_token(ev.token()), Ready::of(ev))),
+            );
+            for &(h, ready) in &fired {
+                self.on_event(h, ready, now);
+            }
+            self.fired = fired;
+        }
+        let elapsed = now_ns().saturating_sub(start_ns);
+        Ok(WorkerReport::new(self.index, &self.stats, elapsed))
+    }
+
+    /// Registers a new connection's socket for both edges, once for its whole life.
+    pub(crate) fn register(&mut self, h: Handle) -> io::Result<()> {
+        let conn = self
+            .conns
+            .get_mut(h)
+            .expect("a just-inserted handle is current");
+        self.poll.registry().register(
+            &mut conn.stream,
+            h.token(),
+            Interest::READABLE | Interest::WRITABLE,
+        )
+    }
+
+    fn on_event(&mut self, h: Handle, ready: Ready, now: u64) {
+        let Some(conn) = self.conns.get_mut(h) else {
+            // The connection was closed after the kernel queued this event.
+            self.stats.stale_events += 1;
+            return;
+        };
+        conn.readable |= ready.readable;
+        conn.writable |= ready.writable;
+        conn.read_closed |= ready.read_closed;
+        let slot = conn.slot;
+        self.drive(slot, now);
+    }
+
+    fn start_due_slots(&mut self, start_ns: u64, now: u64) {
+        while let Some(&(off, s)) = self.ramp.get(self.ramp_next) {
+            if start_ns.saturating_add(off) > now {
+                break;
+            }
+            self.ramp_next += 1;
+            self.stats.add(Counter::ThreadsStarted, 1);
+            self.stats.add(Counter::ThreadsActive, 1);
+            self.slots[s as usize].phase = Phase::Ready;
+            self.enqueue(s);
+        }
+    }
+
+    fn start_ready(&mut self, now: u64) {
+        // Slots queued while this batch runs (a connect that failed at once) wait for the
+        // next turn, so a persistent failure cannot spin inside one turn.
+        let batch = std::mem::take(&mut self.ready);
+        for &s in &batch {
+            self.slots[s as usize].queued = false;
+            self.start_request(s, now);
+        }
+        let mut batch = batch;
+        batch.clear();
+        if self.ready.is_empty() {
+            self.ready = batch;
+        }
+    }
+
+    fn fire_timers(&mut self, now: u64) {
+        while let Some(entry) = self.timers.pop_due(now) {
+            let slot = &mut self.slots[entry.slot as usize];
+            if slot.timer_ns == entry.at_ns {
+                slot.timer_ns = 0;
+            }
+            let deadline = slot.deadline_ns;
+            if deadline == 0 {
+                continue; // the request it was armed for has ended: stale
+            }
+            if deadline <= now {
+                self.watchdog_fired(entry.slot);
+            } else {
+                self.arm(entry.slot, deadline);
+            }
+        }
+    }
+
+    /// Sets the slot's watchdog deadline, pushing a timer only if none fires earlier.
+    pub(crate) fn arm(&mut self, s: u32, deadline_ns: u64) {
+        let slot = &mut self.slots[s as usize];
+        slot.deadline_ns = deadline_ns;
+        if slot.timer_ns == 0 || slot.timer_ns > deadline_ns {
+            slot.timer_ns = deadline_ns;
+            self.timers.push(s, deadline_ns);
+        }
+    }
+
+    pub(crate) fn enqueue(&mut self, s: u32) {
+        let slot = &mut self.slots[s as usize];
+        if !slot.queued {
+            slot.queued = true;
+            self.ready.push(s);
+        }
+    }
+
+    fn poll_timeout(&self, start_ns: u64, end_ns: Option<u64>, now: u64) -> Duration {
+        if !self.ready.is_empty() {
+            return Duration::ZERO;
+        }
+        let mut wake = now.saturating_add(STOP_CHECK_NS);
+        if let Some(t) = self.timers.next_ns() {
+            wake = wake.min(t);
+        }
+        if let Some(&(off, _)) = self.ramp.get(self.ramp_next) {
+            wake = wake.min(start_ns.saturating_add(off));
+        }
+        if let Some(end) = end_ns {
+            wake = wake.min(end);
+        }
+        Duration::from_nanos(wake.saturating_sub(now))
+    }
+
+    /// Ends the run: requests in flight are counted as aborted, every connection closed,
+    /// every started slot done.
+    fn abort_all(&mut self) {
+        self.stopping = true;
+        for s in 0..self.slots.len() as u32 {
+            let slot = &mut self.slots[s as usize];
+            match slot.phase {
+                Phase::Done | Phase::Waiting => continue,
+                ref p if p.in_request() => self.stats.add(Counter::RequestsAborted, 1),
+                _ => {}
+            }
+            self.close_conn(s);
+            self.finish_slot(s);
+        }
+    }
+}
+
+/// The readiness an event reported, copied out of mio's event.
+#[derive(Debug, Clone, Copy)]
+struct Ready {
+    readable: bool,
+    writable: bool,
+    read_closed: bool,
+}
+
+impl Ready {
+    fn of(ev: &mio::event::Event) -> Ready {
+        // An error or hang-up is reported to whichever operation looks next.
+        let error = ev.is_error();
+        Ready {
+            readable: ev.is_readable() || error || ev.is_read_closed(),
+            writable: ev.is_writable() || error || ev.is_write_closed(),
+            read_closed: ev.is_read_closed() || error,
+        }
+    }
+}
+
+/// A duration in ns, saturating.
+pub(crate) fn duration_ns(d: Duration) -> u64 {
+    u64::try_from(d.as_nanos()).unwrap_or(u64::MAX)
+}

@@ -1,0 +1,183 @@
+//! `WorkerReport`: a worker's final counters and histograms, encoded for the pipe to the
+//! supervisor (JSON lines with a version field; sent once per run, so size does not matter).
+
+use hdrhistogram::Histogram;
+use serde::{Deserialize, Serialize};
+use volley_scoreboard::{Counter, ErrorClass, SlotSnapshot};
+
+use crate::stats::{self, Stats};
+
+/// Version of the encoding; the supervisor rejects any other.
+pub const REPORT_VERSION: u32 = 1;
+
+/// A histogram as its recorded `(value, count)` pairs.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HistogramData(pub Vec<(u64, u64)>);
+
+impl HistogramData {
+    /// Captures the recorded values of `h`.
+    pub fn from_histogram(h: &Histogram<u64>) -> Self {
+        HistogramData(
+            h.iter_recorded()
+                .map(|v| (v.value_iterated_to(), v.count_at_value()))
+                .collect(),
+        )
+    }
+
+    /// Adds these values into `h`.
+    pub fn add_to(&self, h: &mut Histogram<u64>) {
+        for &(value, count) in &self.0 {
+            let _ = h.record_n(value.clamp(1, stats::MAX_LATENCY_US), count);
+        }
+    }
+}
+
+/// Everything a worker reports at the end of its run.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct WorkerReport {
+    /// Encoding version ([`REPORT_VERSION`]).
+    pub version: u32,
+    /// Worker index.
+    pub worker: u32,
+    /// Counters indexed by [`Counter`].
+    pub counters: Vec<u64>,
+    /// Error counts indexed by [`ErrorClass`].
+    pub errors: Vec<u64>,
+    /// Connect latency, µs.
+    pub connect_us: HistogramData,
+    /// First-byte latency, µs.
+    pub first_byte_us: HistogramData,
+    /// Full-reply latency, µs.
+    pub reply_us: HistogramData,
+    /// Time from the release to the end of the worker's loop, ns.
+    pub elapsed_ns: u64,
+    /// User CPU time of the worker process, µs.
+    pub cpu_user_us: u64,
+    /// System CPU time of the worker process, µs.
+    pub cpu_sys_us: u64,
+    /// Stale events dropped (handles of closed connections).
+    pub stale_events: u64,
+}
+
+impl WorkerReport {
+    /// Builds the report from the worker's final statistics.
+    pub fn new(worker: u32, stats: &Stats<'_>, elapsed_ns: u64) -> Self {
+        let snap = stats.slot().snapshot();
+        let (cpu_user_us, cpu_sys_us) = cpu_times_us();
+        WorkerReport {
+            version: REPORT_VERSION,
+            worker,
+            counters: snap.counters.to_vec(),
+            errors: snap.errors.to_vec(),
+            connect_us: HistogramData::from_histogram(&stats.connect),
+            first_byte_us: HistogramData::from_histogram(&stats.first_byte),
+            reply_us: HistogramData::from_histogram(&stats.reply),
+            elapsed_ns,
+            cpu_user_us,
+            cpu_sys_us,
+            stale_events: stats.stale_events,
+        }
+    }
+
+    /// A counter's value.
+    pub fn get(&self, c: Counter) -> u64 {
+        self.counters.get(c.index()).copied().unwrap_or(0)
+    }
+
+    /// An error class's count.
+    pub fn error(&self, e: ErrorClass) -> u64 {
+        self.errors.get(e.index()).copied().unwrap_or(0)
+    }
+
+    /// The counters as a scoreboard snapshot (for merging with the same code as live rows).
+    pub fn snapshot(&self) -> SlotSnapshot {
+        let mut s = SlotSnapshot::default();
+        for c in Counter::ALL {
+            s.counters[c.index()] = self.get(c);
+        }
+        for e in ErrorClass::ALL {
+            s.errors[e.index()] = self.error(e);
+        }
+        s
+    }
+
+    /// Encodes the report as one line of JSON.
+    pub fn encode(&self) -> Vec<u8> {
+        let mut v = serde_json::to_vec(self).expect("a report always serializes");
+        v.push(b'\n');
+        v
+    }
+
+    /// Decodes a report written by [`WorkerReport::encode`].
+    ///
+    /// # Errors
+    ///
+    /// A message when the bytes are not a report of this version.
+    pub fn decode(bytes: &[u8]) -> Result<WorkerReport, String> {
+        let r: WorkerReport =
+            serde_json::from_slice(bytes).map_err(|e| format!("undecodable worker report: {e}"))?;
+        if r.version != REPORT_VERSION {
+            return Err(format!(
+                "worker report version {} (expected {REPORT_VERSION})",
+                r.version
+            ));
+        }
+        if r.counters.len() != Counter::COUNT || r.errors.len() != ErrorClass::COUNT {
+            return Err("worker report has the wrong number of counters".into());
+        }
+        Ok(r)
+    }
+}
+
+/// User and system CPU time of this process, µs.
+fn cpu_times_us() -> (u64, u64) {
+    use nix::sys::resource::{UsageWho, getrusage};
+    match getrusage(UsageWho::RUSAGE_SELF) {
+        Ok(u) => {
+            let us = |t: nix::sys::time::TimeVal| {
+                (t.tv_sec() as u64).saturating_mul(1_000_000) + t.tv_usec() as u64
+            };
+            (us(u.user_time()), us(u.system_time()))
+        }
+        Err(_) => (0, 0),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn histogram_round_trip_keeps_counts_and_quantiles() {
+        let mut h = stats::latency_histogram();
+        for v in [1u64, 5, 5, 100, 2_000, 1_000_000] {
+            h.record(v).unwrap();
+        }
+        let data = HistogramData::from_histogram(&h);
+        let mut back = stats::latency_histogram();
+        data.add_to(&mut back);
+        assert_eq!(back.len(), h.len());
+        assert_eq!(back.value_at_quantile(0.5), h.value_at_quantile(0.5));
+        assert_eq!(back.max(), h.max());
+    }
+
+    #[test]
+    fn encode_decode() {
+        let r = WorkerReport {
+            version: REPORT_VERSION,
+            worker: 2,
+            counters: vec![3; Counter::COUNT],
+            errors: vec![1; ErrorClass::COUNT],
+            ..Default::default()
+        };
+        assert_eq!(WorkerReport::decode(&r.encode()).unwrap(), r);
+        assert!(WorkerReport::decode(b"{}").is_err());
+        let mut old = r.clone();
+        old.version = 99;
+        assert!(
+            WorkerReport::decode(&old.encode())
+                .unwrap_err()
+                .contains("version")
+        );
+    }
+}

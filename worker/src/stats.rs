@@ -1,0 +1,78 @@
+//! A worker's statistics: counters live in its scoreboard slot (single writer), latencies
+//! in HdrHistograms kept locally and shipped in the final report.
+
+use hdrhistogram::Histogram;
+use volley_scoreboard::{Counter, ErrorClass, WorkerSlot};
+
+/// Largest latency recorded, in microseconds (one hour); larger values are clamped.
+pub const MAX_LATENCY_US: u64 = 3_600_000_000;
+/// Significant decimal digits kept by the latency histograms.
+pub const LATENCY_SIGFIG: u8 = 3;
+
+/// A latency histogram in microseconds with volley's bounds.
+pub fn latency_histogram() -> Histogram<u64> {
+    Histogram::new_with_bounds(1, MAX_LATENCY_US, LATENCY_SIGFIG)
+        .expect("constant histogram bounds are valid")
+}
+
+/// Records `ns` nanoseconds in `h` as microseconds, clamped into the histogram's range.
+pub fn record_ns(h: &mut Histogram<u64>, ns: u64) {
+    let us = (ns / 1_000).clamp(1, MAX_LATENCY_US);
+    // Cannot fail: the value is clamped into the histogram's bounds.
+    let _ = h.record(us);
+}
+
+/// Counters (in the scoreboard) and latency histograms of one worker.
+#[derive(Debug)]
+pub struct Stats<'a> {
+    slot: &'a WorkerSlot,
+    /// Connect latency (new connections only).
+    pub connect: Histogram<u64>,
+    /// Request sent → first byte of the reply.
+    pub first_byte: Histogram<u64>,
+    /// Request sent → last byte of the reply.
+    pub reply: Histogram<u64>,
+    /// Events whose handle was stale (a closed connection's leftovers), dropped.
+    pub stale_events: u64,
+}
+
+impl<'a> Stats<'a> {
+    /// Statistics publishing into `slot`.
+    pub fn new(slot: &'a WorkerSlot) -> Self {
+        Stats {
+            slot,
+            connect: latency_histogram(),
+            first_byte: latency_histogram(),
+            reply: latency_histogram(),
+            stale_events: 0,
+        }
+    }
+
+    /// Adds `n` to a counter.
+    #[inline]
+    pub fn add(&self, c: Counter, n: u64) {
+        self.slot.add(c, n);
+    }
+
+    /// Subtracts `n` from a gauge.
+    #[inline]
+    pub fn sub(&self, c: Counter, n: u64) {
+        self.slot.sub(c, n);
+    }
+
+    /// Counts a failed request of class `class`.
+    pub fn failed(&self, class: ErrorClass) {
+        self.slot.add(Counter::RequestsFailed, 1);
+        self.slot.add_error(class, 1);
+    }
+
+    /// Current value of a counter.
+    pub fn get(&self, c: Counter) -> u64 {
+        self.slot.get(c)
+    }
+
+    /// The scoreboard slot written by this worker.
+    pub fn slot(&self) -> &WorkerSlot {
+        self.slot
+    }
+}
