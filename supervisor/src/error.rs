@@ -32,6 +32,17 @@ pub enum SupervisorError {
         /// Seconds waited.
         secs: u64,
     },
+    /// SIGINT/SIGTERM arrived before the workers were released; no load was sent.
+    #[error("interrupted before the run started; no request was sent")]
+    Interrupted,
+    /// A worker died before it was ready.
+    #[error("worker {index} (pid {pid}) died before the run started")]
+    WorkerDied {
+        /// Worker index.
+        index: u32,
+        /// Its pid.
+        pid: i32,
+    },
     /// `volley top` found no run to watch.
     #[error("no running volley run of this user was found in /dev/shm")]
     NoRun,

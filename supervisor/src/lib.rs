@@ -25,6 +25,7 @@ use std::time::Duration;
 
 use nix::sys::resource::{Resource, getrlimit, setrlimit};
 use nix::sys::signal::{Signal, kill};
+use nix::sys::wait::{WaitPidFlag, WaitStatus, waitpid};
 use volley_config::{Limit, RunSpec};
 use volley_scoreboard::{
     RunState, Scoreboard, barrier, now_ns, random_run_name, remove_stale_segments,
@@ -57,7 +58,7 @@ pub fn run(spec: &RunSpec) -> Result<Report, SupervisorError> {
         barrier::abort_release(sb.header());
         for c in &children {
             let _ = kill(c.pid, Signal::SIGKILL);
-            let _ = nix::sys::wait::waitpid(c.pid, None);
+            let _ = waitpid(c.pid, None);
         }
         return Err(e);
     }
@@ -107,13 +108,19 @@ fn wait_ready(
         if ready >= workers {
             return Ok(());
         }
-        let died = children.iter().any(|c| {
-            matches!(
-                nix::sys::wait::waitpid(c.pid, Some(nix::sys::wait::WaitPidFlag::WNOHANG)),
-                Ok(s) if s != nix::sys::wait::WaitStatus::StillAlive
-            )
-        });
-        if died || now_ns() >= deadline || signals.drain() > 0 {
+        if signals.drain() > 0 {
+            return Err(SupervisorError::Interrupted);
+        }
+        for c in children {
+            let status = waitpid(c.pid, Some(WaitPidFlag::WNOHANG));
+            if matches!(status, Ok(s) if s != WaitStatus::StillAlive) {
+                return Err(SupervisorError::WorkerDied {
+                    index: c.index,
+                    pid: c.pid.as_raw(),
+                });
+            }
+        }
+        if now_ns() >= deadline {
             return Err(SupervisorError::NotReady {
                 ready,
                 workers,

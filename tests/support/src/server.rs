@@ -57,6 +57,9 @@ pub const CHUNK_EXTENSION: &str = ";volley-ext=1";
 pub const CHUNK_TRAILER: &str = "X-Volley-Trailer: end";
 
 /// What the server answers to every request.
+///
+/// Replies to `HEAD`, and replies with status 1xx, 204 or 304, carry no
+/// body (the latter no framing headers either), as RFC 9112 requires.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Reply {
     /// `Content-Length` framed reply: exercises the length body decoder and
