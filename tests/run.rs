@@ -82,6 +82,11 @@ fn keep_alive_connections_are_reused_and_counted() {
     assert_eq!(srv.connections(), 2, "one connection per slot");
     assert_eq!(u(&r, "connections.opened"), 2);
     assert_eq!(u(&r, "connections.reused"), 98);
+    assert_eq!(
+        u(&r, "connections.lifetime_ms.count"),
+        2,
+        "both connections closed at the end"
+    );
     assert_eq!(u(&r, "replies.total"), 100);
     assert_invariant(&r);
 }
@@ -112,6 +117,7 @@ fn body_bytes_exact(reply: Reply, per_reply: u64, n: u64, expect_conns: Option<u
     assert_eq!(srv.bytes_body_sent(), per_reply * n);
     if let Some(c) = expect_conns {
         assert_eq!(u(&r, "connections.opened"), c);
+        assert_eq!(u(&r, "connections.lifetime_ms.count"), c);
     }
     assert_invariant(&r);
 }

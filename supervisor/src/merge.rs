@@ -28,6 +28,7 @@ pub fn merge(report: &mut Report, children: &[Child], waited: &Waited, sb: &Scor
                 r.connect_us.add_to(&mut report.connect);
                 r.first_byte_us.add_to(&mut report.first_byte);
                 r.reply_us.add_to(&mut report.reply);
+                r.conn_life_us.add_to(&mut report.conn_life);
                 elapsed_ns = elapsed_ns.max(r.elapsed_ns);
             }
             None => {

@@ -21,13 +21,15 @@ pub struct Conn {
     /// the queue is drained: the end-of-file is still to be read, and no new edge will
     /// announce it.
     pub read_closed: bool,
-    /// Requests completed on this connection (>0 means the next request reuses it).
+    /// Replies completed on this connection.
     pub completed: u64,
+    /// When the connect started (monotonic ns), for the connection's lifetime.
+    pub opened_ns: u64,
 }
 
 impl Conn {
     /// A new, not yet connected connection for `slot`.
-    pub fn new(stream: TcpStream, slot: u32) -> Self {
+    pub fn new(stream: TcpStream, slot: u32, opened_ns: u64) -> Self {
         Conn {
             stream,
             slot,
@@ -35,6 +37,7 @@ impl Conn {
             writable: false,
             read_closed: false,
             completed: 0,
+            opened_ns,
         }
     }
 }

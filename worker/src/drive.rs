@@ -29,7 +29,7 @@ impl Worker<'_> {
             return;
         }
         if self.stopping || self.budget == Some(0) {
-            self.close_conn(s);
+            self.close_conn(s, now);
             self.finish_slot(s);
             return;
         }
@@ -50,8 +50,8 @@ impl Worker<'_> {
             slot.times.sent = now;
             slot.phase = Phase::Sending { written: 0 };
             self.stats.add(Counter::ConnsReused, 1);
-        } else if let Err(class) = self.connect(s) {
-            self.fail(s, class);
+        } else if let Err(class) = self.connect(s, now) {
+            self.fail(s, class, now);
             return;
         }
         if let Some(d) = deadline {
@@ -60,9 +60,9 @@ impl Worker<'_> {
         self.drive(s, now);
     }
 
-    fn connect(&mut self, s: u32) -> Result<(), ErrorClass> {
+    fn connect(&mut self, s: u32, now: u64) -> Result<(), ErrorClass> {
         let stream = TcpStream::connect(self.spec.target.addr).map_err(|e| classify_io(&e))?;
-        let h = self.conns.insert(Conn::new(stream, s));
+        let h = self.conns.insert(Conn::new(stream, s, now));
         self.stats.add(Counter::ConnsOpen, 1);
         self.slots[s as usize].conn = Some(h);
         self.slots[s as usize].phase = Phase::Connecting;
@@ -74,7 +74,7 @@ impl Worker<'_> {
         loop {
             let step = match self.slots[s as usize].phase {
                 Phase::Connecting => self.on_connecting(s, now),
-                Phase::Sending { .. } => self.on_sending(s),
+                Phase::Sending { .. } => self.on_sending(s, now),
                 Phase::AwaitHead { .. } | Phase::Body { .. } => self.on_receiving(s, now),
                 Phase::Waiting | Phase::Ready | Phase::Done => Step::Wait,
             };
@@ -122,13 +122,13 @@ impl Worker<'_> {
                 Step::Wait
             }
             Err(e) => {
-                self.fail(s, classify_io(&e));
+                self.fail(s, classify_io(&e), now);
                 Step::Wait
             }
         }
     }
 
-    fn on_sending(&mut self, s: u32) -> Step {
+    fn on_sending(&mut self, s: u32, now: u64) -> Step {
         let Phase::Sending { written } = self.slots[s as usize].phase else {
             return Step::Wait;
         };
@@ -157,7 +157,7 @@ impl Worker<'_> {
             Err(e) if e.kind() == io::ErrorKind::Interrupted => Step::Again,
             Err(e) => {
                 let class = self.io_class(s, &e);
-                self.fail(s, class);
+                self.fail(s, class, now);
                 Step::Wait
             }
         }
@@ -211,7 +211,7 @@ impl Worker<'_> {
             Err(e) if e.kind() == io::ErrorKind::Interrupted => Step::Again,
             Err(e) => {
                 let class = self.io_class(s, &e);
-                self.fail(s, class);
+                self.fail(s, class, now);
                 Step::Wait
             }
         }
@@ -230,7 +230,7 @@ impl Worker<'_> {
                 Ok(None) => {
                     if slot.filled == slot.buf.len() {
                         if slot.buf.len() >= MAX_HEAD_BYTES {
-                            self.fail(s, ErrorClass::Limit);
+                            self.fail(s, ErrorClass::Limit, now);
                             return Step::Wait;
                         }
                         // A rare, big head: grow once, up to the cap.
@@ -239,7 +239,7 @@ impl Worker<'_> {
                     return Step::Again;
                 }
                 Err(e) => {
-                    self.fail(s, classify_head(&e));
+                    self.fail(s, classify_head(&e), now);
                     return Step::Wait;
                 }
             };
@@ -249,7 +249,7 @@ impl Worker<'_> {
             let slot = &mut self.slots[s as usize];
             if head.is_interim() {
                 if interim as usize >= MAX_INTERIM {
-                    self.fail(s, ErrorClass::Protocol);
+                    self.fail(s, ErrorClass::Protocol, now);
                     return Step::Wait;
                 }
                 slot.buf.copy_within(head.head_len..slot.filled, 0);
@@ -289,7 +289,7 @@ impl Worker<'_> {
                 Step::Wait
             }
             Err(e) => {
-                self.fail(s, classify_body(&e));
+                self.fail(s, classify_body(&e), now);
                 Step::Wait
             }
         }
@@ -303,7 +303,7 @@ impl Worker<'_> {
                     let status = head.status;
                     self.complete(s, status, false, now);
                 }
-                Err(e) => self.fail(s, classify_body(&e)),
+                Err(e) => self.fail(s, classify_body(&e), now),
             },
             _ => {
                 let class = if slot.reused && slot.times.first_byte == 0 {
@@ -311,7 +311,7 @@ impl Worker<'_> {
                 } else {
                     ErrorClass::ConnReset
                 };
-                self.fail(s, class);
+                self.fail(s, class, now);
             }
         }
     }
@@ -335,30 +335,29 @@ impl Worker<'_> {
         slot.deadline_ns = 0;
         self.stats.add(Counter::RequestsSucceeded, 1);
         self.stats.add(Counter::for_status(status), 1);
-        if reusable {
-            if let Some(conn) = self.conn_mut(s) {
-                conn.completed += 1;
-            }
-        } else {
-            self.close_conn(s);
+        if let Some(conn) = self.conn_mut(s) {
+            conn.completed += 1;
+        }
+        if !reusable {
+            self.close_conn(s, now);
         }
         self.slots[s as usize].phase = Phase::Ready;
         self.enqueue(s);
     }
 
     /// Counts a failed request, closes its connection and readies the slot.
-    pub(crate) fn fail(&mut self, s: u32, class: ErrorClass) {
+    pub(crate) fn fail(&mut self, s: u32, class: ErrorClass, now: u64) {
         self.stats.failed(class);
         self.slots[s as usize].deadline_ns = 0;
-        self.close_conn(s);
+        self.close_conn(s, now);
         self.slots[s as usize].phase = Phase::Ready;
         self.enqueue(s);
     }
 
     /// The watchdog of slot `s` fired: the request in flight is a `client-timo`.
-    pub(crate) fn watchdog_fired(&mut self, s: u32) {
+    pub(crate) fn watchdog_fired(&mut self, s: u32, now: u64) {
         if self.slots[s as usize].phase.in_request() {
-            self.fail(s, ErrorClass::ClientTimo);
+            self.fail(s, ErrorClass::ClientTimo, now);
         } else {
             self.slots[s as usize].deadline_ns = 0;
         }
@@ -366,11 +365,18 @@ impl Worker<'_> {
 
     /// Closes the slot's connection, if any. Its handle goes stale at once, so events the
     /// kernel already queued for it are dropped.
-    pub(crate) fn close_conn(&mut self, s: u32) {
-        if let Some(h) = self.slots[s as usize].conn.take()
-            && self.conns.remove(h).is_some()
-        {
+    pub(crate) fn close_conn(&mut self, s: u32, now: u64) {
+        let Some(h) = self.slots[s as usize].conn.take() else {
+            return;
+        };
+        if let Some(conn) = self.conns.remove(h) {
             self.stats.sub(Counter::ConnsOpen, 1);
+            if conn.completed > 0 {
+                record_ns(
+                    &mut self.stats.conn_life,
+                    now.saturating_sub(conn.opened_ns),
+                );
+            }
         }
     }
 

@@ -125,7 +125,7 @@ impl<'a> Worker<'a> {
         loop {
             let now = now_ns();
             if self.header.stop_requested() || end_ns.is_some_and(|end| now >= end) {
-                self.abort_all();
+                self.abort_all(now);
                 break;
             }
             self.start_due_slots(start_ns, now);
@@ -224,7 +224,7 @@ impl<'a> Worker<'a> {
                 continue; // the request it was armed for has ended: stale
             }
             if deadline <= now {
-                self.watchdog_fired(entry.slot);
+                self.watchdog_fired(entry.slot, now);
             } else {
                 self.arm(entry.slot, deadline);
             }
@@ -268,7 +268,7 @@ impl<'a> Worker<'a> {
 
     /// Ends the run: requests in flight are counted as aborted, every connection closed,
     /// every started slot done.
-    fn abort_all(&mut self) {
+    fn abort_all(&mut self, now: u64) {
         self.stopping = true;
         for s in 0..self.slots.len() as u32 {
             let slot = &mut self.slots[s as usize];
@@ -277,7 +277,7 @@ impl<'a> Worker<'a> {
                 ref p if p.in_request() => self.stats.add(Counter::RequestsAborted, 1),
                 _ => {}
             }
-            self.close_conn(s);
+            self.close_conn(s, now);
             self.finish_slot(s);
         }
     }

@@ -17,11 +17,13 @@ pub struct HistogramData(pub Vec<(u64, u64)>);
 impl HistogramData {
     /// Captures the recorded values of `h`.
     pub fn from_histogram(h: &Histogram<u64>) -> Self {
-        HistogramData(
+        // Sized first: one allocation whatever the number of distinct values.
+        let mut pairs = Vec::with_capacity(h.iter_recorded().count());
+        pairs.extend(
             h.iter_recorded()
-                .map(|v| (v.value_iterated_to(), v.count_at_value()))
-                .collect(),
-        )
+                .map(|v| (v.value_iterated_to(), v.count_at_value())),
+        );
+        HistogramData(pairs)
     }
 
     /// Adds these values into `h`.
@@ -49,6 +51,9 @@ pub struct WorkerReport {
     pub first_byte_us: HistogramData,
     /// Full-reply latency, µs.
     pub reply_us: HistogramData,
+    /// Lifetimes of connections that carried a reply, µs.
+    #[serde(default)]
+    pub conn_life_us: HistogramData,
     /// Time from the release to the end of the worker's loop, ns.
     pub elapsed_ns: u64,
     /// User CPU time of the worker process, µs.
@@ -72,6 +77,7 @@ impl WorkerReport {
             connect_us: HistogramData::from_histogram(&stats.connect),
             first_byte_us: HistogramData::from_histogram(&stats.first_byte),
             reply_us: HistogramData::from_histogram(&stats.reply),
+            conn_life_us: HistogramData::from_histogram(&stats.conn_life),
             elapsed_ns,
             cpu_user_us,
             cpu_sys_us,

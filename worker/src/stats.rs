@@ -32,6 +32,8 @@ pub struct Stats<'a> {
     pub first_byte: Histogram<u64>,
     /// Request sent → last byte of the reply.
     pub reply: Histogram<u64>,
+    /// Lifetime of connections that carried at least one reply (connect → close).
+    pub conn_life: Histogram<u64>,
     /// Events whose handle was stale (a closed connection's leftovers), dropped.
     pub stale_events: u64,
 }
@@ -44,6 +46,7 @@ impl<'a> Stats<'a> {
             connect: latency_histogram(),
             first_byte: latency_histogram(),
             reply: latency_histogram(),
+            conn_life: latency_histogram(),
             stale_events: 0,
         }
     }

@@ -102,6 +102,7 @@ fn to_value(r: &Report) -> Value {
         "connections": {
             "opened": t.get(Counter::ConnsOpened),
             "reused": t.get(Counter::ConnsReused),
+            "lifetime_ms": latency(&r.conn_life),
         },
         "latency_ms": {
             "connect": latency(&r.connect),

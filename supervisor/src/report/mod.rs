@@ -90,6 +90,8 @@ pub struct Report {
     pub first_byte: Histogram<u64>,
     /// Full-reply latency (µs).
     pub reply: Histogram<u64>,
+    /// Lifetimes of connections that carried at least one reply (µs).
+    pub conn_life: Histogram<u64>,
     /// Replies per second, one sample per 5 s of run (httperf's reply-rate samples).
     pub reply_rate_samples: Vec<f64>,
     /// Per-worker parts.
@@ -113,6 +115,7 @@ impl Report {
             connect: latency_histogram(),
             first_byte: latency_histogram(),
             reply: latency_histogram(),
+            conn_life: latency_histogram(),
             reply_rate_samples: Vec::new(),
             workers: Vec::new(),
             interrupted: false,

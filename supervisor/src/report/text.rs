@@ -118,6 +118,17 @@ fn write_report(out: &mut String, r: &Report) -> std::fmt::Result {
         f1(ratio(dur * 1000.0, conns as f64)),
         r.concurrency
     )?;
+    let life = &r.conn_life;
+    let life_stat = |f: fn(&Histogram<u64>) -> f64| (!life.is_empty()).then(|| f(life) / 1000.0);
+    writeln!(
+        out,
+        "Connection time [ms]: min {} avg {} max {} median {} stddev {}",
+        f1(life_stat(|h| h.min() as f64)),
+        f1(life_stat(|h| h.mean())),
+        f1(life_stat(|h| h.max() as f64)),
+        f1(life_stat(|h| h.value_at_quantile(0.5) as f64)),
+        f1(life_stat(|h| h.stdev())),
+    )?;
     writeln!(
         out,
         "Connection time [ms]: connect {}",
@@ -403,6 +414,8 @@ mod tests {
         r.first_byte.record(1700).unwrap();
         r.reply.record(1800).unwrap();
         r.reply.record(2000).unwrap();
+        r.conn_life.record(10_000).unwrap();
+        r.conn_life.record(30_000).unwrap();
         r.reply_rate_samples = vec![9.0, 10.0, 9.5];
         let mut w0 = worker(0, 4242, 50, 48, 1);
         w0.cpu_us = (1_000_000, 500_000);
@@ -418,6 +431,7 @@ mod tests {
 Total: connections 10 requests 100 replies 95 test-duration 10.000 s
 
 Connection rate: 1.0 conn/s (1000.0 ms/conn, <=4 concurrent connections)
+Connection time [ms]: min 10.0 avg 20.0 max 30.0 median 10.0 stddev 10.0
 Connection time [ms]: connect 1.5
 Connection length [replies/conn]: 9.500
 
@@ -459,6 +473,10 @@ Worker 1 pid 4243: exited 0, requests 50 replies 47 errors 2 aborted 1
         assert!(out.contains("n/a"), "{out}");
         assert!(out.contains("Connection rate: n/a conn/s (n/a ms/conn, <=1 concurrent"));
         assert!(out.contains("Connection time [ms]: connect n/a\n"), "{out}");
+        assert!(
+            out.contains("Connection time [ms]: min n/a avg n/a max n/a median n/a stddev n/a\n"),
+            "{out}"
+        );
         assert!(
             out.contains("Reply time [ms]: response n/a transfer n/a\n"),
             "{out}"
