@@ -46,6 +46,7 @@ pub const READY_TIMEOUT: Duration = Duration::from_secs(10);
 /// the workers do not become ready. Request failures are never errors: they are counted
 /// in the report.
 pub fn run(spec: &RunSpec) -> Result<Report, SupervisorError> {
+    let entered_ns = now_ns();
     remove_stale_segments();
     raise_fd_limit();
     let name = spec.run_name.clone().unwrap_or_else(random_run_name);
@@ -84,6 +85,7 @@ pub fn run(spec: &RunSpec) -> Result<Report, SupervisorError> {
         (spec.seed, spec.seed_given),
     );
     report.run_name = name;
+    report.startup_ms = start_ns.saturating_sub(entered_ns) as f64 / 1e6;
     report.request_bytes = serialize(&spec.target, &spec.request).bytes.len() as u64;
     report.interrupted = waited.interrupted;
     report.reply_rate_samples = waited.reply_rate_samples.clone();

@@ -21,6 +21,8 @@ pub struct Conn {
     /// the queue is drained: the end-of-file is still to be read, and no new edge will
     /// announce it.
     pub read_closed: bool,
+    /// A first write succeeded: the connect is done.
+    pub established: bool,
     /// Replies completed on this connection.
     pub completed: u64,
     /// When the connect started (monotonic ns), for the connection's lifetime.
@@ -36,6 +38,7 @@ impl Conn {
             readable: false,
             writable: false,
             read_closed: false,
+            established: false,
             completed: 0,
             opened_ns,
         }

@@ -10,8 +10,15 @@ use crate::conn::Conn;
 use crate::event_loop::{Worker, duration_ns};
 use crate::http::{BodyDecoder, MAX_HEAD_BYTES, MAX_INTERIM, parse_head};
 use crate::outcome::{classify_body, classify_head, classify_io};
-use crate::slot::Phase;
+use crate::slot::{LARGE_BUFFER, Phase};
 use crate::stats::record_ns;
+
+/// Requests up to this size go out in one segment, and a request/reply exchange leaves no
+/// unacknowledged data behind when the next request is written, so Nagle's algorithm
+/// never delays them and `TCP_NODELAY` (one syscall per connection) is left off. Larger
+/// requests may span segments whose tail Nagle would hold back until the server's
+/// (possibly delayed) ACK: those connections get `TCP_NODELAY`.
+const NAGLE_SAFE_REQUEST: usize = 1024;
 
 /// What reading a slot's input led to.
 enum Step {
@@ -45,6 +52,7 @@ impl Worker<'_> {
         slot.times = Default::default();
         slot.times.start = now;
         slot.filled = 0;
+        slot.reply_bytes = 0;
         slot.reused = slot.conn.is_some();
         if slot.reused {
             slot.times.sent = now;
@@ -89,43 +97,35 @@ impl Worker<'_> {
         self.conns.get_mut(h)
     }
 
+    /// The first writable edge after a non-blocking connect means the handshake ended,
+    /// one way or the other. Rather than asking (getsockopt SO_ERROR, getpeername: two
+    /// syscalls per connection), the request is written at once: a failed connect makes
+    /// that write return its error (ECONNREFUSED, ETIMEDOUT, …), which is classified like
+    /// any other. The connect counts as done with the first successful write.
     fn on_connecting(&mut self, s: u32, now: u64) -> Step {
         let Some(conn) = self.conn_mut(s) else {
             return Step::Wait;
         };
-        if !(conn.readable || conn.writable) {
+        if !conn.writable {
             return Step::Wait;
         }
-        // The first edge after a non-blocking connect: SO_ERROR says how it ended.
-        let result = match conn.stream.take_error() {
-            Ok(Some(e)) | Err(e) => Err(e),
-            Ok(None) => conn.stream.peer_addr().map(|_| ()),
-        };
-        match result {
-            Ok(()) => {
-                let _ = conn.stream.set_nodelay(true);
-                conn.writable = true;
-                self.stats.add(Counter::ConnsOpened, 1);
-                let slot = &mut self.slots[s as usize];
-                record_ns(
-                    &mut self.stats.connect,
-                    now.saturating_sub(slot.times.start),
-                );
-                slot.times.sent = now;
-                slot.phase = Phase::Sending { written: 0 };
-                Step::Again
-            }
-            Err(e) if e.kind() == io::ErrorKind::NotConnected => {
-                // Spurious edge: still connecting.
-                conn.readable = false;
-                conn.writable = false;
-                Step::Wait
-            }
-            Err(e) => {
-                self.fail(s, classify_io(&e), now);
-                Step::Wait
-            }
+        let slot = &mut self.slots[s as usize];
+        slot.times.sent = now;
+        slot.phase = Phase::Sending { written: 0 };
+        Step::Again
+    }
+
+    /// Counts a connection as established: its first bytes went out.
+    fn established(&mut self, s: u32, now: u64) {
+        let large = self.request.bytes.len() > NAGLE_SAFE_REQUEST;
+        let Some(conn) = self.conn_mut(s) else { return };
+        conn.established = true;
+        if large {
+            let _ = conn.stream.set_nodelay(true);
         }
+        self.stats.add(Counter::ConnsOpened, 1);
+        let start = self.slots[s as usize].times.start;
+        record_ns(&mut self.stats.connect, now.saturating_sub(start));
     }
 
     fn on_sending(&mut self, s: u32, now: u64) -> Step {
@@ -139,8 +139,12 @@ impl Worker<'_> {
         if !conn.writable {
             return Step::Wait;
         }
+        let fresh = !conn.established;
         match conn.stream.write(&self.request.bytes[written..]) {
             Ok(n) => {
+                if fresh {
+                    self.established(s, now);
+                }
                 self.stats.add(Counter::BytesSent, n as u64);
                 let written = written + n;
                 self.slots[s as usize].phase = if written == self.request.bytes.len() {
@@ -179,6 +183,7 @@ impl Worker<'_> {
             slot.filled
         };
         let space = slot.buf.len() - at;
+        let mut grow = false;
         match conn.stream.read(&mut slot.buf[at..]) {
             Ok(0) => {
                 self.on_eof(s, now);
@@ -190,6 +195,15 @@ impl Worker<'_> {
                     conn.readable = false;
                 }
                 self.stats.add(Counter::BytesReceived, n as u64);
+                slot.reply_bytes += n;
+                if n == space
+                    && slot.buf.len() < LARGE_BUFFER
+                    && matches!(slot.phase, Phase::Body { .. })
+                {
+                    // A body that fills the buffer: read it in larger pieces from now on.
+                    // (Its bytes at the front are fed below before the next read.)
+                    grow = true;
+                }
                 if slot.times.first_byte == 0 {
                     slot.times.first_byte = now;
                     record_ns(
@@ -198,7 +212,11 @@ impl Worker<'_> {
                     );
                 }
                 if matches!(slot.phase, Phase::Body { .. }) {
-                    self.on_body_bytes(s, 0, n, now)
+                    let step = self.on_body_bytes(s, 0, n, now);
+                    if grow {
+                        self.slots[s as usize].buf.resize(LARGE_BUFFER, 0);
+                    }
+                    step
                 } else {
                     slot.filled += n;
                     self.on_head_bytes(s, now)
@@ -234,7 +252,7 @@ impl Worker<'_> {
                             return Step::Wait;
                         }
                         // A rare, big head: grow once, up to the cap.
-                        slot.buf.resize(MAX_HEAD_BYTES, 0);
+                        slot.buf.resize(MAX_HEAD_BYTES.max(LARGE_BUFFER), 0);
                     }
                     return Step::Again;
                 }
@@ -333,6 +351,7 @@ impl Worker<'_> {
         let slot = &mut self.slots[s as usize];
         record_ns(&mut self.stats.reply, now.saturating_sub(slot.times.sent));
         slot.deadline_ns = 0;
+        slot.reply_done();
         self.stats.add(Counter::RequestsSucceeded, 1);
         self.stats.add(Counter::for_status(status), 1);
         if let Some(conn) = self.conn_mut(s) {

@@ -22,9 +22,15 @@ use rand_chacha::ChaCha8Rng;
 use crate::handle::Handle;
 use crate::http::{BodyDecoder, ReplyHead};
 
-/// Receive buffer size a slot starts with; it grows to `MAX_HEAD_BYTES` only for a reply
-/// head that does not fit.
-pub const INITIAL_BUFFER: usize = 16 * 1024;
+/// Receive buffer size a slot starts with: a page, enough for typical reply heads and small
+/// bodies. Memory per slot stays proportional to what its replies need.
+pub const INITIAL_BUFFER: usize = 4 * 1024;
+/// Size a slot's buffer grows to when a reply head does not fit in it, or when a body read
+/// fills it (a large body: fewer, larger reads).
+pub const LARGE_BUFFER: usize = 64 * 1024;
+/// A grown buffer shrinks back after this many replies in a row that fit in
+/// [`INITIAL_BUFFER`] (hysteresis, so mixed workloads do not reallocate per request).
+pub const SHRINK_AFTER: u32 = 64;
 
 /// Where a slot is in its lifecycle.
 #[derive(Debug)]
@@ -84,6 +90,10 @@ pub struct Slot {
     pub buf: Vec<u8>,
     /// Bytes of `buf` holding data.
     pub filled: usize,
+    /// Bytes read for the current reply.
+    pub reply_bytes: usize,
+    /// Replies in a row that fit in [`INITIAL_BUFFER`] while the buffer was grown.
+    pub small_replies: u32,
     /// Timestamps of the current request (monotonic ns; 0 = not reached).
     pub times: RequestTimes,
     /// The current request runs on a reused connection.
@@ -108,6 +118,24 @@ pub struct RequestTimes {
 }
 
 impl Slot {
+    /// Called at the end of each reply: shrinks a grown buffer once replies have been
+    /// small for a while.
+    pub fn reply_done(&mut self) {
+        if self.buf.len() <= INITIAL_BUFFER {
+            return;
+        }
+        if self.reply_bytes > INITIAL_BUFFER {
+            self.small_replies = 0;
+            return;
+        }
+        self.small_replies += 1;
+        if self.small_replies >= SHRINK_AFTER {
+            self.small_replies = 0;
+            self.buf.truncate(INITIAL_BUFFER);
+            self.buf.shrink_to_fit();
+        }
+    }
+
     /// A waiting slot with global number `global`.
     pub fn new(global: u32, rng: ChaCha8Rng) -> Self {
         Slot {
@@ -117,11 +145,42 @@ impl Slot {
             rng,
             buf: vec![0; INITIAL_BUFFER],
             filled: 0,
+            reply_bytes: 0,
+            small_replies: 0,
             times: RequestTimes::default(),
             reused: false,
             deadline_ns: 0,
             timer_ns: 0,
             queued: false,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::rng::slot_rng;
+
+    #[test]
+    fn a_grown_buffer_shrinks_only_after_a_run_of_small_replies() {
+        let mut slot = Slot::new(0, slot_rng(1, 0));
+        assert_eq!(slot.buf.len(), INITIAL_BUFFER);
+        slot.buf.resize(LARGE_BUFFER, 0);
+        for _ in 0..SHRINK_AFTER - 1 {
+            slot.reply_bytes = 100;
+            slot.reply_done();
+        }
+        assert_eq!(slot.buf.len(), LARGE_BUFFER, "not yet");
+        // A large reply resets the count.
+        slot.reply_bytes = LARGE_BUFFER;
+        slot.reply_done();
+        for _ in 0..SHRINK_AFTER - 1 {
+            slot.reply_bytes = 100;
+            slot.reply_done();
+        }
+        assert_eq!(slot.buf.len(), LARGE_BUFFER);
+        slot.reply_done();
+        assert_eq!(slot.buf.len(), INITIAL_BUFFER);
+        assert!(slot.buf.capacity() < LARGE_BUFFER);
     }
 }

@@ -123,6 +123,7 @@ fn to_value(r: &Report) -> Value {
             "user": num(user_us as f64 / 1e6),
             "system": num(sys_us as f64 / 1e6),
         },
+        "timing": { "startup_ms": num(r.startup_ms) },
         "reply_rate_samples": r.reply_rate_samples.iter().map(|&x| num(x)).collect::<Vec<_>>(),
         "workers": workers,
     })

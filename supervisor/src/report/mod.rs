@@ -82,6 +82,9 @@ pub struct Report {
     pub run_name: String,
     /// Seconds from the release to the end of the last worker.
     pub duration_s: f64,
+    /// Milliseconds from the supervisor starting the run to the release of the workers
+    /// (scoreboard, forks, every worker's event loop built and ready).
+    pub startup_ms: f64,
     /// Sum of the workers' counters.
     pub totals: SlotSnapshot,
     /// Connect latency (µs).
@@ -111,6 +114,7 @@ impl Report {
             seed,
             run_name: String::new(),
             duration_s: 0.0,
+            startup_ms: 0.0,
             totals: SlotSnapshot::default(),
             connect: latency_histogram(),
             first_byte: latency_histogram(),
