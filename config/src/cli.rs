@@ -30,6 +30,8 @@ pub struct Cli {
 }
 
 /// Subcommands.
+// Parsed once per process: the size of the enum does not matter.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Subcommand)]
 pub enum Sub {
     /// Start a built-in loopback target and run load against it (5 s unless -d/-n).
@@ -101,10 +103,30 @@ pub struct LoadArgs {
     #[arg(long, value_name = "N")]
     pub seed: Option<u64>,
 
-    /// Watchdog: connect within D, whole reply within D of the request being sent;
-    /// 'never' turns it off.
+    /// Watchdog (httperf's meaning, hard deadlines): connect within D, the request sent
+    /// within D of being queued, the whole reply within D + --think-timeout of the
+    /// request being sent. 'never' turns every watchdog off.
     #[arg(long, value_name = "D|never", default_value = "30s")]
     pub timeout: Option<TimeoutArg>,
+
+    /// Extra time the server may think: added to --timeout for the first byte and the
+    /// whole reply.
+    #[arg(long, value_name = "D", default_value = "0s")]
+    pub think_timeout: DurationArg,
+
+    /// Connect within D [default: --timeout].
+    #[arg(long, value_name = "D|never")]
+    pub connect_timeout: Option<TimeoutArg>,
+
+    /// First byte of the reply within D of the request being sent
+    /// [default: --timeout + --think-timeout].
+    #[arg(long, value_name = "D|never")]
+    pub first_byte_timeout: Option<TimeoutArg>,
+
+    /// At most D between two reads of a reply [default: no limit beyond the reply
+    /// deadline].
+    #[arg(long, value_name = "D|never")]
+    pub idle_timeout: Option<TimeoutArg>,
 
     /// Print the report as JSON on stdout.
     #[arg(long)]

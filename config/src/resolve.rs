@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use crate::cli::{Cli, LoadArgs, Sub, TopArgs};
 use crate::error::ConfigError;
-use crate::spec::{Limit, OutputSpec, RampUp, RequestSpec, RunSpec, Target, TopSpec};
+use crate::spec::{Limit, OutputSpec, RampUp, RequestSpec, RunSpec, Target, Timeouts, TopSpec};
 use crate::values::{TimeoutArg, is_token};
 
 /// Most worker processes accepted (a sanity bound, far above any core count).
@@ -143,10 +143,7 @@ fn run_spec(
     if let Some(name) = &load.run_name {
         check_run_name(name)?;
     }
-    let timeout = match load.timeout {
-        Some(TimeoutArg::After(d)) => Some(d),
-        Some(TimeoutArg::Never) | None => None,
-    };
+    let timeouts = timeouts(&load);
     let (seed, seed_given) = match load.seed {
         Some(s) => (s, true),
         None => (random_seed(), false),
@@ -166,7 +163,7 @@ fn run_spec(
         concurrency,
         ramp,
         limit,
-        timeout,
+        timeouts,
         seed,
         seed_given,
         output: OutputSpec {
@@ -175,6 +172,29 @@ fn run_spec(
         },
         run_name: load.run_name.map(|n| format!("volley-{n}")),
     })
+}
+
+/// The phase deadlines from `--timeout` and the finer flags (each defaults to what
+/// `--timeout` implies; `never` switches one off).
+fn timeouts(load: &LoadArgs) -> Timeouts {
+    let base = match load.timeout {
+        Some(TimeoutArg::After(d)) => Some(d),
+        Some(TimeoutArg::Never) | None => None,
+    };
+    let think = load.think_timeout.0;
+    let reply = base.map(|t| t + think);
+    let pick = |flag: Option<TimeoutArg>, default: Option<Duration>| match flag {
+        Some(TimeoutArg::After(d)) => Some(d),
+        Some(TimeoutArg::Never) => None,
+        None => default,
+    };
+    Timeouts {
+        connect: pick(load.connect_timeout, base),
+        send: base,
+        first_byte: pick(load.first_byte_timeout, reply),
+        idle: pick(load.idle_timeout, None),
+        reply,
+    }
 }
 
 fn ramp_up(load: &LoadArgs, concurrency: u32) -> Result<RampUp, ConfigError> {
@@ -367,7 +387,17 @@ mod tests {
                 duration: Duration::ZERO
             }
         );
-        assert_eq!(spec.timeout, Some(Duration::from_secs(30)));
+        let t30 = Some(Duration::from_secs(30));
+        assert_eq!(
+            spec.timeouts,
+            Timeouts {
+                connect: t30,
+                send: t30,
+                first_byte: t30,
+                idle: None,
+                reply: t30
+            }
+        );
         assert!(!spec.seed_given);
     }
 
@@ -454,8 +484,48 @@ mod tests {
             "--run-name",
             "x",
         ]);
-        assert_eq!((spec.seed, spec.seed_given, spec.timeout), (7, true, None));
+        assert_eq!((spec.seed, spec.seed_given), (7, true));
+        assert_eq!(spec.timeouts, Timeouts::default());
         assert_eq!(spec.run_name.as_deref(), Some("volley-x"));
+    }
+
+    #[test]
+    fn timeout_flags_default_to_what_timeout_implies() {
+        let spec = run(&[
+            "http://127.0.0.1:1/",
+            "--timeout",
+            "2s",
+            "--think-timeout",
+            "1s",
+        ]);
+        let s = |n| Some(Duration::from_secs(n));
+        assert_eq!(
+            spec.timeouts,
+            Timeouts {
+                connect: s(2),
+                send: s(2),
+                first_byte: s(3),
+                idle: None,
+                reply: s(3)
+            }
+        );
+        let spec = run(&[
+            "http://127.0.0.1:1/",
+            "--timeout",
+            "never",
+            "--connect-timeout",
+            "1s",
+            "--idle-timeout",
+            "500ms",
+        ]);
+        assert_eq!(spec.timeouts.connect, s(1));
+        assert_eq!(spec.timeouts.idle, Some(Duration::from_millis(500)));
+        assert_eq!((spec.timeouts.send, spec.timeouts.reply), (None, None));
+        let spec = run(&["http://127.0.0.1:1/", "--first-byte-timeout", "never"]);
+        assert_eq!(
+            (spec.timeouts.first_byte, spec.timeouts.reply),
+            (None, s(30))
+        );
     }
 
     #[test]

@@ -18,8 +18,8 @@ pub struct RunSpec {
     pub ramp: RampUp,
     /// What ends the run.
     pub limit: Limit,
-    /// Watchdog timeout for connect and for the whole reply; `None` = never.
-    pub timeout: Option<Duration>,
+    /// Watchdog deadlines of each phase of a request.
+    pub timeouts: Timeouts,
     /// Run seed; slot `t` draws from `ChaCha8Rng(seed, stream = t)`.
     pub seed: u64,
     /// Whether the seed was given (`--seed`) or drawn at random.
@@ -28,6 +28,24 @@ pub struct RunSpec {
     pub output: OutputSpec,
     /// Scoreboard segment name (`volley-…`), if the user chose one.
     pub run_name: Option<String>,
+}
+
+/// Hard deadlines of a request's phases on the monotonic clock (`None` = no deadline).
+/// httperf's meaning: connect within `connect`; the request fully written within `send` of
+/// being queued on the connection; the first byte within `first_byte` and the whole reply
+/// within `reply` of the request being sent; at most `idle` between two reads.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Timeouts {
+    /// Connect deadline, from the start of the connect.
+    pub connect: Option<Duration>,
+    /// Send deadline, from the request being queued on a connected socket.
+    pub send: Option<Duration>,
+    /// First-byte deadline, from the request being sent.
+    pub first_byte: Option<Duration>,
+    /// Longest gap between two reads of one reply.
+    pub idle: Option<Duration>,
+    /// Whole-reply deadline, from the request being sent (`--timeout` + `--think-timeout`).
+    pub reply: Option<Duration>,
 }
 
 /// The server requests are sent to.

@@ -6,7 +6,7 @@ use std::time::Duration;
 
 /// A duration flag value: `10s`, `500ms`, `250us`, `2m`, `1h`, `1.5s`, or a bare number of
 /// seconds.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct DurationArg(pub Duration);
 
 /// The syntax quoted by every duration error.

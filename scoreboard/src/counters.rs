@@ -24,6 +24,9 @@ pub enum Counter {
     RequestsFailed,
     /// Requests in flight when the run was stopped.
     RequestsAborted,
+    /// Requests retried once on a fresh connection after a kept-alive connection turned
+    /// out to be closed by the server (`stale-conn`); a retry is not a new request.
+    RequestsRetried,
     /// Replies with a 1xx final status (counted per class below for progress views).
     Replies1xx,
     /// Replies with a 2xx status.
@@ -54,7 +57,7 @@ pub enum Counter {
 
 impl Counter {
     /// Number of counters.
-    pub const COUNT: usize = 20;
+    pub const COUNT: usize = 21;
 
     /// Every counter, in index order.
     pub const ALL: [Counter; Counter::COUNT] = [
@@ -65,6 +68,7 @@ impl Counter {
         Counter::RequestsSucceeded,
         Counter::RequestsFailed,
         Counter::RequestsAborted,
+        Counter::RequestsRetried,
         Counter::Replies1xx,
         Counter::Replies2xx,
         Counter::Replies3xx,

@@ -29,6 +29,13 @@ pub fn merge(report: &mut Report, children: &[Child], waited: &Waited, sb: &Scor
                 r.first_byte_us.add_to(&mut report.first_byte);
                 r.reply_us.add_to(&mut report.reply);
                 r.conn_life_us.add_to(&mut report.conn_life);
+                for (class, detail, n) in &r.details {
+                    *report
+                        .error_details
+                        .entry((class.clone(), detail.clone()))
+                        .or_default() += n;
+                }
+                report.first_other_errno = report.first_other_errno.or(r.first_other_errno);
                 elapsed_ns = elapsed_ns.max(r.elapsed_ns);
             }
             None => {

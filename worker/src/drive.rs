@@ -7,9 +7,12 @@ use mio::net::TcpStream;
 use volley_scoreboard::{Counter, ErrorClass};
 
 use crate::conn::Conn;
-use crate::event_loop::{Worker, duration_ns};
+use crate::event_loop::Worker;
 use crate::http::{BodyDecoder, MAX_HEAD_BYTES, MAX_INTERIM, parse_head};
-use crate::outcome::{classify_body, classify_head, classify_io};
+use crate::outcome::{
+    self, Failure, HEAD_TOO_LARGE, STALE, Stage, TOO_MANY_INTERIM, classify_body, classify_head,
+    classify_io,
+};
 use crate::slot::{LARGE_BUFFER, Phase};
 use crate::stats::record_ns;
 
@@ -29,25 +32,28 @@ enum Step {
 }
 
 impl Worker<'_> {
-    /// Starts the next request of slot `s`, or finishes the slot when the budget is spent
-    /// or the run is stopping.
+    /// Starts the next request of slot `s` (or the retry of its last one), or finishes
+    /// the slot when the budget is spent or the run is stopping.
     pub(crate) fn start_request(&mut self, s: u32, now: u64) {
         if !matches!(self.slots[s as usize].phase, Phase::Ready) {
             return;
         }
-        if self.stopping || self.budget == Some(0) {
+        let retry = std::mem::take(&mut self.slots[s as usize].retrying);
+        if self.stopping || (!retry && self.budget == Some(0)) {
+            if retry {
+                // Counted as started before its connection went stale.
+                self.stats.add(Counter::RequestsAborted, 1);
+            }
             self.close_conn(s, now);
             self.finish_slot(s);
             return;
         }
-        if let Some(b) = self.budget.as_mut() {
-            *b -= 1;
+        if !retry {
+            if let Some(b) = self.budget.as_mut() {
+                *b -= 1;
+            }
+            self.stats.add(Counter::RequestsStarted, 1);
         }
-        self.stats.add(Counter::RequestsStarted, 1);
-        let deadline = self
-            .spec
-            .timeout
-            .map(|t| now.saturating_add(duration_ns(t)));
         let slot = &mut self.slots[s as usize];
         slot.times = Default::default();
         slot.times.start = now;
@@ -58,23 +64,24 @@ impl Worker<'_> {
             slot.times.sent = now;
             slot.phase = Phase::Sending { written: 0 };
             self.stats.add(Counter::ConnsReused, 1);
-        } else if let Err(class) = self.connect(s, now) {
-            self.fail(s, class, now);
+        } else if let Err(f) = self.connect(s, now) {
+            self.fail(s, f, now);
             return;
         }
-        if let Some(d) = deadline {
-            self.arm(s, d);
-        }
+        self.rearm(s);
         self.drive(s, now);
     }
 
-    fn connect(&mut self, s: u32, now: u64) -> Result<(), ErrorClass> {
-        let stream = TcpStream::connect(self.spec.target.addr).map_err(|e| classify_io(&e))?;
+    fn connect(&mut self, s: u32, now: u64) -> Result<(), Failure> {
+        let stream = match TcpStream::connect(self.spec.target.addr) {
+            Ok(stream) => stream,
+            Err(e) => return Err(self.io_failure(s, &e, Stage::Send)),
+        };
         let h = self.conns.insert(Conn::new(stream, s, now));
         self.stats.add(Counter::ConnsOpen, 1);
         self.slots[s as usize].conn = Some(h);
         self.slots[s as usize].phase = Phase::Connecting;
-        self.register(h).map_err(|e| classify_io(&e))
+        self.register(h).map_err(|e| classify_io(&e, Stage::Send))
     }
 
     /// Advances slot `s` as far as its connection's readiness allows.
@@ -84,7 +91,7 @@ impl Worker<'_> {
                 Phase::Connecting => self.on_connecting(s, now),
                 Phase::Sending { .. } => self.on_sending(s, now),
                 Phase::AwaitHead { .. } | Phase::Body { .. } => self.on_receiving(s, now),
-                Phase::Waiting | Phase::Ready | Phase::Done => Step::Wait,
+                Phase::Waiting | Phase::Ready | Phase::Backoff | Phase::Done => Step::Wait,
             };
             if let Step::Wait = step {
                 return;
@@ -92,7 +99,7 @@ impl Worker<'_> {
         }
     }
 
-    fn conn_mut(&mut self, s: u32) -> Option<&mut Conn> {
+    pub(crate) fn conn_mut(&mut self, s: u32) -> Option<&mut Conn> {
         let h = self.slots[s as usize].conn?;
         self.conns.get_mut(h)
     }
@@ -112,6 +119,7 @@ impl Worker<'_> {
         let slot = &mut self.slots[s as usize];
         slot.times.sent = now;
         slot.phase = Phase::Sending { written: 0 };
+        self.rearm(s);
         Step::Again
     }
 
@@ -147,11 +155,14 @@ impl Worker<'_> {
                 }
                 self.stats.add(Counter::BytesSent, n as u64);
                 let written = written + n;
-                self.slots[s as usize].phase = if written == self.request.bytes.len() {
-                    Phase::AwaitHead { interim: 0 }
+                let slot = &mut self.slots[s as usize];
+                if written == self.request.bytes.len() {
+                    slot.times.written = now;
+                    slot.phase = Phase::AwaitHead { interim: 0 };
+                    self.rearm(s);
                 } else {
-                    Phase::Sending { written }
-                };
+                    slot.phase = Phase::Sending { written };
+                }
                 Step::Again
             }
             Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
@@ -160,8 +171,8 @@ impl Worker<'_> {
             }
             Err(e) if e.kind() == io::ErrorKind::Interrupted => Step::Again,
             Err(e) => {
-                let class = self.io_class(s, &e);
-                self.fail(s, class, now);
+                let f = self.io_failure(s, &e, Stage::Send);
+                self.fail(s, f, now);
                 Step::Wait
             }
         }
@@ -204,13 +215,18 @@ impl Worker<'_> {
                     // (Its bytes at the front are fed below before the next read.)
                     grow = true;
                 }
+                slot.times.last_read = now;
                 if slot.times.first_byte == 0 {
                     slot.times.first_byte = now;
                     record_ns(
                         &mut self.stats.first_byte,
                         now.saturating_sub(slot.times.sent),
                     );
+                    self.rearm(s);
+                } else if self.spec.timeouts.idle.is_some() {
+                    self.rearm(s);
                 }
+                let slot = &mut self.slots[s as usize];
                 if matches!(slot.phase, Phase::Body { .. }) {
                     let step = self.on_body_bytes(s, 0, n, now);
                     if grow {
@@ -228,8 +244,8 @@ impl Worker<'_> {
             }
             Err(e) if e.kind() == io::ErrorKind::Interrupted => Step::Again,
             Err(e) => {
-                let class = self.io_class(s, &e);
-                self.fail(s, class, now);
+                let f = self.io_failure(s, &e, Stage::BeforeReply);
+                self.fail(s, f, now);
                 Step::Wait
             }
         }
@@ -248,7 +264,7 @@ impl Worker<'_> {
                 Ok(None) => {
                     if slot.filled == slot.buf.len() {
                         if slot.buf.len() >= MAX_HEAD_BYTES {
-                            self.fail(s, ErrorClass::Limit, now);
+                            self.fail(s, HEAD_TOO_LARGE, now);
                             return Step::Wait;
                         }
                         // A rare, big head: grow once, up to the cap.
@@ -267,7 +283,7 @@ impl Worker<'_> {
             let slot = &mut self.slots[s as usize];
             if head.is_interim() {
                 if interim as usize >= MAX_INTERIM {
-                    self.fail(s, ErrorClass::Protocol, now);
+                    self.fail(s, TOO_MANY_INTERIM, now);
                     return Step::Wait;
                 }
                 slot.buf.copy_within(head.head_len..slot.filled, 0);
@@ -313,105 +329,53 @@ impl Worker<'_> {
         }
     }
 
+    /// The peer closed the connection: the end of a close-delimited body, or a failure
+    /// whose class depends on how far the reply had come.
     fn on_eof(&mut self, s: u32, now: u64) {
         let slot = &self.slots[s as usize];
-        match &slot.phase {
-            Phase::Body { head, decoder } => match decoder.eof() {
+        if let Phase::Body { head, decoder } = &slot.phase {
+            match decoder.eof() {
                 Ok(()) => {
                     let status = head.status;
                     self.complete(s, status, false, now);
                 }
                 Err(e) => self.fail(s, classify_body(&e), now),
-            },
-            _ => {
-                let class = if slot.reused && slot.times.first_byte == 0 {
-                    ErrorClass::StaleConn
-                } else {
-                    ErrorClass::ConnReset
-                };
-                self.fail(s, class, now);
             }
-        }
-    }
-
-    /// The class of an I/O error on an established connection: a reused connection that
-    /// fails before any reply byte was closed by the server while idle (`stale-conn`).
-    fn io_class(&self, s: u32, e: &io::Error) -> ErrorClass {
-        let slot = &self.slots[s as usize];
-        let class = classify_io(e);
-        if slot.reused && slot.times.first_byte == 0 && class == ErrorClass::ConnReset {
-            ErrorClass::StaleConn
-        } else {
-            class
-        }
-    }
-
-    /// Counts a reply and readies the slot for its next request.
-    fn complete(&mut self, s: u32, status: u16, reusable: bool, now: u64) {
-        let slot = &mut self.slots[s as usize];
-        record_ns(&mut self.stats.reply, now.saturating_sub(slot.times.sent));
-        slot.deadline_ns = 0;
-        slot.reply_done();
-        self.stats.add(Counter::RequestsSucceeded, 1);
-        self.stats.add(Counter::for_status(status), 1);
-        if let Some(conn) = self.conn_mut(s) {
-            conn.completed += 1;
-        }
-        if !reusable {
-            self.close_conn(s, now);
-        }
-        self.slots[s as usize].phase = Phase::Ready;
-        self.enqueue(s);
-    }
-
-    /// Counts a failed request, closes its connection and readies the slot.
-    pub(crate) fn fail(&mut self, s: u32, class: ErrorClass, now: u64) {
-        self.stats.failed(class);
-        self.slots[s as usize].deadline_ns = 0;
-        self.close_conn(s, now);
-        self.slots[s as usize].phase = Phase::Ready;
-        self.enqueue(s);
-    }
-
-    /// The watchdog of slot `s` fired: the request in flight is a `client-timo`.
-    pub(crate) fn watchdog_fired(&mut self, s: u32, now: u64) {
-        if self.slots[s as usize].phase.in_request() {
-            self.fail(s, ErrorClass::ClientTimo, now);
-        } else {
-            self.slots[s as usize].deadline_ns = 0;
-        }
-    }
-
-    /// Closes the slot's connection, if any. Its handle goes stale at once, so events the
-    /// kernel already queued for it are dropped.
-    pub(crate) fn close_conn(&mut self, s: u32, now: u64) {
-        let Some(h) = self.slots[s as usize].conn.take() else {
             return;
+        }
+        let f = if self.is_stale(s) {
+            STALE
+        } else if slot.times.first_byte == 0 {
+            outcome::eof(Stage::BeforeReply)
+        } else {
+            outcome::eof(Stage::MidReply)
         };
-        if let Some(conn) = self.conns.remove(h) {
-            self.stats.sub(Counter::ConnsOpen, 1);
-            if conn.completed > 0 {
-                record_ns(
-                    &mut self.stats.conn_life,
-                    now.saturating_sub(conn.opened_ns),
-                );
-            }
-        }
+        self.fail(s, f, now);
     }
 
-    /// Marks slot `s` done for the run.
-    pub(crate) fn finish_slot(&mut self, s: u32) {
-        let slot = &mut self.slots[s as usize];
-        if matches!(slot.phase, Phase::Done) {
-            return;
-        }
-        let started = !matches!(slot.phase, Phase::Waiting);
-        slot.phase = Phase::Done;
-        slot.deadline_ns = 0;
-        self.done_slots += 1;
-        if started {
-            self.stats.sub(Counter::ThreadsActive, 1);
-            self.stats.add(Counter::ThreadsDone, 1);
+    /// A reused connection that fails before any byte of the reply was closed by the
+    /// server while it sat idle (the keep-alive race): `stale-conn`, not a reset.
+    fn is_stale(&self, s: u32) -> bool {
+        let slot = &self.slots[s as usize];
+        slot.reused && slot.times.first_byte == 0
+    }
+
+    /// The failure for an I/O error on the slot's connection at `stage` (refined to
+    /// mid-reply once reply bytes arrived, and to `stale-conn` on a stale reused
+    /// connection).
+    fn io_failure(&mut self, s: u32, e: &io::Error, stage: Stage) -> Failure {
+        let slot = &self.slots[s as usize];
+        let stage = if slot.times.first_byte != 0 {
+            Stage::MidReply
+        } else {
+            stage
+        };
+        let f = classify_io(e, stage);
+        self.stats.note_errno(f, e);
+        if f.class == ErrorClass::ConnReset && self.is_stale(s) {
+            STALE
+        } else {
+            f
         }
     }
 }

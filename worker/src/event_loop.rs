@@ -224,7 +224,7 @@ impl<'a> Worker<'a> {
                 continue; // the request it was armed for has ended: stale
             }
             if deadline <= now {
-                self.watchdog_fired(entry.slot, now);
+                self.deadline_reached(entry.slot, now);
             } else {
                 self.arm(entry.slot, deadline);
             }
@@ -274,7 +274,9 @@ impl<'a> Worker<'a> {
             let slot = &mut self.slots[s as usize];
             match slot.phase {
                 Phase::Done | Phase::Waiting => continue,
-                ref p if p.in_request() => self.stats.add(Counter::RequestsAborted, 1),
+                ref p if p.in_request() || slot.retrying => {
+                    self.stats.add(Counter::RequestsAborted, 1)
+                }
                 _ => {}
             }
             self.close_conn(s, now);

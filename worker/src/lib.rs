@@ -18,6 +18,7 @@
 
 pub mod conn;
 mod drive;
+mod ending;
 pub mod error;
 pub mod event_loop;
 pub mod handle;

@@ -1,4 +1,5 @@
-//! The one place that turns failures into [`ErrorClass`]es.
+//! The one place that turns failures into a [`Failure`]: an [`ErrorClass`] and a detail
+//! code naming the case (`client-timo/first-byte`, `protocol/bad-framing`, …).
 
 use std::io;
 
@@ -6,18 +7,74 @@ use volley_scoreboard::ErrorClass;
 
 use crate::http::{BodyError, HeadError};
 
-/// Class of an I/O error from connect, read or write (httperf's errno mapping).
-pub fn classify_io(err: &io::Error) -> ErrorClass {
-    match err.raw_os_error() {
-        Some(libc_errno::ECONNREFUSED) => ErrorClass::ConnRefused,
-        Some(libc_errno::ECONNRESET | libc_errno::EPIPE | libc_errno::ECONNABORTED) => {
-            ErrorClass::ConnReset
-        }
-        Some(libc_errno::ETIMEDOUT) => ErrorClass::SocketTimo,
-        Some(libc_errno::EMFILE) => ErrorClass::FdUnavail,
-        Some(libc_errno::ENFILE) => ErrorClass::FtabFull,
-        Some(libc_errno::EADDRNOTAVAIL) => ErrorClass::AddrUnavail,
-        Some(libc_errno::EADDRINUSE) => ErrorClass::AddrInUse,
+/// Why a request failed: its class, and a short stable detail code for the report.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Failure {
+    /// The error class counted.
+    pub class: ErrorClass,
+    /// The detail under the class (`errors_detail` in the JSON report).
+    pub detail: &'static str,
+}
+
+impl Failure {
+    /// A failure of `class` with `detail`.
+    pub const fn new(class: ErrorClass, detail: &'static str) -> Self {
+        Failure { class, detail }
+    }
+}
+
+/// The phase whose watchdog fired.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum TimeoutPhase {
+    /// Connecting.
+    #[default]
+    Connect,
+    /// Writing the request.
+    Send,
+    /// Waiting for the first byte of the reply.
+    FirstByte,
+    /// Too long between two reads of the reply.
+    Idle,
+    /// The whole reply took too long.
+    Reply,
+}
+
+impl TimeoutPhase {
+    /// The `client-timo` failure for this phase.
+    pub const fn failure(self) -> Failure {
+        let detail = match self {
+            TimeoutPhase::Connect => "connect",
+            TimeoutPhase::Send => "send",
+            TimeoutPhase::FirstByte => "first-byte",
+            TimeoutPhase::Idle => "idle",
+            TimeoutPhase::Reply => "reply",
+        };
+        Failure::new(ErrorClass::ClientTimo, detail)
+    }
+}
+
+/// Where in the exchange an I/O error or end of file happened.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Stage {
+    /// Connecting or writing the request.
+    Send,
+    /// Reading, before any byte of the reply.
+    BeforeReply,
+    /// Reading, after part of the reply.
+    MidReply,
+}
+
+/// Class of an I/O error (httperf's errno mapping), with the stage it happened in.
+pub fn classify_io(err: &io::Error, stage: Stage) -> Failure {
+    use nix::errno::Errno;
+    let class = match err.raw_os_error().map(Errno::from_raw) {
+        Some(Errno::ECONNREFUSED) => ErrorClass::ConnRefused,
+        Some(Errno::ECONNRESET | Errno::EPIPE | Errno::ECONNABORTED) => ErrorClass::ConnReset,
+        Some(Errno::ETIMEDOUT) => ErrorClass::SocketTimo,
+        Some(Errno::EMFILE) => ErrorClass::FdUnavail,
+        Some(Errno::ENFILE) => ErrorClass::FtabFull,
+        Some(Errno::EADDRNOTAVAIL) => ErrorClass::AddrUnavail,
+        Some(Errno::EADDRINUSE) => ErrorClass::AddrInUse,
         _ => match err.kind() {
             io::ErrorKind::ConnectionRefused => ErrorClass::ConnRefused,
             io::ErrorKind::ConnectionReset
@@ -26,63 +83,97 @@ pub fn classify_io(err: &io::Error) -> ErrorClass {
             io::ErrorKind::TimedOut => ErrorClass::SocketTimo,
             _ => ErrorClass::Other,
         },
+    };
+    let detail = match (class, stage) {
+        (ErrorClass::ConnReset, Stage::Send) => "reset",
+        (ErrorClass::ConnReset, Stage::BeforeReply) => "no-reply",
+        (ErrorClass::ConnReset, Stage::MidReply) => "incomplete",
+        (ErrorClass::Other, _) => "errno",
+        _ => "os",
+    };
+    Failure::new(class, detail)
+}
+
+/// The peer closed the connection (FIN) before the reply was complete.
+pub fn eof(stage: Stage) -> Failure {
+    match stage {
+        Stage::MidReply => Failure::new(ErrorClass::Protocol, "incomplete"),
+        Stage::Send | Stage::BeforeReply => Failure::new(ErrorClass::ConnReset, "no-reply"),
     }
 }
 
+/// A reused keep-alive connection failed before any byte of the reply: the server had
+/// closed it while idle.
+pub const STALE: Failure = Failure::new(ErrorClass::StaleConn, "failed");
+/// More interim (1xx) replies than [`crate::http::MAX_INTERIM`].
+pub const TOO_MANY_INTERIM: Failure = Failure::new(ErrorClass::Protocol, "too-many-1xx");
+/// A reply head larger than the receive buffer may grow.
+pub const HEAD_TOO_LARGE: Failure = Failure::new(ErrorClass::Limit, "head-too-large");
+
 /// Class of a malformed or oversized reply head.
-pub fn classify_head(err: &HeadError) -> ErrorClass {
-    if err.is_limit() {
+pub fn classify_head(err: &HeadError) -> Failure {
+    let class = if err.is_limit() {
         ErrorClass::Limit
     } else {
         ErrorClass::Protocol
-    }
+    };
+    Failure::new(class, err.detail())
 }
 
-/// Class of a body framing failure. A body cut short by the peer is a reset.
-pub fn classify_body(err: &BodyError) -> ErrorClass {
-    match err {
-        BodyError::Incomplete => ErrorClass::ConnReset,
-        e if e.is_limit() => ErrorClass::Limit,
-        _ => ErrorClass::Protocol,
-    }
-}
-
-/// The errno values volley classifies (nix's `Errno` as plain `i32`s for `match`).
-mod libc_errno {
-    use nix::errno::Errno;
-    pub const ECONNREFUSED: i32 = Errno::ECONNREFUSED as i32;
-    pub const ECONNRESET: i32 = Errno::ECONNRESET as i32;
-    pub const ECONNABORTED: i32 = Errno::ECONNABORTED as i32;
-    pub const EPIPE: i32 = Errno::EPIPE as i32;
-    pub const ETIMEDOUT: i32 = Errno::ETIMEDOUT as i32;
-    pub const EMFILE: i32 = Errno::EMFILE as i32;
-    pub const ENFILE: i32 = Errno::ENFILE as i32;
-    pub const EADDRNOTAVAIL: i32 = Errno::EADDRNOTAVAIL as i32;
-    pub const EADDRINUSE: i32 = Errno::EADDRINUSE as i32;
+/// Class of a body framing failure (a body cut short by a FIN is `protocol/incomplete`).
+pub fn classify_body(err: &BodyError) -> Failure {
+    let class = if err.is_limit() {
+        ErrorClass::Limit
+    } else {
+        ErrorClass::Protocol
+    };
+    Failure::new(class, err.detail())
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use nix::errno::Errno;
+
+    fn io(e: Errno, stage: Stage) -> Failure {
+        classify_io(&io::Error::from_raw_os_error(e as i32), stage)
+    }
 
     #[test]
     fn errno_mapping() {
-        let e = |n| io::Error::from_raw_os_error(n);
+        let c = |e| io(e, Stage::Send).class;
+        assert_eq!(c(Errno::ECONNREFUSED), ErrorClass::ConnRefused);
+        assert_eq!(c(Errno::EPIPE), ErrorClass::ConnReset);
+        assert_eq!(c(Errno::EMFILE), ErrorClass::FdUnavail);
+        assert_eq!(c(Errno::ENFILE), ErrorClass::FtabFull);
+        assert_eq!(c(Errno::EADDRNOTAVAIL), ErrorClass::AddrUnavail);
+        assert_eq!(c(Errno::EADDRINUSE), ErrorClass::AddrInUse);
+        assert_eq!(c(Errno::ETIMEDOUT), ErrorClass::SocketTimo);
+        assert_eq!(c(Errno::EHOSTUNREACH), ErrorClass::Other);
+    }
+
+    #[test]
+    fn resets_are_detailed_by_stage() {
+        assert_eq!(io(Errno::ECONNRESET, Stage::Send).detail, "reset");
+        assert_eq!(io(Errno::ECONNRESET, Stage::BeforeReply).detail, "no-reply");
+        assert_eq!(io(Errno::ECONNRESET, Stage::MidReply).detail, "incomplete");
         assert_eq!(
-            classify_io(&e(libc_errno::ECONNREFUSED)),
-            ErrorClass::ConnRefused
+            eof(Stage::MidReply),
+            Failure::new(ErrorClass::Protocol, "incomplete")
         );
-        assert_eq!(classify_io(&e(libc_errno::EPIPE)), ErrorClass::ConnReset);
-        assert_eq!(classify_io(&e(libc_errno::EMFILE)), ErrorClass::FdUnavail);
-        assert_eq!(classify_io(&e(libc_errno::ENFILE)), ErrorClass::FtabFull);
+        assert_eq!(eof(Stage::BeforeReply).class, ErrorClass::ConnReset);
+    }
+
+    #[test]
+    fn body_cut_short_is_protocol_incomplete() {
         assert_eq!(
-            classify_io(&e(libc_errno::EADDRNOTAVAIL)),
-            ErrorClass::AddrUnavail
+            classify_body(&BodyError::Incomplete),
+            Failure::new(ErrorClass::Protocol, "incomplete")
         );
         assert_eq!(
-            classify_io(&e(libc_errno::ETIMEDOUT)),
-            ErrorClass::SocketTimo
+            classify_body(&BodyError::TrailersTooLarge).class,
+            ErrorClass::Limit
         );
-        assert_eq!(classify_io(&io::Error::other("x")), ErrorClass::Other);
+        assert_eq!(classify_head(&HeadError::TooLarge).class, ErrorClass::Limit);
     }
 }

@@ -62,6 +62,12 @@ pub struct WorkerReport {
     pub cpu_sys_us: u64,
     /// Stale events dropped (handles of closed connections).
     pub stale_events: u64,
+    /// Failures by `(class, detail, count)`.
+    #[serde(default)]
+    pub details: Vec<(String, String, u64)>,
+    /// The first errno counted as `other`.
+    #[serde(default)]
+    pub first_other_errno: Option<i32>,
 }
 
 impl WorkerReport {
@@ -82,6 +88,12 @@ impl WorkerReport {
             cpu_user_us,
             cpu_sys_us,
             stale_events: stats.stale_events,
+            details: stats
+                .details
+                .iter()
+                .map(|&(c, d, n)| (c.name().to_string(), d.to_string(), n))
+                .collect(),
+            first_other_errno: stats.first_other_errno,
         }
     }
 

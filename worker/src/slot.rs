@@ -10,6 +10,9 @@
 //! AwaitHead --1xx head--> AwaitHead
 //! AwaitHead --final head--> Body --body ends--> Ready (connection kept or closed)
 //! any request phase --error or watchdog--> Ready (connection closed, error counted)
+//! any request phase --client short of fds/ports--> Backoff --10 ms--> Ready
+//! Sending/AwaitHead on a reused connection --closed by the server before any reply
+//!     byte--> Ready, retried once on a new connection if the method is idempotent
 //! any request phase --stop or end of duration--> Done (request counted as aborted)
 //! ```
 //!
@@ -21,6 +24,7 @@ use rand_chacha::ChaCha8Rng;
 
 use crate::handle::Handle;
 use crate::http::{BodyDecoder, ReplyHead};
+use crate::outcome::TimeoutPhase;
 
 /// Receive buffer size a slot starts with: a page, enough for typical reply heads and small
 /// bodies. Memory per slot stays proportional to what its replies need.
@@ -58,6 +62,9 @@ pub enum Phase {
         /// Decoder for its body.
         decoder: BodyDecoder,
     },
+    /// Waiting before the next request after the client itself ran short (no file
+    /// descriptor or port): retrying at once would only spin.
+    Backoff,
     /// Finished for the run.
     Done,
 }
@@ -98,8 +105,14 @@ pub struct Slot {
     pub times: RequestTimes,
     /// The current request runs on a reused connection.
     pub reused: bool,
-    /// Watchdog deadline of the current phase (monotonic ns; 0 = none).
+    /// Watchdog deadline of the current phase, or the end of a backoff (monotonic ns;
+    /// 0 = none).
     pub deadline_ns: u64,
+    /// The phase whose deadline `deadline_ns` is.
+    pub deadline_phase: TimeoutPhase,
+    /// The next request is a retry of the last one (after a `stale-conn`): it was already
+    /// counted as started.
+    pub retrying: bool,
     /// Earliest timer entry pending for this slot (0 = none).
     pub timer_ns: u64,
     /// Queued in the worker's ready list.
@@ -113,8 +126,12 @@ pub struct RequestTimes {
     pub start: u64,
     /// The request's first byte was written (after connect if there was one).
     pub sent: u64,
+    /// The request was fully written (the reply deadlines start here).
+    pub written: u64,
     /// The first byte of the reply arrived.
     pub first_byte: u64,
+    /// The last read of the reply (for the idle deadline).
+    pub last_read: u64,
 }
 
 impl Slot {
@@ -150,6 +167,8 @@ impl Slot {
             times: RequestTimes::default(),
             reused: false,
             deadline_ns: 0,
+            deadline_phase: TimeoutPhase::Connect,
+            retrying: false,
             timer_ns: 0,
             queued: false,
         }

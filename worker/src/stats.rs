@@ -4,6 +4,8 @@
 use hdrhistogram::Histogram;
 use volley_scoreboard::{Counter, ErrorClass, WorkerSlot};
 
+use crate::outcome::Failure;
+
 /// Largest latency recorded, in microseconds (one hour); larger values are clamped.
 pub const MAX_LATENCY_US: u64 = 3_600_000_000;
 /// Significant decimal digits kept by the latency histograms.
@@ -36,6 +38,10 @@ pub struct Stats<'a> {
     pub conn_life: Histogram<u64>,
     /// Events whose handle was stale (a closed connection's leftovers), dropped.
     pub stale_events: u64,
+    /// Failures by `(class, detail)`; a handful of distinct pairs per run.
+    pub details: Vec<(ErrorClass, &'static str, u64)>,
+    /// The first errno counted as `other`, so the report can name it.
+    pub first_other_errno: Option<i32>,
 }
 
 impl<'a> Stats<'a> {
@@ -48,6 +54,8 @@ impl<'a> Stats<'a> {
             reply: latency_histogram(),
             conn_life: latency_histogram(),
             stale_events: 0,
+            details: Vec::new(),
+            first_other_errno: None,
         }
     }
 
@@ -63,10 +71,25 @@ impl<'a> Stats<'a> {
         self.slot.sub(c, n);
     }
 
-    /// Counts a failed request of class `class`.
-    pub fn failed(&self, class: ErrorClass) {
+    /// Counts a failed request.
+    pub fn failed(&mut self, f: Failure) {
         self.slot.add(Counter::RequestsFailed, 1);
-        self.slot.add_error(class, 1);
+        self.slot.add_error(f.class, 1);
+        match self
+            .details
+            .iter_mut()
+            .find(|(c, d, _)| *c == f.class && *d == f.detail)
+        {
+            Some((_, _, n)) => *n += 1,
+            None => self.details.push((f.class, f.detail, 1)),
+        }
+    }
+
+    /// Remembers the errno of the first failure classed `other`, for the report.
+    pub fn note_errno(&mut self, f: Failure, e: &std::io::Error) {
+        if f.class == ErrorClass::Other && self.first_other_errno.is_none() {
+            self.first_other_errno = e.raw_os_error();
+        }
     }
 
     /// Current value of a counter.

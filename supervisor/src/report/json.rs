@@ -29,7 +29,22 @@ fn requests(c: &SlotSnapshot) -> Value {
         "started": started,
         "completed": completed,
         "aborted": c.get(Counter::RequestsAborted),
+        "retried": c.get(Counter::RequestsRetried),
     })
+}
+
+/// `{"<class>": {"<detail>": n}}` for every non-zero (class, detail) pair.
+fn errors_detail(r: &Report) -> Value {
+    let mut by_class = Map::new();
+    for ((class, detail), &n) in &r.error_details {
+        let entry = by_class
+            .entry(class.clone())
+            .or_insert_with(|| Value::Object(Map::new()));
+        if let Value::Object(m) = entry {
+            m.insert(detail.clone(), json!(n));
+        }
+    }
+    Value::Object(by_class)
 }
 
 /// `{"count", "min", "mean", "p50", "p90", "p99", "p999", "max"}` in milliseconds; every
@@ -90,6 +105,7 @@ fn to_value(r: &Report) -> Value {
         "valid": reasons.is_empty(),
         "invalid_reasons": reasons,
         "requests": requests(t),
+        "errors_detail": errors_detail(r),
         "replies": {
             "total": r.replies(),
             "1xx": t.get(Counter::Replies1xx),

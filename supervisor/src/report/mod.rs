@@ -97,6 +97,10 @@ pub struct Report {
     pub conn_life: Histogram<u64>,
     /// Replies per second, one sample per 5 s of run (httperf's reply-rate samples).
     pub reply_rate_samples: Vec<f64>,
+    /// Failures by `(class, detail)`.
+    pub error_details: std::collections::BTreeMap<(String, String), u64>,
+    /// The first errno counted as `other`, if any.
+    pub first_other_errno: Option<i32>,
     /// Per-worker parts.
     pub workers: Vec<WorkerPart>,
     /// The run was stopped by SIGINT/SIGTERM.
@@ -121,6 +125,8 @@ impl Report {
             reply: latency_histogram(),
             conn_life: latency_histogram(),
             reply_rate_samples: Vec::new(),
+            error_details: Default::default(),
+            first_other_errno: None,
             workers: Vec::new(),
             interrupted: false,
         }

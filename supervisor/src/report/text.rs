@@ -249,6 +249,22 @@ fn write_report(out: &mut String, r: &Report) -> std::fmt::Result {
         e(ErrorClass::Tls),
         e(ErrorClass::Dns)
     )?;
+    if !r.error_details.is_empty() {
+        let list: Vec<String> = r
+            .error_details
+            .iter()
+            .map(|((class, detail), n)| format!("{class}/{detail} {n}"))
+            .collect();
+        writeln!(out, "Errors detail: {}", list.join(" "))?;
+    }
+    if let Some(errno) = r.first_other_errno {
+        let name = nix::errno::Errno::from_raw(errno);
+        writeln!(
+            out,
+            "Errors: first 'other' errno {errno} ({name:?}: {})",
+            name.desc()
+        )?;
+    }
     let (errors, aborted) = (r.errors(), r.aborted());
     writeln!(
         out,
@@ -256,6 +272,14 @@ fn write_report(out: &mut String, r: &Report) -> std::fmt::Result {
          (replies {replies} + errors {errors} + aborted {aborted} = started {started})",
         r.completed()
     )?;
+    let retried = r.totals.get(Counter::RequestsRetried);
+    if retried > 0 {
+        writeln!(
+            out,
+            "Requests: retried {retried} (kept-alive connections the server had closed; \
+             each retried once on a new connection)"
+        )?;
+    }
     writeln!(out)?;
 
     writeln!(

@@ -13,6 +13,9 @@ pub struct WireRequest {
     pub bytes: Vec<u8>,
     /// The method is HEAD (its reply has no body whatever the head says).
     pub is_head: bool,
+    /// The method is idempotent (RFC 9110 §9.2.2): safe to retry once when a kept-alive
+    /// connection turns out to be closed before any reply byte.
+    pub idempotent: bool,
 }
 
 /// Serializes the request for `target`: request line, Host (from host:port unless given),
@@ -48,6 +51,10 @@ pub fn serialize(target: &Target, req: &RequestSpec) -> WireRequest {
     WireRequest {
         bytes: out,
         is_head: req.method.eq_ignore_ascii_case("HEAD"),
+        idempotent: matches!(
+            req.method.as_str(),
+            "GET" | "HEAD" | "PUT" | "DELETE" | "OPTIONS" | "TRACE"
+        ),
     }
 }
 

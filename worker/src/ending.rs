@@ -1,0 +1,151 @@
+//! How a request ends: exactly one reply, one failure (class and detail), one retry of a
+//! request whose kept-alive connection had been closed by the server, or one abort when
+//! the run stops. Also the watchdog deadlines of each phase, and closing connections.
+
+use volley_scoreboard::Counter;
+
+use crate::event_loop::{Worker, duration_ns};
+use crate::outcome::{Failure, STALE, TimeoutPhase};
+use crate::slot::Phase;
+use crate::stats::record_ns;
+
+/// How long a slot waits before its next request after the client itself ran short of
+/// file descriptors or ports: long enough not to spin, short enough to notice recovery.
+pub const GENERATOR_BACKOFF_NS: u64 = 10_000_000;
+
+impl Worker<'_> {
+    /// Counts a reply and readies the slot for its next request.
+    pub(crate) fn complete(&mut self, s: u32, status: u16, reusable: bool, now: u64) {
+        let slot = &mut self.slots[s as usize];
+        record_ns(&mut self.stats.reply, now.saturating_sub(slot.times.sent));
+        slot.deadline_ns = 0;
+        slot.reply_done();
+        self.stats.add(Counter::RequestsSucceeded, 1);
+        self.stats.add(Counter::for_status(status), 1);
+        if let Some(conn) = self.conn_mut(s) {
+            conn.completed += 1;
+        }
+        if !reusable {
+            self.close_conn(s, now);
+        }
+        self.slots[s as usize].phase = Phase::Ready;
+        self.enqueue(s);
+    }
+
+    /// Ends the request in flight with `f`: counted once, connection closed, slot readied
+    /// (or put in backoff when the client itself ran short). A `stale-conn` of an
+    /// idempotent request is not counted but retried once on a new connection
+    /// (RFC 9112 §9.3.1); its retry cannot be stale again, having a fresh connection.
+    pub(crate) fn fail(&mut self, s: u32, f: Failure, now: u64) {
+        self.close_conn(s, now);
+        let idempotent = self.request.idempotent;
+        let slot = &mut self.slots[s as usize];
+        slot.deadline_ns = 0;
+        if f == STALE && idempotent {
+            slot.retrying = true;
+            self.stats.add(Counter::RequestsRetried, 1);
+            slot.phase = Phase::Ready;
+            self.enqueue(s);
+            return;
+        }
+        self.stats.failed(f);
+        if f.class.is_generator_fault() {
+            slot.phase = Phase::Backoff;
+            self.arm(s, now.saturating_add(GENERATOR_BACKOFF_NS));
+            return;
+        }
+        slot.phase = Phase::Ready;
+        self.enqueue(s);
+    }
+
+    /// The deadline of slot `s` has passed: a request in flight fails as `client-timo`
+    /// of the phase whose deadline it was; a backoff ends.
+    pub(crate) fn deadline_reached(&mut self, s: u32, now: u64) {
+        let slot = &mut self.slots[s as usize];
+        if slot.phase.in_request() {
+            let phase = slot.deadline_phase;
+            self.fail(s, phase.failure(), now);
+        } else if matches!(slot.phase, Phase::Backoff) {
+            slot.deadline_ns = 0;
+            slot.phase = Phase::Ready;
+            self.enqueue(s);
+        } else {
+            slot.deadline_ns = 0;
+        }
+    }
+
+    /// Sets slot `s`'s watchdog from its phase: the earliest of the deadlines that apply
+    /// (connect; send from being queued; first byte, idle gap and whole reply from the
+    /// request being written). Every deadline is absolute: reading more never moves the
+    /// reply deadline, so a trickling server cannot stretch it.
+    pub(crate) fn rearm(&mut self, s: u32) {
+        let t = self.spec.timeouts;
+        let slot = &self.slots[s as usize];
+        let at = |from: u64, d: Option<std::time::Duration>| {
+            d.map(|d| from.saturating_add(duration_ns(d)))
+        };
+        let times = &slot.times;
+        let mut best: Option<(u64, TimeoutPhase)> = None;
+        let mut consider = |deadline: Option<u64>, phase: TimeoutPhase| {
+            if let Some(d) = deadline
+                && best.is_none_or(|(b, _)| d < b)
+            {
+                best = Some((d, phase));
+            }
+        };
+        match slot.phase {
+            Phase::Connecting => consider(at(times.start, t.connect), TimeoutPhase::Connect),
+            Phase::Sending { .. } => consider(at(times.sent, t.send), TimeoutPhase::Send),
+            Phase::AwaitHead { .. } | Phase::Body { .. } => {
+                // On a tie the earlier phase names the failure.
+                if times.first_byte == 0 {
+                    consider(at(times.written, t.first_byte), TimeoutPhase::FirstByte);
+                } else {
+                    consider(at(times.last_read, t.idle), TimeoutPhase::Idle);
+                }
+                consider(at(times.written, t.reply), TimeoutPhase::Reply);
+            }
+            _ => {}
+        }
+        match best {
+            Some((deadline, phase)) => {
+                self.slots[s as usize].deadline_phase = phase;
+                self.arm(s, deadline);
+            }
+            None => self.slots[s as usize].deadline_ns = 0,
+        }
+    }
+
+    /// Closes the slot's connection, if any. Its handle goes stale at once, so events the
+    /// kernel already queued for it are dropped.
+    pub(crate) fn close_conn(&mut self, s: u32, now: u64) {
+        let Some(h) = self.slots[s as usize].conn.take() else {
+            return;
+        };
+        if let Some(conn) = self.conns.remove(h) {
+            self.stats.sub(Counter::ConnsOpen, 1);
+            if conn.completed > 0 {
+                record_ns(
+                    &mut self.stats.conn_life,
+                    now.saturating_sub(conn.opened_ns),
+                );
+            }
+        }
+    }
+
+    /// Marks slot `s` done for the run.
+    pub(crate) fn finish_slot(&mut self, s: u32) {
+        let slot = &mut self.slots[s as usize];
+        if matches!(slot.phase, Phase::Done) {
+            return;
+        }
+        let started = !matches!(slot.phase, Phase::Waiting);
+        slot.phase = Phase::Done;
+        slot.deadline_ns = 0;
+        self.done_slots += 1;
+        if started {
+            self.stats.sub(Counter::ThreadsActive, 1);
+            self.stats.add(Counter::ThreadsDone, 1);
+        }
+    }
+}
