@@ -251,3 +251,21 @@ fn demo_runs_against_its_built_in_target() {
     assert_eq!(u(&r, "errors.total"), 0, "{r:#}");
     assert_invariant(&r);
 }
+
+#[test]
+fn reply_caps_are_overridable() {
+    let chunks = vec![b"abc".to_vec()];
+    let srv = server(Reply::Chunked { status: 200, chunks });
+    let out = volley()
+        .args([&srv.url("/"), "-w", "1", "-c", "2", "-n", "20", "--json"])
+        .args(["--max-trailer-bytes", "8"])
+        .run();
+    let r = out.json();
+    assert_eq!(u(&r, "errors.limit"), 20, "{r:#}");
+    assert_eq!(u(&r, "errors_detail.limit.trailers-too-large"), 20);
+    assert_eq!(u(&r, "replies.total"), 0);
+    assert_invariant(&r);
+    // The default cap lets the same replies through.
+    let out = volley().args([&srv.url("/"), "-w", "1", "-c", "2", "-n", "20", "--json"]).run();
+    assert_eq!(u(&out.json(), "replies.2xx"), 20);
+}

@@ -128,6 +128,22 @@ pub struct LoadArgs {
     #[arg(long, value_name = "D|never")]
     pub idle_timeout: Option<TimeoutArg>,
 
+    /// Cap on a reply head's size in bytes (a bigger head is a `limit` error).
+    #[arg(long, value_name = "BYTES", default_value_t = crate::spec::DEFAULT_MAX_HEAD_BYTES)]
+    pub max_head_bytes: usize,
+
+    /// Cap on the number of header fields in a reply head (at most 1000).
+    #[arg(long, value_name = "N", default_value_t = crate::spec::DEFAULT_MAX_HEADERS)]
+    pub max_headers: usize,
+
+    /// Cap on the bytes of chunk extensions in one reply.
+    #[arg(long, value_name = "BYTES", default_value_t = crate::spec::DEFAULT_MAX_CHUNK_EXT_BYTES)]
+    pub max_chunk_ext_bytes: usize,
+
+    /// Cap on the bytes of a chunked reply's trailer fields.
+    #[arg(long, value_name = "BYTES", default_value_t = crate::spec::DEFAULT_MAX_TRAILER_BYTES)]
+    pub max_trailer_bytes: usize,
+
     /// Print the report as JSON on stdout.
     #[arg(long)]
     pub json: bool,

@@ -17,7 +17,9 @@ pub mod values;
 
 pub use error::ConfigError;
 pub use resolve::{Command, parse_url};
-pub use spec::{Limit, OutputSpec, RampUp, RequestSpec, RunSpec, Target, Timeouts, TopSpec};
+pub use spec::{
+    Limit, OutputSpec, RampUp, ReplyLimits, RequestSpec, RunSpec, Target, Timeouts, TopSpec,
+};
 
 /// Parses a full argv (program name first) into a [`Command`].
 ///

@@ -7,7 +7,10 @@ use std::time::Duration;
 
 use crate::cli::{Cli, LoadArgs, Sub, TopArgs};
 use crate::error::ConfigError;
-use crate::spec::{Limit, OutputSpec, RampUp, RequestSpec, RunSpec, Target, Timeouts, TopSpec};
+use crate::spec::{
+    Limit, MAX_HEADERS_CAP, OutputSpec, RampUp, ReplyLimits, RequestSpec, RunSpec, Target,
+    Timeouts, TopSpec,
+};
 use crate::values::{TimeoutArg, is_token};
 
 /// Most worker processes accepted (a sanity bound, far above any core count).
@@ -144,6 +147,7 @@ fn run_spec(
         check_run_name(name)?;
     }
     let timeouts = timeouts(&load);
+    let limits = reply_limits(&load)?;
     let (seed, seed_given) = match load.seed {
         Some(s) => (s, true),
         None => (random_seed(), false),
@@ -164,6 +168,7 @@ fn run_spec(
         ramp,
         limit,
         timeouts,
+        limits,
         seed,
         seed_given,
         output: OutputSpec {
@@ -195,6 +200,23 @@ fn timeouts(load: &LoadArgs) -> Timeouts {
         idle: pick(load.idle_timeout, None),
         reply,
     }
+}
+
+fn reply_limits(load: &LoadArgs) -> Result<ReplyLimits, ConfigError> {
+    let check = |flag: &'static str, v: usize, lo: usize, hi: usize| {
+        if (lo..=hi).contains(&v) {
+            Ok(v)
+        } else {
+            Err(ConfigError::invalid(flag, v, format!("{lo} to {hi}")))
+        }
+    };
+    const MIB16: usize = 16 << 20;
+    Ok(ReplyLimits {
+        head_bytes: check("--max-head-bytes", load.max_head_bytes, 1024, MIB16)?,
+        headers: check("--max-headers", load.max_headers, 1, MAX_HEADERS_CAP)?,
+        chunk_ext_bytes: check("--max-chunk-ext-bytes", load.max_chunk_ext_bytes, 0, MIB16)?,
+        trailer_bytes: check("--max-trailer-bytes", load.max_trailer_bytes, 0, MIB16)?,
+    })
 }
 
 fn ramp_up(load: &LoadArgs, concurrency: u32) -> Result<RampUp, ConfigError> {
@@ -450,6 +472,23 @@ mod tests {
             invalid_flag(&["http://127.0.0.1:1/", "--ramp-start", "0"]),
             "--ramp-start"
         );
+    }
+
+    #[test]
+    fn reply_limits_are_overridable_within_bounds() {
+        let bad = |args: &[&str]| invalid_flag(&[&["http://127.0.0.1:1/"], args].concat());
+        assert_eq!(bad(&["--max-headers", "1001"]), "--max-headers");
+        assert_eq!(bad(&["--max-headers", "0"]), "--max-headers");
+        assert_eq!(bad(&["--max-head-bytes", "10"]), "--max-head-bytes");
+        let spec = run(&[
+            "http://127.0.0.1:1/",
+            "--max-headers",
+            "500",
+            "--max-trailer-bytes",
+            "0",
+        ]);
+        assert_eq!((spec.limits.headers, spec.limits.trailer_bytes), (500, 0));
+        assert_eq!(run(&["http://127.0.0.1:1/"]).limits, ReplyLimits::default());
     }
 
     #[test]

@@ -20,6 +20,8 @@ pub struct RunSpec {
     pub limit: Limit,
     /// Watchdog deadlines of each phase of a request.
     pub timeouts: Timeouts,
+    /// Caps against hostile replies.
+    pub limits: ReplyLimits,
     /// Run seed; slot `t` draws from `ChaCha8Rng(seed, stream = t)`.
     pub seed: u64,
     /// Whether the seed was given (`--seed`) or drawn at random.
@@ -28,6 +30,42 @@ pub struct RunSpec {
     pub output: OutputSpec,
     /// Scoreboard segment name (`volley-…`), if the user chose one.
     pub run_name: Option<String>,
+}
+
+/// Default cap on a reply head's size (status line, fields, empty line).
+pub const DEFAULT_MAX_HEAD_BYTES: usize = 64 * 1024;
+/// Default cap on the number of header fields in a reply head.
+pub const DEFAULT_MAX_HEADERS: usize = 100;
+/// Largest `--max-headers` accepted (the parser's field table lives on the stack).
+pub const MAX_HEADERS_CAP: usize = 1000;
+/// Default cap on the bytes of chunk extensions in one message (hyper's limit).
+pub const DEFAULT_MAX_CHUNK_EXT_BYTES: usize = 16 * 1024;
+/// Default cap on the bytes of a chunked message's trailer section.
+pub const DEFAULT_MAX_TRAILER_BYTES: usize = 64 * 1024;
+
+/// Caps volley keeps against hostile replies: memory per connection stays bounded
+/// whatever the server sends. Bodies are never buffered, so they need no cap.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ReplyLimits {
+    /// Largest reply head, in bytes.
+    pub head_bytes: usize,
+    /// Most header fields in one head.
+    pub headers: usize,
+    /// Most bytes of chunk extensions in one message.
+    pub chunk_ext_bytes: usize,
+    /// Most bytes of trailer fields in one message.
+    pub trailer_bytes: usize,
+}
+
+impl Default for ReplyLimits {
+    fn default() -> Self {
+        ReplyLimits {
+            head_bytes: DEFAULT_MAX_HEAD_BYTES,
+            headers: DEFAULT_MAX_HEADERS,
+            chunk_ext_bytes: DEFAULT_MAX_CHUNK_EXT_BYTES,
+            trailer_bytes: DEFAULT_MAX_TRAILER_BYTES,
+        }
+    }
 }
 
 /// Hard deadlines of a request's phases on the monotonic clock (`None` = no deadline).

@@ -8,7 +8,7 @@ use volley_scoreboard::{Counter, ErrorClass};
 
 use crate::conn::Conn;
 use crate::event_loop::Worker;
-use crate::http::{BodyDecoder, MAX_HEAD_BYTES, MAX_INTERIM, parse_head};
+use crate::http::{BodyDecoder, MAX_INTERIM, parse_head_limited};
 use crate::outcome::{
     self, Failure, HEAD_TOO_LARGE, STALE, Stage, TOO_MANY_INTERIM, classify_body, classify_head,
     classify_io,
@@ -259,24 +259,29 @@ impl Worker<'_> {
             let Phase::AwaitHead { interim } = slot.phase else {
                 return Step::Again;
             };
-            let head = match parse_head(&slot.buf[..slot.filled], self.request.is_head) {
-                Ok(Some(head)) => head,
-                Ok(None) => {
-                    if slot.filled == slot.buf.len() {
-                        if slot.buf.len() >= MAX_HEAD_BYTES {
-                            self.fail(s, HEAD_TOO_LARGE, now);
-                            return Step::Wait;
+            let limits = &self.spec.limits;
+            let head =
+                match parse_head_limited(&slot.buf[..slot.filled], self.request.is_head, limits) {
+                    Ok(Some(head)) => head,
+                    Ok(None) => {
+                        if slot.filled == slot.buf.len() {
+                            if slot.buf.len() >= limits.head_bytes {
+                                self.fail(s, HEAD_TOO_LARGE, now);
+                                return Step::Wait;
+                            }
+                            // A rare, big head: grow, up to the cap.
+                            let grown = (slot.buf.len() * 4)
+                                .max(LARGE_BUFFER)
+                                .min(limits.head_bytes);
+                            slot.buf.resize(grown.max(slot.buf.len() + 1), 0);
                         }
-                        // A rare, big head: grow once, up to the cap.
-                        slot.buf.resize(MAX_HEAD_BYTES.max(LARGE_BUFFER), 0);
+                        return Step::Again;
                     }
-                    return Step::Again;
-                }
-                Err(e) => {
-                    self.fail(s, classify_head(&e), now);
-                    return Step::Wait;
-                }
-            };
+                    Err(e) => {
+                        self.fail(s, classify_head(&e), now);
+                        return Step::Wait;
+                    }
+                };
             self.stats.add(Counter::HeaderBytes, head.head_len as u64);
             self.stats
                 .add(Counter::HeaderCount, head.header_count as u64);
@@ -295,10 +300,12 @@ impl Worker<'_> {
             }
             let (from, to) = (head.head_len, slot.filled);
             slot.filled = 0;
-            slot.phase = Phase::Body {
-                head,
-                decoder: BodyDecoder::new(head.framing),
-            };
+            let decoder = BodyDecoder::with_limits(
+                head.framing,
+                limits.chunk_ext_bytes,
+                limits.trailer_bytes,
+            );
+            slot.phase = Phase::Body { head, decoder };
             return self.on_body_bytes(s, from, to, now);
         }
     }

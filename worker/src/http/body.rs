@@ -13,10 +13,10 @@ use super::head::Framing;
 
 /// Most bytes of chunk extensions accepted in one message (hyper's
 /// `CHUNKED_EXTENSIONS_LIMIT`). Whitespace after a chunk size counts too.
-pub const MAX_CHUNK_EXT_BYTES: usize = 16 * 1024;
+pub const MAX_CHUNK_EXT_BYTES: usize = volley_config::spec::DEFAULT_MAX_CHUNK_EXT_BYTES;
 
 /// Most bytes of trailer section accepted in one message, line ends included.
-pub const MAX_TRAILER_BYTES: usize = 64 * 1024;
+pub const MAX_TRAILER_BYTES: usize = volley_config::spec::DEFAULT_MAX_TRAILER_BYTES;
 
 /// Most hex digits in a chunk size: 16 digits already fill a `u64`.
 const MAX_SIZE_DIGITS: u8 = 16;
@@ -84,10 +84,10 @@ impl fmt::Display for BodyError {
             BodyError::ChunkSizeOverflow => write!(f, "chunk size too large"),
             BodyError::BadLineEnding => write!(f, "invalid line ending in chunked body"),
             BodyError::ChunkExtTooLong => {
-                write!(f, "chunk extensions exceed {MAX_CHUNK_EXT_BYTES} bytes")
+                write!(f, "chunk extensions exceed the cap (--max-chunk-ext-bytes)")
             }
             BodyError::TrailersTooLarge => {
-                write!(f, "trailer section exceeds {MAX_TRAILER_BYTES} bytes")
+                write!(f, "trailer section exceeds the cap (--max-trailer-bytes)")
             }
             BodyError::Incomplete => write!(f, "connection closed before the body ended"),
         }
@@ -122,10 +122,15 @@ enum Kind {
 impl BodyDecoder {
     /// A decoder for a body framed as `framing` says.
     pub fn new(framing: Framing) -> Self {
+        Self::with_limits(framing, MAX_CHUNK_EXT_BYTES, MAX_TRAILER_BYTES)
+    }
+
+    /// A decoder with caps on chunk extensions and trailers other than the defaults.
+    pub fn with_limits(framing: Framing, max_ext_bytes: usize, max_trailer_bytes: usize) -> Self {
         let kind = match framing {
             Framing::None => Kind::Empty,
             Framing::Length(remaining) => Kind::Length { remaining },
-            Framing::Chunked => Kind::Chunked(Chunked::new()),
+            Framing::Chunked => Kind::Chunked(Chunked::new(max_ext_bytes, max_trailer_bytes)),
             Framing::UntilClose => Kind::UntilClose,
         };
         BodyDecoder { kind }
@@ -239,6 +244,10 @@ struct Chunked {
     ext_bytes: usize,
     /// Bytes of trailer section seen in this message.
     trailer_bytes: usize,
+    /// Cap on `ext_bytes`.
+    max_ext_bytes: usize,
+    /// Cap on `trailer_bytes`.
+    max_trailer_bytes: usize,
 }
 
 /// What one step of the chunked machine did.
@@ -261,12 +270,14 @@ impl Step {
 }
 
 impl Chunked {
-    fn new() -> Chunked {
+    fn new(max_ext_bytes: usize, max_trailer_bytes: usize) -> Chunked {
         Chunked {
             state: ChunkState::Size { digits: 0 },
             chunk_remaining: 0,
             ext_bytes: 0,
             trailer_bytes: 0,
+            max_ext_bytes,
+            max_trailer_bytes,
         }
     }
 
@@ -467,7 +478,7 @@ impl Chunked {
 
     fn add_ext(&mut self, n: usize) -> Result<(), BodyError> {
         self.ext_bytes = self.ext_bytes.saturating_add(n);
-        if self.ext_bytes > MAX_CHUNK_EXT_BYTES {
+        if self.ext_bytes > self.max_ext_bytes {
             return Err(BodyError::ChunkExtTooLong);
         }
         Ok(())
@@ -475,7 +486,7 @@ impl Chunked {
 
     fn add_trailer(&mut self, n: usize) -> Result<(), BodyError> {
         self.trailer_bytes = self.trailer_bytes.saturating_add(n);
-        if self.trailer_bytes > MAX_TRAILER_BYTES {
+        if self.trailer_bytes > self.max_trailer_bytes {
             return Err(BodyError::TrailersTooLarge);
         }
         Ok(())
@@ -662,7 +673,7 @@ mod tests {
 
     #[test]
     fn chunk_data_is_skipped_in_one_step() {
-        let mut chunked = Chunked::new();
+        let mut chunked = Chunked::new(MAX_CHUNK_EXT_BYTES, MAX_TRAILER_BYTES);
         chunked.feed(b"ffff\r\n").unwrap();
         assert_eq!(chunked.state, ChunkState::Data);
         let step = chunked.step(&[b'x'; 1000]).unwrap();

@@ -6,18 +6,22 @@
 //! and `Connection` (whether the connection persists, RFC 9112 §9.3). Nothing is
 //! copied or allocated; the result is a small `Copy` value.
 
+use std::mem::MaybeUninit;
+
 use std::fmt;
+use volley_config::ReplyLimits;
+use volley_config::spec::MAX_HEADERS_CAP;
 
 /// Largest reply head accepted, in bytes (status line + fields + empty line).
 ///
 /// A head that has not ended within this many bytes is [`HeadError::TooLarge`], so an
 /// endless header line or an endless run of headers cannot grow the read buffer.
-pub const MAX_HEAD_BYTES: usize = 64 * 1024;
+pub const MAX_HEAD_BYTES: usize = volley_config::spec::DEFAULT_MAX_HEAD_BYTES;
 
 /// Most header fields accepted in one reply head.
 ///
 /// This is the size of the `httparse` header array, which lives on the stack.
-pub const MAX_HEADERS: usize = 100;
+pub const MAX_HEADERS: usize = volley_config::spec::DEFAULT_MAX_HEADERS;
 
 /// Most interim (1xx) replies accepted before the final one.
 ///
@@ -117,10 +121,16 @@ impl fmt::Display for HeadError {
         match self {
             HeadError::Malformed(err) => write!(f, "malformed reply head: {err}"),
             HeadError::TooManyHeaders => {
-                write!(f, "reply head has more than {MAX_HEADERS} header fields")
+                write!(
+                    f,
+                    "reply head has more header fields than the cap (--max-headers)"
+                )
             }
             HeadError::TooLarge => {
-                write!(f, "reply head did not end within {MAX_HEAD_BYTES} bytes")
+                write!(
+                    f,
+                    "reply head did not end within the cap (--max-head-bytes)"
+                )
             }
             HeadError::BadContentLength => write!(f, "invalid or conflicting Content-Length"),
             HeadError::BadTransferEncoding => {
@@ -146,15 +156,34 @@ impl std::error::Error for HeadError {}
 /// buffer. An incomplete head that already fills [`MAX_HEAD_BYTES`] is
 /// [`HeadError::TooLarge`]; the other [`HeadError`] variants are described there.
 pub fn parse_head(buf: &[u8], request_was_head: bool) -> Result<Option<ReplyHead>, HeadError> {
-    let window = buf.get(..MAX_HEAD_BYTES).unwrap_or(buf);
-    let mut headers = [httparse::EMPTY_HEADER; MAX_HEADERS];
-    let mut reply = httparse::Response::new(&mut headers);
+    parse_head_limited(buf, request_was_head, &ReplyLimits::default())
+}
+
+/// [`parse_head`] with caps other than the defaults: only the first `limits.head_bytes`
+/// of `buf` are looked at, and at most `limits.headers` fields (up to
+/// [`MAX_HEADERS_CAP`]) are accepted.
+///
+/// # Errors
+///
+/// As [`parse_head`], with the given caps.
+pub fn parse_head_limited(
+    buf: &[u8],
+    request_was_head: bool,
+    limits: &ReplyLimits,
+) -> Result<Option<ReplyHead>, HeadError> {
+    let max_head = limits.head_bytes;
+    let window = buf.get(..max_head).unwrap_or(buf);
+    // Left uninitialised: the parser writes only the slots it fills, so a reply costs
+    // nothing for the fields it does not have.
+    let mut storage = [const { MaybeUninit::<httparse::Header<'_>>::uninit() }; MAX_HEADERS_CAP];
+    let fields_cap = limits.headers.clamp(1, MAX_HEADERS_CAP);
+    let mut reply = httparse::Response::new(&mut []);
     let parsed = httparse::ParserConfig::default()
         .allow_obsolete_multiline_headers_in_responses(true)
-        .parse_response(&mut reply, window);
+        .parse_response_with_uninit_headers(&mut reply, window, &mut storage[..fields_cap]);
     let head_len = match parsed {
         Ok(httparse::Status::Complete(len)) => len,
-        Ok(httparse::Status::Partial) if window.len() < MAX_HEAD_BYTES => return Ok(None),
+        Ok(httparse::Status::Partial) if window.len() < max_head => return Ok(None),
         Ok(httparse::Status::Partial) => return Err(HeadError::TooLarge),
         Err(httparse::Error::TooManyHeaders) => return Err(HeadError::TooManyHeaders),
         Err(err) => return Err(HeadError::Malformed(err)),
