@@ -1,0 +1,291 @@
+#!/usr/bin/env python3
+"""summary.py OUT - the tables of bench/compare.sh from its results directory.
+
+Reads OUT/settings.env, OUT/results.tsv, OUT/syscalls.tsv and OUT/startup.tsv (written by
+compare.sh) and prints markdown: one detail table per scenario that ran, notes (errors, non-zero
+exits, short runs), and last the combined table with wrk's figure, volley's, the ratio, the target
+and met / not met. Figures are medians over the runs; detail tables add (min-max).
+"""
+import csv
+import os
+import statistics
+import sys
+
+OUT = sys.argv[1] if len(sys.argv) > 1 else sys.exit(__doc__)
+
+
+def read_tsv(name):
+    path = os.path.join(OUT, name)
+    if not os.path.exists(path):
+        return []
+    with open(path, newline="") as f:
+        return list(csv.DictReader(f, delimiter="\t"))
+
+
+settings = {}
+if os.path.exists(os.path.join(OUT, "settings.env")):
+    for line in open(os.path.join(OUT, "settings.env")):
+        if "=" in line:
+            k, v = line.rstrip("\n").split("=", 1)
+            settings[k] = v
+SCEN = settings.get("scenarios", "").split()
+PERF = settings.get("perf_ok") == "1"
+res = read_tsv("results.tsv")
+sysc = read_tsv("syscalls.tsv")
+st = read_tsv("startup.tsv")
+
+
+def num(x):
+    try:
+        return float(x)
+    except (TypeError, ValueError):
+        return None
+
+
+def vals(rows, col, f=None):
+    out = []
+    for r in rows:
+        v = num(r.get(col))
+        if v is not None:
+            out.append(f(v, r) if f else v)
+    return out
+
+
+def med(v):
+    return statistics.median(v) if v else None
+
+
+def cell(v, d=1):
+    if not v:
+        return "n/a"
+    m = med(v)
+    if len(v) == 1:
+        return f"{m:.{d}f}"
+    return f"{m:.{d}f} ({min(v):.{d}f}-{max(v):.{d}f})"
+
+
+def fmt(x, d=1):
+    return "n/a" if x is None else f"{x:.{d}f}"
+
+
+def ratio(a, b):
+    return "n/a" if a is None or b is None or b == 0 else f"{a / b:.3f}"
+
+
+def runs(scen, tool):
+    return [r for r in res if r["scenario"] == scen and r["tool"] == tool]
+
+
+MIB = lambda v, r: v / 1024
+notes = []
+
+
+def check_runs(scen, tools):
+    for t in tools:
+        rr = runs(scen, t)
+        reqs = vals(rr, "requests")
+        m = med(reqs)
+        for r in rr:
+            if r["rc"] not in ("0", ""):
+                notes.append(f"{scen}: {t} rep {r['rep']} exited with status {r['rc']}"
+                             + (" (124: stopped by timeout)" if r["rc"] == "124" else ""))
+            e = num(r["errors"])
+            if e:
+                notes.append(f"{scen}: {t} rep {r['rep']}: {int(e)} errors ({r['error_detail']}) "
+                             f"out of {r['requests']} replies")
+            q = num(r["requests"])
+            if m and q is not None and q < 0.5 * m:
+                notes.append(f"{scen}: {t} rep {r['rep']} completed only {int(q)} requests (median {int(m)})")
+            if r["count_from"] != "tool":
+                notes.append(f"{scen}: {t} rep {r['rep']}: request count taken from {r['count_from']}")
+
+
+final = []   # (scenario, metric, ref, volley, ratio, target, status)
+
+
+def status(ok):
+    return "n/a" if ok is None else ("met" if ok else "not met")
+
+
+out = []
+p = out.append
+
+# ---------------------------------------------------------------- keepalive
+if "keepalive" in SCEN:
+    C, VW = settings.get("conns", "50"), settings.get("volley_workers", "1")
+    p(f"### keepalive: {C} keep-alive connections, volley -w {VW} vs wrk -t 1\n")
+    p("| tool | req/s | CPU µs/req | syscalls/req, strace (slowed) | syscalls/req, perf (full speed) |")
+    p("|---|---|---|---|---|")
+    sc = lambda t, m: vals([r for r in sysc if r["tool"] == t and r["method"] == m], "syscalls_per_req")
+    for t, label in (("volley", f"volley -w {VW}"), ("wrk", "wrk -t 1")):
+        rr = runs("keepalive", t)
+        p(f"| {label} | {cell(vals(rr, 'rps'), 0)} | {cell(vals(rr, 'cpu_us_per_req'), 2)} | "
+          f"{cell(sc(t, 'strace'), 2)} | {cell(sc(t, 'perf'), 2) if PERF else 'skipped (perf unusable)'} |")
+    mv = lambda t, c: med(vals(runs("keepalive", t), c))
+    p(f"| volley/wrk (ratio of medians) | {ratio(mv('volley', 'rps'), mv('wrk', 'rps'))} | "
+      f"{ratio(mv('volley', 'cpu_us_per_req'), mv('wrk', 'cpu_us_per_req'))} | "
+      f"{ratio(med(sc('volley', 'strace')), med(sc('wrk', 'strace')))} | "
+      f"{ratio(med(sc('volley', 'perf')), med(sc('wrk', 'perf'))) if PERF else 'n/a'} |")
+    p("")
+    p("| tool | requests | client CPU s | errors | nginx counted | CPU busy %: server / client | busy % before run |")
+    p("|---|---|---|---|---|---|---|")
+    for t in ("volley", "wrk"):
+        rr = runs("keepalive", t)
+        p(f"| {t} | {cell(vals(rr, 'requests'), 0)} | {cell(vals(rr, 'user_s', lambda v, r: v + float(r['sys_s'])), 2)} | "
+          f"{cell(vals(rr, 'errors'), 0)} | {cell(vals(rr, 'nginx_requests'), 0)} | "
+          f"{cell(vals(rr, 'srv_busy_pct'), 0)} / {cell(vals(rr, 'cli_busy_pct'), 0)} | {cell(vals(rr, 'pre_busy_pct'), 0)} |")
+    p("")
+    tops = []
+    for t in ("volley", "wrk"):
+        for m in ("strace", "perf"):
+            for r in sysc:
+                q = num(r["requests"])
+                if r["tool"] == t and r["method"] == m and r.get("top_syscalls") and q:
+                    per = []
+                    for kv in r["top_syscalls"].split(","):
+                        k, _, v = kv.rpartition(":")
+                        if num(v) is not None:
+                            per.append(f"{k} {float(v) / q:.3f}")
+                    tops.append(f"- {t}, {m} rep {r['rep']}: " + ", ".join(per))
+                    break
+    if tops:
+        p("top syscalls per request (first rep of each tool and method):\n")
+        out.extend(tops)
+        p("")
+    check_runs("keepalive", ("volley", "wrk"))
+    for t in ("volley", "wrk"):
+        for r in sysc:
+            if r["tool"] == t and r["rc"] not in ("0", ""):
+                notes.append(f"keepalive syscalls: {t} {r['method']} rep {r['rep']} exited with status {r['rc']}")
+    cu_v, cu_w = mv("volley", "cpu_us_per_req"), mv("wrk", "cpu_us_per_req")
+    final.append(("keepalive", "client CPU µs/request (user+sys)", fmt(cu_w, 2), fmt(cu_v, 2), ratio(cu_v, cu_w),
+                  "≤ 0.8 × wrk", status(None if cu_v is None or cu_w is None else cu_v <= 0.8 * cu_w)))
+    if PERF:
+        sv, sw = med(sc("volley", "perf")), med(sc("wrk", "perf"))
+        final.append(("keepalive", "syscalls/request (perf raw_syscalls:sys_enter, full speed)", fmt(sw, 2), fmt(sv, 2),
+                      ratio(sv, sw), "≤ 2.4", status(None if sv is None else sv <= 2.4)))
+    else:
+        sv, sw = med(sc("volley", "strace")), med(sc("wrk", "strace"))
+        final.append(("keepalive", "syscalls/request (strace, slowed: perf unusable here)", fmt(sw, 2), fmt(sv, 2),
+                      ratio(sv, sw), "≤ 2.4 (perf)", "n/a (no perf)"))
+
+# ---------------------------------------------------------------- rss
+if "rss" in SCEN:
+    C, W = settings.get("conns", "50"), settings.get("rss_workers", "2")
+    p(f"### rss: peak RSS of the client process tree, {C} keep-alive connections "
+      f"(sum of VmRSS sampled every {settings.get('rss_interval_ms', '50')} ms)\n")
+    p("| tool | peak Σ VmRSS MiB | peak Σ VmHWM MiB | peak Σ Pss MiB | processes | largest single process MiB (/usr/bin/time) | req/s | CPU µs/req | errors |")
+    p("|---|---|---|---|---|---|---|---|---|")
+    tools = (("volley", f"volley -w {W}"), ("wrk", "wrk -t 1"), ("wrk-t2", "wrk -t 2"))
+    for t, label in tools:
+        rr = runs("rss", t)
+        p(f"| {label} | {cell(vals(rr, 'peak_rss_kb', MIB), 2)} | {cell(vals(rr, 'peak_hwm_kb', MIB), 2)} | "
+          f"{cell(vals(rr, 'peak_pss_kb', MIB), 2)} | {cell(vals(rr, 'procs'), 0)} | {cell(vals(rr, 'maxrss_kb', MIB), 2)} | "
+          f"{cell(vals(rr, 'rps'), 0)} | {cell(vals(rr, 'cpu_us_per_req'), 2)} | {cell(vals(rr, 'errors'), 0)} |")
+    p("")
+    check_runs("rss", [t for t, _ in tools])
+    rv = med(vals(runs("rss", "volley"), "peak_rss_kb", MIB))
+    rw = med(vals(runs("rss", "wrk"), "peak_rss_kb", MIB))
+    rw2 = med(vals(runs("rss", "wrk-t2"), "peak_rss_kb", MIB))
+    final.append(("rss", f"peak RSS MiB, Σ over the process tree (volley -w {W} vs wrk -t 1; wrk -t 2 in brackets)",
+                  f"{fmt(rw, 2)} ({fmt(rw2, 2)})", fmt(rv, 2), ratio(rv, rw), "≤ 8 MiB",
+                  status(None if rv is None else rv <= 8.0)))
+
+# ---------------------------------------------------------------- scale
+if "scale" in SCEN:
+    N, W = settings.get("scale_conns", "10000"), settings.get("scale_workers", "1")
+    nof = sorted(set(r["nofile"] for r in res if r["scenario"] == "scale"))
+    p(f"### scale: {N} keep-alive connections, volley -w {W} vs wrk -t 1 (open-file limit {', '.join(nof) or '?'})\n")
+    p("| tool | req/s | peak Σ VmRSS MiB | peak Σ Pss MiB | CPU µs/req | errors | connections opened | nginx counted | CPU busy %: server / client | TIME_WAIT before |")
+    p("|---|---|---|---|---|---|---|---|---|---|")
+    for t, label in (("volley", f"volley -w {W}"), ("wrk", "wrk -t 1")):
+        rr = runs("scale", t)
+        p(f"| {label} | {cell(vals(rr, 'rps'), 0)} | {cell(vals(rr, 'peak_rss_kb', MIB), 1)} | {cell(vals(rr, 'peak_pss_kb', MIB), 1)} | "
+          f"{cell(vals(rr, 'cpu_us_per_req'), 2)} | {cell(vals(rr, 'errors'), 0)} | {cell(vals(rr, 'conns_opened'), 0)} | "
+          f"{cell(vals(rr, 'nginx_requests'), 0)} | {cell(vals(rr, 'srv_busy_pct'), 0)} / {cell(vals(rr, 'cli_busy_pct'), 0)} | "
+          f"{cell(vals(rr, 'tw_before'), 0)} |")
+    p("")
+    check_runs("scale", ("volley", "wrk"))
+    for t in ("volley",):
+        for r in runs("scale", t):
+            o = num(r["conns_opened"])
+            if o is not None and o < float(N):
+                notes.append(f"scale: {t} rep {r['rep']} opened only {int(o)} of {N} connections")
+    qv, qw = med(vals(runs("scale", "volley"), "rps")), med(vals(runs("scale", "wrk"), "rps"))
+    mv_, mw = med(vals(runs("scale", "volley"), "peak_rss_kb", MIB)), med(vals(runs("scale", "wrk"), "peak_rss_kb", MIB))
+    final.append(("scale", f"req/s at {N} connections", fmt(qw, 0), fmt(qv, 0), ratio(qv, qw), "≥ wrk",
+                  status(None if qv is None or qw is None else qv >= qw)))
+    final.append(("scale", f"peak RSS MiB at {N} connections (Σ over the process tree)", fmt(mw, 1), fmt(mv_, 1),
+                  ratio(mv_, mw), "≤ wrk", status(None if mv_ is None or mw is None else mv_ <= mw)))
+
+# ---------------------------------------------------------------- startup
+if "startup" in SCEN:
+    W = settings.get("startup_workers", "8")
+    p(f"### startup: volley URL -w {W} -c {W} -n {W} -q --json (pinned to CPU {settings.get('client_cpu', '1')})\n")
+    p("| run set | runs | wall time of the whole command, ms | JSON timing.startup_ms | exec → first request logged by nginx, ms | errors | non-zero exits |")
+    p("|---|---|---|---|---|---|---|")
+    labels = {"volley": "volley (/small)", "baseline-true": "baseline: timeout /bin/true",
+              "volley-arrival": "volley (/small-logged)", "wrk-arrival": f"wrk -t {W} -c {W} -d 1s (/small-logged)"}
+    for lab in ("volley", "baseline-true", "volley-arrival", "wrk-arrival"):
+        rr = [r for r in st if r["label"] == lab]
+        if not rr:
+            continue
+        bad = [r["rc"] for r in rr if r["rc"] != "0"]
+        p(f"| {labels[lab]} | {len(rr)} | {cell(vals(rr, 'wall_ms'), 1)} | {cell(vals(rr, 'startup_ms'), 2)} | "
+          f"{cell(vals(rr, 'first_arrival_ms'), 1)} | {cell(vals(rr, 'errors'), 0)} | {','.join(bad) or '-'} |")
+        if bad:
+            notes.append(f"startup: {labels[lab]} exited non-zero in {len(bad)} runs ({','.join(bad)}); see raw/startup.err")
+        e = sum(vals(rr, "errors"))
+        if e:
+            notes.append(f"startup: {labels[lab]}: {int(e)} errors over the runs")
+    p("")
+    sv = [r for r in st if r["label"] == "volley"]
+    wall = med(vals(sv, "wall_ms"))
+    sms = med(vals(sv, "startup_ms"))
+    base = med(vals([r for r in st if r["label"] == "baseline-true"], "wall_ms"))
+    final.append(("startup", "wall time of the whole command, ms (median of %d; bounds exec → first request)" % len(sv),
+                  "n/a (harness: timeout /bin/true %s)" % fmt(base, 1), fmt(wall, 1), "n/a", "< 50 ms", status(None if wall is None else wall < 50)))
+    if vals(sv, "startup_ms"):
+        final.append(("startup", "JSON timing.startup_ms (supervisor start → workers released)", "n/a", fmt(sms, 2),
+                      "n/a", "< 50 ms", status(sms < 50)))
+    else:
+        final.append(("startup", "JSON timing.startup_ms", "n/a", "absent", "n/a", "< 50 ms", "n/a"))
+    av = med(vals([r for r in st if r["label"] == "volley-arrival"], "first_arrival_ms"))
+    aw = med(vals([r for r in st if r["label"] == "wrk-arrival"], "first_arrival_ms"))
+    if av is not None or aw is not None:
+        final.append(("startup", "exec → first request logged by nginx, ms (±1 ms)", fmt(aw, 1), fmt(av, 1), ratio(av, aw),
+                      "< 50 ms", status(None if av is None else av < 50)))
+
+# ---------------------------------------------------------------- close
+if "close" in SCEN:
+    C, VW = settings.get("conns", "50"), settings.get("volley_workers", "1")
+    p(f"### close: new connection per request (Connection: close), {C} connections, volley -w {VW} vs wrk -t 1\n")
+    p("| tool | req/s | CPU µs/req | connections opened per reply | errors | nginx counted | CPU busy %: server / client | TIME_WAIT before |")
+    p("|---|---|---|---|---|---|---|---|")
+    for t, label in (("volley", f"volley -w {VW}"), ("wrk", "wrk -t 1")):
+        rr = runs("close", t)
+        per = [float(r["conns_opened"]) / float(r["requests"]) for r in rr
+               if num(r["conns_opened"]) is not None and num(r["requests"])]
+        p(f"| {label} | {cell(vals(rr, 'rps'), 0)} | {cell(vals(rr, 'cpu_us_per_req'), 2)} | {cell(per, 3)} | "
+          f"{cell(vals(rr, 'errors'), 0)} | {cell(vals(rr, 'nginx_requests'), 0)} | "
+          f"{cell(vals(rr, 'srv_busy_pct'), 0)} / {cell(vals(rr, 'cli_busy_pct'), 0)} | {cell(vals(rr, 'tw_before'), 0)} |")
+    p("")
+    check_runs("close", ("volley", "wrk"))
+    cv, cw = med(vals(runs("close", "volley"), "cpu_us_per_req")), med(vals(runs("close", "wrk"), "cpu_us_per_req"))
+    final.append(("close", "client CPU µs/request (new connection per request)", fmt(cw, 2), fmt(cv, 2), ratio(cv, cw),
+                  "≤ 0.9 × wrk", status(None if cv is None or cw is None else cv <= 0.9 * cw)))
+
+print("\n".join(out))
+if notes:
+    print("notes:\n")
+    for n in notes:
+        print(f"- {n}")
+    print()
+print("req/s: each tool's own figure. CPU µs/req: user+sys of the client process tree (/usr/bin/time) / completed requests.")
+print("Peak RSS: largest sum of VmRSS over the client process and its descendants in one sample (shared pages count once per process).")
+print("Figures are medians over the runs; the ratio is volley / wrk.\n")
+print("### all scenarios\n")
+print("| scenario | metric | wrk (same run) | volley | volley/wrk | target | status |")
+print("|---|---|---|---|---|---|---|")
+for row in final:
+    print("| " + " | ".join(row) + " |")
