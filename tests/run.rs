@@ -255,7 +255,10 @@ fn demo_runs_against_its_built_in_target() {
 #[test]
 fn reply_caps_are_overridable() {
     let chunks = vec![b"abc".to_vec()];
-    let srv = server(Reply::Chunked { status: 200, chunks });
+    let srv = server(Reply::Chunked {
+        status: 200,
+        chunks,
+    });
     let out = volley()
         .args([&srv.url("/"), "-w", "1", "-c", "2", "-n", "20", "--json"])
         .args(["--max-trailer-bytes", "8"])
@@ -266,6 +269,8 @@ fn reply_caps_are_overridable() {
     assert_eq!(u(&r, "replies.total"), 0);
     assert_invariant(&r);
     // The default cap lets the same replies through.
-    let out = volley().args([&srv.url("/"), "-w", "1", "-c", "2", "-n", "20", "--json"]).run();
+    let out = volley()
+        .args([&srv.url("/"), "-w", "1", "-c", "2", "-n", "20", "--json"])
+        .run();
     assert_eq!(u(&out.json(), "replies.2xx"), 20);
 }

@@ -6,6 +6,8 @@
 mod cli;
 // End-to-end runs: exact counts, keep-alive, body framing, status classes, refusals.
 mod run;
+// Misbehaving servers (HOSTILE.md scenarios S01-S41, P2/P5/P7): how each request is counted.
+mod hostile;
 // Processes: SIGINT, a killed worker, the scoreboard segment, `volley top`.
 mod workers;
 

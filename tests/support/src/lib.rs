@@ -27,6 +27,7 @@ assert_eq!(out.code, Some(0), "stderr: {}", out.stderr);
 #![deny(missing_docs)]
 #![forbid(unsafe_code)]
 
+pub mod hostile;
 pub mod server;
 
 pub use server::{Reply, ServerConfig, TestServer, closed_port};
