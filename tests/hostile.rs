@@ -11,9 +11,9 @@
 //! - S23 (413 while a large request body is uploading): the request-body upload race
 //!   needs streamed request bodies, which volley does not have yet.
 //! - S39 (pipelining): volley does not pipeline.
-//! - S42 (10 GiB body, `--max-body`): the capture cap does not exist yet; streaming and
-//!   discarding with flat memory is covered by S28.
-//! - S46 (per-outcome histograms): not in the report yet.
+//! - S42's `--max-body` capture cap: volley never captures bodies; streaming and discarding
+//!   a large Content-Length body is `s42_large_body_is_streamed_and_counted` (256 MiB, so
+//!   the test stays quick) and flat memory on an endless body is S28.
 //! - T*, D*, R* (TLS, DNS, redirects): volley speaks plain HTTP to an address only.
 //! - P1 and P4 (a killed worker, SIGINT): in `tests/workers.rs`.
 
@@ -1387,4 +1387,55 @@ fn p7_report_into_a_closed_pipe_does_not_panic() {
             assert_eq!(out.stdout.lines().count(), 1, "{}", out.stdout);
         }
     }
+}
+
+/// S46: slow 200s mixed with fast 503s on one connection. Latency is kept per outcome,
+/// so the fast 503s never pull the success percentiles down (F10).
+#[test]
+fn s46_fast_errors_stay_out_of_the_success_latency() {
+    let slow_ok = hostile::ok("slow");
+    let fast_503 = hostile::raw(
+        "HTTP/1.1 503 Service Unavailable",
+        "Content-Length: 4\r\n",
+        b"busy",
+    );
+    let server = HostileServer::every_connection(
+        "s46_slow_200_fast_503",
+        vec![
+            Step::ReadRequest,
+            Step::Sleep(Duration::from_millis(30)),
+            Step::Write(slow_ok),
+            Step::ReadRequest,
+            Step::Write(fast_503),
+            Step::Repeat,
+        ],
+    );
+    let run = run_ok(&server.url("/"), &["-w", "1", "-c", "1", "-n", "20"]);
+    let r = &run.r;
+    assert_replies(r, &[("2xx", 10), ("5xx", 10)]);
+    assert_no_errors(r);
+    let ok = &r["latency_ms"]["reply"];
+    let errors = &r["latency_ms"]["reply_4xx_5xx"];
+    assert_eq!(ok["count"], 10, "{r:#}");
+    assert_eq!(errors["count"], 10, "{r:#}");
+    let ok_min = ok["min"].as_f64().unwrap();
+    let err_max = errors["max"].as_f64().unwrap();
+    assert!(ok_min >= 29.0, "every success waited 30 ms: {ok:#}");
+    assert!(err_max < 29.0, "no 503 waited: {errors:#}");
+}
+
+/// S42 (scaled down): a 256 MiB Content-Length body is streamed, counted byte-exact and
+/// never buffered; the connection is reused afterwards.
+#[test]
+fn s42_large_body_is_streamed_and_counted() {
+    const SIZE: usize = 256 << 20;
+    let mut reply = format!("HTTP/1.1 200 OK\r\nContent-Length: {SIZE}\r\n\r\n").into_bytes();
+    reply.resize(reply.len() + SIZE, b'b');
+    let server = HostileServer::answering("s42_large_body", reply);
+    let run = run_ok(&server.url("/"), &["-w", "1", "-c", "1", "-n", "2"]);
+    let r = &run.r;
+    assert_replies(r, &[("2xx", 2)]);
+    assert_eq!(num(r, "bytes.body"), 2 * SIZE as u64);
+    assert_eq!(num(r, "connections.opened"), 1);
+    assert_no_errors(r);
 }

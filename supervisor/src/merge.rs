@@ -29,6 +29,7 @@ pub fn merge(report: &mut Report, children: &[Child], waited: &Waited, sb: &Scor
                 r.first_byte_us.add_to(&mut report.first_byte);
                 r.reply_us.add_to(&mut report.reply);
                 r.conn_life_us.add_to(&mut report.conn_life);
+                r.reply_error_us.add_to(&mut report.reply_error);
                 for (class, detail, n) in &r.details {
                     *report
                         .error_details

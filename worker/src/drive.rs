@@ -218,10 +218,6 @@ impl Worker<'_> {
                 slot.times.last_read = now;
                 if slot.times.first_byte == 0 {
                     slot.times.first_byte = now;
-                    record_ns(
-                        &mut self.stats.first_byte,
-                        now.saturating_sub(slot.times.sent),
-                    );
                     self.rearm(s);
                 } else if self.spec.timeouts.idle.is_some() {
                     self.rearm(s);

@@ -17,7 +17,16 @@ impl Worker<'_> {
     /// Counts a reply and readies the slot for its next request.
     pub(crate) fn complete(&mut self, s: u32, status: u16, reusable: bool, now: u64) {
         let slot = &mut self.slots[s as usize];
-        record_ns(&mut self.stats.reply, now.saturating_sub(slot.times.sent));
+        // Latency is kept per outcome: fast 4xx/5xx replies must not pull the success
+        // percentiles down (nor slow ones push them up).
+        let reply_ns = now.saturating_sub(slot.times.sent);
+        if status < 400 {
+            let first_byte_ns = slot.times.first_byte.saturating_sub(slot.times.sent);
+            record_ns(&mut self.stats.first_byte, first_byte_ns);
+            record_ns(&mut self.stats.reply, reply_ns);
+        } else {
+            record_ns(&mut self.stats.reply_error, reply_ns);
+        }
         slot.deadline_ns = 0;
         slot.reply_done();
         self.stats.add(Counter::RequestsSucceeded, 1);

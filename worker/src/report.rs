@@ -51,6 +51,9 @@ pub struct WorkerReport {
     pub first_byte_us: HistogramData,
     /// Full-reply latency, µs.
     pub reply_us: HistogramData,
+    /// Full-reply latency of 4xx/5xx replies, µs.
+    #[serde(default)]
+    pub reply_error_us: HistogramData,
     /// Lifetimes of connections that carried a reply, µs.
     #[serde(default)]
     pub conn_life_us: HistogramData,
@@ -84,6 +87,7 @@ impl WorkerReport {
             first_byte_us: HistogramData::from_histogram(&stats.first_byte),
             reply_us: HistogramData::from_histogram(&stats.reply),
             conn_life_us: HistogramData::from_histogram(&stats.conn_life),
+            reply_error_us: HistogramData::from_histogram(&stats.reply_error),
             elapsed_ns,
             cpu_user_us,
             cpu_sys_us,

@@ -30,10 +30,12 @@ pub struct Stats<'a> {
     slot: &'a WorkerSlot,
     /// Connect latency (new connections only).
     pub connect: Histogram<u64>,
-    /// Request sent → first byte of the reply.
+    /// Request sent → first byte of the reply, for replies with status < 400.
     pub first_byte: Histogram<u64>,
-    /// Request sent → last byte of the reply.
+    /// Request sent → last byte of the reply, for replies with status < 400.
     pub reply: Histogram<u64>,
+    /// Request sent → last byte of the reply, for 4xx and 5xx replies.
+    pub reply_error: Histogram<u64>,
     /// Lifetime of connections that carried at least one reply (connect → close).
     pub conn_life: Histogram<u64>,
     /// Events whose handle was stale (a closed connection's leftovers), dropped.
@@ -52,6 +54,7 @@ impl<'a> Stats<'a> {
             connect: latency_histogram(),
             first_byte: latency_histogram(),
             reply: latency_histogram(),
+            reply_error: latency_histogram(),
             conn_life: latency_histogram(),
             stale_events: 0,
             details: Vec::new(),

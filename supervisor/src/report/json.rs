@@ -124,6 +124,7 @@ fn to_value(r: &Report) -> Value {
             "connect": latency(&r.connect),
             "first_byte": latency(&r.first_byte),
             "reply": latency(&r.reply),
+            "reply_4xx_5xx": latency(&r.reply_error),
         },
         "throughput": {
             "requests_per_s": num(r.requests_per_s()),

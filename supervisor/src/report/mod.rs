@@ -93,6 +93,8 @@ pub struct Report {
     pub first_byte: Histogram<u64>,
     /// Full-reply latency (µs).
     pub reply: Histogram<u64>,
+    /// Full-reply latency of 4xx/5xx replies (µs), kept apart from `reply`.
+    pub reply_error: Histogram<u64>,
     /// Lifetimes of connections that carried at least one reply (µs).
     pub conn_life: Histogram<u64>,
     /// Replies per second, one sample per 5 s of run (httperf's reply-rate samples).
@@ -124,6 +126,7 @@ impl Report {
             first_byte: latency_histogram(),
             reply: latency_histogram(),
             conn_life: latency_histogram(),
+            reply_error: latency_histogram(),
             reply_rate_samples: Vec::new(),
             error_details: Default::default(),
             first_other_errno: None,

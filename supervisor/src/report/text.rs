@@ -287,11 +287,15 @@ fn write_report(out: &mut String, r: &Report) -> std::fmt::Result {
         "{:<13}{:>10}{:>10}{:>10}{:>10}{:>10}{:>10}{:>10}",
         "Latency [ms]", "min", "mean", "p50", "p90", "p99", "p99.9", "max"
     )?;
-    for (label, h) in [
+    let mut rows = vec![
         ("  connect", &r.connect),
         ("  first byte", &r.first_byte),
         ("  reply", &r.reply),
-    ] {
+    ];
+    if !r.reply_error.is_empty() {
+        rows.push(("  reply 4/5xx", &r.reply_error));
+    }
+    for (label, h) in rows {
         write!(out, "{label:<13}")?;
         match latency_ms(h) {
             Some(stats) => {
