@@ -7,9 +7,6 @@
 //! Not covered here, on purpose:
 //! - S03 (SYNs dropped by a firewall rule): needs a network namespace and nft.
 //! - S07 (open-loop schedule stall): needs `--rate`, which volley does not have yet.
-//! - S16 (`Expect: 100-continue`): volley does not send `Expect` yet.
-//! - S23 (413 while a large request body is uploading): the request-body upload race
-//!   needs streamed request bodies, which volley does not have yet.
 //! - S39 (pipelining): volley does not pipeline.
 //! - S42's `--max-body` capture cap: volley never captures bodies; streaming and discarding
 //!   a large Content-Length body is `s42_large_body_is_streamed_and_counted` (256 MiB, so
@@ -1438,4 +1435,148 @@ fn s42_large_body_is_streamed_and_counted() {
     assert_eq!(num(r, "bytes.body"), 2 * SIZE as u64);
     assert_eq!(num(r, "connections.opened"), 1);
     assert_no_errors(r);
+}
+
+/// A request body file of `len` bytes in the temp dir, removed when dropped.
+struct BodyFile(std::path::PathBuf);
+
+impl BodyFile {
+    fn new(test: &str, len: usize) -> BodyFile {
+        let path = std::env::temp_dir().join(format!("volley-{test}-{}", std::process::id()));
+        std::fs::write(&path, vec![b'u'; len]).expect("write the body file");
+        BodyFile(path)
+    }
+
+    fn arg(&self) -> String {
+        format!("@{}", self.0.display())
+    }
+}
+
+impl Drop for BodyFile {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.0);
+    }
+}
+
+/// S16a: `Expect: 100-continue` and a server that never sends `100`: the body goes out
+/// after the expect-wait (1 s) and the reply is counted.
+#[test]
+fn s16_without_100_continue_the_body_follows_the_expect_wait() {
+    let server = HostileServer::every_connection(
+        "s16_never_continue",
+        vec![
+            Step::ReadHead,
+            Step::ReadBody,
+            Step::Write(hostile::ok("got it")),
+            Step::Repeat,
+        ],
+    );
+    let args = [
+        "-w", "1", "-c", "1", "-n", "1", "-m", "POST", "--body", "hello",
+    ];
+    let run = run_ok(
+        &server.url("/"),
+        &[&args[..], &["-H", "Expect: 100-continue"]].concat(),
+    );
+    assert_replies(&run.r, &[("2xx", 1)]);
+    assert_no_errors(&run.r);
+    assert!(
+        run.out.elapsed >= Duration::from_millis(900),
+        "the body waited for the expect-wait: {:?}",
+        run.out.elapsed
+    );
+}
+
+/// S16b: `100 Continue` releases the body at once; the connection is reused.
+#[test]
+fn s16_100_continue_releases_the_body_at_once() {
+    let server = HostileServer::every_connection(
+        "s16_continue",
+        vec![
+            Step::ReadHead,
+            Step::Write(b"HTTP/1.1 100 Continue\r\n\r\n".to_vec()),
+            Step::ReadBody,
+            Step::Write(hostile::ok("got it")),
+            Step::Repeat,
+        ],
+    );
+    let args = [
+        "-w", "1", "-c", "1", "-n", "3", "-m", "PUT", "--body", "hello",
+    ];
+    let run = run_ok(
+        &server.url("/"),
+        &[&args[..], &["-H", "Expect: 100-continue"]].concat(),
+    );
+    assert_replies(&run.r, &[("2xx", 3)]);
+    assert_no_errors(&run.r);
+    assert_eq!(num(&run.r, "connections.opened"), 1);
+    assert_quick(&run, Duration::from_millis(800));
+}
+
+/// S16c: a final reply instead of `100 Continue`: it is the request's reply, the body is
+/// never sent, and the connection (whose request was cut short) is not reused.
+#[test]
+fn s16_an_early_final_reply_ends_the_request_without_its_body() {
+    let unauthorized = hostile::raw("HTTP/1.1 401 Unauthorized", "Content-Length: 0\r\n", b"");
+    let server = HostileServer::every_connection(
+        "s16_early_401",
+        vec![Step::ReadHead, Step::Write(unauthorized), Step::Hang],
+    );
+    let args = [
+        "-w", "1", "-c", "1", "-n", "2", "-m", "POST", "--body", "secret",
+    ];
+    let run = run_ok(
+        &server.url("/"),
+        &[&args[..], &["-H", "Expect: 100-continue"]].concat(),
+    );
+    assert_replies(&run.r, &[("4xx", 2)]);
+    assert_no_errors(&run.r);
+    assert_eq!(
+        num(&run.r, "connections.opened"),
+        2,
+        "not reused after a cut request"
+    );
+    assert_quick(&run, Duration::from_millis(800));
+}
+
+/// S23: the server answers 413 while a large body is still uploading, and stops
+/// reading. The 413 is the request's reply; the unsent rest is not an error.
+#[test]
+fn s23_a_413_during_an_upload_is_the_reply() {
+    let body = BodyFile::new("s23", 16 << 20);
+    let too_large = hostile::raw(
+        "HTTP/1.1 413 Content Too Large",
+        "Content-Length: 0\r\nConnection: close\r\n",
+        b"",
+    );
+    let server = HostileServer::every_connection(
+        "s23_early_413",
+        vec![
+            Step::ReadHead,
+            Step::Write(too_large),
+            Step::Sleep(Duration::from_millis(300)),
+            Step::Reset,
+        ],
+    );
+    let args = [
+        "-w",
+        "1",
+        "-c",
+        "1",
+        "-n",
+        "2",
+        "-m",
+        "POST",
+        "--body",
+        &body.arg(),
+    ];
+    let run = run_ok(&server.url("/"), &args);
+    assert_replies(&run.r, &[("4xx", 2)]);
+    assert_no_errors(&run.r);
+    assert_eq!(num(&run.r, "connections.opened"), 2);
+    assert!(
+        num(&run.r, "bytes.sent") < 2 * (16 << 20),
+        "the upload stopped early: {}",
+        num(&run.r, "bytes.sent")
+    );
 }

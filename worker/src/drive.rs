@@ -24,7 +24,7 @@ use crate::stats::record_ns;
 const NAGLE_SAFE_REQUEST: usize = 1024;
 
 /// What reading a slot's input led to.
-enum Step {
+pub(crate) enum Step {
     /// Wait for the next readiness edge.
     Wait,
     /// The phase changed; look again.
@@ -59,10 +59,13 @@ impl Worker<'_> {
         slot.times.start = now;
         slot.filled = 0;
         slot.reply_bytes = 0;
+        slot.sent = 0;
+        slot.continue_pending = self.request.expect_continue;
+        slot.send_error = None;
         slot.reused = slot.conn.is_some();
         if slot.reused {
             slot.times.sent = now;
-            slot.phase = Phase::Sending { written: 0 };
+            slot.phase = Phase::Sending;
             self.stats.add(Counter::ConnsReused, 1);
         } else if let Err(f) = self.connect(s, now) {
             self.fail(s, f, now);
@@ -89,7 +92,7 @@ impl Worker<'_> {
         loop {
             let step = match self.slots[s as usize].phase {
                 Phase::Connecting => self.on_connecting(s, now),
-                Phase::Sending { .. } => self.on_sending(s, now),
+                Phase::Sending => self.on_sending(s, now),
                 Phase::AwaitHead { .. } | Phase::Body { .. } => self.on_receiving(s, now),
                 Phase::Waiting | Phase::Ready | Phase::Backoff | Phase::Done => Step::Wait,
             };
@@ -118,7 +121,7 @@ impl Worker<'_> {
         }
         let slot = &mut self.slots[s as usize];
         slot.times.sent = now;
-        slot.phase = Phase::Sending { written: 0 };
+        slot.phase = Phase::Sending;
         self.rearm(s);
         Step::Again
     }
@@ -136,34 +139,44 @@ impl Worker<'_> {
         record_ns(&mut self.stats.connect, now.saturating_sub(start));
     }
 
+    /// Writes the request. Bytes arriving meanwhile are read first: the server may
+    /// answer before the request is out (a 413 during an upload), or may have closed a
+    /// kept-alive connection while it sat idle.
     fn on_sending(&mut self, s: u32, now: u64) -> Step {
-        let Phase::Sending { written } = self.slots[s as usize].phase else {
-            return Step::Wait;
-        };
         let h = self.slots[s as usize].conn;
         let Some(conn) = h.and_then(|h| self.conns.get_mut(h)) else {
             return Step::Wait;
         };
+        if conn.readable && conn.established {
+            return self.start_reading(s, now);
+        }
         if !conn.writable {
             return Step::Wait;
         }
         let fresh = !conn.established;
-        match conn.stream.write(&self.request.bytes[written..]) {
+        let slot = &self.slots[s as usize];
+        // With `Expect: 100-continue` only the head goes out until the server agrees.
+        let end = if slot.continue_pending {
+            self.request.head_len
+        } else {
+            self.request.bytes.len()
+        };
+        match conn.stream.write(&self.request.bytes[slot.sent..end]) {
             Ok(n) => {
                 if fresh {
                     self.established(s, now);
                 }
                 self.stats.add(Counter::BytesSent, n as u64);
-                let written = written + n;
                 let slot = &mut self.slots[s as usize];
-                if written == self.request.bytes.len() {
-                    slot.times.written = now;
-                    slot.phase = Phase::AwaitHead { interim: 0 };
-                    self.rearm(s);
+                slot.sent += n;
+                if slot.sent == self.request.bytes.len() {
+                    self.start_reading(s, now)
+                } else if slot.continue_pending && slot.sent >= self.request.head_len {
+                    // `Expect: 100-continue`: hold the body back (RFC 9110 §10.1.1).
+                    self.start_reading(s, now)
                 } else {
-                    slot.phase = Phase::Sending { written };
+                    Step::Again
                 }
-                Step::Again
             }
             Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
                 conn.writable = false;
@@ -172,10 +185,49 @@ impl Worker<'_> {
             Err(e) if e.kind() == io::ErrorKind::Interrupted => Step::Again,
             Err(e) => {
                 let f = self.io_failure(s, &e, Stage::Send);
+                if self.slots[s as usize].sent > 0 && f.class == ErrorClass::ConnReset {
+                    // The server stopped reading mid-request; it may have answered
+                    // first (and a reply is a reply): read before counting a failure.
+                    self.slots[s as usize].send_error = Some(f);
+                    if let Some(conn) = self.conn_mut(s) {
+                        conn.readable = true;
+                    }
+                    return self.start_reading(s, now);
+                }
                 self.fail(s, f, now);
                 Step::Wait
             }
         }
+    }
+
+    /// Moves a slot from sending to reading the reply head; the reply deadlines start
+    /// when the request (or its head, when the rest is held back) is out.
+    fn start_reading(&mut self, s: u32, now: u64) -> Step {
+        let slot = &mut self.slots[s as usize];
+        if slot.times.written == 0 {
+            slot.times.written = now;
+        }
+        slot.phase = Phase::AwaitHead { interim: 0 };
+        self.rearm(s);
+        Step::Again
+    }
+
+    /// Back to writing the rest of the request (after `100 Continue`, the expect-wait,
+    /// or a readable edge that brought no reply).
+    pub(crate) fn resume_sending(&mut self, s: u32) -> Step {
+        let slot = &mut self.slots[s as usize];
+        slot.continue_pending = false;
+        // The reply deadlines start again once the whole request is out.
+        slot.times.written = 0;
+        slot.phase = Phase::Sending;
+        self.rearm(s);
+        Step::Again
+    }
+
+    /// True while part of the request is still to be written and nothing stops it.
+    fn request_unsent(&self, s: u32) -> bool {
+        let slot = &self.slots[s as usize];
+        slot.sent < self.request.bytes.len() && !slot.continue_pending && slot.send_error.is_none()
     }
 
     fn on_receiving(&mut self, s: u32, now: u64) -> Step {
@@ -236,11 +288,18 @@ impl Worker<'_> {
             }
             Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
                 conn.readable = false;
+                if self.slots[s as usize].filled == 0 && self.request_unsent(s) {
+                    // The edge brought nothing to read: carry on writing.
+                    return self.resume_sending(s);
+                }
                 Step::Wait
             }
             Err(e) if e.kind() == io::ErrorKind::Interrupted => Step::Again,
             Err(e) => {
-                let f = self.io_failure(s, &e, Stage::BeforeReply);
+                let f = match self.slots[s as usize].send_error.take() {
+                    Some(f) => f,
+                    None => self.io_failure(s, &e, Stage::BeforeReply),
+                };
                 self.fail(s, f, now);
                 Step::Wait
             }
@@ -292,6 +351,9 @@ impl Worker<'_> {
                 slot.phase = Phase::AwaitHead {
                     interim: interim + 1,
                 };
+                if head.status == 100 && slot.continue_pending {
+                    return self.resume_sending(s);
+                }
                 continue;
             }
             let (from, to) = (head.head_len, slot.filled);
@@ -320,7 +382,9 @@ impl Worker<'_> {
                 }
                 // Bytes after the reply with no request outstanding are not a reply
                 // (RFC 9112 §9.2): the connection is not reused.
-                let reusable = head.keep_alive && from + p.consumed == to;
+                let reusable = head.keep_alive
+                    && from + p.consumed == to
+                    && slot.sent == self.request.bytes.len();
                 let status = head.status;
                 self.complete(s, status, reusable, now);
                 Step::Wait
@@ -346,7 +410,9 @@ impl Worker<'_> {
             }
             return;
         }
-        let f = if self.is_stale(s) {
+        let f = if let Some(f) = slot.send_error {
+            f
+        } else if self.is_stale(s) {
             STALE
         } else if slot.times.first_byte == 0 {
             outcome::eof(Stage::BeforeReply)

@@ -13,6 +13,10 @@ use crate::stats::record_ns;
 /// file descriptors or ports: long enough not to spin, short enough to notice recovery.
 pub const GENERATOR_BACKOFF_NS: u64 = 10_000_000;
 
+/// How long the body of an `Expect: 100-continue` request is held back waiting for the
+/// server's `100 Continue` (curl waits one second too).
+pub const EXPECT_WAIT_NS: u64 = 1_000_000_000;
+
 impl Worker<'_> {
     /// Counts a reply and readies the slot for its next request.
     pub(crate) fn complete(&mut self, s: u32, status: u16, reusable: bool, now: u64) {
@@ -71,7 +75,11 @@ impl Worker<'_> {
     /// of the phase whose deadline it was; a backoff ends.
     pub(crate) fn deadline_reached(&mut self, s: u32, now: u64) {
         let slot = &mut self.slots[s as usize];
-        if slot.phase.in_request() {
+        if slot.deadline_phase == TimeoutPhase::ExpectWait && slot.continue_pending {
+            // No `100 Continue` in time: send the body anyway (RFC 9110 §10.1.1).
+            self.resume_sending(s);
+            self.drive(s, now);
+        } else if slot.phase.in_request() {
             let phase = slot.deadline_phase;
             self.fail(s, phase.failure(), now);
         } else if matches!(slot.phase, Phase::Backoff) {
@@ -104,8 +112,14 @@ impl Worker<'_> {
         };
         match slot.phase {
             Phase::Connecting => consider(at(times.start, t.connect), TimeoutPhase::Connect),
-            Phase::Sending { .. } => consider(at(times.sent, t.send), TimeoutPhase::Send),
+            Phase::Sending => consider(at(times.sent, t.send), TimeoutPhase::Send),
             Phase::AwaitHead { .. } | Phase::Body { .. } => {
+                if slot.continue_pending {
+                    consider(
+                        Some(times.written.saturating_add(EXPECT_WAIT_NS)),
+                        TimeoutPhase::ExpectWait,
+                    );
+                }
                 // On a tie the earlier phase names the failure.
                 if times.first_byte == 0 {
                     consider(at(times.written, t.first_byte), TimeoutPhase::FirstByte);

@@ -37,6 +37,9 @@ pub enum TimeoutPhase {
     Idle,
     /// The whole reply took too long.
     Reply,
+    /// Not a failure: the expect-wait after `Expect: 100-continue` ended, and the body is
+    /// sent without the server's go-ahead.
+    ExpectWait,
 }
 
 impl TimeoutPhase {
@@ -47,7 +50,7 @@ impl TimeoutPhase {
             TimeoutPhase::Send => "send",
             TimeoutPhase::FirstByte => "first-byte",
             TimeoutPhase::Idle => "idle",
-            TimeoutPhase::Reply => "reply",
+            TimeoutPhase::Reply | TimeoutPhase::ExpectWait => "reply",
         };
         Failure::new(ErrorClass::ClientTimo, detail)
     }

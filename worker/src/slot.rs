@@ -11,6 +11,12 @@
 //! AwaitHead --final head--> Body --body ends--> Ready (connection kept or closed)
 //! any request phase --error or watchdog--> Ready (connection closed, error counted)
 //! any request phase --client short of fds/ports--> Backoff --10 ms--> Ready
+//! Sending --bytes arrive before the request is out--> AwaitHead (an early reply: a 413
+//!     during an upload; the connection is then not reused; nothing to read after all:
+//!     back to Sending)
+//! Sending --head of an `Expect: 100-continue` request out--> AwaitHead --100--> Sending;
+//!     a final reply instead ends the request without its body; after 1 s the body is
+//!     sent anyway
 //! Sending/AwaitHead on a reused connection --closed by the server before any reply
 //!     byte--> Ready, retried once on a new connection if the method is idempotent
 //! any request phase --stop or end of duration--> Done (request counted as aborted)
@@ -24,7 +30,7 @@ use rand_chacha::ChaCha8Rng;
 
 use crate::handle::Handle;
 use crate::http::{BodyDecoder, ReplyHead};
-use crate::outcome::TimeoutPhase;
+use crate::outcome::{Failure, TimeoutPhase};
 
 /// Receive buffer size a slot starts with: enough for a typical small reply (head and
 /// body) in one read. Memory per slot stays proportional to what its replies need: 10,000
@@ -46,11 +52,8 @@ pub enum Phase {
     Ready,
     /// Non-blocking connect in progress.
     Connecting,
-    /// Writing the request; `written` bytes are out.
-    Sending {
-        /// Bytes of the request written so far.
-        written: usize,
-    },
+    /// Writing the request (`Slot::sent` bytes are out).
+    Sending,
     /// Reading the reply head; `interim` 1xx heads seen so far.
     AwaitHead {
         /// Interim (1xx) replies skipped so far.
@@ -75,10 +78,7 @@ impl Phase {
     pub fn in_request(&self) -> bool {
         matches!(
             self,
-            Phase::Connecting
-                | Phase::Sending { .. }
-                | Phase::AwaitHead { .. }
-                | Phase::Body { .. }
+            Phase::Connecting | Phase::Sending | Phase::AwaitHead { .. } | Phase::Body { .. }
         )
     }
 }
@@ -114,6 +114,15 @@ pub struct Slot {
     /// The next request is a retry of the last one (after a `stale-conn`): it was already
     /// counted as started.
     pub retrying: bool,
+    /// Bytes of the current request written so far. Reading may start before the whole
+    /// request is out: an early reply (a 413 during an upload), or `Expect: 100-continue`.
+    pub sent: usize,
+    /// `Expect: 100-continue` was sent and the body is held back until a `100 Continue`,
+    /// a final reply or the expect-wait.
+    pub continue_pending: bool,
+    /// A write failed after part of the request went out: the failure counted unless the
+    /// server's (early) reply can still be read.
+    pub send_error: Option<Failure>,
     /// Earliest timer entry pending for this slot (0 = none).
     pub timer_ns: u64,
     /// Queued in the worker's ready list.
@@ -170,6 +179,9 @@ impl Slot {
             deadline_ns: 0,
             deadline_phase: TimeoutPhase::Connect,
             retrying: false,
+            sent: 0,
+            continue_pending: false,
+            send_error: None,
             timer_ns: 0,
             queued: false,
         }

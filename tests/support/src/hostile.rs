@@ -66,6 +66,12 @@ pub enum Step {
     /// request is counted in [`HostileServer::requests`]. End of file, an error, or
     /// [`IO_TIMEOUT`] without a byte ends the connection (the socket is closed).
     ReadRequest,
+    /// Read a request's head only, leaving its `Content-Length` body unread (for a
+    /// later `ReadBody`, or never): how a server answers before the upload ends. The
+    /// request is counted.
+    ReadHead,
+    /// Read and discard the body announced by the last `ReadHead`.
+    ReadBody,
     /// Write these bytes. A write error (the peer is gone) ends the connection.
     Write(Vec<u8>),
     /// Write these bytes one at a time (`TCP_NODELAY` is on, so each byte is its own
@@ -379,6 +385,8 @@ struct Conn<'a> {
     shared: &'a Shared,
     /// Received bytes not yet consumed by a request.
     buf: Vec<u8>,
+    /// Body bytes of the last head read by `ReadHead` still unread.
+    pending_body: usize,
 }
 
 impl<'a> Conn<'a> {
@@ -391,6 +399,7 @@ impl<'a> Conn<'a> {
             stream,
             shared,
             buf: Vec::new(),
+            pending_body: 0,
         }
     }
 
@@ -406,6 +415,20 @@ impl<'a> Conn<'a> {
                 Step::ReadRequest => {
                     read_since_start = true;
                     self.read_request()
+                }
+                Step::ReadHead => {
+                    read_since_start = true;
+                    match self.read_head() {
+                        Some(length) => {
+                            self.pending_body = length;
+                            true
+                        }
+                        None => false,
+                    }
+                }
+                Step::ReadBody => {
+                    let length = std::mem::take(&mut self.pending_body);
+                    self.skip_body(length)
                 }
                 Step::Write(bytes) => self.write_all(bytes),
                 Step::WriteSlowly { bytes, every } => bytes
@@ -478,33 +501,28 @@ impl<'a> Conn<'a> {
     }
 
     fn read_request(&mut self) -> bool {
+        match self.read_head() {
+            Some(length) => self.skip_body(length),
+            None => false,
+        }
+    }
+
+    /// Reads and records one request head; returns its `Content-Length` (0 if none).
+    fn read_head(&mut self) -> Option<usize> {
         let head_end = loop {
             if let Some(pos) = self.buf.windows(4).position(|w| w == b"\r\n\r\n") {
                 break pos + 4;
             }
             if self.buf.len() > MAX_REQUEST_HEAD {
-                return false;
+                return None;
             }
             if !matches!(self.fill(Some(Instant::now() + IO_TIMEOUT)), Got::Bytes) {
-                return false;
+                return None;
             }
         };
         let head = String::from_utf8_lossy(&self.buf[..head_end]).into_owned();
         self.buf.drain(..head_end);
-        let Some(mut remaining) = content_length(&head) else {
-            return false;
-        };
-        loop {
-            let take = remaining.min(self.buf.len());
-            self.buf.drain(..take);
-            remaining -= take;
-            if remaining == 0 {
-                break;
-            }
-            if !matches!(self.fill(Some(Instant::now() + IO_TIMEOUT)), Got::Bytes) {
-                return false;
-            }
-        }
+        let length = content_length(&head)?;
         {
             let mut heads = self
                 .shared
@@ -516,7 +534,22 @@ impl<'a> Conn<'a> {
             }
         }
         self.shared.requests.fetch_add(1, Ordering::SeqCst);
-        true
+        Some(length)
+    }
+
+    /// Reads and discards `remaining` body bytes.
+    fn skip_body(&mut self, mut remaining: usize) -> bool {
+        loop {
+            let take = remaining.min(self.buf.len());
+            self.buf.drain(..take);
+            remaining -= take;
+            if remaining == 0 {
+                return true;
+            }
+            if !matches!(self.fill(Some(Instant::now() + IO_TIMEOUT)), Got::Bytes) {
+                return false;
+            }
+        }
     }
 
     /// Writes all of `bytes`; false if the peer is gone, the server stops, or no byte

@@ -16,6 +16,11 @@ pub struct WireRequest {
     /// The method is idempotent (RFC 9110 §9.2.2): safe to retry once when a kept-alive
     /// connection turns out to be closed before any reply byte.
     pub idempotent: bool,
+    /// Bytes of the head; the body follows.
+    pub head_len: usize,
+    /// The user sent `Expect: 100-continue` with a body: after the head, wait for a
+    /// `100 Continue` (or a final reply, or the expect-wait) before sending the body.
+    pub expect_continue: bool,
 }
 
 /// Serializes the request for `target`: request line, Host (from host:port unless given),
@@ -47,8 +52,15 @@ pub fn serialize(target: &Target, req: &RequestSpec) -> WireRequest {
         push_field(&mut out, "Content-Length", &req.body.len().to_string());
     }
     out.extend_from_slice(b"\r\n");
+    let head_len = out.len();
     out.extend_from_slice(&req.body);
+    let expect_continue = !req.body.is_empty()
+        && req.headers.iter().any(|(n, v)| {
+            n.eq_ignore_ascii_case("expect") && v.trim().eq_ignore_ascii_case("100-continue")
+        });
     WireRequest {
+        head_len,
+        expect_continue,
         bytes: out,
         is_head: req.method.eq_ignore_ascii_case("HEAD"),
         idempotent: matches!(
