@@ -11,10 +11,21 @@ pub const MAX_LATENCY_US: u64 = 3_600_000_000;
 /// Significant decimal digits kept by the latency histograms.
 pub const LATENCY_SIGFIG: u8 = 3;
 
-/// A latency histogram in microseconds with volley's bounds.
+/// Range a latency histogram covers when it is made (µs); it grows by powers of two, up to
+/// [`MAX_LATENCY_US`], when a larger value is recorded.
+///
+/// hdrhistogram writes every count slot when it sizes its table, so a table sized for an
+/// hour from the start would cost 188 KiB of resident memory per histogram (five per
+/// worker) even when every latency is below a millisecond. Starting at 10 ms costs 40 KiB,
+/// and a histogram can grow at most 19 times whatever the number of requests.
+pub const INITIAL_LATENCY_RANGE_US: u64 = 10_000;
+
+/// A latency histogram in microseconds with volley's precision (3 significant digits).
 pub fn latency_histogram() -> Histogram<u64> {
-    Histogram::new_with_bounds(1, MAX_LATENCY_US, LATENCY_SIGFIG)
-        .expect("constant histogram bounds are valid")
+    let mut h = Histogram::new_with_max(INITIAL_LATENCY_RANGE_US, LATENCY_SIGFIG)
+        .expect("constant histogram bounds are valid");
+    h.auto(true);
+    h
 }
 
 /// Records `ns` nanoseconds in `h` as microseconds, clamped into the histogram's range.

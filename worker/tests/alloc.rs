@@ -94,8 +94,11 @@ fn steady_state_requests_do_not_allocate() {
     });
     let few = allocations_for(&server, 300);
     let many = allocations_for(&server, 6_000);
+    // The latency histograms grow by powers of two when a slower request than any before
+    // arrives (at most 19 times each, whatever the request count): the longer run may
+    // meet a few such outliers. One allocation per request would add thousands.
     assert!(
-        many <= few,
+        many <= few + 12,
         "20x the requests made {many} allocations against {few}: something allocates per request"
     );
 }
