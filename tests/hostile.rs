@@ -5,7 +5,6 @@
 //! aborted` and that the run ended well within its deadline.
 //!
 //! Not covered here, on purpose:
-//! - S03 (SYNs dropped by a firewall rule): needs a network namespace and nft.
 //! - S07 (open-loop schedule stall): needs `--rate`, which volley does not have yet.
 //! - S39 (pipelining): volley does not pipeline.
 //! - S42's `--max-body` capture cap: volley never captures bodies; streaming and discarding
@@ -1578,5 +1577,92 @@ fn s23_a_413_during_an_upload_is_the_reply() {
         num(&run.r, "bytes.sent") < 2 * (16 << 20),
         "the upload stopped early: {}",
         num(&run.r, "bytes.sent")
+    );
+}
+
+/// A network namespace of this test process with only `lo` up, deleted on drop.
+struct Netns(String);
+
+impl Netns {
+    /// Creates the namespace, or `None` when this process may not (not root, or no `ip`).
+    fn create(test: &str) -> Option<Netns> {
+        let name = format!("volley-{test}-{}", std::process::id());
+        let ok = |args: &[&str]| {
+            std::process::Command::new("ip")
+                .args(args)
+                .status()
+                .is_ok_and(|s| s.success())
+        };
+        if !nix::unistd::geteuid().is_root() || !ok(&["netns", "add", &name]) {
+            return None;
+        }
+        let ns = Netns(name);
+        assert!(ok(&[
+            "netns", "exec", &ns.0, "ip", "link", "set", "lo", "up"
+        ]));
+        Some(ns)
+    }
+
+    /// Runs `cmd` inside the namespace; true if it succeeded.
+    fn exec(&self, cmd: &[&str]) -> bool {
+        std::process::Command::new("ip")
+            .args(["netns", "exec", &self.0])
+            .args(cmd)
+            .status()
+            .is_ok_and(|s| s.success())
+    }
+}
+
+impl Drop for Netns {
+    fn drop(&mut self) {
+        let _ = std::process::Command::new("ip")
+            .args(["netns", "del", &self.0])
+            .status();
+    }
+}
+
+/// S03: SYNs are dropped (an nft rule in a network namespace of our own, on its
+/// loopback): the connect deadline ends each attempt as `client-timo/connect`, and the run
+/// keeps its schedule. Needs root, `ip` and `nft` (CI installs them); without them the
+/// test says so and stops.
+#[test]
+fn s03_dropped_syns_end_at_the_connect_deadline() {
+    let Some(ns) = Netns::create("s03") else {
+        eprintln!("s03: skipped: needs root and iproute2 to make a network namespace");
+        return;
+    };
+    let rules = [
+        &["nft", "add", "table", "inet", "s03"][..],
+        &[
+            "nft",
+            "add",
+            "chain",
+            "inet",
+            "s03",
+            "input",
+            "{ type filter hook input priority 0; }",
+        ],
+        &[
+            "nft", "add", "rule", "inet", "s03", "input", "tcp", "dport", "9", "tcp", "flags",
+            "syn", "drop",
+        ],
+    ];
+    if !rules.iter().all(|r| ns.exec(r)) {
+        panic!("s03: nft is needed for this test (apt-get install nftables)");
+    }
+    let out = volley_testsupport::Volley::new("ip")
+        .args(["netns", "exec", &ns.0, env!("CARGO_BIN_EXE_volley")])
+        .args(["http://127.0.0.1:9/", "-w", "1", "-c", "2", "-n", "4"])
+        .args(["--connect-timeout", "200ms", "--json"])
+        .deadline(DEADLINE)
+        .run();
+    assert_eq!(out.code, Some(0), "{}", out.stderr);
+    let r = out.json();
+    assert_invariant(&r);
+    assert_errors(&r, &[("client-timo", "connect", 4)]);
+    assert!(
+        out.elapsed < Duration::from_secs(3),
+        "two slots, two 200 ms deadlines each: {:?}",
+        out.elapsed
     );
 }
