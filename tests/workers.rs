@@ -169,3 +169,36 @@ fn top_without_a_live_run_says_so() {
         out.stderr
     );
 }
+
+#[test]
+fn a_second_sigint_kills_workers_that_do_not_stop() {
+    let srv = slow_server(Duration::from_millis(20));
+    let name = run_name("sigint2");
+    let running = volley()
+        .args([&srv.url("/"), "-w", "2", "-c", "4", "-d", "60s", "--json"])
+        .args(["--run-name", &name])
+        .spawn();
+    wait_for_requests(&name);
+    let sb = Scoreboard::<ReadOnly>::attach_read_only(&format!("volley-{name}")).unwrap();
+    let frozen = nix::unistd::Pid::from_raw(sb.slot(1).pid() as i32);
+    // A stopped worker cannot see the stop flag: only the second SIGINT ends it.
+    nix::sys::signal::kill(frozen, nix::sys::signal::Signal::SIGSTOP).unwrap();
+    running.signal(libc::SIGINT);
+    std::thread::sleep(Duration::from_millis(300));
+    let second = std::time::Instant::now();
+    running.signal(libc::SIGINT);
+    let out = running.wait();
+    assert!(
+        second.elapsed() < Duration::from_secs(3),
+        "the second SIGINT ends the run at once (the grace period is 5 s): {:?}",
+        second.elapsed()
+    );
+    assert_eq!(out.code, Some(130), "{}", out.stderr);
+    let r = out.json();
+    assert_eq!(r["interrupted"], true);
+    assert_eq!(r["workers"][1]["exit"]["signal"], 9, "{:#}", r["workers"]);
+    assert_eq!(r["workers"][1]["reported"], false);
+    assert_eq!(r["workers"][0]["reported"], true);
+    assert_invariant(&r);
+    assert!(!segment_exists(&name), "segment left behind");
+}
