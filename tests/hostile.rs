@@ -1666,3 +1666,51 @@ fn s03_dropped_syns_end_at_the_connect_deadline() {
         out.elapsed
     );
 }
+
+/// S16d: `100 Continue` and the final reply arrive in one read: the reply is taken from
+/// the buffer at once (the body, which the server no longer wants, is not sent).
+#[test]
+fn s16_a_final_reply_right_behind_100_continue_is_read_at_once() {
+    let mut both = b"HTTP/1.1 100 Continue\r\n\r\n".to_vec();
+    both.extend_from_slice(&hostile::ok("done"));
+    let server = HostileServer::every_connection(
+        "s16_continue_and_reply",
+        vec![Step::ReadHead, Step::Write(both), Step::Hang],
+    );
+    let args = [
+        "-w", "1", "-c", "1", "-n", "2", "-m", "POST", "--body", "late",
+    ];
+    let run = run_ok(
+        &server.url("/"),
+        &[&args[..], &["-H", "Expect: 100-continue"]].concat(),
+    );
+    assert_replies(&run.r, &[("2xx", 2)]);
+    assert_no_errors(&run.r);
+    assert_quick(&run, Duration::from_millis(800));
+}
+
+/// S16e: a final reply instead of `100 Continue` whose body takes longer than the
+/// expect-wait: the expect-wait no longer applies once the final head is in.
+#[test]
+fn s16_the_expect_wait_does_not_cut_a_slow_final_reply() {
+    let server = HostileServer::every_connection(
+        "s16_slow_final_reply",
+        vec![
+            Step::ReadHead,
+            Step::Write(b"HTTP/1.1 413 Content Too Large\r\nContent-Length: 4\r\n\r\n".to_vec()),
+            Step::Sleep(Duration::from_millis(1300)),
+            Step::Write(b"nope".to_vec()),
+            Step::Hang,
+        ],
+    );
+    let args = [
+        "-w", "1", "-c", "1", "-n", "1", "-m", "POST", "--body", "payload",
+    ];
+    let run = run_ok(
+        &server.url("/"),
+        &[&args[..], &["-H", "Expect: 100-continue"]].concat(),
+    );
+    assert_replies(&run.r, &[("4xx", 1)]);
+    assert_no_errors(&run.r);
+    assert_eq!(num(&run.r, "bytes.body"), 4);
+}

@@ -207,6 +207,11 @@ impl Worker<'_> {
         if slot.times.written == 0 {
             slot.times.written = now;
         }
+        if slot.times.first_byte != 0 {
+            // An interim reply came before the upload finished: the idle gap counts from
+            // here, not from that reply.
+            slot.times.last_read = now;
+        }
         slot.phase = Phase::AwaitHead { interim: 0 };
         self.rearm(s);
         Step::Again
@@ -227,7 +232,12 @@ impl Worker<'_> {
     /// True while part of the request is still to be written and nothing stops it.
     fn request_unsent(&self, s: u32) -> bool {
         let slot = &self.slots[s as usize];
-        slot.sent < self.request.bytes.len() && !slot.continue_pending && slot.send_error.is_none()
+        let end = if slot.continue_pending {
+            self.request.head_len
+        } else {
+            self.request.bytes.len()
+        };
+        slot.sent < end && slot.send_error.is_none()
     }
 
     fn on_receiving(&mut self, s: u32, now: u64) -> Step {
@@ -288,7 +298,11 @@ impl Worker<'_> {
             }
             Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
                 conn.readable = false;
-                if self.slots[s as usize].filled == 0 && self.request_unsent(s) {
+                let slot = &self.slots[s as usize];
+                if matches!(slot.phase, Phase::AwaitHead { .. })
+                    && slot.filled == 0
+                    && self.request_unsent(s)
+                {
                     // The edge brought nothing to read: carry on writing.
                     return self.resume_sending(s);
                 }
@@ -330,6 +344,9 @@ impl Worker<'_> {
                                 .min(limits.head_bytes);
                             slot.buf.resize(grown.max(slot.buf.len() + 1), 0);
                         }
+                        if slot.filled == 0 && self.request_unsent(s) {
+                            return self.resume_sending(s);
+                        }
                         return Step::Again;
                     }
                     Err(e) => {
@@ -352,7 +369,9 @@ impl Worker<'_> {
                     interim: interim + 1,
                 };
                 if head.status == 100 && slot.continue_pending {
-                    return self.resume_sending(s);
+                    // Go ahead: the body is sent once the bytes already read (if any:
+                    // the final reply may have come in the same read) are parsed.
+                    slot.continue_pending = false;
                 }
                 continue;
             }
@@ -364,6 +383,10 @@ impl Worker<'_> {
                 limits.trailer_bytes,
             );
             slot.phase = Phase::Body { head, decoder };
+            if std::mem::take(&mut slot.continue_pending) {
+                // A final reply instead of `100 Continue`: the body is never sent.
+                self.rearm(s);
+            }
             return self.on_body_bytes(s, from, to, now);
         }
     }

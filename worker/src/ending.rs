@@ -32,6 +32,7 @@ impl Worker<'_> {
             record_ns(&mut self.stats.reply_error, reply_ns);
         }
         slot.deadline_ns = 0;
+        slot.continue_pending = false;
         slot.reply_done();
         self.stats.add(Counter::RequestsSucceeded, 1);
         self.stats.add(Counter::for_status(status), 1);
@@ -54,6 +55,7 @@ impl Worker<'_> {
         let idempotent = self.request.idempotent;
         let slot = &mut self.slots[s as usize];
         slot.deadline_ns = 0;
+        slot.continue_pending = false;
         if f == STALE && idempotent {
             slot.retrying = true;
             self.stats.add(Counter::RequestsRetried, 1);
@@ -75,17 +77,21 @@ impl Worker<'_> {
     /// of the phase whose deadline it was; a backoff ends.
     pub(crate) fn deadline_reached(&mut self, s: u32, now: u64) {
         let slot = &mut self.slots[s as usize];
-        if slot.deadline_phase == TimeoutPhase::ExpectWait && slot.continue_pending {
+        let awaiting = matches!(slot.phase, Phase::AwaitHead { .. });
+        if matches!(slot.phase, Phase::Backoff) {
+            slot.deadline_ns = 0;
+            slot.phase = Phase::Ready;
+            self.enqueue(s);
+        } else if awaiting
+            && slot.continue_pending
+            && slot.deadline_phase == TimeoutPhase::ExpectWait
+        {
             // No `100 Continue` in time: send the body anyway (RFC 9110 §10.1.1).
             self.resume_sending(s);
             self.drive(s, now);
         } else if slot.phase.in_request() {
             let phase = slot.deadline_phase;
             self.fail(s, phase.failure(), now);
-        } else if matches!(slot.phase, Phase::Backoff) {
-            slot.deadline_ns = 0;
-            slot.phase = Phase::Ready;
-            self.enqueue(s);
         } else {
             slot.deadline_ns = 0;
         }

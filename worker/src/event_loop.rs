@@ -55,6 +55,8 @@ pub struct Worker<'a> {
     pub(crate) budget: Option<u64>,
     /// Slots to start a request for on the next loop turn.
     pub(crate) ready: Vec<u32>,
+    /// The other half of `ready`'s double buffer (see `start_ready`).
+    spare: Vec<u32>,
     /// `(start offset ns, slot index)` in start order.
     ramp: Vec<(u64, u32)>,
     ramp_next: usize,
@@ -103,6 +105,7 @@ impl<'a> Worker<'a> {
             stats: Stats::new(slot),
             budget: spec.requests_for_worker(index),
             ready: Vec::with_capacity(n),
+            spare: Vec::with_capacity(n),
             ramp,
             ramp_next: 0,
             done_slots: 0,
@@ -201,16 +204,14 @@ impl<'a> Worker<'a> {
     fn start_ready(&mut self, now: u64) {
         // Slots queued while this batch runs (a connect that failed at once) wait for the
         // next turn, so a persistent failure cannot spin inside one turn.
-        let batch = std::mem::take(&mut self.ready);
+        // Two vectors swap roles, so queueing during the batch never allocates.
+        let mut batch = std::mem::replace(&mut self.ready, std::mem::take(&mut self.spare));
         for &s in &batch {
             self.slots[s as usize].queued = false;
             self.start_request(s, now);
         }
-        let mut batch = batch;
         batch.clear();
-        if self.ready.is_empty() {
-            self.ready = batch;
-        }
+        self.spare = batch;
     }
 
     fn fire_timers(&mut self, now: u64) {

@@ -4,9 +4,12 @@
 //! records the deadline it was armed for. A slot keeps its current deadline itself; when an
 //! entry fires, the event loop compares it with the slot's current state and drops it if
 //! the slot has moved on (stale), or re-arms it when the slot's deadline moved later. So a
-//! timer can never act on a request or connection it was not armed for, and the heap holds
-//! at most a few entries per slot however many requests are made: arming a later deadline
-//! while an earlier entry is pending pushes nothing.
+//! timer can never act on a request or connection it was not armed for. Arming a later
+//! deadline while an earlier entry is pending pushes nothing, so with one deadline length
+//! the heap holds about one entry per slot however many requests are made; an earlier
+//! deadline under a pending later one (a first-byte or idle deadline shorter than the
+//! reply deadline) pushes an entry, and the later one stays until it expires: at most
+//! about (longest deadline / shortest deadline) entries per slot.
 
 use std::cmp::Reverse;
 use std::collections::BinaryHeap;
