@@ -210,15 +210,7 @@ fn wait_for_board(name: &str, what: &str, cond: impl Fn(&Scoreboard<ReadOnly>) -
     assert!(ok, "run {name}: {what} never happened");
 }
 
-/// True while `pid` is a live (not zombie) process.
-fn alive(pid: i32) -> bool {
-    match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
-        Ok(stat) => stat
-            .rsplit_once(") ")
-            .is_some_and(|(_, rest)| !rest.starts_with('Z')),
-        Err(_) => false,
-    }
-}
+use volley_testsupport::process_alive as alive;
 
 /// Resident set size of `pid` in KiB, if it is still running.
 fn rss_kib(pid: i32) -> Option<u64> {

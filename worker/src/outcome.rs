@@ -113,24 +113,24 @@ pub const TOO_MANY_INTERIM: Failure = Failure::new(ErrorClass::Protocol, "too-ma
 /// A reply head larger than the receive buffer may grow.
 pub const HEAD_TOO_LARGE: Failure = Failure::new(ErrorClass::Limit, "head-too-large");
 
-/// Class of a malformed or oversized reply head.
-pub fn classify_head(err: &HeadError) -> Failure {
-    let class = if err.is_limit() {
+/// A codec error: `limit` when volley's own cap stopped it, else `protocol`.
+fn codec_failure(is_limit: bool, detail: &'static str) -> Failure {
+    let class = if is_limit {
         ErrorClass::Limit
     } else {
         ErrorClass::Protocol
     };
-    Failure::new(class, err.detail())
+    Failure::new(class, detail)
+}
+
+/// Class of a malformed or oversized reply head.
+pub fn classify_head(err: &HeadError) -> Failure {
+    codec_failure(err.is_limit(), err.detail())
 }
 
 /// Class of a body framing failure (a body cut short by a FIN is `protocol/incomplete`).
 pub fn classify_body(err: &BodyError) -> Failure {
-    let class = if err.is_limit() {
-        ErrorClass::Limit
-    } else {
-        ErrorClass::Protocol
-    };
-    Failure::new(class, err.detail())
+    codec_failure(err.is_limit(), err.detail())
 }
 
 #[cfg(test)]
