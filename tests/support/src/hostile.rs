@@ -225,8 +225,7 @@ impl HostileServer {
 
     /// `http://127.0.0.1:PORT/path`; a missing leading `/` is added.
     pub fn url(&self, path: &str) -> String {
-        let slash = if path.starts_with('/') { "" } else { "/" };
-        format!("http://{}{slash}{path}", self.addr)
+        crate::url_of(self.addr, path)
     }
 
     /// Connections accepted so far. A client's connect can complete before the server
@@ -670,8 +669,7 @@ impl BacklogNeverAccepted {
 
     /// `http://127.0.0.1:PORT/path`.
     pub fn url(&self, path: &str) -> String {
-        let slash = if path.starts_with('/') { "" } else { "/" };
-        format!("http://{}{slash}{path}", self.addr)
+        crate::url_of(self.addr, path)
     }
 }
 

@@ -381,6 +381,12 @@ pub fn wait_until(deadline: Duration, mut cond: impl FnMut() -> bool) -> bool {
     }
 }
 
+/// `http://ADDR/path` for a test server's address; a missing leading `/` is added.
+pub fn url_of(addr: std::net::SocketAddr, path: &str) -> String {
+    let slash = if path.starts_with('/') { "" } else { "/" };
+    format!("http://{addr}{slash}{path}")
+}
+
 /// True while `pid` is a live (not zombie) process.
 pub fn process_alive(pid: i32) -> bool {
     match std::fs::read_to_string(format!("/proc/{pid}/stat")) {

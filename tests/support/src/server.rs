@@ -240,8 +240,7 @@ impl TestServer {
 
     /// `http://127.0.0.1:PORT/path`; a missing leading `/` is added.
     pub fn url(&self, path: &str) -> String {
-        let slash = if path.starts_with('/') { "" } else { "/" };
-        format!("http://{}{slash}{path}", self.addr)
+        crate::url_of(self.addr, path)
     }
 
     /// Complete requests read (head plus body) on all connections.
