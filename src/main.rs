@@ -33,11 +33,11 @@ fn run(command: Command) -> anyhow::Result<u8> {
         Command::Run(spec) => finish(&volley::run(&spec)?, spec.output.json),
         Command::Demo(mut spec) => {
             let target = volley::demo::DemoTarget::start()?;
-            spec.target =
+            spec.requests[0].target =
                 volley::config::parse_url(&format!("http://127.0.0.1:{}/small", target.port))?;
             eprintln!(
                 "volley demo: built-in target on {}; {} slots, {} workers",
-                spec.target.url(),
+                spec.requests[0].target.url(),
                 spec.concurrency,
                 spec.workers
             );

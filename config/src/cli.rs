@@ -1,5 +1,7 @@
 //! The command line as clap sees it: one field per flag, doc comments are `--help`, no logic.
 
+use std::path::PathBuf;
+
 use clap::{Args, Parser, Subcommand};
 
 use crate::values::{DurationArg, HeaderArg, TimeoutArg};
@@ -40,11 +42,77 @@ pub enum Sub {
         #[command(flatten)]
         load: LoadArgs,
     },
+    /// Run the workload described by a run file (TOML); flags override the file.
+    Run(RunArgs),
     /// Live per-worker view of a running run (read-only).
     Top(TopArgs),
     /// Internal: serve the demo target and print its port (used by `volley demo`).
     #[command(hide = true)]
     DemoServer,
+}
+
+/// `volley run FILE`: the run file and the flags that override it.
+#[derive(Debug, Args, Default)]
+pub struct RunArgs {
+    /// The run file (TOML; see examples/ and README "Run files").
+    pub file: PathBuf,
+
+    /// Worker processes [file: workers; default: number of CPUs, at most the slots].
+    #[arg(short = 'w', long, value_name = "N")]
+    pub workers: Option<u32>,
+
+    /// Thread slots in total [file: ramp_up.max].
+    #[arg(short = 'c', long, value_name = "N")]
+    pub concurrency: Option<u32>,
+
+    /// Slots started at once [file: ramp_up.start].
+    #[arg(long, value_name = "N")]
+    pub ramp_start: Option<u32>,
+
+    /// Start the remaining slots linearly over this time [file: ramp_up.duration].
+    #[arg(long, value_name = "D")]
+    pub ramp_duration: Option<DurationArg>,
+
+    /// Rounds of the URL list per slot; 0 = until stopped or the duration is over
+    /// [file: times].
+    #[arg(long, value_name = "N")]
+    pub times: Option<u64>,
+
+    /// Stop after N requests in total [overrides times and duration].
+    #[arg(short = 'n', long, value_name = "N", conflicts_with = "duration")]
+    pub requests: Option<u64>,
+
+    /// Stop after this long [file: duration].
+    #[arg(short = 'd', long, value_name = "D")]
+    pub duration: Option<DurationArg>,
+
+    /// URL iterator: default, random_start, follow, random_start_follow [file: iterator].
+    #[arg(long, value_name = "NAME")]
+    pub iterator: Option<String>,
+
+    /// Run seed [file: seed; default: drawn at random and printed].
+    #[arg(long, value_name = "N")]
+    pub seed: Option<u64>,
+
+    /// Write one record per request to FILE [file: log].
+    #[arg(long, value_name = "FILE")]
+    pub log: Option<PathBuf>,
+
+    /// Per-request log format: csv or jsonl [file: log_format; default: csv].
+    #[arg(long, value_name = "FORMAT")]
+    pub log_format: Option<String>,
+
+    /// Print the report as JSON on stdout.
+    #[arg(long)]
+    pub json: bool,
+
+    /// No progress line on stderr.
+    #[arg(short = 'q', long)]
+    pub quiet: bool,
+
+    /// Name of the scoreboard segment (volley-NAME in /dev/shm), for `volley top NAME`.
+    #[arg(long, value_name = "NAME")]
+    pub run_name: Option<String>,
 }
 
 /// Options of `volley top`.
@@ -155,6 +223,14 @@ pub struct LoadArgs {
     /// Name of the scoreboard segment (volley-NAME in /dev/shm), for `volley top NAME`.
     #[arg(long, value_name = "NAME")]
     pub run_name: Option<String>,
+
+    /// Write one record per request to FILE (CSV, or JSON lines with --log-format jsonl).
+    #[arg(long, value_name = "FILE")]
+    pub log: Option<PathBuf>,
+
+    /// Per-request log format: csv or jsonl [default: csv].
+    #[arg(long, value_name = "FORMAT")]
+    pub log_format: Option<String>,
 }
 
 #[cfg(test)]

@@ -17,6 +17,18 @@ pub enum ConfigError {
         /// What is allowed instead.
         allowed: String,
     },
+    /// A run file value (or the file's syntax) is wrong; names the file and line.
+    #[error("{path}:{line}:{column}: {message}")]
+    RunFile {
+        /// The run file.
+        path: String,
+        /// 1-based line.
+        line: usize,
+        /// 1-based column.
+        column: usize,
+        /// What is wrong and what is allowed.
+        message: String,
+    },
     /// A file named by a flag could not be read.
     #[error("cannot read {path} (given to '{flag}'): {source}")]
     File {

@@ -12,13 +12,15 @@
 pub mod cli;
 pub mod error;
 pub mod resolve;
+pub mod runfile;
 pub mod spec;
 pub mod values;
 
 pub use error::ConfigError;
 pub use resolve::{Command, parse_url};
 pub use spec::{
-    Limit, OutputSpec, RampUp, ReplyLimits, RequestSpec, RunSpec, Target, Timeouts, TopSpec,
+    Delay, IteratorKind, KeepAlive, Limit, LogFormat, LogSpec, OutputSpec, RampUp, ReplyLimits,
+    RequestSpec, RunSpec, Target, Timeouts, TopSpec,
 };
 
 /// Parses a full argv (program name first) into a [`Command`].

@@ -8,8 +8,9 @@ use std::time::Duration;
 use crate::cli::{Cli, LoadArgs, Sub, TopArgs};
 use crate::error::ConfigError;
 use crate::spec::{
-    Limit, MAX_HEADERS_CAP, OutputSpec, RampUp, ReplyLimits, RequestSpec, RunSpec, Target,
-    Timeouts, TopSpec,
+    DEFAULT_MAX_REDIRECTS, Delay, IteratorKind, KeepAlive, Limit, LogFormat, LogSpec,
+    MAX_HEADERS_CAP, OutputSpec, RampUp, ReplyLimits, RequestSpec, RunSpec, Target, Timeouts,
+    TopSpec,
 };
 use crate::values::{TimeoutArg, is_token};
 
@@ -50,11 +51,13 @@ pub fn resolve(cli: Cli) -> Result<Command, ConfigError> {
                 port: 0,
                 addr: SocketAddr::from(([127, 0, 0, 1], 0)),
                 path: "/small".into(),
+                dns_cached: false,
             };
             run_spec(placeholder, load, DEMO_DURATION).map(Command::Demo)
         }
         Some(Sub::Top(top)) => Ok(Command::Top(top_spec(top)?)),
         Some(Sub::DemoServer) => Ok(Command::DemoServer),
+        Some(Sub::Run(args)) => crate::runfile::load(args).map(Command::Run),
         None => {
             let url = cli.url.ok_or_else(|| {
                 ConfigError::invalid(
@@ -125,44 +128,36 @@ fn run_spec(
         (None, Some(d)) => Limit::Duration(d.0),
         (None, None) => Limit::Duration(default_duration),
     };
-    if !is_token(&load.method) {
-        return Err(ConfigError::invalid(
-            "--method",
-            &load.method,
-            "an HTTP method token such as GET, POST or HUGO",
-        ));
-    }
+    check_method("--method", &load.method)?;
     let body = match load.body.as_deref() {
         None => Vec::new(),
-        Some(s) => match s.strip_prefix('@') {
-            Some(path) => std::fs::read(path).map_err(|source| ConfigError::File {
-                flag: "--body",
-                path: path.to_string(),
-                source,
-            })?,
-            None => s.as_bytes().to_vec(),
-        },
+        Some(s) => read_body("--body", s)?,
     };
     if let Some(name) = &load.run_name {
         check_run_name(name)?;
     }
     let timeouts = timeouts(&load);
     let limits = reply_limits(&load)?;
-    let (seed, seed_given) = match load.seed {
-        Some(s) => (s, true),
-        None => (random_seed(), false),
+    let (seed, seed_given) = seed(load.seed);
+    let request = RequestSpec {
+        method: load.method,
+        target,
+        headers: load
+            .headers
+            .into_iter()
+            .map(|h| (h.name, h.value))
+            .collect(),
+        body,
+        keepalive: KeepAlive::BOTH,
+        pre: Delay::default(),
+        post: Delay::default(),
+        timeouts,
     };
     Ok(RunSpec {
-        target,
-        request: RequestSpec {
-            method: load.method,
-            headers: load
-                .headers
-                .into_iter()
-                .map(|h| (h.name, h.value))
-                .collect(),
-            body,
-        },
+        requests: vec![request],
+        iterator: IteratorKind::Default,
+        rounds: None,
+        max_redirects: DEFAULT_MAX_REDIRECTS,
         workers,
         concurrency,
         ramp,
@@ -176,7 +171,61 @@ fn run_spec(
             progress: !load.quiet,
         },
         run_name: load.run_name.map(|n| format!("volley-{n}")),
+        log: log_spec(load.log, load.log_format.as_deref())?,
+        run_file: None,
     })
+}
+
+/// Rejects a method that is not an RFC 9110 token.
+pub(crate) fn check_method(flag: &'static str, method: &str) -> Result<(), ConfigError> {
+    if is_token(method) {
+        Ok(())
+    } else {
+        Err(ConfigError::invalid(
+            flag,
+            method,
+            "an HTTP method token such as GET, POST or HUGO",
+        ))
+    }
+}
+
+/// A body given as a string, or `@FILE` to read it from a file.
+pub(crate) fn read_body(flag: &'static str, s: &str) -> Result<Vec<u8>, ConfigError> {
+    match s.strip_prefix('@') {
+        Some(path) => std::fs::read(path).map_err(|source| ConfigError::File {
+            flag,
+            path: path.to_string(),
+            source,
+        }),
+        None => Ok(s.as_bytes().to_vec()),
+    }
+}
+
+/// The run seed: the one given, or a random one (printed in the report).
+pub(crate) fn seed(given: Option<u64>) -> (u64, bool) {
+    match given {
+        Some(s) => (s, true),
+        None => (random_seed(), false),
+    }
+}
+
+/// `--log FILE` and `--log-format`.
+pub(crate) fn log_spec(
+    path: Option<std::path::PathBuf>,
+    format: Option<&str>,
+) -> Result<Option<LogSpec>, ConfigError> {
+    let format = match format {
+        None | Some("csv") => LogFormat::Csv,
+        Some("jsonl") => LogFormat::Jsonl,
+        Some(other) => return Err(ConfigError::invalid("--log-format", other, "csv or jsonl")),
+    };
+    match path {
+        None => Ok(None),
+        Some(path) if path.as_os_str().is_empty() => {
+            Err(ConfigError::invalid("--log", "", "a file path"))
+        }
+        Some(path) => Ok(Some(LogSpec { path, format })),
+    }
 }
 
 /// The phase deadlines from `--timeout` and the finer flags (each defaults to what
@@ -243,7 +292,7 @@ fn ramp_up(load: &LoadArgs, concurrency: u32) -> Result<RampUp, ConfigError> {
     Ok(RampUp { start, duration })
 }
 
-fn check_run_name(name: &str) -> Result<(), ConfigError> {
+pub(crate) fn check_run_name(name: &str) -> Result<(), ConfigError> {
     let ok = !name.is_empty()
         && name.len() <= 48
         && name
@@ -261,7 +310,7 @@ fn check_run_name(name: &str) -> Result<(), ConfigError> {
 }
 
 /// Number of CPUs this process may run on.
-fn default_workers() -> u32 {
+pub(crate) fn default_workers() -> u32 {
     std::thread::available_parallelism()
         .map(|n| u32::try_from(n.get()).unwrap_or(1))
         .unwrap_or(1)
@@ -284,13 +333,28 @@ fn random_seed() -> u64 {
 pub fn parse_url(url: &str) -> Result<Target, ConfigError> {
     let syntax = "expected http://host[:port][/path]";
     let bad = |why: &str| ConfigError::invalid("URL", url, format!("{why}; {syntax}"));
+    let (host, port, path) = split_url(url).map_err(|why| bad(&why))?;
+    let (addr, dns_cached) = resolve_host(&host, port, &Default::default())
+        .ok_or_else(|| bad(&format!("host '{host}' does not resolve")))?;
+    Ok(Target {
+        host,
+        port,
+        addr,
+        path,
+        dns_cached,
+    })
+}
+
+/// Splits `http://host[:port][/path]` into host, port and path (fragment dropped), or
+/// says what is wrong with it.
+pub(crate) fn split_url(url: &str) -> Result<(String, u16, String), String> {
     let rest = match url.split_once("://") {
         Some((scheme, rest)) if scheme.eq_ignore_ascii_case("http") => rest,
         Some((scheme, _)) if scheme.eq_ignore_ascii_case("https") => {
-            return Err(bad("https is not supported yet"));
+            return Err("https is not supported yet".into());
         }
-        Some((scheme, _)) => return Err(bad(&format!("scheme '{scheme}' is not http"))),
-        None => return Err(bad("no scheme")),
+        Some((scheme, _)) => return Err(format!("scheme '{scheme}' is not http")),
+        None => return Err("no scheme".into()),
     };
     let (authority, path) = match rest.find(['/', '?']) {
         Some(i) if rest.as_bytes()[i] == b'/' => (&rest[..i], rest[i..].to_string()),
@@ -298,33 +362,45 @@ pub fn parse_url(url: &str) -> Result<Target, ConfigError> {
         None => (rest, "/".to_string()),
     };
     if authority.contains('@') {
-        return Err(bad("user info is not supported"));
+        return Err("user info is not supported".into());
     }
-    let (host, port) = split_host_port(authority).ok_or_else(|| bad("bad host or port"))?;
+    let (host, port) = split_host_port(authority).ok_or("bad host or port")?;
     if host.is_empty() {
-        return Err(bad("empty host"));
+        return Err("empty host".into());
     }
+    let path = check_path(&path)?;
+    Ok((host, port, path))
+}
+
+/// A request path as sent: no spaces or control characters; a fragment is dropped.
+pub(crate) fn check_path(path: &str) -> Result<String, String> {
     if path.bytes().any(|b| b <= b' ' || b == 0x7f) {
-        return Err(bad("the path contains spaces or control characters"));
+        return Err("the path contains spaces or control characters".into());
     }
-    let path = match path.split_once('#') {
+    Ok(match path.split_once('#') {
         Some((p, _)) => p.to_string(),
-        None => path,
-    };
-    let addr = (host.as_str(), port)
-        .to_socket_addrs()
-        .ok()
-        .and_then(|mut a| a.next())
-        .ok_or_else(|| bad(&format!("host '{host}' does not resolve")))?;
-    Ok(Target {
-        host,
-        port,
-        addr,
-        path,
+        None => path.to_string(),
     })
 }
 
-fn split_host_port(authority: &str) -> Option<(String, u16)> {
+/// Resolves `host` before the run: from `dnscache` (LoadGen's table: name -> IP) if it is
+/// there, else from the system resolver. Returns the address and whether the table gave it.
+pub(crate) fn resolve_host(
+    host: &str,
+    port: u16,
+    dnscache: &std::collections::BTreeMap<String, std::net::IpAddr>,
+) -> Option<(SocketAddr, bool)> {
+    if let Some(ip) = dnscache.get(&host.to_ascii_lowercase()) {
+        return Some((SocketAddr::new(*ip, port), true));
+    }
+    (host, port)
+        .to_socket_addrs()
+        .ok()
+        .and_then(|mut a| a.next())
+        .map(|a| (a, false))
+}
+
+pub(crate) fn split_host_port(authority: &str) -> Option<(String, u16)> {
     if let Some(rest) = authority.strip_prefix('[') {
         let (host, after) = rest.split_once(']')?;
         let port = match after.strip_prefix(':') {

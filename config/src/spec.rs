@@ -1,15 +1,21 @@
 //! `RunSpec` and its parts: the validated, immutable description of one run. Plain data.
 
 use std::net::SocketAddr;
+use std::path::PathBuf;
 use std::time::Duration;
 
 /// Everything a run needs, validated. Built only by [`crate::resolve`]; never changed after.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RunSpec {
-    /// Where requests go.
-    pub target: Target,
-    /// The request every slot sends.
-    pub request: RequestSpec,
+    /// The URL list (LoadGen's URLList): every slot walks it, `rounds` times, in the
+    /// order `iterator` gives. Never empty; a command-line run has one entry.
+    pub requests: Vec<RequestSpec>,
+    /// How a slot walks the URL list.
+    pub iterator: IteratorKind,
+    /// Rounds of the URL list per slot (LoadGen's `times`); `None` = until the run stops.
+    pub rounds: Option<u64>,
+    /// Most redirects followed from one list entry (`follow` iterators).
+    pub max_redirects: u32,
     /// Worker processes.
     pub workers: u32,
     /// Thread slots in total (LoadGen's RampUpMax); slot `t` belongs to worker `t % workers`.
@@ -30,6 +36,79 @@ pub struct RunSpec {
     pub output: OutputSpec,
     /// Scoreboard segment name (`volley-…`), if the user chose one.
     pub run_name: Option<String>,
+    /// Per-request log, if asked for.
+    pub log: Option<LogSpec>,
+    /// The run file the spec came from, if any.
+    pub run_file: Option<PathBuf>,
+}
+
+/// Default for [`RunSpec::max_redirects`].
+pub const DEFAULT_MAX_REDIRECTS: u32 = 10;
+
+/// How a slot walks the URL list each round (LoadGen's predefined iterators).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum IteratorKind {
+    /// Walk the list from the first entry to the last.
+    Default,
+    /// Start at a random entry (from the slot's RNG), wrap around, each entry once.
+    RandomStart,
+    /// Like `Default`, and follow a 3xx reply's `Location` (same origin) before moving on.
+    Follow,
+    /// `RandomStart` and `Follow` together.
+    RandomStartFollow,
+}
+
+impl IteratorKind {
+    /// The names a run file may use, in the order of the variants.
+    pub const NAMES: [&'static str; 4] =
+        ["default", "random_start", "follow", "random_start_follow"];
+
+    /// The iterator called `name`, if it is a built-in one.
+    pub fn from_name(name: &str) -> Option<IteratorKind> {
+        Some(match name {
+            "default" => IteratorKind::Default,
+            "random_start" => IteratorKind::RandomStart,
+            "follow" => IteratorKind::Follow,
+            "random_start_follow" => IteratorKind::RandomStartFollow,
+            _ => return None,
+        })
+    }
+
+    /// The iterator's name.
+    pub fn name(self) -> &'static str {
+        Self::NAMES[self as usize]
+    }
+
+    /// Starts each round at a random entry.
+    pub fn random_start(self) -> bool {
+        matches!(
+            self,
+            IteratorKind::RandomStart | IteratorKind::RandomStartFollow
+        )
+    }
+
+    /// Follows redirects.
+    pub fn follows(self) -> bool {
+        matches!(self, IteratorKind::Follow | IteratorKind::RandomStartFollow)
+    }
+}
+
+/// Format of the per-request log.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LogFormat {
+    /// Comma-separated values with a header line.
+    Csv,
+    /// One JSON object per line.
+    Jsonl,
+}
+
+/// Where and how the per-request log is written.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LogSpec {
+    /// The joined log file; workers write `PATH.part-W` first.
+    pub path: PathBuf,
+    /// Record format.
+    pub format: LogFormat,
 }
 
 /// Default cap on a reply head's size (status line, fields, empty line).
@@ -97,6 +176,9 @@ pub struct Target {
     pub addr: SocketAddr,
     /// Path and query, starting with `/`.
     pub path: String,
+    /// The address came from the run file's `dnscache` table (LoadGen's RC_DNSCACHED),
+    /// not from the system resolver.
+    pub dns_cached: bool,
 }
 
 impl Target {
@@ -120,15 +202,82 @@ impl Target {
     }
 }
 
-/// The request sent by every slot.
+/// One entry of the URL list: a request and its parameters (LoadGen's `$rq`).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RequestSpec {
     /// Method token (`GET`, `POST`, any RFC 9110 token).
     pub method: String,
+    /// Where it goes.
+    pub target: Target,
     /// Extra header fields, in order (repeats allowed).
     pub headers: Vec<(String, String)>,
     /// Request body (Content-Length is added when non-empty or the method is not GET/HEAD).
     pub body: Vec<u8>,
+    /// Whether a kept connection may carry it, and whether its connection is kept after.
+    pub keepalive: KeepAlive,
+    /// Wait before the request (drawn after the entry is picked).
+    pub pre: Delay,
+    /// Wait after the request is done.
+    pub post: Delay,
+    /// Watchdog deadlines of this request.
+    pub timeouts: Timeouts,
+}
+
+/// LoadGen's keep-alive flags: KEEPALIVE_USE and KEEPALIVE_STORE.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct KeepAlive {
+    /// Send on the slot's kept connection if it has one to the same address.
+    pub use_kept: bool,
+    /// Keep the connection after the reply (when the server allows it); when false the
+    /// request says `Connection: close`.
+    pub store: bool,
+}
+
+impl KeepAlive {
+    /// `use` + `store` (LoadGen's KEEPALIVE), volley's default.
+    pub const BOTH: KeepAlive = KeepAlive {
+        use_kept: true,
+        store: true,
+    };
+    /// A new connection for every request, closed after it.
+    pub const NONE: KeepAlive = KeepAlive {
+        use_kept: false,
+        store: false,
+    };
+
+    /// The mode called `name` in a run file (`use`, `store`, `both`, `none`).
+    pub fn from_name(name: &str) -> Option<KeepAlive> {
+        Some(match name {
+            "both" => KeepAlive::BOTH,
+            "none" => KeepAlive::NONE,
+            "use" => KeepAlive {
+                use_kept: true,
+                store: false,
+            },
+            "store" => KeepAlive {
+                use_kept: false,
+                store: true,
+            },
+            _ => return None,
+        })
+    }
+}
+
+/// LoadGen's delay ± jitter: the wait is `delay - jitter + rand(2 * jitter)`, never
+/// negative.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Delay {
+    /// The mean wait.
+    pub delay: Duration,
+    /// Half the width of the uniform spread around it.
+    pub jitter: Duration,
+}
+
+impl Delay {
+    /// No wait at all (nothing is drawn from the RNG).
+    pub fn is_zero(&self) -> bool {
+        self.delay.is_zero() && self.jitter.is_zero()
+    }
 }
 
 /// LoadGen's linear ramp-up: `start` slots at t0, the rest spread evenly over `duration`.
@@ -147,6 +296,9 @@ pub enum Limit {
     Requests(u64),
     /// Stop after this long; requests in flight then are aborted.
     Duration(Duration),
+    /// No global limit: the run ends when every slot has done its rounds, or when it is
+    /// stopped (SIGINT/SIGTERM).
+    Rounds,
 }
 
 /// How the results are shown.
@@ -179,7 +331,25 @@ impl RunSpec {
                 let w = u64::from(w);
                 Some(n / workers + u64::from(w < n % workers))
             }
-            Limit::Duration(_) => None,
+            Limit::Duration(_) | Limit::Rounds => None,
+        }
+    }
+
+    /// The run's duration limit, if it has one.
+    pub fn duration(&self) -> Option<Duration> {
+        match self.limit {
+            Limit::Duration(d) => Some(d),
+            _ => None,
+        }
+    }
+
+    /// What the report calls the target: the URL of a one-entry list, else the first URL
+    /// and how many entries follow.
+    pub fn target_label(&self) -> String {
+        let first = self.requests[0].target.url();
+        match self.requests.len() {
+            1 => first,
+            n => format!("{first} (+{} more in the URL list)", n - 1),
         }
     }
 

@@ -14,6 +14,7 @@
 #![deny(missing_docs)]
 
 pub mod error;
+pub mod logjoin;
 pub mod merge;
 pub mod monitor;
 pub mod report;
@@ -26,7 +27,7 @@ use std::time::Duration;
 use nix::sys::resource::{Resource, getrlimit, setrlimit};
 use nix::sys::signal::{Signal, kill};
 use nix::sys::wait::{WaitPidFlag, WaitStatus, waitpid};
-use volley_config::{Limit, RunSpec};
+use volley_config::RunSpec;
 use volley_scoreboard::{
     RunState, Scoreboard, barrier, now_ns, random_run_name, remove_stale_segments,
 };
@@ -66,10 +67,9 @@ pub fn run(spec: &RunSpec) -> Result<Report, SupervisorError> {
     sb.header().set_state(RunState::Running);
     barrier::release(sb.header());
     let start_ns = sb.header().start_ns();
-    let stop_at = match spec.limit {
-        Limit::Duration(d) => Some(start_ns.saturating_add(d.as_nanos() as u64)),
-        Limit::Requests(_) => None,
-    };
+    let stop_at = spec
+        .duration()
+        .map(|d| start_ns.saturating_add(d.as_nanos() as u64));
     let progress = if spec.output.progress {
         monitor::Progress::if_tty(start_ns)
     } else {
@@ -79,22 +79,63 @@ pub fn run(spec: &RunSpec) -> Result<Report, SupervisorError> {
     sb.header().set_state(RunState::Done);
 
     let mut report = Report::new(
-        spec.target.url(),
-        spec.request.method.clone(),
+        spec.target_label(),
+        spec.requests[0].method.clone(),
         spec.concurrency,
         (spec.seed, spec.seed_given),
     );
     report.run_name = name;
     report.startup_ms = start_ns.saturating_sub(entered_ns) as f64 / 1e6;
-    report.request_bytes = serialize(&spec.target, &spec.request).bytes.len() as u64;
+    report.request_bytes = serialize(&spec.requests[0]).bytes.len() as u64;
+    if spec.run_file.is_some() || spec.requests.len() > 1 {
+        report.workload = Some(report::Workload {
+            file: spec.run_file.as_ref().map(|f| f.display().to_string()),
+            entries: spec.requests.len(),
+            iterator: spec.iterator.name(),
+            rounds: spec.rounds,
+        });
+    }
     report.interrupted = waited.interrupted;
     report.reply_rate_samples = waited.reply_rate_samples.clone();
     merge::merge(&mut report, &children, &waited, &sb);
     if report.duration_s == 0.0 {
         report.duration_s = waited.end_ns.saturating_sub(start_ns) as f64 / 1e9;
     }
+    if let Some(log) = &spec.log {
+        report.log = Some(join_log(log, spec.workers, &waited));
+    }
     sb.unlink()?;
     Ok(report)
+}
+
+/// Joins the per-request log parts; the summary says why the log is incomplete, if it is.
+fn join_log(
+    log: &volley_config::LogSpec,
+    workers: u32,
+    waited: &wait::Waited,
+) -> report::LogSummary {
+    let mut error = waited
+        .reports
+        .iter()
+        .filter_map(|r| volley_worker::WorkerReport::decode(r).ok())
+        .find_map(|r| r.log_error.map(|e| format!("worker {}: {e}", r.worker)));
+    let records = match logjoin::join(log, workers) {
+        Ok(j) => {
+            if j.dropped > 0 && error.is_none() {
+                error = Some(format!("{} partial records dropped", j.dropped));
+            }
+            j.records
+        }
+        Err(e) => {
+            error = Some(e);
+            0
+        }
+    };
+    report::LogSummary {
+        path: log.path.display().to_string(),
+        records,
+        error,
+    }
 }
 
 /// Waits until every worker is ready, a worker dies first, or the time runs out.

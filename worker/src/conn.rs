@@ -1,5 +1,7 @@
 //! A connection: the socket, its remembered readiness, and its owner slot.
 
+use std::net::SocketAddr;
+
 use mio::net::TcpStream;
 
 /// One TCP connection of a thread slot.
@@ -27,11 +29,13 @@ pub struct Conn {
     pub completed: u64,
     /// When the connect started (monotonic ns), for the connection's lifetime.
     pub opened_ns: u64,
+    /// The address it was opened to: a kept connection only carries requests to it.
+    pub addr: SocketAddr,
 }
 
 impl Conn {
     /// A new, not yet connected connection for `slot`.
-    pub fn new(stream: TcpStream, slot: u32, opened_ns: u64) -> Self {
+    pub fn new(stream: TcpStream, addr: SocketAddr, slot: u32, opened_ns: u64) -> Self {
         Conn {
             stream,
             slot,
@@ -41,6 +45,7 @@ impl Conn {
             established: false,
             completed: 0,
             opened_ns,
+            addr,
         }
     }
 }

@@ -8,13 +8,14 @@ use volley_scoreboard::{Counter, ErrorClass};
 
 use crate::conn::Conn;
 use crate::event_loop::Worker;
-use crate::http::{BodyDecoder, MAX_INTERIM, parse_head_limited};
+use crate::http::{BodyDecoder, MAX_INTERIM, parse_head_limited, reply_details};
 use crate::outcome::{
     self, Failure, HEAD_TOO_LARGE, STALE, Stage, TOO_MANY_INTERIM, classify_body, classify_head,
     classify_io,
 };
 use crate::slot::{LARGE_BUFFER, Phase};
 use crate::stats::record_ns;
+use crate::workload::{draw_delay, is_redirect, redirect, wire_of};
 
 /// Requests up to this size go out in one segment, and a request/reply exchange leaves no
 /// unacknowledged data behind when the next request is written, so Nagle's algorithm
@@ -32,42 +33,104 @@ pub(crate) enum Step {
 }
 
 impl Worker<'_> {
-    /// Starts the next request of slot `s` (or the retry of its last one), or finishes
-    /// the slot when the budget is spent or the run is stopping.
+    /// Picks slot `s`'s next request (a redirect to follow, or the iterator's next
+    /// entry), draws its pre-delay and starts it, now or when the delay is over. Starts
+    /// the retry of the last request at once. Finishes the slot when the budget is spent,
+    /// its rounds are done, or the run is stopping.
     pub(crate) fn start_request(&mut self, s: u32, now: u64) {
         if !matches!(self.slots[s as usize].phase, Phase::Ready) {
             return;
         }
         let retry = std::mem::take(&mut self.slots[s as usize].retrying);
-        if self.stopping || (!retry && self.budget == Some(0)) {
+        if retry && !self.stopping {
+            self.begin(s, true, now);
+            return;
+        }
+        if self.stopping || self.budget == Some(0) {
             if retry {
                 // Counted as started before its connection went stale.
                 self.stats.add(Counter::RequestsAborted, 1);
+                self.record_abort(s, now);
             }
             self.close_conn(s, now);
             self.finish_slot(s);
             return;
         }
+        let slot = &mut self.slots[s as usize];
+        if let Some(path) = slot.follow.take() {
+            let hop = redirect(
+                &self.requests[slot.entry as usize],
+                slot.result.status,
+                &path,
+            );
+            slot.redirect = Some(Box::new(hop));
+            slot.hop += 1;
+            slot.pre_delay_ns = 0;
+        } else {
+            let len = self.requests.len() as u32;
+            let Some(entry) =
+                slot.walk
+                    .next(len, self.spec.iterator, self.spec.rounds, &mut slot.rng)
+            else {
+                self.close_conn(s, now);
+                self.finish_slot(s);
+                return;
+            };
+            slot.entry = entry;
+            slot.hop = 0;
+            slot.redirect = None;
+            let pre = self.requests[entry as usize].spec.pre;
+            slot.pre_delay_ns = if pre.is_zero() {
+                0
+            } else {
+                draw_delay(pre, &mut slot.rng)
+            };
+        }
+        if let Some(b) = self.budget.as_mut() {
+            *b -= 1;
+        }
+        let pre = self.slots[s as usize].pre_delay_ns;
+        if pre > 0 {
+            self.slots[s as usize].phase = Phase::PreDelay;
+            self.arm(s, now.saturating_add(pre));
+            return;
+        }
+        self.begin(s, retry, now);
+    }
+
+    /// Starts slot `s`'s current request: on its kept connection when the request may use
+    /// it and it goes to the same address, else on a new one.
+    pub(crate) fn begin(&mut self, s: u32, retry: bool, now: u64) {
         if !retry {
-            if let Some(b) = self.budget.as_mut() {
-                *b -= 1;
-            }
             self.stats.add(Counter::RequestsStarted, 1);
         }
+        let prepared = &self.requests[self.slots[s as usize].entry as usize];
+        let (use_kept, addr) = (prepared.spec.keepalive.use_kept, prepared.spec.target.addr);
+        if let Some(conn) = self.conn_mut(s)
+            && (!use_kept || conn.addr != addr)
+        {
+            self.close_conn(s, now);
+        }
+        let expect_continue = wire_of(&self.requests, &self.slots[s as usize]).expect_continue;
         let slot = &mut self.slots[s as usize];
         slot.times = Default::default();
         slot.times.start = now;
         slot.filled = 0;
         slot.reply_bytes = 0;
         slot.sent = 0;
-        slot.continue_pending = self.request.expect_continue;
+        slot.continue_pending = expect_continue;
         slot.send_error = None;
+        slot.result.status = 0;
+        slot.result.minor_version = None;
+        slot.result.header_bytes = 0;
+        slot.result.body_bytes = 0;
         slot.reused = slot.conn.is_some();
         if slot.reused {
             slot.times.sent = now;
+            slot.times.connected = now;
             slot.phase = Phase::Sending;
             self.stats.add(Counter::ConnsReused, 1);
-        } else if let Err(f) = self.connect(s, now) {
+        } else if let Err(f) = self.connect(s, addr, now) {
             self.fail(s, f, now);
             return;
         }
@@ -75,12 +138,12 @@ impl Worker<'_> {
         self.drive(s, now);
     }
 
-    fn connect(&mut self, s: u32, now: u64) -> Result<(), Failure> {
-        let stream = match TcpStream::connect(self.spec.target.addr) {
+    fn connect(&mut self, s: u32, addr: std::net::SocketAddr, now: u64) -> Result<(), Failure> {
+        let stream = match TcpStream::connect(addr) {
             Ok(stream) => stream,
             Err(e) => return Err(self.io_failure(s, &e, Stage::Send)),
         };
-        let h = self.conns.insert(Conn::new(stream, s, now));
+        let h = self.conns.insert(Conn::new(stream, addr, s, now));
         self.stats.add(Counter::ConnsOpen, 1);
         self.slots[s as usize].conn = Some(h);
         self.slots[s as usize].phase = Phase::Connecting;
@@ -94,7 +157,12 @@ impl Worker<'_> {
                 Phase::Connecting => self.on_connecting(s, now),
                 Phase::Sending => self.on_sending(s, now),
                 Phase::AwaitHead { .. } | Phase::Body { .. } => self.on_receiving(s, now),
-                Phase::Waiting | Phase::Ready | Phase::Backoff | Phase::Done => Step::Wait,
+                Phase::Waiting
+                | Phase::Ready
+                | Phase::Backoff
+                | Phase::PreDelay
+                | Phase::PostDelay
+                | Phase::Done => Step::Wait,
             };
             if let Step::Wait = step {
                 return;
@@ -128,13 +196,15 @@ impl Worker<'_> {
 
     /// Counts a connection as established: its first bytes went out.
     fn established(&mut self, s: u32, now: u64) {
-        let large = self.request.bytes.len() > NAGLE_SAFE_REQUEST;
+        let large =
+            wire_of(&self.requests, &self.slots[s as usize]).bytes.len() > NAGLE_SAFE_REQUEST;
         let Some(conn) = self.conn_mut(s) else { return };
         conn.established = true;
         if large {
             let _ = conn.stream.set_nodelay(true);
         }
         self.stats.add(Counter::ConnsOpened, 1);
+        self.slots[s as usize].times.connected = now;
         let start = self.slots[s as usize].times.start;
         record_ns(&mut self.stats.connect, now.saturating_sub(start));
     }
@@ -155,13 +225,15 @@ impl Worker<'_> {
         }
         let fresh = !conn.established;
         let slot = &self.slots[s as usize];
+        let wire = wire_of(&self.requests, slot);
         // With `Expect: 100-continue` only the head goes out until the server agrees.
         let end = if slot.continue_pending {
-            self.request.head_len
+            wire.head_len
         } else {
-            self.request.bytes.len()
+            wire.bytes.len()
         };
-        match conn.stream.write(&self.request.bytes[slot.sent..end]) {
+        let (total, head_len) = (wire.bytes.len(), wire.head_len);
+        match conn.stream.write(&wire.bytes[slot.sent..end]) {
             Ok(n) => {
                 if fresh {
                     self.established(s, now);
@@ -169,9 +241,9 @@ impl Worker<'_> {
                 self.stats.add(Counter::BytesSent, n as u64);
                 let slot = &mut self.slots[s as usize];
                 slot.sent += n;
-                if slot.sent == self.request.bytes.len() {
+                if slot.sent == total {
                     self.start_reading(s, now)
-                } else if slot.continue_pending && slot.sent >= self.request.head_len {
+                } else if slot.continue_pending && slot.sent >= head_len {
                     // `Expect: 100-continue`: hold the body back (RFC 9110 §10.1.1).
                     self.start_reading(s, now)
                 } else {
@@ -232,10 +304,11 @@ impl Worker<'_> {
     /// True while part of the request is still to be written and nothing stops it.
     fn request_unsent(&self, s: u32) -> bool {
         let slot = &self.slots[s as usize];
+        let wire = wire_of(&self.requests, slot);
         let end = if slot.continue_pending {
-            self.request.head_len
+            wire.head_len
         } else {
-            self.request.bytes.len()
+            wire.bytes.len()
         };
         slot.sent < end && slot.send_error.is_none()
     }
@@ -281,7 +354,12 @@ impl Worker<'_> {
                 if slot.times.first_byte == 0 {
                     slot.times.first_byte = now;
                     self.rearm(s);
-                } else if self.spec.timeouts.idle.is_some() {
+                } else if self.requests[slot.entry as usize]
+                    .spec
+                    .timeouts
+                    .idle
+                    .is_some()
+                {
                     self.rearm(s);
                 }
                 let slot = &mut self.slots[s as usize];
@@ -329,35 +407,36 @@ impl Worker<'_> {
                 return Step::Again;
             };
             let limits = &self.spec.limits;
-            let head =
-                match parse_head_limited(&slot.buf[..slot.filled], self.request.is_head, limits) {
-                    Ok(Some(head)) => head,
-                    Ok(None) => {
-                        if slot.filled == slot.buf.len() {
-                            if slot.buf.len() >= limits.head_bytes {
-                                self.fail(s, HEAD_TOO_LARGE, now);
-                                return Step::Wait;
-                            }
-                            // A rare, big head: grow, up to the cap.
-                            let grown = (slot.buf.len() * 4)
-                                .max(LARGE_BUFFER)
-                                .min(limits.head_bytes);
-                            slot.buf.resize(grown.max(slot.buf.len() + 1), 0);
+            let is_head = wire_of(&self.requests, slot).is_head;
+            let head = match parse_head_limited(&slot.buf[..slot.filled], is_head, limits) {
+                Ok(Some(head)) => head,
+                Ok(None) => {
+                    if slot.filled == slot.buf.len() {
+                        if slot.buf.len() >= limits.head_bytes {
+                            self.fail(s, HEAD_TOO_LARGE, now);
+                            return Step::Wait;
                         }
-                        if slot.filled == 0 && self.request_unsent(s) {
-                            return self.resume_sending(s);
-                        }
-                        return Step::Again;
+                        // A rare, big head: grow, up to the cap.
+                        let grown = (slot.buf.len() * 4)
+                            .max(LARGE_BUFFER)
+                            .min(limits.head_bytes);
+                        slot.buf.resize(grown.max(slot.buf.len() + 1), 0);
                     }
-                    Err(e) => {
-                        self.fail(s, classify_head(&e), now);
-                        return Step::Wait;
+                    if slot.filled == 0 && self.request_unsent(s) {
+                        return self.resume_sending(s);
                     }
-                };
+                    return Step::Again;
+                }
+                Err(e) => {
+                    self.fail(s, classify_head(&e), now);
+                    return Step::Wait;
+                }
+            };
             self.stats.add(Counter::HeaderBytes, head.head_len as u64);
             self.stats
                 .add(Counter::HeaderCount, head.header_count as u64);
             let slot = &mut self.slots[s as usize];
+            slot.result.header_bytes += head.head_len as u64;
             if head.is_interim() {
                 if interim as usize >= MAX_INTERIM {
                     self.fail(s, TOO_MANY_INTERIM, now);
@@ -377,6 +456,18 @@ impl Worker<'_> {
             }
             let (from, to) = (head.head_len, slot.filled);
             slot.filled = 0;
+            slot.times.head_done = now;
+            slot.result.status = head.status;
+            slot.result.minor_version = Some(head.minor_version);
+            let follow = self.spec.iterator.follows() && is_redirect(head.status);
+            if self.log.is_some() || follow {
+                let r = &mut slot.result;
+                reply_details(
+                    &slot.buf[..head.head_len],
+                    &mut r.reason,
+                    follow.then_some(&mut r.location),
+                );
+            }
             let decoder = BodyDecoder::with_limits(
                 head.framing,
                 limits.chunk_ext_bytes,
@@ -393,6 +484,7 @@ impl Worker<'_> {
 
     /// Feeds `buf[from..to]` to the body decoder.
     fn on_body_bytes(&mut self, s: u32, from: usize, to: usize, now: u64) -> Step {
+        let total = wire_of(&self.requests, &self.slots[s as usize]).bytes.len();
         let slot = &mut self.slots[s as usize];
         let Phase::Body { head, decoder } = &mut slot.phase else {
             return Step::Again;
@@ -400,14 +492,13 @@ impl Worker<'_> {
         match decoder.feed(&slot.buf[from..to]) {
             Ok(p) => {
                 self.stats.add(Counter::BodyBytes, p.body_bytes);
+                slot.result.body_bytes += p.body_bytes;
                 if !p.done {
                     return Step::Again;
                 }
                 // Bytes after the reply with no request outstanding are not a reply
                 // (RFC 9112 §9.2): the connection is not reused.
-                let reusable = head.keep_alive
-                    && from + p.consumed == to
-                    && slot.sent == self.request.bytes.len();
+                let reusable = head.keep_alive && from + p.consumed == to && slot.sent == total;
                 let status = head.status;
                 self.complete(s, status, reusable, now);
                 Step::Wait

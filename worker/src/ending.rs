@@ -6,8 +6,10 @@ use volley_scoreboard::Counter;
 
 use crate::event_loop::{Worker, duration_ns};
 use crate::outcome::{Failure, STALE, TimeoutPhase};
+use crate::record::{FAILED_STATUS, Record};
 use crate::slot::Phase;
 use crate::stats::record_ns;
+use crate::workload::{draw_delay, is_redirect, same_origin_path, wire_of};
 
 /// How long a slot waits before its next request after the client itself ran short of
 /// file descriptors or ports: long enough not to spin, short enough to notice recovery.
@@ -39,11 +41,119 @@ impl Worker<'_> {
         if let Some(conn) = self.conn_mut(s) {
             conn.completed += 1;
         }
-        if !reusable {
+        let prepared = &self.requests[self.slots[s as usize].entry as usize];
+        if !reusable || !prepared.spec.keepalive.store {
             self.close_conn(s, now);
         }
-        self.slots[s as usize].phase = Phase::Ready;
-        self.enqueue(s);
+        let follow = self.redirect_to_follow(s, status);
+        let post = if follow.is_some() {
+            0
+        } else {
+            self.draw_post_delay(s)
+        };
+        self.write_record(s, status, None, now, post);
+        self.slots[s as usize].follow = follow;
+        self.after_request(s, post, now);
+    }
+
+    /// The path to follow after a redirect reply, when the iterator follows redirects, the
+    /// hop limit is not reached and `Location` stays on the same origin.
+    fn redirect_to_follow(&self, s: u32, status: u16) -> Option<String> {
+        let slot = &self.slots[s as usize];
+        if !self.spec.iterator.follows()
+            || !is_redirect(status)
+            || slot.hop >= self.spec.max_redirects
+            || slot.result.location.is_empty()
+        {
+            return None;
+        }
+        let origin = &self.requests[slot.entry as usize];
+        let base = match &slot.redirect {
+            Some(r) => r.path.as_str(),
+            None => origin.spec.target.path.as_str(),
+        };
+        same_origin_path(&slot.result.location, &origin.spec.target, base)
+    }
+
+    /// The post-delay after slot `s`'s request (of the chain's list entry), drawn from
+    /// the slot's RNG when it has jitter.
+    fn draw_post_delay(&mut self, s: u32) -> u64 {
+        let slot = &mut self.slots[s as usize];
+        let post = self.requests[slot.entry as usize].spec.post;
+        if post.is_zero() {
+            0
+        } else {
+            draw_delay(post, &mut slot.rng)
+        }
+    }
+
+    /// After a request: wait the post-delay, or be ready at once.
+    fn after_request(&mut self, s: u32, post_ns: u64, now: u64) {
+        if post_ns > 0 {
+            self.slots[s as usize].phase = Phase::PostDelay;
+            self.arm(s, now.saturating_add(post_ns));
+        } else {
+            self.slots[s as usize].phase = Phase::Ready;
+            self.enqueue(s);
+        }
+    }
+
+    /// Writes slot `s`'s current request to the per-request log, if there is one.
+    fn write_record(
+        &mut self,
+        s: u32,
+        status: u16,
+        error: Option<(&str, &str)>,
+        now: u64,
+        post_delay: u64,
+    ) {
+        let Some(log) = self.log.as_mut() else {
+            return;
+        };
+        let slot = &self.slots[s as usize];
+        let prepared = &self.requests[slot.entry as usize];
+        let (method, url) = match &slot.redirect {
+            Some(r) => (r.method.as_str(), r.url.as_str()),
+            None => (prepared.spec.method.as_str(), prepared.url.as_str()),
+        };
+        let rel = |t: u64| {
+            if t == 0 {
+                0
+            } else {
+                t.saturating_sub(self.start_ns).max(1)
+            }
+        };
+        let t = &slot.times;
+        let replied = error.is_none();
+        log.write(&Record {
+            worker: self.index,
+            slot: slot.global,
+            round: slot.walk.round,
+            index: slot.entry,
+            hop: slot.hop,
+            method,
+            url,
+            status,
+            error,
+            status_line: if replied { &slot.result.reason } else { "" },
+            minor_version: slot.result.minor_version,
+            start: rel(t.start),
+            connect: rel(t.connected),
+            first_byte: rel(t.first_byte),
+            header: rel(t.head_done),
+            body: if replied { rel(now) } else { 0 },
+            header_bytes: slot.result.header_bytes,
+            body_bytes: slot.result.body_bytes,
+            dns_cached: prepared.spec.target.dns_cached,
+            conn_cached: slot.reused,
+            pre_delay: slot.pre_delay_ns,
+            post_delay,
+        });
+    }
+
+    /// Logs slot `s`'s request in flight as aborted (the run stopped).
+    pub(crate) fn record_abort(&mut self, s: u32, now: u64) {
+        self.write_record(s, FAILED_STATUS, Some(("aborted", "")), now, 0);
     }
 
     /// Ends the request in flight with `f`: counted once, connection closed, slot readied
@@ -52,7 +162,7 @@ impl Worker<'_> {
     /// (RFC 9112 §9.3.1); its retry cannot be stale again, having a fresh connection.
     pub(crate) fn fail(&mut self, s: u32, f: Failure, now: u64) {
         self.close_conn(s, now);
-        let idempotent = self.request.idempotent;
+        let idempotent = wire_of(&self.requests, &self.slots[s as usize]).idempotent;
         let slot = &mut self.slots[s as usize];
         slot.deadline_ns = 0;
         slot.continue_pending = false;
@@ -65,12 +175,20 @@ impl Worker<'_> {
         }
         self.stats.failed(f);
         if f.class.is_generator_fault() {
-            slot.phase = Phase::Backoff;
+            self.write_record(s, FAILED_STATUS, Some((f.class.name(), f.detail)), now, 0);
+            self.slots[s as usize].phase = Phase::Backoff;
             self.arm(s, now.saturating_add(GENERATOR_BACKOFF_NS));
             return;
         }
-        slot.phase = Phase::Ready;
-        self.enqueue(s);
+        let post = self.draw_post_delay(s);
+        self.write_record(
+            s,
+            FAILED_STATUS,
+            Some((f.class.name(), f.detail)),
+            now,
+            post,
+        );
+        self.after_request(s, post, now);
     }
 
     /// The deadline of slot `s` has passed: a request in flight fails as `client-timo`
@@ -78,10 +196,13 @@ impl Worker<'_> {
     pub(crate) fn deadline_reached(&mut self, s: u32, now: u64) {
         let slot = &mut self.slots[s as usize];
         let awaiting = matches!(slot.phase, Phase::AwaitHead { .. });
-        if matches!(slot.phase, Phase::Backoff) {
+        if matches!(slot.phase, Phase::Backoff | Phase::PostDelay) {
             slot.deadline_ns = 0;
             slot.phase = Phase::Ready;
             self.enqueue(s);
+        } else if matches!(slot.phase, Phase::PreDelay) {
+            slot.deadline_ns = 0;
+            self.begin(s, false, now);
         } else if awaiting
             && slot.continue_pending
             && slot.deadline_phase == TimeoutPhase::ExpectWait
@@ -102,7 +223,9 @@ impl Worker<'_> {
     /// request being written). Every deadline is absolute: reading more never moves the
     /// reply deadline, so a trickling server cannot stretch it.
     pub(crate) fn rearm(&mut self, s: u32) {
-        let t = self.spec.timeouts;
+        let t = self.requests[self.slots[s as usize].entry as usize]
+            .spec
+            .timeouts;
         let slot = &self.slots[s as usize];
         let at = |from: u64, d: Option<std::time::Duration>| {
             d.map(|d| from.saturating_add(duration_ns(d)))
@@ -171,6 +294,7 @@ impl Worker<'_> {
         let started = !matches!(slot.phase, Phase::Waiting);
         slot.phase = Phase::Done;
         slot.deadline_ns = 0;
+        slot.follow = None;
         self.done_slots += 1;
         if started {
             self.stats.sub(Counter::ThreadsActive, 1);

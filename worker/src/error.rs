@@ -10,4 +10,13 @@ pub enum WorkerError {
     /// The epoll instance could not be created or waited on.
     #[error("event loop: {0}")]
     Poll(#[source] io::Error),
+    /// The per-request log's part file could not be created.
+    #[error("per-request log {path}: {source}")]
+    Log {
+        /// The part file.
+        path: String,
+        /// Why.
+        #[source]
+        source: io::Error,
+    },
 }

@@ -16,19 +16,20 @@ use std::io;
 use std::time::Duration;
 
 use mio::{Events, Interest, Poll};
-use volley_config::{Limit, RunSpec};
+use volley_config::RunSpec;
 use volley_scoreboard::{Counter, Header, WorkerSlot, now_ns};
 
 use crate::conn::Conn;
 use crate::error::WorkerError;
 use crate::handle::{Handle, Slab};
-use crate::http::request::{WireRequest, serialize};
 use crate::ramp;
+use crate::record::LogWriter;
 use crate::report::WorkerReport;
 use crate::rng::slot_rng;
 use crate::slot::{Phase, Slot};
 use crate::stats::Stats;
 use crate::timer::Timers;
+use crate::workload::Prepared;
 
 /// Longest the loop sleeps without looking at the stop flag.
 const STOP_CHECK_NS: u64 = 50_000_000;
@@ -42,14 +43,19 @@ const EVENTS_CAPACITY: usize = 1024;
 #[derive(Debug)]
 pub struct Worker<'a> {
     pub(crate) spec: &'a RunSpec,
-    index: u32,
+    pub(crate) index: u32,
     poll: Poll,
     events: Events,
     fired: Vec<(Handle, Ready)>,
     pub(crate) conns: Slab<Conn>,
     pub(crate) slots: Vec<Slot>,
     pub(crate) timers: Timers,
-    pub(crate) request: WireRequest,
+    /// The URL list, serialized once.
+    pub(crate) requests: Vec<Prepared>,
+    /// This worker's part of the per-request log.
+    pub(crate) log: Option<LogWriter>,
+    /// The release instant (monotonic ns): records count their times from it.
+    pub(crate) start_ns: u64,
     pub(crate) stats: Stats<'a>,
     /// Requests this worker may still start (`None` = no request limit).
     pub(crate) budget: Option<u64>,
@@ -70,7 +76,8 @@ impl<'a> Worker<'a> {
     ///
     /// # Errors
     ///
-    /// [`WorkerError::Poll`] when the kernel refuses an epoll instance.
+    /// [`WorkerError::Poll`] when the kernel refuses an epoll instance,
+    /// [`WorkerError::Log`] when the per-request log's part file cannot be created.
     pub fn new(
         spec: &'a RunSpec,
         index: u32,
@@ -92,6 +99,17 @@ impl<'a> Worker<'a> {
             .collect();
         ramp.sort_unstable();
         let n = slots.len();
+        let log = match &spec.log {
+            Some(l) => Some(
+                LogWriter::create(&l.path, index, l.format).map_err(|source| WorkerError::Log {
+                    path: crate::record::part_path(&l.path, index)
+                        .display()
+                        .to_string(),
+                    source,
+                })?,
+            ),
+            None => None,
+        };
         Ok(Worker {
             spec,
             index,
@@ -101,7 +119,9 @@ impl<'a> Worker<'a> {
             conns: Slab::with_capacity(n),
             slots,
             timers: Timers::with_capacity(2 * n + 1),
-            request: serialize(&spec.target, &spec.request),
+            requests: spec.requests.iter().map(Prepared::new).collect(),
+            log,
+            start_ns: 0,
             stats: Stats::new(slot),
             budget: spec.requests_for_worker(index),
             ready: Vec::with_capacity(n),
@@ -121,10 +141,11 @@ impl<'a> Worker<'a> {
     ///
     /// [`WorkerError::Poll`] when waiting for events fails for a reason other than a signal.
     pub fn run(mut self, start_ns: u64) -> Result<WorkerReport, WorkerError> {
-        let end_ns = match self.spec.limit {
-            Limit::Duration(d) => Some(start_ns.saturating_add(duration_ns(d))),
-            Limit::Requests(_) => None,
-        };
+        self.start_ns = start_ns;
+        let end_ns = self
+            .spec
+            .duration()
+            .map(|d| start_ns.saturating_add(duration_ns(d)));
         loop {
             let now = now_ns();
             if self.header.stop_requested() || end_ns.is_some_and(|end| now >= end) {
@@ -159,7 +180,13 @@ impl<'a> Worker<'a> {
             self.fired = fired;
         }
         let elapsed = now_ns().saturating_sub(start_ns);
-        Ok(WorkerReport::new(self.index, &self.stats, elapsed))
+        let mut report = WorkerReport::new(self.index, &self.stats, elapsed);
+        if let Some(log) = self.log.as_mut() {
+            log.finish();
+            report.log_records = log.written;
+            report.log_error = log.error.clone();
+        }
+        Ok(report)
     }
 
     /// Registers a new connection's socket for both edges, once for its whole life.
@@ -276,7 +303,8 @@ impl<'a> Worker<'a> {
             match slot.phase {
                 Phase::Done | Phase::Waiting => continue,
                 ref p if p.in_request() || slot.retrying => {
-                    self.stats.add(Counter::RequestsAborted, 1)
+                    self.stats.add(Counter::RequestsAborted, 1);
+                    self.record_abort(s, now);
                 }
                 _ => {}
             }

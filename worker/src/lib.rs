@@ -3,7 +3,7 @@
 //! The principal type is [`Worker`]: built after fork (it creates its own `mio::Poll`), it
 //! owns this worker's thread slots (global slot `t` belongs to worker `t % N`), their
 //! connections in a generational slab ([`handle`]), a deadline heap ([`timer`]), the
-//! serialized request ([`http::request`]) and the latency histograms ([`stats`]). Counters
+//! URL list serialized once ([`workload`]), the per-request log ([`record`]) and the latency histograms ([`stats`]). Counters
 //! are written into the worker's own scoreboard slot as they change, so the supervisor and
 //! `volley top` see them live; the final [`WorkerReport`] adds the histograms and goes to
 //! the supervisor over a pipe.
@@ -25,11 +25,13 @@ pub mod handle;
 pub mod http;
 pub mod outcome;
 pub mod ramp;
+pub mod record;
 pub mod report;
 pub mod rng;
 pub mod slot;
 pub mod stats;
 pub mod timer;
+pub mod workload;
 
 pub use error::WorkerError;
 pub use event_loop::Worker;

@@ -65,6 +65,12 @@ pub struct WorkerReport {
     pub cpu_sys_us: u64,
     /// Stale events dropped (handles of closed connections).
     pub stale_events: u64,
+    /// Records written to the per-request log part.
+    #[serde(default)]
+    pub log_records: u64,
+    /// The first error writing the per-request log part, if any.
+    #[serde(default)]
+    pub log_error: Option<String>,
     /// Failures by `(class, detail, count)`.
     #[serde(default)]
     pub details: Vec<(String, String, u64)>,
@@ -98,6 +104,8 @@ impl WorkerReport {
                 .map(|&(c, d, n)| (c.name().to_string(), d.to_string(), n))
                 .collect(),
             first_other_errno: stats.first_other_errno,
+            log_records: 0,
+            log_error: None,
         }
     }
 

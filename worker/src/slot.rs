@@ -4,12 +4,18 @@
 //!
 //! ```text
 //! Waiting --ramp-up time--> Ready
-//! Ready --budget/stop--> Done
-//! Ready --kept-alive connection--> Sending --all written--> AwaitHead
-//! Ready --no connection--> Connecting --connected--> Sending
+//! Ready --budget/stop/rounds done--> Done
+//! Ready --next entry (iterator), pre-delay drawn--> PreDelay --delay over--> start
+//! Ready --next entry, no pre-delay--> start
+//! start --kept-alive connection to the same address--> Sending --all written--> AwaitHead
+//! start --no usable connection--> Connecting --connected--> Sending
 //! AwaitHead --1xx head--> AwaitHead
-//! AwaitHead --final head--> Body --body ends--> Ready (connection kept or closed)
-//! any request phase --error or watchdog--> Ready (connection closed, error counted)
+//! AwaitHead --final head--> Body --body ends--> PostDelay or Ready (connection kept or
+//!     closed; a followed redirect goes straight to Ready, its post-delay postponed to the
+//!     end of the chain)
+//! PostDelay --delay over--> Ready
+//! any request phase --error or watchdog--> PostDelay or Ready (connection closed, error
+//!     counted)
 //! any request phase --client short of fds/ports--> Backoff --10 ms--> Ready
 //! Sending --bytes arrive before the request is out--> AwaitHead (an early reply: a 413
 //!     during an upload; the connection is then not reused; nothing to read after all:
@@ -31,6 +37,7 @@ use rand_chacha::ChaCha8Rng;
 use crate::handle::Handle;
 use crate::http::{BodyDecoder, ReplyHead};
 use crate::outcome::{Failure, TimeoutPhase};
+use crate::workload::{Redirect, Walk};
 
 /// Receive buffer size a slot starts with: enough for a typical small reply (head and
 /// body) in one read. Memory per slot stays proportional to what its replies need: 10,000
@@ -69,6 +76,10 @@ pub enum Phase {
     /// Waiting before the next request after the client itself ran short (no file
     /// descriptor or port): retrying at once would only spin.
     Backoff,
+    /// Waiting the drawn pre-delay of the picked entry before starting it.
+    PreDelay,
+    /// Waiting the drawn post-delay after a request.
+    PostDelay,
     /// Finished for the run.
     Done,
 }
@@ -127,6 +138,38 @@ pub struct Slot {
     pub timer_ns: u64,
     /// Queued in the worker's ready list.
     pub queued: bool,
+    /// Where the slot is in the URL list.
+    pub walk: Walk,
+    /// The URL-list entry of the current request (of the chain's first request for a
+    /// redirect).
+    pub entry: u32,
+    /// Redirects followed since the list entry (0 = the entry itself).
+    pub hop: u32,
+    /// The current request when it is a redirect hop (`None`: the list entry).
+    pub redirect: Option<Box<Redirect>>,
+    /// The path of the next hop, when the last reply was a redirect to follow.
+    pub follow: Option<String>,
+    /// Pre-delay drawn for the current request, ns.
+    pub pre_delay_ns: u64,
+    /// The current request's result so far, for its record.
+    pub result: ResultSoFar,
+}
+
+/// What the per-request record needs beyond [`RequestTimes`]; reset per request.
+#[derive(Debug, Default)]
+pub struct ResultSoFar {
+    /// Final status code (0 = none yet).
+    pub status: u16,
+    /// Minor HTTP version of the final head.
+    pub minor_version: Option<u8>,
+    /// Bytes of reply heads.
+    pub header_bytes: u64,
+    /// Body payload bytes.
+    pub body_bytes: u64,
+    /// The reason phrase (only kept when a log is written; capacity reused).
+    pub reason: String,
+    /// The `Location` of a redirect (only kept when following; capacity reused).
+    pub location: String,
 }
 
 /// Timestamps of one request, monotonic ns.
@@ -142,6 +185,10 @@ pub struct RequestTimes {
     pub first_byte: u64,
     /// The last read of the reply (for the idle deadline).
     pub last_read: u64,
+    /// The connection was established, or taken from the keep-alive cache.
+    pub connected: u64,
+    /// The final reply head was complete.
+    pub head_done: u64,
 }
 
 impl Slot {
@@ -184,6 +231,13 @@ impl Slot {
             send_error: None,
             timer_ns: 0,
             queued: false,
+            walk: Walk::default(),
+            entry: 0,
+            hop: 0,
+            redirect: None,
+            follow: None,
+            pre_delay_ns: 0,
+            result: ResultSoFar::default(),
         }
     }
 }

@@ -102,6 +102,17 @@ fn to_value(r: &Report) -> Value {
         "duration_s": num(r.duration_s),
         "concurrency": r.concurrency,
         "interrupted": r.interrupted,
+        "workload": r.workload.as_ref().map(|w| json!({
+            "run_file": w.file,
+            "urls": w.entries,
+            "iterator": w.iterator,
+            "rounds": w.rounds,
+        })),
+        "log": r.log.as_ref().map(|l| json!({
+            "path": l.path,
+            "records": l.records,
+            "error": l.error,
+        })),
         "valid": reasons.is_empty(),
         "invalid_reasons": reasons,
         "requests": requests(t),

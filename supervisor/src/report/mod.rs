@@ -107,6 +107,34 @@ pub struct Report {
     pub workers: Vec<WorkerPart>,
     /// The run was stopped by SIGINT/SIGTERM.
     pub interrupted: bool,
+    /// The URL list, when it is more than one command-line URL: entries, iterator, rounds.
+    pub workload: Option<Workload>,
+    /// The per-request log, if one was written.
+    pub log: Option<LogSummary>,
+}
+
+/// What a run file's workload was.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Workload {
+    /// The run file.
+    pub file: Option<String>,
+    /// Entries in the URL list.
+    pub entries: usize,
+    /// The iterator's name.
+    pub iterator: &'static str,
+    /// Rounds per slot (`None` = until stopped).
+    pub rounds: Option<u64>,
+}
+
+/// The per-request log of a run.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LogSummary {
+    /// The joined log file.
+    pub path: String,
+    /// Records in it.
+    pub records: u64,
+    /// Why it is incomplete, if it is.
+    pub error: Option<String>,
 }
 
 impl Report {
@@ -132,6 +160,8 @@ impl Report {
             first_other_errno: None,
             workers: Vec::new(),
             interrupted: false,
+            workload: None,
+            log: None,
         }
     }
 
@@ -211,6 +241,14 @@ impl Report {
         }
         if let Err(e) = self.check_invariant() {
             why.push(format!("accounting invariant broken: {e}"));
+        }
+        if let Some(LogSummary {
+            path,
+            error: Some(e),
+            ..
+        }) = &self.log
+        {
+            why.push(format!("per-request log {path} is incomplete: {e}"));
         }
         why
     }

@@ -328,6 +328,24 @@ fn write_report(out: &mut String, r: &Report) -> std::fmt::Result {
         r.seed.0,
         if r.seed.1 { "given" } else { "drawn" }
     )?;
+    if let Some(w) = &r.workload {
+        write!(out, "Workload:")?;
+        if let Some(f) = &w.file {
+            write!(out, " run file {f}")?;
+        }
+        let rounds = match w.rounds {
+            Some(n) => n.to_string(),
+            None => "until stopped".into(),
+        };
+        writeln!(
+            out,
+            " URLs {} iterator {} rounds {rounds}",
+            w.entries, w.iterator
+        )?;
+    }
+    if let Some(l) = &r.log {
+        writeln!(out, "Per-request log: {} ({} records)", l.path, l.records)?;
+    }
     for w in &r.workers {
         write_worker(out, w.index, w.pid, &w.exit.describe(), &w.counters)?;
         if !w.reported {

@@ -207,6 +207,38 @@ pub fn parse_head_limited(
     }))
 }
 
+/// Copies the reason phrase of the complete head at the start of `buf` into `reason`, and
+/// its first `Location` field value into `location` when asked (both cleared first; their
+/// capacity is reused). For the per-request log and for following redirects only: the hot
+/// path never calls it. Invalid UTF-8 is replaced.
+pub fn reply_details(buf: &[u8], reason: &mut String, location: Option<&mut String>) {
+    reason.clear();
+    let mut storage = [const { MaybeUninit::<httparse::Header<'_>>::uninit() }; MAX_HEADERS_CAP];
+    let mut reply = httparse::Response::new(&mut []);
+    let parsed = httparse::ParserConfig::default()
+        .allow_obsolete_multiline_headers_in_responses(true)
+        .parse_response_with_uninit_headers(&mut reply, buf, &mut storage);
+    if !matches!(parsed, Ok(httparse::Status::Complete(_))) {
+        if let Some(l) = location {
+            l.clear();
+        }
+        return;
+    }
+    reason.push_str(&String::from_utf8_lossy(
+        reply.reason.unwrap_or("").as_bytes(),
+    ));
+    if let Some(l) = location {
+        l.clear();
+        if let Some(h) = reply
+            .headers
+            .iter()
+            .find(|h| h.name.eq_ignore_ascii_case("location"))
+        {
+            l.push_str(String::from_utf8_lossy(h.value).trim());
+        }
+    }
+}
+
 /// The `Content-Length` fields of a head, merged.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 enum ContentLength {

@@ -23,48 +23,76 @@ pub struct WireRequest {
     pub expect_continue: bool,
 }
 
-/// Serializes the request for `target`: request line, Host (from host:port unless given),
-/// User-Agent (unless given), the user's headers in order, Content-Length when there is a
-/// body (unless given), the empty line and the body.
-pub fn serialize(target: &Target, req: &RequestSpec) -> WireRequest {
-    let has = |name: &str| {
-        req.headers
-            .iter()
-            .any(|(n, _)| n.eq_ignore_ascii_case(name))
-    };
-    let mut out = Vec::with_capacity(128 + req.body.len());
-    out.extend_from_slice(req.method.as_bytes());
+/// Serializes a URL-list entry: request line, Host (from host:port unless given),
+/// User-Agent (unless given), the user's headers in order, `Connection: close` when the
+/// entry does not keep its connection (unless a Connection field is given), Content-Length
+/// when there is a body (unless given), the empty line and the body.
+pub fn serialize(req: &RequestSpec) -> WireRequest {
+    serialize_parts(&Parts {
+        target: &req.target,
+        path: &req.target.path,
+        method: &req.method,
+        headers: &req.headers,
+        body: &req.body,
+        close: !req.keepalive.store,
+    })
+}
+
+/// What a request on the wire is made of.
+#[derive(Debug, Clone, Copy)]
+pub struct Parts<'a> {
+    /// Where it goes (the Host header comes from it).
+    pub target: &'a Target,
+    /// Path and query.
+    pub path: &'a str,
+    /// Method token.
+    pub method: &'a str,
+    /// Header fields in order.
+    pub headers: &'a [(String, String)],
+    /// Body.
+    pub body: &'a [u8],
+    /// Ask the server to close the connection after the reply.
+    pub close: bool,
+}
+
+/// Serializes a request from its parts (see [`serialize`]).
+pub fn serialize_parts(p: &Parts<'_>) -> WireRequest {
+    let has = |name: &str| p.headers.iter().any(|(n, _)| n.eq_ignore_ascii_case(name));
+    let mut out = Vec::with_capacity(128 + p.body.len());
+    out.extend_from_slice(p.method.as_bytes());
     out.push(b' ');
-    out.extend_from_slice(target.path.as_bytes());
+    out.extend_from_slice(p.path.as_bytes());
     out.extend_from_slice(b" HTTP/1.1\r\n");
     if !has("host") {
-        push_field(&mut out, "Host", &target.host_header());
+        push_field(&mut out, "Host", &p.target.host_header());
     }
     if !has("user-agent") {
         push_field(&mut out, "User-Agent", USER_AGENT);
     }
-    for (name, value) in &req.headers {
+    for (name, value) in p.headers {
         push_field(&mut out, name, value);
     }
-    let needs_length =
-        !req.body.is_empty() || matches!(req.method.as_str(), "POST" | "PUT" | "PATCH");
+    if p.close && !has("connection") {
+        push_field(&mut out, "Connection", "close");
+    }
+    let needs_length = !p.body.is_empty() || matches!(p.method, "POST" | "PUT" | "PATCH");
     if needs_length && !has("content-length") && !has("transfer-encoding") {
-        push_field(&mut out, "Content-Length", &req.body.len().to_string());
+        push_field(&mut out, "Content-Length", &p.body.len().to_string());
     }
     out.extend_from_slice(b"\r\n");
     let head_len = out.len();
-    out.extend_from_slice(&req.body);
-    let expect_continue = !req.body.is_empty()
-        && req.headers.iter().any(|(n, v)| {
+    out.extend_from_slice(p.body);
+    let expect_continue = !p.body.is_empty()
+        && p.headers.iter().any(|(n, v)| {
             n.eq_ignore_ascii_case("expect") && v.trim().eq_ignore_ascii_case("100-continue")
         });
     WireRequest {
         head_len,
         expect_continue,
         bytes: out,
-        is_head: req.method.eq_ignore_ascii_case("HEAD"),
+        is_head: p.method.eq_ignore_ascii_case("HEAD"),
         idempotent: matches!(
-            req.method.as_str(),
+            p.method,
             "GET" | "HEAD" | "PUT" | "DELETE" | "OPTIONS" | "TRACE"
         ),
     }
@@ -88,23 +116,29 @@ mod tests {
             port: 8080,
             addr: SocketAddr::from(([127, 0, 0, 1], 8080)),
             path: "/small?x=1".into(),
+            dns_cached: false,
         }
     }
 
     fn req(method: &str, headers: &[(&str, &str)], body: &str) -> RequestSpec {
         RequestSpec {
             method: method.into(),
+            target: target(),
             headers: headers
                 .iter()
                 .map(|(n, v)| (n.to_string(), v.to_string()))
                 .collect(),
             body: body.as_bytes().to_vec(),
+            keepalive: volley_config::KeepAlive::BOTH,
+            pre: Default::default(),
+            post: Default::default(),
+            timeouts: Default::default(),
         }
     }
 
     #[test]
     fn plain_get() {
-        let w = serialize(&target(), &req("GET", &[], ""));
+        let w = serialize(&req("GET", &[], ""));
         let text = String::from_utf8(w.bytes).unwrap();
         assert_eq!(
             text,
@@ -117,14 +151,11 @@ mod tests {
 
     #[test]
     fn user_headers_kept_in_order_and_override_defaults() {
-        let w = serialize(
-            &target(),
-            &req(
-                "POST",
-                &[("host", "example"), ("X-A", "1"), ("X-A", "2")],
-                "hi",
-            ),
-        );
+        let w = serialize(&req(
+            "POST",
+            &[("host", "example"), ("X-A", "1"), ("X-A", "2")],
+            "hi",
+        ));
         let text = String::from_utf8(w.bytes).unwrap();
         assert!(
             text.starts_with("POST /small?x=1 HTTP/1.1\r\nUser-Agent: "),
@@ -138,9 +169,22 @@ mod tests {
     }
 
     #[test]
+    fn a_request_that_does_not_keep_its_connection_says_close() {
+        let mut r = req("GET", &[], "");
+        r.keepalive = volley_config::KeepAlive::NONE;
+        let text = String::from_utf8(serialize(&r).bytes).unwrap();
+        assert!(text.ends_with("Connection: close\r\n\r\n"), "{text}");
+        let r2 = req("GET", &[("Connection", "keep-alive")], "");
+        let mut r2 = r2;
+        r2.keepalive = volley_config::KeepAlive::NONE;
+        let text = String::from_utf8(serialize(&r2).bytes).unwrap();
+        assert!(!text.contains("close"), "{text}");
+    }
+
+    #[test]
     fn head_and_empty_post() {
-        assert!(serialize(&target(), &req("HEAD", &[], "")).is_head);
-        let text = String::from_utf8(serialize(&target(), &req("POST", &[], "")).bytes).unwrap();
+        assert!(serialize(&req("HEAD", &[], "")).is_head);
+        let text = String::from_utf8(serialize(&req("POST", &[], "")).bytes).unwrap();
         assert!(text.ends_with("Content-Length: 0\r\n\r\n"));
     }
 }
