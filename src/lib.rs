@@ -6,16 +6,61 @@
 //! merges their results into a [`Report`]; [`render`] turns the report into httperf-style
 //! text or JSON. The crates behind the facade are `volley-config`, `volley-scoreboard`,
 //! `volley-worker` and `volley-supervisor`.
+//!
+//! # Hooks (HTTP::LoadGen's API)
+//!
+//! A program that needs more than a run file implements [`Hooks`]: one method per phase
+//! (parent, process, slot, request), each a no-op by default, plus custom URL iterators
+//! ([`UrlIterator`]) that a run file can name. [`loadgen`] runs a [`RunSpec`] with them;
+//! [`main_with`] gives them volley's whole command line (`volley run FILE`, flags,
+//! reports, exit codes), so a hook program is a one-line `main`:
+//!
+//! ```no_run
+//! use volley::{Ctx, Hooks, RequestSpec};
+//!
+//! #[derive(Default)]
+//! struct Tag;
+//!
+//! impl Hooks for Tag {
+//!     type Data = u64; // requests this slot sent
+//!     fn req_start(&mut self, ctx: &mut Ctx<'_>, sent: &mut u64, req: &mut RequestSpec) {
+//!         *sent += 1;
+//!         req.headers.push(("X-Slot".into(), format!("{}-{sent}", ctx.slot)));
+//!     }
+//! }
+//!
+//! fn main() -> std::process::ExitCode {
+//!     volley::main_with(Tag)
+//! }
+//! ```
+//!
+//! Hooks run inside the worker's event loop: **they must not block** (see
+//! [`volley_worker::hooks`]). `examples/auth_retry.rs` is the manual's
+//! 401-then-retry-with-Authorization iterator.
 
 #![deny(missing_docs)]
 #![forbid(unsafe_code)]
 
 pub mod demo;
 
+use std::io::Write;
+use std::process::ExitCode;
+
 pub use volley_config as config;
-pub use volley_config::{Command, RunSpec};
+pub use volley_config::{Command, RequestSpec, RunSpec};
 pub use volley_supervisor::monitor::top;
 pub use volley_supervisor::{Report, SupervisorError, run};
+pub use volley_worker::hooks::{Board, Ctx, Hooks, Next, NoHooks, Prev, UrlIterator};
+pub use volley_worker::record::Record;
+
+/// Runs `spec` with `hooks` around every phase (HTTP::LoadGen's `loadgen`).
+///
+/// # Errors
+///
+/// As [`run`]: the run could not be set up. Request failures are counted in the report.
+pub fn loadgen<H: Hooks>(spec: &RunSpec, hooks: &mut H) -> Result<Report, SupervisorError> {
+    volley_supervisor::run_with(spec, hooks)
+}
 
 /// Renders a report as text (httperf's sections and volley's additions) or as JSON.
 pub fn render(report: &Report, json: bool) -> String {
@@ -24,4 +69,77 @@ pub fn render(report: &Report, json: bool) -> String {
     } else {
         volley_supervisor::report::text::render(report)
     }
+}
+
+/// volley's command line with `hooks`: parses `std::env::args`, runs, prints the report
+/// and returns the exit code (0 complete, 1 could not run, 2 usage, 3 invalid, 130
+/// interrupted). The hooks' custom iterators may be named by a run file's `iterator` or
+/// `--iterator`.
+pub fn main_with<H: Hooks>(mut hooks: H) -> ExitCode {
+    let names = hooks.iterator_names();
+    let command = match config::parse_with(std::env::args_os(), &names) {
+        Ok(c) => c,
+        Err(e) => {
+            e.print();
+            return ExitCode::from(e.exit_code());
+        }
+    };
+    match run_command(command, &mut hooks) {
+        Ok(code) => ExitCode::from(code),
+        Err(e) => {
+            eprintln!("volley: {e:#}");
+            ExitCode::from(1)
+        }
+    }
+}
+
+fn run_command<H: Hooks>(command: Command, hooks: &mut H) -> anyhow::Result<u8> {
+    match command {
+        Command::Run(spec) => {
+            if spec.limit == config::Limit::Rounds && spec.rounds.is_none() && spec.output.progress
+            {
+                eprintln!("volley: no times and no duration: running until interrupted (^C)");
+            }
+            finish(&loadgen(&spec, hooks)?, spec.output.json)
+        }
+        Command::Demo(mut spec) => {
+            let target = demo::DemoTarget::start()?;
+            spec.requests[0].target =
+                config::parse_url(&format!("http://127.0.0.1:{}/small", target.port))?;
+            eprintln!(
+                "volley demo: built-in target on {}; {} slots, {} workers",
+                spec.requests[0].target.url(),
+                spec.concurrency,
+                spec.workers
+            );
+            let report = loadgen(&spec, hooks)?;
+            drop(target);
+            finish(&report, spec.output.json)
+        }
+        Command::DemoServer => {
+            demo::serve()?;
+            Ok(0)
+        }
+        Command::Top(spec) => {
+            top(&spec)?;
+            Ok(0)
+        }
+    }
+}
+
+/// Prints the report; a closed stdout (`volley … | head -1`) is not an error.
+fn finish(report: &Report, json: bool) -> anyhow::Result<u8> {
+    let text = render(report, json);
+    let mut out = std::io::stdout().lock();
+    match out.write_all(text.as_bytes()).and_then(|()| out.flush()) {
+        Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => return Err(e.into()),
+        _ => {}
+    }
+    Ok(if report.interrupted {
+        130
+    } else if !report.invalid_reasons().is_empty() {
+        3
+    } else {
+        0
+    })
 }

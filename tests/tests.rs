@@ -10,6 +10,9 @@ mod run;
 mod hostile;
 // Processes: SIGINT, a killed worker, the scoreboard segment, `volley top`.
 mod workers;
+// Run files (LoadGen's workload model): URL lists, keep-alive modes, delays, iterators,
+// redirects, seeds and the per-request log.
+mod workload;
 
 /// Path of the binary under test.
 pub fn volley() -> volley_testsupport::Volley {

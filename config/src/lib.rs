@@ -34,7 +34,20 @@ where
     I: IntoIterator<Item = T>,
     T: Into<std::ffi::OsString> + Clone,
 {
+    parse_with(args, &[])
+}
+
+/// [`parse`] for a program with custom iterators (`extra` names them).
+///
+/// # Errors
+///
+/// As [`parse`].
+pub fn parse_with<I, T>(args: I, extra: &[&str]) -> Result<Command, ConfigError>
+where
+    I: IntoIterator<Item = T>,
+    T: Into<std::ffi::OsString> + Clone,
+{
     use clap::Parser;
     let cli = cli::Cli::try_parse_from(args)?;
-    resolve::resolve(cli)
+    resolve::resolve_with(cli, extra)
 }

@@ -44,6 +44,16 @@ pub enum Command {
 /// [`ConfigError::Invalid`] naming the flag when a value is not allowed, or
 /// [`ConfigError::File`] when `--body @FILE` cannot be read.
 pub fn resolve(cli: Cli) -> Result<Command, ConfigError> {
+    resolve_with(cli, &[])
+}
+
+/// [`resolve`], knowing the custom iterators a hook program registered (`extra`), which a
+/// run file or `--iterator` may then name.
+///
+/// # Errors
+///
+/// As [`resolve`].
+pub fn resolve_with(cli: Cli, extra: &[&str]) -> Result<Command, ConfigError> {
     match cli.command {
         Some(Sub::Demo { load }) => {
             let placeholder = Target {
@@ -57,7 +67,7 @@ pub fn resolve(cli: Cli) -> Result<Command, ConfigError> {
         }
         Some(Sub::Top(top)) => Ok(Command::Top(top_spec(top)?)),
         Some(Sub::DemoServer) => Ok(Command::DemoServer),
-        Some(Sub::Run(args)) => crate::runfile::load(args).map(Command::Run),
+        Some(Sub::Run(args)) => crate::runfile::load_with(args, extra).map(Command::Run),
         None => {
             let url = cli.url.ok_or_else(|| {
                 ConfigError::invalid(
@@ -156,6 +166,7 @@ fn run_spec(
     Ok(RunSpec {
         requests: vec![request],
         iterator: IteratorKind::Default,
+        custom_iterator: None,
         rounds: None,
         max_redirects: DEFAULT_MAX_REDIRECTS,
         workers,

@@ -101,8 +101,17 @@ struct Params {
 
 impl Params {
     /// `self` with every key it lacks taken from `defaults`.
+    /// A request's `url` replaces the defaults' scheme/host/port/uri, and its
+    /// scheme/host/port/uri replace the defaults' `url`.
     fn or(self, defaults: &Params) -> Params {
-        let d = defaults.clone();
+        let mut d = defaults.clone();
+        if self.url.is_some() {
+            (d.scheme, d.host, d.port, d.uri) = (None, None, None, None);
+        }
+        if self.scheme.is_some() || self.host.is_some() || self.port.is_some() || self.uri.is_some()
+        {
+            d.url = None;
+        }
         Params {
             method: self.method.or(d.method),
             url: self.url.or(d.url),
@@ -148,6 +157,15 @@ enum HeaderValue {
 /// column) for a syntax error or a rejected value, [`ConfigError::Invalid`] for a rejected
 /// flag.
 pub fn load(args: RunArgs) -> Result<RunSpec, ConfigError> {
+    load_with(args, &[])
+}
+
+/// [`load`], where `extra` names the custom iterators a hook program registered.
+///
+/// # Errors
+///
+/// As [`load`].
+pub fn load_with(args: RunArgs, extra: &[&str]) -> Result<RunSpec, ConfigError> {
     let text = std::fs::read_to_string(&args.file).map_err(|source| ConfigError::File {
         flag: "run",
         path: args.file.display().to_string(),
@@ -162,7 +180,7 @@ pub fn load(args: RunArgs) -> Result<RunSpec, ConfigError> {
         let span = e.span().unwrap_or(0..0);
         at.error(span, e.message().trim_end().to_string())
     })?;
-    build(file, &args, &at, base)
+    build(file, &args, &at, base, extra)
 }
 
 /// Turns byte spans into `file:line:column` errors.
@@ -244,6 +262,7 @@ fn build(
     args: &RunArgs,
     at: &Locator<'_>,
     base: &Path,
+    extra: &[&str],
 ) -> Result<RunSpec, ConfigError> {
     let mut dnscache = BTreeMap::new();
     for (name, ip) in &file.dnscache {
@@ -388,21 +407,37 @@ fn build(
         (None, None) => Limit::Rounds,
     };
 
-    let iterator = match (&args.iterator, &file.iterator) {
-        (Some(name), _) => IteratorKind::from_name(name).ok_or_else(|| {
-            ConfigError::invalid("--iterator", name, IteratorKind::NAMES.join(", "))
-        })?,
-        (None, Some(v)) => IteratorKind::from_name(v.get_ref()).ok_or_else(|| {
-            at.error(
-                v.span(),
-                format!(
-                    "unknown iterator '{}'; known: {}",
-                    v.get_ref(),
-                    IteratorKind::NAMES.join(", ")
-                ),
-            )
-        })?,
-        (None, None) => IteratorKind::Default,
+    let known = || {
+        IteratorKind::NAMES
+            .iter()
+            .chain(extra)
+            .copied()
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    let name = match (&args.iterator, &file.iterator) {
+        (Some(name), _) => {
+            if IteratorKind::from_name(name).is_none() && !extra.contains(&name.as_str()) {
+                return Err(ConfigError::invalid("--iterator", name, known()));
+            }
+            Some(name.as_str())
+        }
+        (None, Some(v)) => {
+            let name = v.get_ref().as_str();
+            if IteratorKind::from_name(name).is_none() && !extra.contains(&name) {
+                return Err(at.error(
+                    v.span(),
+                    format!("unknown iterator '{name}'; known: {}", known()),
+                ));
+            }
+            Some(name)
+        }
+        (None, None) => None,
+    };
+    let (iterator, custom_iterator) = match name.map(|n| (n, IteratorKind::from_name(n))) {
+        None => (IteratorKind::Default, None),
+        Some((_, Some(kind))) => (kind, None),
+        Some((n, None)) => (IteratorKind::Default, Some(n.to_string())),
     };
     let max_redirects = match &file.max_redirects {
         Some(v) => at.count(v, "max_redirects", 0..1001)?,
@@ -439,6 +474,7 @@ fn build(
     Ok(RunSpec {
         requests,
         iterator,
+        custom_iterator,
         rounds,
         max_redirects,
         workers,

@@ -12,6 +12,9 @@ pub struct RunSpec {
     pub requests: Vec<RequestSpec>,
     /// How a slot walks the URL list.
     pub iterator: IteratorKind,
+    /// A custom iterator (registered by a hook program) that picks the requests instead
+    /// of `iterator`, by name.
+    pub custom_iterator: Option<String>,
     /// Rounds of the URL list per slot (LoadGen's `times`); `None` = until the run stops.
     pub rounds: Option<u64>,
     /// Most redirects followed from one list entry (`follow` iterators).

@@ -31,6 +31,7 @@ use volley_config::RunSpec;
 use volley_scoreboard::{
     RunState, Scoreboard, barrier, now_ns, random_run_name, remove_stale_segments,
 };
+use volley_worker::hooks::{Hooks, NoHooks};
 use volley_worker::http::request::serialize;
 
 pub use error::SupervisorError;
@@ -47,14 +48,28 @@ pub const READY_TIMEOUT: Duration = Duration::from_secs(10);
 /// the workers do not become ready. Request failures are never errors: they are counted
 /// in the report.
 pub fn run(spec: &RunSpec) -> Result<Report, SupervisorError> {
+    run_with(spec, &mut NoHooks)
+}
+
+/// [`run`] with hooks around every phase (see `volley_worker::hooks`): `parent_init`
+/// before the workers are forked, `parent_exit` after they were reaped; each worker calls
+/// the process, slot and request hooks on its own copy of `hooks`.
+///
+/// # Errors
+///
+/// As [`run`].
+pub fn run_with<H: Hooks>(spec: &RunSpec, hooks: &mut H) -> Result<Report, SupervisorError> {
     let entered_ns = now_ns();
+    if H::ACTIVE {
+        hooks.parent_init(spec);
+    }
     remove_stale_segments();
     raise_fd_limit();
     let name = spec.run_name.clone().unwrap_or_else(random_run_name);
     let sb = Scoreboard::create(&name, spec.workers, spec.concurrency)?;
     let mut signals = signals::StopSignals::install().map_err(SupervisorError::Signals)?;
     let mut children = Vec::with_capacity(spec.workers as usize);
-    let spawned = spawn::spawn_workers(spec, &sb, &mut children);
+    let spawned = spawn::spawn_workers(spec, &sb, &mut children, hooks);
     let ready = spawned.and_then(|()| wait_ready(&sb, &children, &mut signals));
     if let Err(e) = ready {
         barrier::abort_release(sb.header());
@@ -105,6 +120,9 @@ pub fn run(spec: &RunSpec) -> Result<Report, SupervisorError> {
         report.log = Some(join_log(log, spec.workers, &waited));
     }
     sb.unlink()?;
+    if H::ACTIVE {
+        hooks.parent_exit();
+    }
     Ok(report)
 }
 

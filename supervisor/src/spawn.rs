@@ -14,6 +14,7 @@ use nix::unistd::{ForkResult, Pid, fork, getpid, getppid, pipe2};
 use volley_config::RunSpec;
 use volley_scoreboard::{Release, Scoreboard, WorkerState, barrier};
 use volley_worker::Worker;
+use volley_worker::hooks::{Attached, Board, Hooks};
 
 use crate::error::SupervisorError;
 
@@ -43,10 +44,11 @@ pub struct Child {
 /// [`SupervisorError::Os`] when a pipe or a fork fails; workers already forked are
 /// returned to no one, so the caller aborts the release and kills them (they also die
 /// with the parent through `PR_SET_PDEATHSIG`).
-pub fn spawn_workers(
+pub fn spawn_workers<H: Hooks>(
     spec: &RunSpec,
     sb: &Scoreboard,
     children: &mut Vec<Child>,
+    hooks: &mut H,
 ) -> Result<(), SupervisorError> {
     debug_assert_eq!(
         thread_count(),
@@ -69,7 +71,7 @@ pub fn spawn_workers(
                 for c in children.iter() {
                     let _ = nix::unistd::close(c.pipe.as_raw_fd());
                 }
-                worker_process(spec, index, sb, write, parent)
+                worker_process(spec, index, sb, write, parent, hooks)
             }
             ForkResult::Parent { child } => {
                 debug_assert!(child.as_raw() > 0, "the parent sees a positive child pid");
@@ -86,7 +88,14 @@ pub fn spawn_workers(
 }
 
 /// The whole life of a worker process. Never returns.
-fn worker_process(spec: &RunSpec, index: u32, sb: &Scoreboard, pipe: OwnedFd, parent: Pid) -> ! {
+fn worker_process<H: Hooks>(
+    spec: &RunSpec,
+    index: u32,
+    sb: &Scoreboard,
+    pipe: OwnedFd,
+    parent: Pid,
+    hooks: &mut H,
+) -> ! {
     // Die with the supervisor; if it is already gone, prctl came too late: leave.
     if prctl::set_pdeathsig(Signal::SIGKILL).is_err() || getppid() != parent {
         exit_now(EXIT_SETUP);
@@ -98,7 +107,7 @@ fn worker_process(spec: &RunSpec, index: u32, sb: &Scoreboard, pipe: OwnedFd, pa
         let _ = unsafe { signal(sig, SigHandler::SigIgn) };
     }
     let code = catch_unwind(AssertUnwindSafe(|| {
-        worker_body(spec, index, sb, pipe, parent)
+        worker_body(spec, index, sb, pipe, parent, hooks)
     }))
     .unwrap_or(EXIT_PANIC);
     exit_now(code)
@@ -112,16 +121,41 @@ fn exit_now(code: i32) -> ! {
     unsafe { libc::_exit(code) }
 }
 
-fn worker_body(spec: &RunSpec, index: u32, sb: &Scoreboard, pipe: OwnedFd, parent: Pid) -> i32 {
+fn worker_body<H: Hooks>(
+    spec: &RunSpec,
+    index: u32,
+    sb: &Scoreboard,
+    pipe: OwnedFd,
+    parent: Pid,
+    hooks: &mut H,
+) -> i32 {
     let header = sb.header();
     let slot = sb.slot(index as usize);
     slot.set_pid(getpid().as_raw() as u32);
+    if H::ACTIVE {
+        hooks.proc_init(index);
+    }
     let worker = match Worker::new(spec, index, header, slot) {
         Ok(w) => w,
         Err(e) => {
             eprintln!("volley: worker {index}: {e}");
             return EXIT_SETUP;
         }
+    };
+    let mut attached = H::ACTIVE.then(|| {
+        let slots = spec.slots_of_worker(index).count();
+        Attached::new(&mut *hooks, slots, spec.custom_iterator.clone())
+    });
+    let worker = match attached.as_mut() {
+        Some(attached) => {
+            let board = Board::new(
+                (0..sb.worker_count() as usize)
+                    .map(|i| sb.slot(i))
+                    .collect(),
+            );
+            worker.with_hooks(attached, board)
+        }
+        None => worker,
     };
     slot.set_state(WorkerState::Ready);
     barrier::mark_ready(header);
@@ -138,12 +172,15 @@ fn worker_body(spec: &RunSpec, index: u32, sb: &Scoreboard, pipe: OwnedFd, paren
         }
     };
     slot.set_state(WorkerState::Done);
-    match File::from(pipe).write_all(&report.encode()) {
-        Ok(()) => 0,
-        Err(e) => {
-            eprintln!("volley: worker {index}: sending the report: {e}");
-            EXIT_SETUP
-        }
+    if let Err(e) = File::from(pipe).write_all(&report.encode()) {
+        eprintln!("volley: worker {index}: sending the report: {e}");
+        return EXIT_SETUP;
+    }
+    if H::ACTIVE {
+        drop(attached);
+        hooks.proc_exit(index)
+    } else {
+        0
     }
 }
 

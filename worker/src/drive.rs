@@ -8,14 +8,16 @@ use volley_scoreboard::{Counter, ErrorClass};
 
 use crate::conn::Conn;
 use crate::event_loop::Worker;
+use crate::hooks::{Ctx, Next, Prev, SlotHooks};
 use crate::http::{BodyDecoder, MAX_INTERIM, parse_head_limited, reply_details};
 use crate::outcome::{
     self, Failure, HEAD_TOO_LARGE, STALE, Stage, TOO_MANY_INTERIM, classify_body, classify_head,
     classify_io,
 };
+use crate::record::make_record;
 use crate::slot::{LARGE_BUFFER, Phase};
 use crate::stats::record_ns;
-use crate::workload::{draw_delay, is_redirect, redirect, wire_of};
+use crate::workload::{Dynamic, draw_delay, is_redirect, redirect, spec_of, wire_of};
 
 /// Requests up to this size go out in one segment, and a request/reply exchange leaves no
 /// unacknowledged data behind when the next request is written, so Nagle's algorithm
@@ -33,10 +35,10 @@ pub(crate) enum Step {
 }
 
 impl Worker<'_> {
-    /// Picks slot `s`'s next request (a redirect to follow, or the iterator's next
-    /// entry), draws its pre-delay and starts it, now or when the delay is over. Starts
-    /// the retry of the last request at once. Finishes the slot when the budget is spent,
-    /// its rounds are done, or the run is stopping.
+    /// Picks slot `s`'s next request (a redirect to follow, the custom iterator's or the
+    /// built-in iterator's next), draws its pre-delay and starts it, now or when the delay
+    /// is over. Starts the retry of the last request at once. Finishes the slot when the
+    /// budget is spent, its rounds are done, or the run is stopping.
     pub(crate) fn start_request(&mut self, s: u32, now: u64) {
         if !matches!(self.slots[s as usize].phase, Phase::Ready) {
             return;
@@ -46,45 +48,33 @@ impl Worker<'_> {
             self.begin(s, true, now);
             return;
         }
-        if self.stopping || self.budget == Some(0) {
+        if self.stopping || self.budget == Some(0) || self.slots[s as usize].done_after {
             if retry {
                 // Counted as started before its connection went stale.
                 self.stats.add(Counter::RequestsAborted, 1);
-                self.record_abort(s, now);
+                self.slots[s as usize].result.aborted = true;
+                self.emit(s, now);
             }
             self.close_conn(s, now);
             self.finish_slot(s);
             return;
         }
-        let slot = &mut self.slots[s as usize];
-        if let Some(path) = slot.follow.take() {
-            let hop = redirect(
-                &self.requests[slot.entry as usize],
-                slot.result.status,
-                &path,
-            );
-            slot.redirect = Some(Box::new(hop));
+        let picked = if let Some(path) = self.slots[s as usize].follow.take() {
+            let slot = &mut self.slots[s as usize];
+            let hop = redirect(spec_of(&self.requests, slot), slot.result.status, &path);
+            slot.dynamic = Some(Box::new(hop));
             slot.hop += 1;
             slot.pre_delay_ns = 0;
+            true
+        } else if self.hooks.as_ref().is_some_and(|h| h.iterates()) {
+            self.pick_custom(s)
         } else {
-            let len = self.requests.len() as u32;
-            let Some(entry) =
-                slot.walk
-                    .next(len, self.spec.iterator, self.spec.rounds, &mut slot.rng)
-            else {
-                self.close_conn(s, now);
-                self.finish_slot(s);
-                return;
-            };
-            slot.entry = entry;
-            slot.hop = 0;
-            slot.redirect = None;
-            let pre = self.requests[entry as usize].spec.pre;
-            slot.pre_delay_ns = if pre.is_zero() {
-                0
-            } else {
-                draw_delay(pre, &mut slot.rng)
-            };
+            self.pick_builtin(s)
+        };
+        if !picked {
+            self.close_conn(s, now);
+            self.finish_slot(s);
+            return;
         }
         if let Some(b) = self.budget.as_mut() {
             *b -= 1;
@@ -98,14 +88,140 @@ impl Worker<'_> {
         self.begin(s, retry, now);
     }
 
+    /// The built-in iterators: the next list entry, or false when the rounds are done.
+    fn pick_builtin(&mut self, s: u32) -> bool {
+        let slot = &mut self.slots[s as usize];
+        let len = self.requests.len() as u32;
+        let Some(entry) = slot
+            .walk
+            .next(len, self.spec.iterator, self.spec.rounds, &mut slot.rng)
+        else {
+            return false;
+        };
+        slot.entry = entry;
+        slot.index = entry;
+        slot.hop = 0;
+        slot.dynamic = None;
+        self.draw_pre_delay(s);
+        true
+    }
+
+    /// A custom iterator's next request; a new round (a fresh iterator) when it ends the
+    /// round; false when the rounds are done or a fresh round is empty.
+    fn pick_custom(&mut self, s: u32) -> bool {
+        let len = self.requests.len();
+        let mut fresh_round = false;
+        loop {
+            let slot = &mut self.slots[s as usize];
+            if slot.walk.round == 0 || fresh_round {
+                if self.spec.rounds.is_some_and(|r| slot.walk.round >= r) {
+                    return false;
+                }
+                slot.walk.round += 1;
+                slot.walk.taken = 0;
+                fresh_round = true;
+                self.with_ctx(s, |h, ctx, _| h.new_round(ctx));
+            }
+            let first =
+                self.slots[s as usize].walk.round == 1 && self.slots[s as usize].walk.taken == 0;
+            let next = self.with_ctx(s, |h, ctx, prev| {
+                h.next(ctx, if first { None } else { prev })
+            });
+            let slot = &mut self.slots[s as usize];
+            match next {
+                Some(Next::Entry(i)) if i < len => {
+                    slot.entry = i as u32;
+                    slot.dynamic = None;
+                }
+                Some(Next::Entry(_)) => {
+                    // Out of the list: the iterator is wrong; end the slot rather than
+                    // guess (counted as a finished slot).
+                    return false;
+                }
+                Some(Next::Request(spec)) => {
+                    slot.entry = 0;
+                    slot.dynamic = Some(Box::new(Dynamic::new(*spec)));
+                }
+                None if fresh_round && slot.walk.taken == 0 => return false,
+                None => {
+                    fresh_round = true;
+                    continue;
+                }
+            }
+            slot.index = slot.walk.taken;
+            slot.walk.taken += 1;
+            slot.hop = 0;
+            self.draw_pre_delay(s);
+            return true;
+        }
+    }
+
+    /// Draws the picked request's pre-delay (from the slot's RNG, only when it has
+    /// jitter).
+    fn draw_pre_delay(&mut self, s: u32) {
+        let slot = &mut self.slots[s as usize];
+        let pre = spec_of(&self.requests, slot).pre;
+        slot.pre_delay_ns = if pre.is_zero() {
+            0
+        } else {
+            draw_delay(pre, &mut slot.rng)
+        };
+    }
+
+    /// Calls `f` with the hooks, a context for slot `s` and its previous request and
+    /// result. The slot's RNG is lent to the context and put back after.
+    pub(crate) fn with_ctx<T>(
+        &mut self,
+        s: u32,
+        f: impl FnOnce(&mut dyn SlotHooks, &mut Ctx<'_>, Option<Prev<'_>>) -> T,
+    ) -> T {
+        let Some(hooks) = self.hooks.as_deref_mut() else {
+            unreachable!("with_ctx is only called with hooks");
+        };
+        let board = self.board.as_ref().expect("a board comes with the hooks");
+        let mut rng = self.slots[s as usize].rng.clone();
+        let reason = std::mem::take(&mut self.slots[s as usize].result.reason);
+        let slot = &self.slots[s as usize];
+        let record = make_record(&self.requests, slot, self.index, self.start_ns, &reason);
+        let prev = Prev {
+            request: spec_of(&self.requests, slot),
+            result: &record,
+        };
+        let mut ctx = Ctx {
+            proc: self.index,
+            slot: slot.global,
+            local: s,
+            round: slot.walk.round,
+            rng: &mut rng,
+            spec: self.spec,
+            board,
+            done: false,
+        };
+        let out = f(hooks, &mut ctx, Some(prev));
+        let done = ctx.done;
+        let slot = &mut self.slots[s as usize];
+        slot.rng = rng;
+        slot.result.reason = reason;
+        slot.done_after |= done;
+        out
+    }
+
     /// Starts slot `s`'s current request: on its kept connection when the request may use
-    /// it and it goes to the same address, else on a new one.
+    /// it and it goes to the same address, else on a new one. A `req_start` hook sees it
+    /// first and may edit it.
     pub(crate) fn begin(&mut self, s: u32, retry: bool, now: u64) {
         if !retry {
             self.stats.add(Counter::RequestsStarted, 1);
+            if self.hooks.is_some() {
+                let mut spec = spec_of(&self.requests, &self.slots[s as usize]).clone();
+                self.with_ctx(s, |h, ctx, _| h.req_start(ctx, &mut spec));
+                if spec != *spec_of(&self.requests, &self.slots[s as usize]) {
+                    self.slots[s as usize].dynamic = Some(Box::new(Dynamic::new(spec)));
+                }
+            }
         }
-        let prepared = &self.requests[self.slots[s as usize].entry as usize];
-        let (use_kept, addr) = (prepared.spec.keepalive.use_kept, prepared.spec.target.addr);
+        let spec = spec_of(&self.requests, &self.slots[s as usize]);
+        let (use_kept, addr) = (spec.keepalive.use_kept, spec.target.addr);
         if let Some(conn) = self.conn_mut(s)
             && (!use_kept || conn.addr != addr)
         {
@@ -120,10 +236,16 @@ impl Worker<'_> {
         slot.sent = 0;
         slot.continue_pending = expect_continue;
         slot.send_error = None;
-        slot.result.status = 0;
-        slot.result.minor_version = None;
-        slot.result.header_bytes = 0;
-        slot.result.body_bytes = 0;
+        let r = &mut slot.result;
+        r.status = 0;
+        r.minor_version = None;
+        r.header_bytes = 0;
+        r.body_bytes = 0;
+        r.error = None;
+        r.aborted = false;
+        r.end_ns = 0;
+        r.post_delay = 0;
+        r.reason.clear();
         slot.reused = slot.conn.is_some();
         if slot.reused {
             slot.times.sent = now;

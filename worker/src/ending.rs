@@ -6,10 +6,10 @@ use volley_scoreboard::Counter;
 
 use crate::event_loop::{Worker, duration_ns};
 use crate::outcome::{Failure, STALE, TimeoutPhase};
-use crate::record::{FAILED_STATUS, Record};
+use crate::record::make_record;
 use crate::slot::Phase;
 use crate::stats::record_ns;
-use crate::workload::{draw_delay, is_redirect, same_origin_path, wire_of};
+use crate::workload::{draw_delay, is_redirect, same_origin_path, spec_of, wire_of};
 
 /// How long a slot waits before its next request after the client itself ran short of
 /// file descriptors or ports: long enough not to spin, short enough to notice recovery.
@@ -41,8 +41,10 @@ impl Worker<'_> {
         if let Some(conn) = self.conn_mut(s) {
             conn.completed += 1;
         }
-        let prepared = &self.requests[self.slots[s as usize].entry as usize];
-        if !reusable || !prepared.spec.keepalive.store {
+        let store = spec_of(&self.requests, &self.slots[s as usize])
+            .keepalive
+            .store;
+        if !reusable || !store {
             self.close_conn(s, now);
         }
         let follow = self.redirect_to_follow(s, status);
@@ -51,8 +53,12 @@ impl Worker<'_> {
         } else {
             self.draw_post_delay(s)
         };
-        self.write_record(s, status, None, now, post);
+        let r = &mut self.slots[s as usize].result;
+        r.status = status;
+        r.end_ns = now;
+        r.post_delay = post;
         self.slots[s as usize].follow = follow;
+        self.emit(s, now);
         self.after_request(s, post, now);
     }
 
@@ -67,19 +73,15 @@ impl Worker<'_> {
         {
             return None;
         }
-        let origin = &self.requests[slot.entry as usize];
-        let base = match &slot.redirect {
-            Some(r) => r.path.as_str(),
-            None => origin.spec.target.path.as_str(),
-        };
-        same_origin_path(&slot.result.location, &origin.spec.target, base)
+        let spec = spec_of(&self.requests, slot);
+        same_origin_path(&slot.result.location, &spec.target, &spec.target.path)
     }
 
-    /// The post-delay after slot `s`'s request (of the chain's list entry), drawn from
-    /// the slot's RNG when it has jitter.
+    /// The post-delay after slot `s`'s request, drawn from the slot's RNG when it has
+    /// jitter.
     fn draw_post_delay(&mut self, s: u32) -> u64 {
         let slot = &mut self.slots[s as usize];
-        let post = self.requests[slot.entry as usize].spec.post;
+        let post = spec_of(&self.requests, slot).post;
         if post.is_zero() {
             0
         } else {
@@ -87,9 +89,13 @@ impl Worker<'_> {
         }
     }
 
-    /// After a request: wait the post-delay, or be ready at once.
+    /// After a request: wait the post-delay, or be ready at once; a slot a hook asked to
+    /// end is done.
     fn after_request(&mut self, s: u32, post_ns: u64, now: u64) {
-        if post_ns > 0 {
+        if self.slots[s as usize].done_after {
+            self.close_conn(s, now);
+            self.finish_slot(s);
+        } else if post_ns > 0 {
             self.slots[s as usize].phase = Phase::PostDelay;
             self.arm(s, now.saturating_add(post_ns));
         } else {
@@ -98,62 +104,34 @@ impl Worker<'_> {
         }
     }
 
-    /// Writes slot `s`'s current request to the per-request log, if there is one.
-    fn write_record(
-        &mut self,
-        s: u32,
-        status: u16,
-        error: Option<(&str, &str)>,
-        now: u64,
-        post_delay: u64,
-    ) {
-        let Some(log) = self.log.as_mut() else {
-            return;
-        };
-        let slot = &self.slots[s as usize];
-        let prepared = &self.requests[slot.entry as usize];
-        let (method, url) = match &slot.redirect {
-            Some(r) => (r.method.as_str(), r.url.as_str()),
-            None => (prepared.spec.method.as_str(), prepared.url.as_str()),
-        };
-        let rel = |t: u64| {
-            if t == 0 {
-                0
-            } else {
-                t.saturating_sub(self.start_ns).max(1)
-            }
-        };
-        let t = &slot.times;
-        let replied = error.is_none();
-        log.write(&Record {
-            worker: self.index,
-            slot: slot.global,
-            round: slot.walk.round,
-            index: slot.entry,
-            hop: slot.hop,
-            method,
-            url,
-            status,
-            error,
-            status_line: if replied { &slot.result.reason } else { "" },
-            minor_version: slot.result.minor_version,
-            start: rel(t.start),
-            connect: rel(t.connected),
-            first_byte: rel(t.first_byte),
-            header: rel(t.head_done),
-            body: if replied { rel(now) } else { 0 },
-            header_bytes: slot.result.header_bytes,
-            body_bytes: slot.result.body_bytes,
-            dns_cached: prepared.spec.target.dns_cached,
-            conn_cached: slot.reused,
-            pre_delay: slot.pre_delay_ns,
-            post_delay,
-        });
+    /// Slot `s`'s request has ended (its result is set): written to the per-request log
+    /// and shown to the `req_done` hook.
+    pub(crate) fn emit(&mut self, s: u32, now: u64) {
+        let _ = now;
+        if let Some(log) = self.log.as_mut() {
+            let slot = &self.slots[s as usize];
+            let r = make_record(
+                &self.requests,
+                slot,
+                self.index,
+                self.start_ns,
+                &slot.result.reason,
+            );
+            log.write(&r);
+        }
+        if self.hooks.is_some() {
+            self.with_ctx(s, |h, ctx, prev| {
+                if let Some(p) = prev {
+                    h.req_done(ctx, p.result, p.request);
+                }
+            });
+        }
     }
 
     /// Logs slot `s`'s request in flight as aborted (the run stopped).
     pub(crate) fn record_abort(&mut self, s: u32, now: u64) {
-        self.write_record(s, FAILED_STATUS, Some(("aborted", "")), now, 0);
+        self.slots[s as usize].result.aborted = true;
+        self.emit(s, now);
     }
 
     /// Ends the request in flight with `f`: counted once, connection closed, slot readied
@@ -174,20 +152,18 @@ impl Worker<'_> {
             return;
         }
         self.stats.failed(f);
+        let r = &mut self.slots[s as usize].result;
+        r.error = Some(f);
+        r.end_ns = now;
         if f.class.is_generator_fault() {
-            self.write_record(s, FAILED_STATUS, Some((f.class.name(), f.detail)), now, 0);
+            self.emit(s, now);
             self.slots[s as usize].phase = Phase::Backoff;
             self.arm(s, now.saturating_add(GENERATOR_BACKOFF_NS));
             return;
         }
         let post = self.draw_post_delay(s);
-        self.write_record(
-            s,
-            FAILED_STATUS,
-            Some((f.class.name(), f.detail)),
-            now,
-            post,
-        );
+        self.slots[s as usize].result.post_delay = post;
+        self.emit(s, now);
         self.after_request(s, post, now);
     }
 
@@ -223,9 +199,7 @@ impl Worker<'_> {
     /// request being written). Every deadline is absolute: reading more never moves the
     /// reply deadline, so a trickling server cannot stretch it.
     pub(crate) fn rearm(&mut self, s: u32) {
-        let t = self.requests[self.slots[s as usize].entry as usize]
-            .spec
-            .timeouts;
+        let t = spec_of(&self.requests, &self.slots[s as usize]).timeouts;
         let slot = &self.slots[s as usize];
         let at = |from: u64, d: Option<std::time::Duration>| {
             d.map(|d| from.saturating_add(duration_ns(d)))
@@ -299,6 +273,9 @@ impl Worker<'_> {
         if started {
             self.stats.sub(Counter::ThreadsActive, 1);
             self.stats.add(Counter::ThreadsDone, 1);
+            if self.hooks.is_some() {
+                self.with_ctx(s, |h, ctx, _| h.thread_exit(ctx));
+            }
         }
     }
 }

@@ -22,6 +22,7 @@ use volley_scoreboard::{Counter, Header, WorkerSlot, now_ns};
 use crate::conn::Conn;
 use crate::error::WorkerError;
 use crate::handle::{Handle, Slab};
+use crate::hooks::{Board, SlotHooks};
 use crate::ramp;
 use crate::record::LogWriter;
 use crate::report::WorkerReport;
@@ -56,6 +57,10 @@ pub struct Worker<'a> {
     pub(crate) log: Option<LogWriter>,
     /// The release instant (monotonic ns): records count their times from it.
     pub(crate) start_ns: u64,
+    /// The run's hooks, if it has any (see [`crate::hooks`]).
+    pub(crate) hooks: Option<&'a mut dyn SlotHooks>,
+    /// Totals over every worker, for the hooks.
+    pub(crate) board: Option<Board<'a>>,
     pub(crate) stats: Stats<'a>,
     /// Requests this worker may still start (`None` = no request limit).
     pub(crate) budget: Option<u64>,
@@ -122,6 +127,8 @@ impl<'a> Worker<'a> {
             requests: spec.requests.iter().map(Prepared::new).collect(),
             log,
             start_ns: 0,
+            hooks: None,
+            board: None,
             stats: Stats::new(slot),
             budget: spec.requests_for_worker(index),
             ready: Vec::with_capacity(n),
@@ -132,6 +139,15 @@ impl<'a> Worker<'a> {
             stopping: false,
             header,
         })
+    }
+
+    /// Calls `hooks` around every phase of this worker's slots and requests; `board`
+    /// gives them every worker's counters.
+    #[must_use]
+    pub fn with_hooks(mut self, hooks: &'a mut dyn SlotHooks, board: Board<'a>) -> Self {
+        self.hooks = Some(hooks);
+        self.board = Some(board);
+        self
     }
 
     /// Runs the load from the release instant `start_ns` (monotonic ns) until every slot is
@@ -224,6 +240,9 @@ impl<'a> Worker<'a> {
             self.stats.add(Counter::ThreadsStarted, 1);
             self.stats.add(Counter::ThreadsActive, 1);
             self.slots[s as usize].phase = Phase::Ready;
+            if self.hooks.is_some() {
+                self.with_ctx(s, |h, ctx, _| h.thread_init(ctx));
+            }
             self.enqueue(s);
         }
     }

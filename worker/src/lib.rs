@@ -22,6 +22,7 @@ mod ending;
 pub mod error;
 pub mod event_loop;
 pub mod handle;
+pub mod hooks;
 pub mod http;
 pub mod outcome;
 pub mod ramp;

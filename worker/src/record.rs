@@ -12,6 +12,9 @@ use std::path::{Path, PathBuf};
 
 use volley_config::LogFormat;
 
+use crate::slot::Slot;
+use crate::workload::{Prepared, spec_of, url_of};
+
 /// Columns of the per-request log, in order (CSV header; JSON keys).
 pub const COLUMNS: [&str; 22] = [
     "worker",
@@ -89,6 +92,57 @@ pub struct Record<'a> {
     pub pre_delay: u64,
     /// Post-delay drawn after it, ns (0 in a redirect chain but the last hop).
     pub post_delay: u64,
+}
+
+/// The record of slot `s`'s current (or last) request, from its timestamps and result
+/// (`reason` is its reason phrase, lent by the caller).
+pub fn make_record<'a>(
+    requests: &'a [Prepared],
+    slot: &'a Slot,
+    worker: u32,
+    start_ns: u64,
+    reason: &'a str,
+) -> Record<'a> {
+    let spec = spec_of(requests, slot);
+    let rel = |t: u64| {
+        if t == 0 {
+            0
+        } else {
+            t.saturating_sub(start_ns).max(1)
+        }
+    };
+    let r = &slot.result;
+    let error = if r.aborted {
+        Some(("aborted", ""))
+    } else {
+        r.error.map(|f| (f.class.name(), f.detail))
+    };
+    let replied = error.is_none() && r.status != 0;
+    let t = &slot.times;
+    Record {
+        worker,
+        slot: slot.global,
+        round: slot.walk.round,
+        index: slot.index,
+        hop: slot.hop,
+        method: &spec.method,
+        url: url_of(requests, slot),
+        status: if replied { r.status } else { FAILED_STATUS },
+        error,
+        status_line: if replied { reason } else { "" },
+        minor_version: r.minor_version,
+        start: rel(t.start),
+        connect: rel(t.connected),
+        first_byte: rel(t.first_byte),
+        header: rel(t.head_done),
+        body: if replied { rel(r.end_ns) } else { 0 },
+        header_bytes: r.header_bytes,
+        body_bytes: r.body_bytes,
+        dns_cached: spec.target.dns_cached,
+        conn_cached: slot.reused,
+        pre_delay: slot.pre_delay_ns,
+        post_delay: r.post_delay,
+    }
 }
 
 /// A worker's part of the per-request log.

@@ -36,8 +36,9 @@ use rand_chacha::ChaCha8Rng;
 
 use crate::handle::Handle;
 use crate::http::{BodyDecoder, ReplyHead};
+use crate::outcome::Failure as EndFailure;
 use crate::outcome::{Failure, TimeoutPhase};
-use crate::workload::{Redirect, Walk};
+use crate::workload::{Dynamic, Walk};
 
 /// Receive buffer size a slot starts with: enough for a typical small reply (head and
 /// body) in one read. Memory per slot stays proportional to what its replies need: 10,000
@@ -145,8 +146,14 @@ pub struct Slot {
     pub entry: u32,
     /// Redirects followed since the list entry (0 = the entry itself).
     pub hop: u32,
-    /// The current request when it is a redirect hop (`None`: the list entry).
-    pub redirect: Option<Box<Redirect>>,
+    /// The current request when it is not the list entry as configured: a redirect hop,
+    /// a custom iterator's request, or one a hook edited.
+    pub dynamic: Option<Box<Dynamic>>,
+    /// What the log shows as the request's index: the list entry, or the position in the
+    /// round of a custom iterator's request.
+    pub index: u32,
+    /// A hook asked to end the slot after the current request.
+    pub done_after: bool,
     /// The path of the next hop, when the last reply was a redirect to follow.
     pub follow: Option<String>,
     /// Pre-delay drawn for the current request, ns.
@@ -170,6 +177,14 @@ pub struct ResultSoFar {
     pub reason: String,
     /// The `Location` of a redirect (only kept when following; capacity reused).
     pub location: String,
+    /// How the request failed (`None`: a reply, or still running).
+    pub error: Option<EndFailure>,
+    /// It was aborted when the run stopped.
+    pub aborted: bool,
+    /// When it ended (monotonic ns).
+    pub end_ns: u64,
+    /// The post-delay drawn after it, ns.
+    pub post_delay: u64,
 }
 
 /// Timestamps of one request, monotonic ns.
@@ -234,7 +249,9 @@ impl Slot {
             walk: Walk::default(),
             entry: 0,
             hop: 0,
-            redirect: None,
+            dynamic: None,
+            index: 0,
+            done_after: false,
             follow: None,
             pre_delay_ns: 0,
             result: ResultSoFar::default(),

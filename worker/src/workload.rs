@@ -9,7 +9,7 @@ use rand_chacha::ChaCha8Rng;
 use rand_core::Rng;
 use volley_config::{Delay, IteratorKind, RequestSpec, Target};
 
-use crate::http::request::{Parts, WireRequest, serialize, serialize_parts};
+use crate::http::request::{WireRequest, serialize};
 
 /// A URL-list entry ready to send.
 #[derive(Debug)]
@@ -33,17 +33,27 @@ impl Prepared {
     }
 }
 
-/// A request made up on the way: the next hop of a redirect chain.
+/// A request made up on the way: a redirect hop, a custom iterator's request, or a
+/// request a `req_start` hook edited. Serialized when it is made.
 #[derive(Debug)]
-pub struct Redirect {
+pub struct Dynamic {
+    /// The request.
+    pub spec: RequestSpec,
     /// Its bytes on the wire.
     pub wire: WireRequest,
-    /// Its path (the base of a relative `Location` in its reply).
-    pub path: String,
-    /// Its method (for the log).
-    pub method: String,
     /// Its URL (for the log).
     pub url: String,
+}
+
+impl Dynamic {
+    /// Serializes `spec`.
+    pub fn new(spec: RequestSpec) -> Dynamic {
+        Dynamic {
+            wire: serialize(&spec),
+            url: spec.target.url(),
+            spec,
+        }
+    }
 }
 
 /// Where a slot is in its walk over the URL list.
@@ -85,11 +95,27 @@ impl Walk {
     }
 }
 
-/// The request slot `slot` is running: its list entry, or the redirect hop it is on.
+/// The bytes of the request slot `slot` is running: its list entry, or a dynamic one.
 pub fn wire_of<'a>(requests: &'a [Prepared], slot: &'a crate::slot::Slot) -> &'a WireRequest {
-    match &slot.redirect {
-        Some(r) => &r.wire,
+    match &slot.dynamic {
+        Some(d) => &d.wire,
         None => &requests[slot.entry as usize].wire,
+    }
+}
+
+/// The description of the request slot `slot` is running.
+pub fn spec_of<'a>(requests: &'a [Prepared], slot: &'a crate::slot::Slot) -> &'a RequestSpec {
+    match &slot.dynamic {
+        Some(d) => &d.spec,
+        None => &requests[slot.entry as usize].spec,
+    }
+}
+
+/// The URL of the request slot `slot` is running.
+pub fn url_of<'a>(requests: &'a [Prepared], slot: &'a crate::slot::Slot) -> &'a str {
+    match &slot.dynamic {
+        Some(d) => &d.url,
+        None => &requests[slot.entry as usize].url,
     }
 }
 
@@ -175,45 +201,23 @@ pub fn same_origin_path(location: &str, target: &Target, base_path: &str) -> Opt
     Some(format!("{dir}{location}"))
 }
 
-/// The next hop of a redirect chain started by `origin`: GET without a body (the method
-/// and body are kept for 307 and 308), on the same origin, with the origin's `Host`,
-/// `User-Agent` and `Referer` fields (LoadGen's follow_3XX) and keep-alive choice.
-pub fn redirect(origin: &Prepared, status: u16, path: &str) -> Redirect {
-    let keep_method = matches!(status, 307 | 308);
-    let headers: Vec<(String, String)> = origin
-        .spec
-        .headers
-        .iter()
-        .filter(|(n, _)| {
-            ["host", "user-agent", "referer"]
-                .iter()
-                .any(|k| n.eq_ignore_ascii_case(k))
-        })
-        .cloned()
-        .collect();
-    let method = if keep_method {
-        origin.spec.method.as_str()
-    } else {
-        "GET"
-    };
-    let body: &[u8] = if keep_method { &origin.spec.body } else { &[] };
-    let wire = serialize_parts(&Parts {
-        target: &origin.spec.target,
-        path,
-        method,
-        headers: &headers,
-        body,
-        close: !origin.spec.keepalive.store,
+/// The next hop of a redirect chain after a `status` reply to `from`: GET without a body
+/// (the method and body are kept for 307 and 308) to `path` on the same origin, with only
+/// the `Host`, `User-Agent` and `Referer` fields of `from` (LoadGen's follow_3XX), and its
+/// keep-alive, delays and timeouts.
+pub fn redirect(from: &RequestSpec, status: u16, path: &str) -> Dynamic {
+    let mut spec = from.clone();
+    spec.target.path = path.to_string();
+    spec.headers.retain(|(n, _)| {
+        ["host", "user-agent", "referer"]
+            .iter()
+            .any(|k| n.eq_ignore_ascii_case(k))
     });
-    let mut url = origin.url.clone();
-    url.truncate(url.len() - origin.spec.target.path.len());
-    url.push_str(path);
-    Redirect {
-        wire,
-        path: path.to_string(),
-        method: method.to_string(),
-        url,
+    if !matches!(status, 307 | 308) {
+        spec.method = "GET".to_string();
+        spec.body = Vec::new();
     }
+    Dynamic::new(spec)
 }
 
 #[cfg(test)]

@@ -30,7 +30,7 @@ assert_eq!(out.code, Some(0), "stderr: {}", out.stderr);
 pub mod hostile;
 pub mod server;
 
-pub use server::{Reply, ServerConfig, TestServer, closed_port};
+pub use server::{Received, Reply, Route, ServerConfig, TestServer, closed_port};
 
 use std::io::Read;
 use std::path::{Path, PathBuf};

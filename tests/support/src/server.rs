@@ -6,20 +6,25 @@
 //! broken test cannot hang a thread forever, and dropping the server stops it
 //! within about a second.
 //!
-//! Each connection reads request heads (up to the blank line), reads and
-//! discards a `Content-Length` request body, counts the request, and answers
-//! with the scripted [`Reply`]. Connections are kept alive (HTTP/1.1) until
-//! the request says `Connection: close`, the script closes
+//! Each connection reads request heads (up to the blank line) and a
+//! `Content-Length` request body, records the request, and answers it: with
+//! the first matching [`Route`] of [`ServerConfig::routes`], else with the
+//! scripted [`ServerConfig::reply`]. Connections are kept alive (HTTP/1.1)
+//! until the request says `Connection: close` (or is HTTP/1.0 without
+//! `Connection: keep-alive`), the script closes
 //! ([`ServerConfig::close_after`], [`Reply::UntilClose`]), or the peer hangs
 //! up. Chunked request bodies are not supported: volley does not send them.
 //!
 //! The server records what it saw: [`TestServer::requests`],
-//! [`TestServer::connections`], [`TestServer::bytes_body_sent`] and the
-//! first [`MAX_RECORDED_HEADS`] request heads verbatim
-//! ([`TestServer::received_heads`]). Counters are bumped *before* the reply
-//! is written, so once a client has seen a reply, its request is counted.
+//! [`TestServer::connections`], [`TestServer::bytes_body_sent`], the first
+//! [`MAX_RECORDED_HEADS`] request heads verbatim
+//! ([`TestServer::received_heads`]) and the first [`MAX_RECORDED_REQUESTS`]
+//! requests parsed, bodies included ([`TestServer::received`]). Counters and
+//! records are updated *before* the reply is written, so once a client has
+//! seen a reply, its request is counted and recorded.
 
 use std::collections::HashMap;
+use std::fmt::Write as _;
 use std::io::{self, Read, Write};
 use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -35,6 +40,10 @@ const MAX_HEAD_BYTES: usize = 64 * 1024;
 
 /// How many request heads [`TestServer::received_heads`] keeps.
 pub const MAX_RECORDED_HEADS: usize = 100;
+
+/// How many requests [`TestServer::received`] keeps; later ones are still
+/// counted by [`TestServer::requests`] but not recorded.
+pub const MAX_RECORDED_REQUESTS: usize = 100_000;
 
 /// How long [`TestServer::shutdown`] waits for the accept thread.
 const SHUTDOWN_WAIT: Duration = Duration::from_secs(1);
@@ -113,16 +122,141 @@ impl Reply {
     }
 }
 
+/// A reply for one request path, taking precedence over
+/// [`ServerConfig::reply`]; see [`ServerConfig::routes`].
+///
+/// A route is answered like a [`Reply::Fixed`]: a `Content-Length` framed
+/// reply (`Content-Length` first, then [`Route::headers`]), no body for
+/// `HEAD`, and neither body nor `Content-Length` for status 1xx, 204 or
+/// 304. It keeps the connection alive unless the request asks to close or
+/// [`ServerConfig::close_after`] is reached; [`ServerConfig::delay`]
+/// applies. Routes answer even when [`ServerConfig::reply`] is
+/// [`Reply::Silent`], and do not advance a [`Reply::StatusCycle`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Route {
+    /// Compared exactly (case-sensitive, no decoding) with the path of the
+    /// request-target: the part before the first `?`, or all of it.
+    pub path: String,
+    /// Status code; the reason phrase comes from a small table (`Status`
+    /// for codes it lacks).
+    pub status: u16,
+    /// Extra reply header fields, in order, e.g. `("Location", "/b")`.
+    /// They must not be framing fields (`Content-Length`,
+    /// `Transfer-Encoding`, `Connection`): the server adds those itself.
+    pub headers: Vec<(String, String)>,
+    /// Body, sent with a matching `Content-Length`.
+    pub body: Vec<u8>,
+    /// If the request carries a header field with this name (compared
+    /// case-insensitively), the route does not apply: a later matching
+    /// route, or else [`ServerConfig::reply`], answers instead.
+    pub unless_header: Option<String>,
+}
+
+impl Route {
+    /// A route for `path` answering `status` with no extra headers and an
+    /// empty body.
+    pub fn new(path: impl Into<String>, status: u16) -> Route {
+        Route {
+            path: path.into(),
+            status,
+            headers: Vec::new(),
+            body: Vec::new(),
+            unless_header: None,
+        }
+    }
+
+    /// Appends the reply header field `name: value` to [`Route::headers`].
+    pub fn header(mut self, name: impl Into<String>, value: impl Into<String>) -> Route {
+        self.headers.push((name.into(), value.into()));
+        self
+    }
+
+    /// Sets [`Route::body`].
+    pub fn body(mut self, body: impl Into<Vec<u8>>) -> Route {
+        self.body = body.into();
+        self
+    }
+
+    /// Sets [`Route::unless_header`].
+    pub fn unless_header(mut self, name: impl Into<String>) -> Route {
+        self.unless_header = Some(name.into());
+        self
+    }
+
+    /// Whether this route answers `request`.
+    fn applies_to(&self, request: &Request) -> bool {
+        let path = request
+            .target
+            .split_once('?')
+            .map_or(request.target.as_str(), |(path, _)| path);
+        path == self.path
+            && !self.unless_header.as_deref().is_some_and(|unless| {
+                header_fields(&request.head).any(|(name, _)| name.eq_ignore_ascii_case(unless))
+            })
+    }
+}
+
+/// One complete request as the server read it; see
+/// [`TestServer::received`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Received {
+    /// 0-based index of the connection it came on, in accept order.
+    pub conn: u64,
+    /// 0-based number of this request on its connection.
+    pub seq_on_conn: u64,
+    /// When it was recorded: right after its last byte (head and body) was
+    /// read, before any reply. Never decreases along
+    /// [`TestServer::received`].
+    pub at: Instant,
+    /// Request method, e.g. `GET`.
+    pub method: String,
+    /// Request-target as sent, e.g. `/a?x=1`.
+    pub target: String,
+    /// Header fields in the order sent, repeats included: names exactly as
+    /// sent, values with surrounding whitespace trimmed. Lines without a
+    /// `:` are skipped. The head is decoded lossily as UTF-8.
+    pub headers: Vec<(String, String)>,
+    /// The `Content-Length` body (empty without one).
+    pub body: Vec<u8>,
+}
+
+impl Received {
+    /// The value of the first header field named `name` (compared
+    /// case-insensitively), if any.
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(field, _)| field.eq_ignore_ascii_case(name))
+            .map(|(_, value)| value.as_str())
+    }
+
+    /// The values of every header field named `name` (compared
+    /// case-insensitively), in the order sent.
+    pub fn header_all(&self, name: &str) -> Vec<&str> {
+        self.headers
+            .iter()
+            .filter(|(field, _)| field.eq_ignore_ascii_case(name))
+            .map(|(_, value)| value.as_str())
+            .collect()
+    }
+}
+
 /// How a [`TestServer`] behaves.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ServerConfig {
-    /// The reply to every request. Default: `Reply::ok("ok\n")`.
+    /// The reply to every request that no route answers. Default:
+    /// `Reply::ok("ok\n")`.
     pub reply: Reply,
-    /// Sleep this long before replying to each request. Default: none.
+    /// Sleep this long before replying to each request, routed or not.
+    /// Default: none.
     pub delay: Option<Duration>,
-    /// Close each connection after this many replies on it; the last reply
-    /// carries `Connection: close`. Default: never.
+    /// Close each connection after this many replies on it (routed or
+    /// not); the last reply carries `Connection: close`. Default: never.
     pub close_after: Option<u64>,
+    /// Per-path replies, tried in order: the first whose [`Route::path`]
+    /// matches and whose [`Route::unless_header`] the request lacks answers
+    /// instead of [`ServerConfig::reply`]. Default: none.
+    pub routes: Vec<Route>,
 }
 
 impl Default for ServerConfig {
@@ -131,6 +265,7 @@ impl Default for ServerConfig {
             reply: Reply::ok("ok\n"),
             delay: None,
             close_after: None,
+            routes: Vec::new(),
         }
     }
 }
@@ -155,6 +290,12 @@ impl ServerConfig {
         self.close_after = Some(replies);
         self
     }
+
+    /// Appends `route` to [`ServerConfig::routes`].
+    pub fn with_route(mut self, route: Route) -> ServerConfig {
+        self.routes.push(route);
+        self
+    }
 }
 
 /// State shared by the accept loop, the connection threads and the handle.
@@ -168,6 +309,8 @@ struct Shared {
     /// Next index into [`Reply::StatusCycle`].
     cycle: AtomicU64,
     heads: Mutex<Vec<String>>,
+    /// The first [`MAX_RECORDED_REQUESTS`] requests.
+    received: Mutex<Vec<Received>>,
     /// Clones of open connections, so shutdown can wake their blocked
     /// reads. A connection removes its entry when it ends: a leftover clone
     /// would keep the socket open and the peer would never see the close.
@@ -201,13 +344,26 @@ impl TestServer {
     /// # Panics
     ///
     /// If the socket cannot be bound, the thread cannot be started, or the
-    /// config is invalid (an empty [`Reply::StatusCycle`]).
+    /// config is invalid: an empty [`Reply::StatusCycle`], or a
+    /// [`Route::headers`] field with an empty name, or a name or value that
+    /// contains CR, LF or (in the name) `:`.
     pub fn start(config: ServerConfig) -> TestServer {
         if let Reply::StatusCycle(statuses) = &config.reply {
             assert!(
                 !statuses.is_empty(),
                 "Reply::StatusCycle needs at least one status"
             );
+        }
+        for route in &config.routes {
+            for (name, value) in &route.headers {
+                assert!(
+                    !name.is_empty()
+                        && !name.contains(['\r', '\n', ':'])
+                        && !value.contains(['\r', '\n']),
+                    "bad header field {name:?}: {value:?} in route {:?}",
+                    route.path
+                );
+            }
         }
         let listener = TcpListener::bind("127.0.0.1:0").expect("bind 127.0.0.1:0");
         let addr = listener.local_addr().expect("local_addr of test server");
@@ -219,6 +375,7 @@ impl TestServer {
             body_bytes: AtomicU64::new(0),
             cycle: AtomicU64::new(0),
             heads: Mutex::new(Vec::new()),
+            received: Mutex::new(Vec::new()),
             live: Mutex::new(HashMap::new()),
         });
         let accept_shared = Arc::clone(&shared);
@@ -267,6 +424,15 @@ impl TestServer {
     /// they were read.
     pub fn received_heads(&self) -> Vec<String> {
         lock(&self.shared.heads).clone()
+    }
+
+    /// The first [`MAX_RECORDED_REQUESTS`] complete requests (head plus
+    /// body), parsed, in the order they were read; later requests are
+    /// counted by [`TestServer::requests`] but not kept. Bodies are kept
+    /// whole, so a test sending large bodies should keep its request count
+    /// small.
+    pub fn received(&self) -> Vec<Received> {
+        lock(&self.shared.received).clone()
     }
 
     /// Stops accepting, closes every open connection, and waits up to
@@ -341,7 +507,7 @@ fn accept_loop(listener: &TcpListener, shared: &Arc<Shared>) {
             .name(format!("testserver-conn-{id}"))
             .stack_size(CONN_STACK)
             .spawn(move || {
-                serve_connection(&conn_shared, stream);
+                serve_connection(&conn_shared, id, stream);
                 lock(&conn_shared.live).remove(&id);
             });
         if spawned.is_err() {
@@ -350,23 +516,36 @@ fn accept_loop(listener: &TcpListener, shared: &Arc<Shared>) {
     }
 }
 
-/// One parsed request head.
+/// One parsed request.
 #[derive(Debug)]
 struct Request {
+    /// The head verbatim, lossily decoded.
     head: String,
+    method: String,
+    target: String,
+    /// The `Content-Length` body; moved out when recorded.
+    body: Vec<u8>,
     is_head_method: bool,
     wants_close: bool,
 }
 
-fn serve_connection(shared: &Shared, mut stream: TcpStream) {
+/// Serves connection number `conn` (in accept order) until it ends.
+fn serve_connection(shared: &Shared, conn: u64, mut stream: TcpStream) {
     let _ = stream.set_read_timeout(Some(IO_TIMEOUT));
     let _ = stream.set_write_timeout(Some(IO_TIMEOUT));
     let _ = stream.set_nodelay(true);
     let mut buf = Vec::new();
     let mut replies = 0u64;
-    while let Some(request) = read_request(shared, &mut stream, &mut buf) {
-        record(shared, &request);
-        if shared.config.reply == Reply::Silent {
+    let mut seq_on_conn = 0u64;
+    while let Some(mut request) = read_request(shared, &mut stream, &mut buf) {
+        record(shared, conn, seq_on_conn, &mut request);
+        seq_on_conn += 1;
+        let route = shared
+            .config
+            .routes
+            .iter()
+            .find(|route| route.applies_to(&request));
+        if route.is_none() && shared.config.reply == Reply::Silent {
             continue;
         }
         if let Some(delay) = shared.config.delay {
@@ -377,7 +556,11 @@ fn serve_connection(shared: &Shared, mut stream: TcpStream) {
         }
         replies += 1;
         let last = shared.config.close_after.is_some_and(|n| replies >= n);
-        let (bytes, payload, close) = encode_reply(shared, &request, last || request.wants_close);
+        let close = last || request.wants_close;
+        let (bytes, payload, close) = match route {
+            Some(route) => encode_route(route, &request, close),
+            None => encode_reply(shared, &request, close),
+        };
         shared.body_bytes.fetch_add(payload, Ordering::SeqCst);
         if stream
             .write_all(&bytes)
@@ -394,14 +577,40 @@ fn serve_connection(shared: &Shared, mut stream: TcpStream) {
     }
 }
 
-fn record(shared: &Shared, request: &Request) {
+/// Records `request` (moving its body out) and counts it.
+fn record(shared: &Shared, conn: u64, seq_on_conn: u64, request: &mut Request) {
     {
         let mut heads = lock(&shared.heads);
         if heads.len() < MAX_RECORDED_HEADS {
             heads.push(request.head.clone());
         }
     }
+    {
+        // Stamped under the lock, so `at` never decreases along the list.
+        let mut received = lock(&shared.received);
+        if received.len() < MAX_RECORDED_REQUESTS {
+            received.push(Received {
+                conn,
+                seq_on_conn,
+                at: Instant::now(),
+                method: request.method.clone(),
+                target: request.target.clone(),
+                headers: received_fields(&request.head),
+                body: std::mem::take(&mut request.body),
+            });
+        }
+    }
     shared.requests.fetch_add(1, Ordering::SeqCst);
+}
+
+/// The header fields of `head` for [`Received::headers`]: names as sent,
+/// values trimmed, lines without `:` skipped.
+fn received_fields(head: &str) -> Vec<(String, String)> {
+    head.split("\r\n")
+        .skip(1)
+        .filter_map(|line| line.split_once(':'))
+        .map(|(name, value)| (name.to_owned(), value.trim().to_owned()))
+        .collect()
 }
 
 /// Sends FIN, then drains what the peer still sends until it closes (or
@@ -419,8 +628,9 @@ fn close_gracefully(stream: &mut TcpStream) {
     }
 }
 
-/// Reads one request (head plus `Content-Length` body) from `stream`,
-/// keeping bytes of later pipelined requests in `buf`. `None` ends the
+/// Reads one request (head plus `Content-Length` body) from `stream`; the
+/// body grows only as bytes arrive, whatever `Content-Length` claims. Keeps
+/// bytes of later pipelined requests in `buf`. `None` ends the
 /// connection: EOF, an I/O error, a timeout, an oversized or bad head, or
 /// server shutdown.
 fn read_request(shared: &Shared, stream: &mut TcpStream, buf: &mut Vec<u8>) -> Option<Request> {
@@ -434,10 +644,11 @@ fn read_request(shared: &Shared, stream: &mut TcpStream, buf: &mut Vec<u8>) -> O
     };
     let head = String::from_utf8_lossy(&buf[..head_end]).into_owned();
     buf.drain(..head_end);
-    let request = parse_head(head)?;
+    let mut request = parse_head(head)?;
     let mut remaining = content_length(&request.head)?;
     loop {
         let take = remaining.min(buf.len());
+        request.body.extend_from_slice(&buf[..take]);
         buf.drain(..take);
         remaining -= take;
         if remaining == 0 {
@@ -480,8 +691,9 @@ fn fill(shared: &Shared, stream: &mut TcpStream, buf: &mut Vec<u8>) -> bool {
 fn parse_head(head: String) -> Option<Request> {
     let request_line = head.split("\r\n").next()?;
     let mut parts = request_line.split(' ');
-    let method = parts.next()?;
-    let version = parts.nth(1)?;
+    let method = parts.next()?.to_owned();
+    let target = parts.next()?.to_owned();
+    let version = parts.next()?;
     let mut close = version == "HTTP/1.0";
     for (name, value) in header_fields(&head) {
         if name.eq_ignore_ascii_case("connection") {
@@ -497,6 +709,9 @@ fn parse_head(head: String) -> Option<Request> {
     let is_head_method = method == "HEAD";
     Some(Request {
         head,
+        method,
+        target,
+        body: Vec::new(),
         is_head_method,
         wants_close: close,
     })
@@ -540,8 +755,8 @@ fn encode_reply(shared: &Shared, request: &Request, close: bool) -> (Vec<u8>, u6
     }
     let with_body = !request.is_head_method;
     match &shared.config.reply {
-        Reply::Fixed { body, .. } => fixed(status, body, with_body, close),
-        Reply::StatusCycle(_) => fixed(status, CYCLE_BODY, with_body, close),
+        Reply::Fixed { body, .. } => fixed(status, "", body, with_body, close),
+        Reply::StatusCycle(_) => fixed(status, "", CYCLE_BODY, with_body, close),
         Reply::Chunked { chunks, .. } => {
             let mut out = head(
                 status,
@@ -574,10 +789,31 @@ fn encode_reply(shared: &Shared, request: &Request, close: bool) -> (Vec<u8>, u6
     }
 }
 
-fn fixed(status: u16, body: &[u8], with_body: bool, close: bool) -> (Vec<u8>, u64, bool) {
+/// Serializes `route`'s reply like [`encode_reply`] does a [`Reply::Fixed`].
+fn encode_route(route: &Route, request: &Request, close: bool) -> (Vec<u8>, u64, bool) {
+    let mut fields = String::new();
+    for (name, value) in &route.headers {
+        let _ = write!(fields, "{name}: {value}\r\n");
+    }
+    if matches!(route.status, 100..=199 | 204 | 304) {
+        return (head(route.status, &fields, close), 0, close);
+    }
+    let with_body = !request.is_head_method;
+    fixed(route.status, &fields, &route.body, with_body, close)
+}
+
+/// A `Content-Length` framed reply; `fields` (each ending in CRLF) follow
+/// the `Content-Length` field.
+fn fixed(
+    status: u16,
+    fields: &str,
+    body: &[u8],
+    with_body: bool,
+    close: bool,
+) -> (Vec<u8>, u64, bool) {
     let mut out = head(
         status,
-        &format!("Content-Length: {}\r\n", body.len()),
+        &format!("Content-Length: {}\r\n{fields}", body.len()),
         close,
     );
     if !with_body {
@@ -605,8 +841,12 @@ fn reason(status: u16) -> &'static str {
         204 => "No Content",
         301 => "Moved Permanently",
         302 => "Found",
+        303 => "See Other",
         304 => "Not Modified",
+        307 => "Temporary Redirect",
+        308 => "Permanent Redirect",
         400 => "Bad Request",
+        401 => "Unauthorized",
         404 => "Not Found",
         429 => "Too Many Requests",
         500 => "Internal Server Error",
@@ -629,6 +869,22 @@ mod tests {
             .set_read_timeout(Some(Duration::from_secs(5)))
             .unwrap();
         stream
+            .set_write_timeout(Some(Duration::from_secs(5)))
+            .unwrap();
+        stream
+    }
+
+    fn read_to_eof(stream: &mut TcpStream) -> String {
+        let mut got = Vec::new();
+        stream.read_to_end(&mut got).expect("read to EOF");
+        String::from_utf8(got).unwrap()
+    }
+
+    fn fields(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
+        pairs
+            .iter()
+            .map(|&(name, value)| (name.to_owned(), value.to_owned()))
+            .collect()
     }
 
     fn read_exact_bytes(stream: &mut TcpStream, n: usize) -> Vec<u8> {
@@ -838,5 +1094,213 @@ mod tests {
         read_exact_bytes(&mut s, one.len() * (MAX_RECORDED_HEADS + 5));
         assert_eq!(server.received_heads().len(), MAX_RECORDED_HEADS);
         assert_eq!(server.requests(), MAX_RECORDED_HEADS as u64 + 5);
+    }
+
+    #[test]
+    fn received_records_every_request_per_connection() {
+        let server = TestServer::start(ServerConfig::default());
+        let started = Instant::now();
+        let ok = b"HTTP/1.1 200 OK\r\nContent-Length: 3\r\n\r\nok\n";
+        let mut s = connect(&server);
+        s.write_all(
+            b"POST /a?x=1 HTTP/1.1\r\nHost: t\r\nX-Rep: one\r\nx-rep:  two \t\r\n\
+              Content-Length: 5\r\n\r\nhello",
+        )
+        .unwrap();
+        assert_eq!(read_exact_bytes(&mut s, ok.len()), ok);
+        s.write_all(GET).unwrap();
+        assert_eq!(read_exact_bytes(&mut s, ok.len()), ok);
+        let mut s2 = connect(&server);
+        s2.write_all(b"PUT /c HTTP/1.1\r\nConnection: close\r\nContent-Length: 2\r\n\r\n\0\xff")
+            .unwrap();
+        let last = "HTTP/1.1 200 OK\r\nContent-Length: 3\r\nConnection: close\r\n\r\nok\n";
+        assert_eq!(read_to_eof(&mut s2), last);
+
+        let got = server.received();
+        assert_eq!(got.len(), 3);
+        let place: Vec<_> = got.iter().map(|r| (r.conn, r.seq_on_conn)).collect();
+        assert_eq!(place, [(0, 0), (0, 1), (1, 0)]);
+        let lines: Vec<_> = got.iter().map(|r| (&*r.method, &*r.target)).collect();
+        assert_eq!(lines, [("POST", "/a?x=1"), ("GET", "/x"), ("PUT", "/c")]);
+
+        let post = &got[0];
+        let want = [
+            ("Host", "t"),
+            ("X-Rep", "one"),
+            ("x-rep", "two"),
+            ("Content-Length", "5"),
+        ];
+        assert_eq!(post.headers, fields(&want));
+        assert_eq!(post.header("X-REP"), Some("one"));
+        assert_eq!(post.header_all("x-Rep"), ["one", "two"]);
+        assert_eq!(post.header("content-length"), Some("5"));
+        assert_eq!(post.header("missing"), None);
+        assert!(post.header_all("missing").is_empty());
+        assert_eq!(post.body, b"hello");
+
+        assert_eq!(got[1].headers, fields(&[("Host", "t")]));
+        assert!(got[1].body.is_empty());
+        assert_eq!(got[2].header("connection"), Some("close"));
+        assert_eq!(got[2].body, b"\0\xff");
+
+        assert!(started <= got[0].at);
+        assert!(got.windows(2).all(|w| w[0].at <= w[1].at));
+        assert!(got[2].at <= Instant::now());
+        // The older records still agree.
+        assert_eq!(server.requests(), 3);
+        assert_eq!(server.connections(), 2);
+        assert_eq!(server.received_heads().len(), 3);
+        assert!(server.received_heads()[1] == String::from_utf8_lossy(GET));
+    }
+
+    #[test]
+    fn received_numbers_pipelined_requests_and_survives_silent() {
+        let server = TestServer::start(ServerConfig::new(Reply::Silent));
+        let mut s = connect(&server);
+        let post = b"POST /p HTTP/1.1\r\nContent-Length: 3\r\n\r\nabc";
+        s.write_all(&[&post[..], GET, &post[..]].concat()).unwrap();
+        assert!(wait_until(Duration::from_secs(5), || server.requests() == 3));
+        let got = server.received();
+        let seqs: Vec<_> = got.iter().map(|r| (r.conn, r.seq_on_conn)).collect();
+        assert_eq!(seqs, [(0, 0), (0, 1), (0, 2)]);
+        let bodies: Vec<_> = got.iter().map(|r| r.body.as_slice()).collect();
+        assert_eq!(bodies, [&b"abc"[..], b"", b"abc"]);
+    }
+
+    #[test]
+    fn route_redirects_with_location_and_keeps_alive() {
+        let config = ServerConfig::default()
+            .with_route(
+                Route::new("/a", 302)
+                    .header("Location", "/b")
+                    .body("moved\n"),
+            )
+            .with_route(Route::new("/empty", 204).header("X-Why", "none"));
+        let server = TestServer::start(config);
+        let mut s = connect(&server);
+        let found = "HTTP/1.1 302 Found\r\nContent-Length: 6\r\nLocation: /b\r\n\r\nmoved\n";
+        // The query is not part of the matched path.
+        s.write_all(b"GET /a?q=1 HTTP/1.1\r\nHost: t\r\n\r\n")
+            .unwrap();
+        let got = read_exact_bytes(&mut s, found.len());
+        assert_eq!(String::from_utf8(got).unwrap(), found);
+        // An unrouted path (a prefix does not match) gets the default reply.
+        let ok = "HTTP/1.1 200 OK\r\nContent-Length: 3\r\n\r\nok\n";
+        for target in ["/b", "/a/", "/A"] {
+            s.write_all(format!("GET {target} HTTP/1.1\r\n\r\n").as_bytes())
+                .unwrap();
+            let got = read_exact_bytes(&mut s, ok.len());
+            assert_eq!(String::from_utf8(got).unwrap(), ok, "{target}");
+        }
+        let no_content = "HTTP/1.1 204 No Content\r\nX-Why: none\r\n\r\n";
+        s.write_all(b"GET /empty HTTP/1.1\r\n\r\n").unwrap();
+        let got = read_exact_bytes(&mut s, no_content.len());
+        assert_eq!(String::from_utf8(got).unwrap(), no_content);
+        // HEAD gets the head only, and `Connection: close` is honoured.
+        s.write_all(b"HEAD /a HTTP/1.1\r\nConnection: close\r\n\r\n")
+            .unwrap();
+        let head_only =
+            "HTTP/1.1 302 Found\r\nContent-Length: 6\r\nLocation: /b\r\nConnection: close\r\n\r\n";
+        assert_eq!(read_to_eof(&mut s), head_only);
+        assert_eq!(server.bytes_body_sent(), 6 + 3 * 3);
+        assert_eq!((server.requests(), server.connections()), (6, 1));
+    }
+
+    #[test]
+    fn route_unless_header_falls_back_to_the_default_reply() {
+        let route = Route::new("/secret", 401)
+            .header("WWW-Authenticate", "Basic realm=\"t\"")
+            .body("denied")
+            .unless_header("authorization");
+        let config = ServerConfig::new(Reply::ok("secret\n"))
+            .with_route(route)
+            .with_close_after(3);
+        let server = TestServer::start(config);
+        let mut s = connect(&server);
+        let denied = "HTTP/1.1 401 Unauthorized\r\nContent-Length: 6\r\n\
+                      WWW-Authenticate: Basic realm=\"t\"\r\n\r\ndenied";
+        s.write_all(b"GET /secret HTTP/1.1\r\nHost: t\r\n\r\n")
+            .unwrap();
+        let got = read_exact_bytes(&mut s, denied.len());
+        assert_eq!(String::from_utf8(got).unwrap(), denied);
+
+        let allowed = "HTTP/1.1 200 OK\r\nContent-Length: 7\r\n\r\nsecret\n";
+        s.write_all(b"GET /secret?x HTTP/1.1\r\nAUTHORIZATION: Basic eDp5\r\n\r\n")
+            .unwrap();
+        let got = read_exact_bytes(&mut s, allowed.len());
+        assert_eq!(String::from_utf8(got).unwrap(), allowed);
+
+        // The third reply is the last one `close_after` allows.
+        s.write_all(b"GET /secret HTTP/1.1\r\n\r\n").unwrap();
+        let last = "HTTP/1.1 401 Unauthorized\r\nContent-Length: 6\r\n\
+                    WWW-Authenticate: Basic realm=\"t\"\r\nConnection: close\r\n\r\ndenied";
+        assert_eq!(read_to_eof(&mut s), last);
+        let got = server.received();
+        assert_eq!(got[1].header("Authorization"), Some("Basic eDp5"));
+        assert_eq!(got[1].headers, fields(&[("AUTHORIZATION", "Basic eDp5")]));
+    }
+
+    #[test]
+    fn routes_answer_on_a_silent_server_after_the_delay() {
+        let delay = Duration::from_millis(100);
+        let config = ServerConfig::new(Reply::Silent)
+            .with_delay(delay)
+            .with_route(Route::new("/r", 200).body(b"routed"));
+        let server = TestServer::start(config);
+        let mut s = connect(&server);
+        let started = Instant::now();
+        s.write_all(b"GET /r HTTP/1.1\r\n\r\n").unwrap();
+        let want = "HTTP/1.1 200 OK\r\nContent-Length: 6\r\n\r\nrouted";
+        let got = read_exact_bytes(&mut s, want.len());
+        assert!(started.elapsed() >= delay);
+        assert_eq!(String::from_utf8(got).unwrap(), want);
+
+        s.write_all(GET).unwrap();
+        assert!(wait_until(Duration::from_secs(5), || server.requests() == 2));
+        s.set_read_timeout(Some(Duration::from_millis(300)))
+            .unwrap();
+        let err = s.read(&mut [0; 16]).expect_err("silent server replied");
+        assert!(matches!(
+            err.kind(),
+            io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
+        ));
+    }
+
+    #[test]
+    fn connection_close_is_honoured_by_every_reply_kind() {
+        let replies = [
+            Reply::ok("x"),
+            Reply::Chunked {
+                status: 200,
+                chunks: vec![b"x".to_vec()],
+            },
+            Reply::StatusCycle(vec![503]),
+            Reply::StatusCycle(vec![304]),
+        ];
+        for reply in replies {
+            let server = TestServer::start(ServerConfig::new(reply.clone()));
+            let mut s = connect(&server);
+            s.write_all(b"GET / HTTP/1.1\r\nConnection: keep-alive, close\r\n\r\n")
+                .unwrap();
+            let got = read_to_eof(&mut s);
+            let (head, _) = got.split_once("\r\n\r\n").expect("a whole head");
+            assert!(
+                head.ends_with("\r\nConnection: close"),
+                "{reply:?}: {got:?}"
+            );
+        }
+        // HTTP/1.0 closes by default.
+        let server = TestServer::start(ServerConfig::default());
+        let mut s = connect(&server);
+        s.write_all(b"GET / HTTP/1.0\r\n\r\n").unwrap();
+        let want = "HTTP/1.1 200 OK\r\nContent-Length: 3\r\nConnection: close\r\n\r\nok\n";
+        assert_eq!(read_to_eof(&mut s), want);
+    }
+
+    #[test]
+    #[should_panic(expected = "bad header field")]
+    fn route_header_with_crlf_is_rejected() {
+        let route = Route::new("/", 200).header("X-A", "b\r\nX-Injected: 1");
+        let _ = TestServer::start(ServerConfig::default().with_route(route));
     }
 }
