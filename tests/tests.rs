@@ -13,6 +13,8 @@ mod workers;
 // Run files (LoadGen's workload model): URL lists, keep-alive modes, delays, iterators,
 // redirects, seeds and the per-request log.
 mod workload;
+// Hook programs (examples/): every phase, a custom iterator, done, exit codes.
+mod hooks;
 
 /// Path of the binary under test.
 pub fn volley() -> volley_testsupport::Volley {

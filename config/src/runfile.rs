@@ -337,6 +337,8 @@ fn build(
             ));
         }
         (Some(s), _) => s,
+        // A smaller -c than the file's ramp_up.max: start at most that many.
+        (None, Some(s)) if s > concurrency && args.concurrency.is_some() => concurrency,
         (None, Some(s)) if s > concurrency => {
             let v = ramp_file.and_then(|r| r.start.as_ref()).expect("given");
             return Err(at.error(

@@ -582,7 +582,7 @@ impl Worker<'_> {
             slot.result.status = head.status;
             slot.result.minor_version = Some(head.minor_version);
             let follow = self.spec.iterator.follows() && is_redirect(head.status);
-            if self.log.is_some() || follow {
+            if self.log.is_some() || self.hooks.is_some() || follow {
                 let r = &mut slot.result;
                 reply_details(
                     &slot.buf[..head.head_len],

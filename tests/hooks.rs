@@ -1,0 +1,255 @@
+//! Hook programs (the examples/ built by `cargo test`): the manual's 401-retry iterator,
+//! the manual's example configuration with and without its hooks, `done`, a hook's exit
+//! code and request edits, each checked against what a loopback server received.
+
+use std::path::PathBuf;
+
+use volley_testsupport::{Route, ServerConfig, TestServer, Volley};
+
+use crate::run::assert_invariant;
+use crate::volley;
+
+/// A compiled example of this package (cargo builds them for `cargo test`).
+fn example(name: &str) -> Volley {
+    let exe = std::env::current_exe().expect("test binary path");
+    let dir = exe
+        .parent()
+        .and_then(|deps| deps.parent())
+        .expect("target/<profile>");
+    let path = dir.join("examples").join(name);
+    assert!(
+        path.exists(),
+        "{} is missing: build the examples (cargo test builds them)",
+        path.display()
+    );
+    Volley::new(path)
+}
+
+/// `examples/NAME` with port 8080 replaced by `port`, written to a scratch file.
+fn example_file(name: &str, port: u16) -> (tempdir::Dir, PathBuf) {
+    let text = std::fs::read_to_string(
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("examples")
+            .join(name),
+    )
+    .expect("example run file");
+    let dir = tempdir::Dir::new(name);
+    let path = dir.0.join(name);
+    std::fs::write(&path, text.replace("8080", &port.to_string())).unwrap();
+    (dir, path)
+}
+
+mod tempdir {
+    /// A scratch directory removed on drop.
+    pub struct Dir(pub std::path::PathBuf);
+
+    impl Dir {
+        pub fn new(tag: &str) -> Dir {
+            let nanos = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .unwrap()
+                .as_nanos();
+            let p = std::env::temp_dir().join(format!(
+                "volley-hooks-{tag}-{}-{nanos:x}",
+                std::process::id()
+            ));
+            std::fs::create_dir_all(&p).unwrap();
+            Dir(p)
+        }
+    }
+
+    impl Drop for Dir {
+        fn drop(&mut self) {
+            let _ = std::fs::remove_dir_all(&self.0);
+        }
+    }
+}
+
+#[test]
+fn the_manuals_auth_iterator_retries_a_401_with_credentials() {
+    let srv = TestServer::start(
+        ServerConfig::default().with_route(
+            Route::new("/-redir", 401)
+                .header("WWW-Authenticate", "Basic realm=\"t\"")
+                .unless_header("Authorization"),
+        ),
+    );
+    let (_dir, file) = example_file("auth_retry.toml", srv.addr().port());
+    let out = example("auth_retry")
+        .args(["run", file.to_str().unwrap(), "--json", "-q"])
+        .run();
+    assert_eq!(out.code, Some(0), "{}", out.stderr);
+    let r = out.json();
+    assert_invariant(&r);
+    let got = srv.received();
+    let auth: Vec<Option<&str>> = got.iter().map(|g| g.header("authorization")).collect();
+    let basic = Some("Basic YmxhOmJsdWI=");
+    assert_eq!(
+        auth,
+        [None, basic, None, basic],
+        "two rounds of 401 then retry"
+    );
+    assert!(
+        got.iter()
+            .all(|g| g.target == "/-redir" && g.header("x-auth") == Some("1"))
+    );
+    assert_eq!(r["replies"]["4xx"], 2);
+    assert_eq!(r["replies"]["2xx"], 2);
+    // Without the program, the run file names an iterator volley does not know.
+    let plain = volley().args(["run", file.to_str().unwrap()]).run();
+    assert_eq!(plain.code, Some(2));
+    assert!(plain.stderr.contains("auth_retry"), "{}", plain.stderr);
+}
+
+#[test]
+fn the_manuals_example_configuration_runs_line_for_line() {
+    let srv = TestServer::start(ServerConfig::default());
+    let port = srv.addr().port();
+    let (_dir, file) = example_file("manual.toml", port);
+    let out = volley()
+        .args([
+            "run",
+            file.to_str().unwrap(),
+            "--ramp-duration",
+            "300ms",
+            "--times",
+            "1",
+            "--json",
+            "-q",
+        ])
+        .run();
+    assert_eq!(out.code, Some(0), "{}", out.stderr);
+    let r = out.json();
+    assert_invariant(&r);
+    assert_eq!(
+        r["requests"]["started"],
+        13 * 2,
+        "13 slots, one round of 2 URLs"
+    );
+    assert_eq!(r["workers"].as_array().unwrap().len(), 3);
+    let got = srv.received();
+    let gets = got.iter().filter(|g| g.method == "GET").count();
+    let hugos = got.iter().filter(|g| g.method == "HUGO").count();
+    assert_eq!((gets, hugos), (13, 13));
+    for g in &got {
+        let host = g.header("host").unwrap();
+        match g.method.as_str() {
+            "GET" => assert_eq!(
+                (g.target.as_str(), host),
+                ("/-redir", format!("foertsch.name:{port}").as_str())
+            ),
+            _ => assert_eq!(
+                (g.target.as_str(), host),
+                ("/", format!("www.kabatinte.net:{port}").as_str())
+            ),
+        }
+    }
+}
+
+#[test]
+fn the_manuals_hooks_run_in_every_phase() {
+    let srv = TestServer::start(ServerConfig::default());
+    let (dir, file) = example_file("manual.toml", srv.addr().port());
+    let prefix = dir.0.join("manual.log");
+    let out = example("manual")
+        .args([
+            "run",
+            file.to_str().unwrap(),
+            "--ramp-duration",
+            "300ms",
+            "--times",
+            "1",
+            "--json",
+            "-q",
+        ])
+        .env("MANUAL_LOG", prefix.to_str().unwrap())
+        .env("TAG", "1")
+        .run();
+    assert_eq!(out.code, Some(0), "{}", out.stderr);
+    assert_eq!(
+        out.stderr
+            .matches("manual: parent_init: 3 workers, 13 slots")
+            .count(),
+        1
+    );
+    assert_eq!(out.stderr.matches("manual: parent_exit").count(), 1);
+    let mut lines = Vec::new();
+    for proc in 0..3 {
+        let log = std::fs::read_to_string(format!("{}.{proc}", prefix.display()))
+            .unwrap_or_else(|e| panic!("worker {proc}'s log: {e}"));
+        lines.extend(log.lines().map(String::from));
+    }
+    let starts = lines
+        .iter()
+        .filter(|l| {
+            l.ends_with("starts in process 0")
+                || l.ends_with("starts in process 1")
+                || l.ends_with("starts in process 2")
+        })
+        .count();
+    let dones = lines
+        .iter()
+        .filter(|l| l.starts_with("# thread") && l.ends_with(" done"))
+        .count();
+    assert_eq!(
+        (starts, dones),
+        (13, 13),
+        "thread_init and thread_exit per slot"
+    );
+    let requests: Vec<&String> = lines.iter().filter(|l| !l.starts_with('#')).collect();
+    assert_eq!(requests.len(), 26, "req_done per request");
+    assert!(
+        requests
+            .iter()
+            .all(|l| l.contains(" 200 ") && l.ends_with(" OK")),
+        "{requests:?}"
+    );
+    assert_eq!(
+        requests
+            .iter()
+            .filter(|l| l.contains("HUGO(http://www.kabatinte.net:"))
+            .count(),
+        13
+    );
+    // req_start's edit reached the server: every request carries its slot's number.
+    let mut slots: Vec<u32> = srv
+        .received()
+        .iter()
+        .map(|g| g.header("x-slot").expect("tagged").parse().unwrap())
+        .collect();
+    slots.sort_unstable();
+    slots.dedup();
+    assert_eq!(slots, (0..13).collect::<Vec<_>>());
+}
+
+#[test]
+fn done_ends_a_slot_and_proc_exit_sets_the_workers_exit_code() {
+    let srv = TestServer::start(ServerConfig::default());
+    let (_dir, file) = example_file("manual.toml", srv.addr().port());
+    let out = example("manual")
+        .args([
+            "run",
+            file.to_str().unwrap(),
+            "-w",
+            "1",
+            "-c",
+            "1",
+            "--times",
+            "100",
+            "--json",
+            "-q",
+        ])
+        .env("STOP_AFTER", "5")
+        .env("PROC_EXIT", "7")
+        .run();
+    let r = out.json();
+    assert_invariant(&r);
+    assert_eq!(
+        r["requests"]["started"], 5,
+        "done after the 5th request: {r:#}"
+    );
+    assert_eq!(srv.received().len(), 5);
+    assert_eq!(r["workers"][0]["exit"]["code"], 7);
+    assert_eq!(r["valid"], false);
+    assert_eq!(out.code, Some(3), "{}", out.stderr);
+}
