@@ -13,9 +13,14 @@
 //! for every round: it hands out the URL list's first entry once, and after a 401 it
 //! sends the same request again with `Authorization: Basic YmxhOmJsdWI=` (once: a request
 //! that already carried it is not retried).
+//!
+//! It also registers `follow_list`: the built-in `default` and `follow` iterators composed
+//! through [`volley::iterators`] (LoadGen's `get_iterator('follow')->($it)`), to show how
+//! a program builds on them.
 
 use std::process::ExitCode;
 
+use volley::iterators::{Follow, List};
 use volley::{Ctx, Hooks, Next, Prev, UrlIterator};
 
 /// The credentials the manual sends (`bla:blub`).
@@ -56,11 +61,15 @@ impl Hooks for Manual {
     type Data = ();
 
     fn iterator_names(&self) -> Vec<&'static str> {
-        vec!["auth_retry"]
+        vec!["auth_retry", "follow_list"]
     }
 
-    fn iterator(&mut self, name: &str) -> Option<Box<dyn UrlIterator<()>>> {
-        (name == "auth_retry").then(|| Box::new(AuthRetry { pending: true }) as _)
+    fn iterator(&mut self, name: &str, ctx: &mut Ctx<'_>) -> Option<Box<dyn UrlIterator<()>>> {
+        match name {
+            "auth_retry" => Some(Box::new(AuthRetry { pending: true })),
+            "follow_list" => Some(Box::new(Follow::new(List::default_order(ctx), 10))),
+            _ => None,
+        }
     }
 }
 

@@ -51,6 +51,7 @@ pub use volley_config::{Command, RequestSpec, RunSpec};
 pub use volley_supervisor::monitor::top;
 pub use volley_supervisor::{Report, SupervisorError, run};
 pub use volley_worker::hooks::{Board, Ctx, Hooks, Next, NoHooks, Prev, UrlIterator};
+pub use volley_worker::iterators;
 pub use volley_worker::record::Record;
 
 /// Runs `spec` with `hooks` around every phase (HTTP::LoadGen's `loadgen`).

@@ -253,3 +253,54 @@ fn done_ends_a_slot_and_proc_exit_sets_the_workers_exit_code() {
     assert_eq!(r["valid"], false);
     assert_eq!(out.code, Some(3), "{}", out.stderr);
 }
+
+#[test]
+fn the_built_in_iterators_compose_through_the_trait() {
+    let srv = TestServer::start(
+        ServerConfig::default()
+            .with_route(Route::new("/r1", 302).header("Location", "/r2"))
+            .with_route(Route::new("/r2", 303).header("Location", "r3")),
+    );
+    let dir = tempdir::Dir::new("compose");
+    let file = dir.0.join("run.toml");
+    std::fs::write(
+        &file,
+        format!(
+            "workers = 1\nramp_up = {{ max = 1 }}\ntimes = 2\n\
+             defaults = {{ host = \"127.0.0.1\", port = {} }}\n\
+             [[request]]\nuri = \"/r1\"\nmethod = \"POST\"\nbody = \"x\"\n\
+             [[request]]\nuri = \"/x\"\n",
+            srv.addr().port()
+        ),
+    )
+    .unwrap();
+    let out = example("auth_retry")
+        .args([
+            "run",
+            file.to_str().unwrap(),
+            "--iterator",
+            "follow_list",
+            "--json",
+            "-q",
+        ])
+        .run();
+    assert_eq!(out.code, Some(0), "{}", out.stderr);
+    assert_invariant(&out.json());
+    let got: Vec<(String, String)> = srv
+        .received()
+        .iter()
+        .map(|g| (g.method.clone(), g.target.clone()))
+        .collect();
+    let round = [
+        ("POST", "/r1"),
+        ("GET", "/r2"),
+        ("GET", "/r3"),
+        ("GET", "/x"),
+    ];
+    let want: Vec<(String, String)> = round
+        .iter()
+        .chain(round.iter())
+        .map(|(m, t)| (m.to_string(), t.to_string()))
+        .collect();
+    assert_eq!(got, want);
+}

@@ -562,3 +562,39 @@ fn run_file_errors_name_the_file_and_line() {
         out.stderr
     );
 }
+
+#[test]
+fn a_duration_in_the_file_ends_the_run_and_in_flight_requests_are_logged_as_aborted() {
+    let srv = TestServer::start(ServerConfig::default().with_delay(Duration::from_millis(300)));
+    let dir = Scratch::new("duration");
+    let file = dir.file(
+        "run.toml",
+        &format!(
+            "workers = 2\nramp_up = {{ max = 4 }}\nduration = \"1s\"\n\
+             [[request]]\nurl = \"{}\"\n",
+            srv.url("/slow")
+        ),
+    );
+    let log = dir.path("log.csv");
+    let started = std::time::Instant::now();
+    let r = run_file(&file, &["--log", log.to_str().unwrap()]);
+    let took = started.elapsed();
+    assert!(took < Duration::from_secs(4), "{took:?}");
+    assert_eq!(
+        r["workload"]["rounds"],
+        Value::Null,
+        "no times: until the duration"
+    );
+    let rows = read_csv(&log);
+    assert_eq!(
+        rows.len() as u64,
+        r["requests"]["started"].as_u64().unwrap()
+    );
+    let aborted = rows.iter().filter(|row| row["error"] == "aborted").count() as u64;
+    assert_eq!(aborted, r["requests"]["aborted"].as_u64().unwrap());
+    assert!(
+        aborted >= 1,
+        "4 slots with 300 ms replies are busy at the 1 s stop"
+    );
+    assert!(rows.iter().any(|row| row["status"] == "200"));
+}

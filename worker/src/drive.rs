@@ -246,6 +246,7 @@ impl Worker<'_> {
         r.end_ns = 0;
         r.post_delay = 0;
         r.reason.clear();
+        r.location.clear();
         slot.reused = slot.conn.is_some();
         if slot.reused {
             slot.times.sent = now;
@@ -581,13 +582,14 @@ impl Worker<'_> {
             slot.times.head_done = now;
             slot.result.status = head.status;
             slot.result.minor_version = Some(head.minor_version);
-            let follow = self.spec.iterator.follows() && is_redirect(head.status);
-            if self.log.is_some() || self.hooks.is_some() || follow {
+            let location =
+                is_redirect(head.status) && (self.spec.iterator.follows() || self.hooks.is_some());
+            if self.log.is_some() || self.hooks.is_some() || location {
                 let r = &mut slot.result;
                 reply_details(
                     &slot.buf[..head.head_len],
                     &mut r.reason,
-                    follow.then_some(&mut r.location),
+                    location.then_some(&mut r.location),
                 );
             }
             let decoder = BodyDecoder::with_limits(

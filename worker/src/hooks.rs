@@ -113,9 +113,15 @@ pub trait Hooks {
         Vec::new()
     }
 
-    /// A fresh iterator called `name` for a slot's new round (`None` if unknown).
-    fn iterator(&mut self, name: &str) -> Option<Box<dyn UrlIterator<Self::Data>>> {
-        let _ = name;
+    /// A fresh iterator called `name` for a slot's new round (`None` if unknown; the
+    /// slot then ends). `ctx` gives the slot's RNG and the URL list, to build on the
+    /// built-ins in [`crate::iterators`].
+    fn iterator(
+        &mut self,
+        name: &str,
+        ctx: &mut Ctx<'_>,
+    ) -> Option<Box<dyn UrlIterator<Self::Data>>> {
+        let _ = (name, ctx);
         None
     }
 }
@@ -301,7 +307,7 @@ impl<H: Hooks> SlotHooks for Attached<'_, H> {
 
     fn new_round(&mut self, ctx: &mut Ctx<'_>) {
         let name = self.iterator.as_deref().unwrap_or_default();
-        self.iters[ctx.local as usize] = self.hooks.iterator(name);
+        self.iters[ctx.local as usize] = self.hooks.iterator(name, ctx);
     }
 
     fn next(&mut self, ctx: &mut Ctx<'_>, prev: Option<Prev<'_>>) -> Option<Next> {

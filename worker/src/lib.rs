@@ -24,6 +24,7 @@ pub mod event_loop;
 pub mod handle;
 pub mod hooks;
 pub mod http;
+pub mod iterators;
 pub mod outcome;
 pub mod ramp;
 pub mod record;

@@ -68,6 +68,9 @@ pub struct Record<'a> {
     pub error: Option<(&'a str, &'a str)>,
     /// Reason phrase of the reply (empty for a failure).
     pub status_line: &'a str,
+    /// The `Location` of a 3xx reply, when a follow iterator or hooks run (empty
+    /// otherwise; not in the log).
+    pub location: &'a str,
     /// Minor HTTP version of the reply (`None` before a head was read).
     pub minor_version: Option<u8>,
     /// Request started.
@@ -130,6 +133,7 @@ pub fn make_record<'a>(
         status: if replied { r.status } else { FAILED_STATUS },
         error,
         status_line: if replied { reason } else { "" },
+        location: &r.location,
         minor_version: r.minor_version,
         start: rel(t.start),
         connect: rel(t.connected),
@@ -365,6 +369,7 @@ mod tests {
             status: 200,
             error: None,
             status_line: "OK \"fine\"",
+            location: "",
             minor_version: Some(1),
             start: 1_234_567,
             connect: 1_300_000,
