@@ -598,3 +598,38 @@ fn a_duration_in_the_file_ends_the_run_and_in_flight_requests_are_logged_as_abor
     );
     assert!(rows.iter().any(|row| row["status"] == "200"));
 }
+
+#[test]
+fn follow_leaves_the_origin_only_when_the_run_file_allows_it() {
+    let other = TestServer::start(ServerConfig::default());
+    let origin = TestServer::start(ServerConfig::default().with_route(
+        Route::new("/away", 302).header(
+            "Location",
+            format!("http://other.test:{}/there", other.addr().port()),
+        ),
+    ));
+    let dir = Scratch::new("cross");
+    for (allow, expected) in [(false, 0), (true, 2)] {
+        let file = dir.file(
+            "run.toml",
+            &format!(
+                "workers = 1\nramp_up = {{ max = 1 }}\ntimes = 2\niterator = \"follow\"\n\
+                 follow_cross_origin = {allow}\ndnscache = {{ \"other.test\" = \"127.0.0.1\" }}\n\
+                 [[request]]\nurl = \"{}\"\nheaders = [\"Host: origin.test\", \"User-Agent: ua\"]\n",
+                origin.url("/away")
+            ),
+        );
+        run_file(&file, &[]);
+        let got = other.received();
+        assert_eq!(got.len(), expected, "follow_cross_origin = {allow}");
+        for g in &got {
+            assert_eq!(g.target, "/there");
+            assert_eq!(
+                g.header("host"),
+                Some(format!("other.test:{}", other.addr().port()).as_str()),
+                "the old origin's Host is not carried over"
+            );
+            assert_eq!(g.header("user-agent"), Some("ua"));
+        }
+    }
+}

@@ -169,6 +169,8 @@ fn run_spec(
         custom_iterator: None,
         rounds: None,
         max_redirects: DEFAULT_MAX_REDIRECTS,
+        follow_cross_origin: false,
+        dnscache: Default::default(),
         workers,
         concurrency,
         ramp,

@@ -58,6 +58,7 @@ struct File {
     seed: Option<Spanned<i64>>,
     iterator: Option<Spanned<String>>,
     max_redirects: Option<Spanned<i64>>,
+    follow_cross_origin: Option<bool>,
     log: Option<Spanned<String>>,
     log_format: Option<Spanned<String>>,
     run_name: Option<Spanned<String>>,
@@ -479,6 +480,8 @@ fn build(
         custom_iterator,
         rounds,
         max_redirects,
+        follow_cross_origin: file.follow_cross_origin.unwrap_or(false),
+        dnscache,
         workers,
         concurrency,
         ramp: RampUp {

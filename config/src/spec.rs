@@ -19,6 +19,11 @@ pub struct RunSpec {
     pub rounds: Option<u64>,
     /// Most redirects followed from one list entry (`follow` iterators).
     pub max_redirects: u32,
+    /// `follow` iterators also follow a Location on another http origin whose host is an
+    /// IP literal or in `dnscache` (same origin only by default).
+    pub follow_cross_origin: bool,
+    /// The run file's name → IP table (LoadGen's dnscache).
+    pub dnscache: std::collections::BTreeMap<String, std::net::IpAddr>,
     /// Worker processes.
     pub workers: u32,
     /// Thread slots in total (LoadGen's RampUpMax); slot `t` belongs to worker `t % workers`.

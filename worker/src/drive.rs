@@ -17,7 +17,7 @@ use crate::outcome::{
 use crate::record::make_record;
 use crate::slot::{LARGE_BUFFER, Phase};
 use crate::stats::record_ns;
-use crate::workload::{Dynamic, draw_delay, is_redirect, redirect, spec_of, wire_of};
+use crate::workload::{Dynamic, draw_delay, is_redirect, redirect_to, spec_of, wire_of};
 
 /// Requests up to this size go out in one segment, and a request/reply exchange leaves no
 /// unacknowledged data behind when the next request is written, so Nagle's algorithm
@@ -59,9 +59,9 @@ impl Worker<'_> {
             self.finish_slot(s);
             return;
         }
-        let picked = if let Some(path) = self.slots[s as usize].follow.take() {
+        let picked = if let Some(to) = self.slots[s as usize].follow.take() {
             let slot = &mut self.slots[s as usize];
-            let hop = redirect(spec_of(&self.requests, slot), slot.result.status, &path);
+            let hop = redirect_to(spec_of(&self.requests, slot), slot.result.status, to);
             slot.dynamic = Some(Box::new(hop));
             slot.hop += 1;
             slot.pre_delay_ns = 0;

@@ -9,7 +9,9 @@ use crate::outcome::{Failure, STALE, TimeoutPhase};
 use crate::record::make_record;
 use crate::slot::Phase;
 use crate::stats::record_ns;
-use crate::workload::{draw_delay, is_redirect, same_origin_path, spec_of, wire_of};
+use volley_config::Target;
+
+use crate::workload::{draw_delay, is_redirect, resolve_location, spec_of, wire_of};
 
 /// How long a slot waits before its next request after the client itself ran short of
 /// file descriptors or ports: long enough not to spin, short enough to notice recovery.
@@ -64,7 +66,7 @@ impl Worker<'_> {
 
     /// The path to follow after a redirect reply, when the iterator follows redirects, the
     /// hop limit is not reached and `Location` stays on the same origin.
-    fn redirect_to_follow(&self, s: u32, status: u16) -> Option<String> {
+    fn redirect_to_follow(&self, s: u32, status: u16) -> Option<Target> {
         let slot = &self.slots[s as usize];
         if !self.spec.iterator.follows()
             || !is_redirect(status)
@@ -74,7 +76,13 @@ impl Worker<'_> {
             return None;
         }
         let spec = spec_of(&self.requests, slot);
-        same_origin_path(&slot.result.location, &spec.target, &spec.target.path)
+        let others = self.spec.follow_cross_origin.then_some(&self.spec.dnscache);
+        resolve_location(
+            &slot.result.location,
+            &spec.target,
+            &spec.target.path,
+            others,
+        )
     }
 
     /// The post-delay after slot `s`'s request, drawn from the slot's RNG when it has

@@ -9,7 +9,7 @@
 //! [`Follow`] each hop is a request of its own, with its post-delay.
 
 use crate::hooks::{Ctx, Next, Prev, UrlIterator};
-use crate::workload::{below, is_redirect, same_origin_path};
+use crate::workload::{below, is_redirect, resolve_location};
 
 /// Walks the URL list once from an offset, wrapping around (`default`: offset 0;
 /// `random_start`: drawn from the slot's RNG).
@@ -58,7 +58,8 @@ impl<D> UrlIterator<D> for List {
     }
 }
 
-/// LoadGen's `follow`: after a 3xx reply whose `Location` stays on the same origin, the
+/// LoadGen's `follow`: after a 3xx reply whose `Location` stays on the same origin (or
+/// goes to another one the run allows: `follow_cross_origin`), the
 /// next request is the redirect (GET without a body; 307/308 keep method and body; only
 /// Host, User-Agent and Referer are kept), up to `max_hops` in a row; otherwise the
 /// wrapped iterator's next.
@@ -90,11 +91,15 @@ impl<D, I: UrlIterator<D>> UrlIterator<D> for Follow<I> {
             && mine
             && is_redirect(p.result.status)
             && self.hops < self.max_hops
-            && let Some(path) =
-                same_origin_path(p.result.location, &p.request.target, &p.request.target.path)
+            && let Some(to) = resolve_location(
+                p.result.location,
+                &p.request.target,
+                &p.request.target.path,
+                ctx.spec.follow_cross_origin.then_some(&ctx.spec.dnscache),
+            )
         {
             self.hops += 1;
-            let hop = crate::workload::redirect(p.request, p.result.status, &path);
+            let hop = crate::workload::redirect_to(p.request, p.result.status, to);
             return Some(Next::Request(Box::new(hop.spec)));
         }
         self.hops = 0;

@@ -154,8 +154,8 @@ pub struct Slot {
     pub index: u32,
     /// A hook asked to end the slot after the current request.
     pub done_after: bool,
-    /// The path of the next hop, when the last reply was a redirect to follow.
-    pub follow: Option<String>,
+    /// Where the next hop goes, when the last reply was a redirect to follow.
+    pub follow: Option<volley_config::Target>,
     /// Pre-delay drawn for the current request, ns.
     pub pre_delay_ns: u64,
     /// The current request's result so far, for its record.

@@ -5,6 +5,9 @@
 //! the slot's requests and their replies, never on timing or on the worker the slot runs
 //! in: a seeded run repeats its per-slot sequences with any worker count.
 
+use std::collections::BTreeMap;
+use std::net::{IpAddr, SocketAddr};
+
 use rand_chacha::ChaCha8Rng;
 use rand_core::Rng;
 use volley_config::{Delay, IteratorKind, RequestSpec, Target};
@@ -146,11 +149,29 @@ pub fn is_redirect(status: u16) -> bool {
 /// http URL with the same host and port, network-path or path reference), resolved
 /// against `base_path`. `None` for another origin or scheme (not followed).
 pub fn same_origin_path(location: &str, target: &Target, base_path: &str) -> Option<String> {
+    resolve_location(location, target, base_path, None).map(|t| t.path)
+}
+
+/// Where a `Location` value points, resolved against `target` and `base_path`: on the
+/// same origin always; on another http origin only when `others` is given and the host
+/// is an IP literal or one of its names (names are never resolved during a run).
+pub fn resolve_location(
+    location: &str,
+    target: &Target,
+    base_path: &str,
+    others: Option<&BTreeMap<String, IpAddr>>,
+) -> Option<Target> {
     let location = location.split('#').next().unwrap_or("");
     if location.is_empty() || location.bytes().any(|b| b <= b' ' || b == 0x7f) {
         return None;
     }
-    let authority_path = |rest: &str| -> Option<String> {
+    let same = |path: String| {
+        Some(Target {
+            path,
+            ..target.clone()
+        })
+    };
+    let authority_path = |rest: &str| -> Option<Target> {
         let end = rest.find(['/', '?']).unwrap_or(rest.len());
         let (authority, path) = rest.split_at(end);
         let (host, port) = match authority.rsplit_once(':') {
@@ -164,13 +185,28 @@ pub fn same_origin_path(location: &str, target: &Target, base_path: &str) -> Opt
             _ => (authority, 80),
         };
         let host = host.trim_start_matches('[').trim_end_matches(']');
-        if !host.eq_ignore_ascii_case(&target.host) || port != target.port {
-            return None;
-        }
-        Some(match path {
+        let path = match path {
             "" => "/".to_string(),
             p if p.starts_with('?') => format!("/{p}"),
             p => p.to_string(),
+        };
+        if host.eq_ignore_ascii_case(&target.host) && port == target.port {
+            return same(path);
+        }
+        let others = others?;
+        if host.is_empty() {
+            return None;
+        }
+        let (ip, dns_cached) = match host.parse::<IpAddr>() {
+            Ok(ip) => (ip, false),
+            Err(_) => (*others.get(&host.to_ascii_lowercase())?, true),
+        };
+        Some(Target {
+            host: host.to_string(),
+            port,
+            addr: SocketAddr::new(ip, port),
+            path,
+            dns_cached,
         })
     };
     if let Some((scheme, rest)) = location.split_once("://")
@@ -188,17 +224,17 @@ pub fn same_origin_path(location: &str, target: &Target, base_path: &str) -> Opt
         return authority_path(rest);
     }
     if location.starts_with('/') {
-        return Some(location.to_string());
+        return same(location.to_string());
     }
     // A relative reference: against the base path's directory (RFC 3986 §5.2, without
     // dot-segment removal).
     let base = base_path.split('?').next().unwrap_or("/");
     if let Some(query) = location.strip_prefix('?') {
-        return Some(format!("{base}?{query}"));
+        return same(format!("{base}?{query}"));
     }
     let dir = &base[..base.rfind('/').map_or(0, |i| i + 1)];
     let dir = if dir.is_empty() { "/" } else { dir };
-    Some(format!("{dir}{location}"))
+    same(format!("{dir}{location}"))
 }
 
 /// The next hop of a redirect chain after a `status` reply to `from`: GET without a body
@@ -206,12 +242,24 @@ pub fn same_origin_path(location: &str, target: &Target, base_path: &str) -> Opt
 /// the `Host`, `User-Agent` and `Referer` fields of `from` (LoadGen's follow_3XX), and its
 /// keep-alive, delays and timeouts.
 pub fn redirect(from: &RequestSpec, status: u16, path: &str) -> Dynamic {
+    let to = Target {
+        path: path.to_string(),
+        ..from.target.clone()
+    };
+    redirect_to(from, status, to)
+}
+
+/// [`redirect`] to any target; on another origin the `Host` field of `from` is not kept
+/// (the new one comes from the target).
+pub fn redirect_to(from: &RequestSpec, status: u16, to: Target) -> Dynamic {
+    let same_origin = to.addr == from.target.addr && to.host == from.target.host;
     let mut spec = from.clone();
-    spec.target.path = path.to_string();
+    spec.target = to;
     spec.headers.retain(|(n, _)| {
-        ["host", "user-agent", "referer"]
+        ["user-agent", "referer"]
             .iter()
             .any(|k| n.eq_ignore_ascii_case(k))
+            || (same_origin && n.eq_ignore_ascii_case("host"))
     });
     if !matches!(status, 307 | 308) {
         spec.method = "GET".to_string();
@@ -322,5 +370,25 @@ mod tests {
         assert_eq!(p("https://app.test:8080/d"), None);
         assert_eq!(p(""), None);
         assert_eq!(p("/a b"), None);
+        let others: BTreeMap<String, IpAddr> =
+            [("other.test".to_string(), IpAddr::from([127, 0, 0, 2]))].into();
+        let o = |l: &str| resolve_location(l, &t, "/", Some(&others));
+        let to = o("http://Other.Test:9/x").unwrap();
+        assert_eq!(
+            (to.addr.to_string().as_str(), to.path.as_str()),
+            ("127.0.0.2:9", "/x")
+        );
+        assert!(to.dns_cached);
+        assert_eq!(
+            o("http://127.0.0.3/").unwrap().addr.to_string(),
+            "127.0.0.3:80"
+        );
+        assert_eq!(
+            o("http://unknown.test/"),
+            None,
+            "names are not resolved mid-run"
+        );
+        assert_eq!(o("https://other.test/"), None);
+        assert_eq!(o("/same").unwrap().addr, t.addr);
     }
 }
