@@ -15,6 +15,8 @@ mod workers;
 mod workload;
 // Hook programs (examples/): every phase, a custom iterator, done, exit codes.
 mod hooks;
+// Open-loop schedules (--rate, --period): spacing, worker split, S07 stall.
+mod openloop;
 
 /// Path of the binary under test.
 pub fn volley() -> volley_testsupport::Volley {

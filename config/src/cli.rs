@@ -4,7 +4,7 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand};
 
-use crate::values::{DurationArg, HeaderArg, TimeoutArg};
+use crate::values::{DurationArg, HeaderArg, PeriodArg, RateArg, TimeoutArg};
 
 /// volley: an HTTP load generator (supervisor + worker processes over a shared-memory
 /// scoreboard).
@@ -93,6 +93,22 @@ pub struct RunArgs {
     /// Run seed [file: seed; default: drawn at random and printed].
     #[arg(long, value_name = "N")]
     pub seed: Option<u64>,
+
+    /// Open loop: start R sessions per second on a fixed schedule, whether or not replies
+    /// came back; a session takes a free slot (-c caps how many run at once). Latency is
+    /// then also measured from each session's scheduled time.
+    #[arg(long, value_name = "R", conflicts_with = "period")]
+    pub rate: Option<RateArg>,
+
+    /// Open loop with httperf's inter-arrival process: [d|u|e|v]T1[,T2,…] seconds (d
+    /// fixed, u uniform, e exponential/Poisson, v piecewise).
+    #[arg(long, value_name = "SPEC")]
+    pub period: Option<PeriodArg>,
+
+    /// Requests per open-loop session, one after the other on one slot
+    /// [default: 1, or one round of a run file's URL list].
+    #[arg(long, value_name = "N")]
+    pub calls: Option<u32>,
 
     /// Write one record per request to FILE [file: log].
     #[arg(long, value_name = "FILE")]
@@ -223,6 +239,22 @@ pub struct LoadArgs {
     /// Name of the scoreboard segment (volley-NAME in /dev/shm), for `volley top NAME`.
     #[arg(long, value_name = "NAME")]
     pub run_name: Option<String>,
+
+    /// Open loop: start R sessions per second on a fixed schedule, whether or not replies
+    /// came back; a session takes a free slot (-c caps how many run at once). Latency is
+    /// then also measured from each session's scheduled time.
+    #[arg(long, value_name = "R", conflicts_with = "period")]
+    pub rate: Option<RateArg>,
+
+    /// Open loop with httperf's inter-arrival process: [d|u|e|v]T1[,T2,…] seconds (d
+    /// fixed, u uniform, e exponential/Poisson, v piecewise).
+    #[arg(long, value_name = "SPEC")]
+    pub period: Option<PeriodArg>,
+
+    /// Requests per open-loop session, one after the other on one slot
+    /// [default: 1, or one round of a run file's URL list].
+    #[arg(long, value_name = "N")]
+    pub calls: Option<u32>,
 
     /// Write one record per request to FILE (CSV, or JSON lines with --log-format jsonl).
     #[arg(long, value_name = "FILE")]

@@ -19,8 +19,8 @@ pub mod values;
 pub use error::ConfigError;
 pub use resolve::{Command, parse_url};
 pub use spec::{
-    Delay, IteratorKind, KeepAlive, Limit, LogFormat, LogSpec, OutputSpec, RampUp, ReplyLimits,
-    RequestSpec, RunSpec, Target, Timeouts, TopSpec,
+    Arrival, Delay, IteratorKind, KeepAlive, Limit, LogFormat, LogSpec, OpenLoop, OutputSpec,
+    RampUp, ReplyLimits, RequestSpec, RunSpec, Target, Timeouts, TopSpec,
 };
 
 /// Parses a full argv (program name first) into a [`Command`].

@@ -184,6 +184,7 @@ fn run_spec(
             progress: !load.quiet,
         },
         run_name: load.run_name.map(|n| format!("volley-{n}")),
+        open_loop: open_loop(load.rate, load.period, load.calls, 1)?,
         log: log_spec(load.log, load.log_format.as_deref())?,
         run_file: None,
     })
@@ -212,6 +213,35 @@ pub(crate) fn read_body(flag: &'static str, s: &str) -> Result<Vec<u8>, ConfigEr
         }),
         None => Ok(s.as_bytes().to_vec()),
     }
+}
+
+/// `--rate`/`--period` and `--calls` (whose default is `default_calls`).
+pub(crate) fn open_loop(
+    rate: Option<crate::values::RateArg>,
+    period: Option<crate::values::PeriodArg>,
+    calls: Option<u32>,
+    default_calls: u32,
+) -> Result<Option<crate::spec::OpenLoop>, ConfigError> {
+    let arrival = match (rate, period) {
+        (Some(r), _) => r.arrival(),
+        (None, Some(p)) => p.0,
+        (None, None) => {
+            if let Some(c) = calls {
+                return Err(ConfigError::invalid(
+                    "--calls",
+                    c,
+                    "only with --rate or --period (an open-loop run)",
+                ));
+            }
+            return Ok(None);
+        }
+    };
+    let calls = match calls {
+        Some(0) => return Err(ConfigError::invalid("--calls", 0, "at least 1")),
+        Some(c) => c,
+        None => default_calls.max(1),
+    };
+    Ok(Some(crate::spec::OpenLoop { arrival, calls }))
 }
 
 /// The run seed: the one given, or a random one (printed in the report).

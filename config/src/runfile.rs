@@ -32,7 +32,7 @@ use crate::cli::RunArgs;
 use crate::error::ConfigError;
 use crate::resolve::{
     MAX_CONCURRENCY, MAX_WORKERS, check_method, check_path, check_run_name, default_workers,
-    log_spec, resolve_host, seed, split_url,
+    log_spec, open_loop, resolve_host, seed, split_url,
 };
 use crate::spec::{
     DEFAULT_MAX_REDIRECTS, Delay, IteratorKind, KeepAlive, Limit, OutputSpec, RampUp, ReplyLimits,
@@ -474,6 +474,7 @@ fn build(
         check_run_name(n)?;
     }
     let timeouts = requests[0].timeouts;
+    let list_len = u32::try_from(requests.len()).unwrap_or(u32::MAX);
     Ok(RunSpec {
         requests,
         iterator,
@@ -498,6 +499,7 @@ fn build(
             progress: !args.quiet,
         },
         run_name: run_name.map(|n| format!("volley-{n}")),
+        open_loop: open_loop(args.rate, args.period.clone(), args.calls, list_len)?,
         log,
         run_file: Some(args.file.clone()),
     })

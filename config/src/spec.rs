@@ -44,10 +44,70 @@ pub struct RunSpec {
     pub output: OutputSpec,
     /// Scoreboard segment name (`volley-…`), if the user chose one.
     pub run_name: Option<String>,
+    /// Open-loop arrivals (`--rate`/`--period`): sessions start on a schedule, never
+    /// waiting for replies. `None`: every slot sends its next request as soon as the last
+    /// one ends (closed loop).
+    pub open_loop: Option<OpenLoop>,
     /// Per-request log, if asked for.
     pub log: Option<LogSpec>,
     /// The run file the spec came from, if any.
     pub run_file: Option<PathBuf>,
+}
+
+/// An open-loop workload: arrivals of sessions on a schedule, each served by a free slot.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OpenLoop {
+    /// When sessions arrive.
+    pub arrival: Arrival,
+    /// Requests per session, one after the other on the slot that took the arrival
+    /// (httperf's `--num-calls`).
+    pub calls: u32,
+}
+
+/// The inter-arrival process of an open-loop run (httperf's `--period`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Arrival {
+    /// A fixed period (`--rate R` is `d` with period 1/R).
+    Deterministic {
+        /// Inter-arrival time, ns.
+        period_ns: u64,
+    },
+    /// Uniform inter-arrival times in `[lo, hi)`.
+    Uniform {
+        /// Shortest, ns.
+        lo_ns: u64,
+        /// Longest (exclusive), ns.
+        hi_ns: u64,
+    },
+    /// Exponential inter-arrival times (a Poisson process).
+    Exponential {
+        /// Mean inter-arrival time, ns.
+        mean_ns: u64,
+    },
+    /// Piecewise fixed periods: `period` for `duration`, then the next step; after the
+    /// last step the sequence starts again.
+    Variable {
+        /// `(period ns, duration ns)` steps.
+        steps: Vec<(u64, u64)>,
+    },
+}
+
+impl Arrival {
+    /// Mean arrivals per second.
+    pub fn mean_rate(&self) -> f64 {
+        let per = |ns: u64| 1e9 / ns as f64;
+        match self {
+            Arrival::Deterministic { period_ns } => per(*period_ns),
+            Arrival::Uniform { lo_ns, hi_ns } => per((lo_ns + hi_ns) / 2),
+            Arrival::Exponential { mean_ns } => per(*mean_ns),
+            Arrival::Variable { steps } => {
+                let (n, t) = steps.iter().fold((0.0, 0u64), |(n, t), &(p, d)| {
+                    (n + d as f64 / p as f64, t + d)
+                });
+                n / (t as f64 / 1e9)
+            }
+        }
+    }
 }
 
 /// Default for [`RunSpec::max_redirects`].

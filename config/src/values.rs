@@ -101,6 +101,96 @@ impl FromStr for TimeoutArg {
     }
 }
 
+/// Syntax quoted by `--period` errors.
+pub const PERIOD_SYNTAX: &str = "[d|u|e|v]T1[,T2,…] in seconds: d0.01 (fixed), u0.005,0.015 \
+(uniform in [T1,T2)), e0.01 (exponential, mean T1: Poisson), v0.01,5,0.002,5 (period T1 for D1 \
+seconds, then T2 for D2, …, repeating)";
+
+/// httperf's `--period` value: an inter-arrival process (see [`PERIOD_SYNTAX`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PeriodArg(pub crate::spec::Arrival);
+
+impl FromStr for PeriodArg {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        use crate::spec::Arrival;
+        let bad = |why: &str| format!("'{s}': {why}; expected {PERIOD_SYNTAX}");
+        let t = s.trim();
+        let (kind, rest) = match t.chars().next() {
+            Some(c @ ('d' | 'u' | 'e' | 'v')) => (c, &t[1..]),
+            Some(_) => ('d', t),
+            None => return Err(bad("empty")),
+        };
+        let nums: Vec<f64> = rest
+            .split(',')
+            .map(|x| x.trim().parse::<f64>())
+            .collect::<Result<_, _>>()
+            .map_err(|_| bad("not a list of numbers"))?;
+        if nums.iter().any(|x| !x.is_finite() || *x < 0.0 || *x > 1e6) {
+            return Err(bad("times must be between 0 and 1e6 seconds"));
+        }
+        let ns = |x: f64| (x * 1e9).round() as u64;
+        let positive = |x: f64, what: &str| {
+            if ns(x) == 0 {
+                Err(bad(&format!(
+                    "{what} must be positive (a period of 0 is a closed loop: leave --rate/--period out)"
+                )))
+            } else {
+                Ok(ns(x))
+            }
+        };
+        let arrival = match (kind, nums.as_slice()) {
+            ('d', [p]) => Arrival::Deterministic {
+                period_ns: positive(*p, "the period")?,
+            },
+            ('e', [m]) => Arrival::Exponential {
+                mean_ns: positive(*m, "the mean")?,
+            },
+            ('u', [lo, hi]) if lo < hi => Arrival::Uniform {
+                lo_ns: ns(*lo),
+                hi_ns: positive(*hi, "T2")?,
+            },
+            ('u', [_, _]) => return Err(bad("u needs T1 < T2")),
+            ('v', steps) if !steps.is_empty() && steps.len() % 2 == 0 => Arrival::Variable {
+                steps: steps
+                    .chunks(2)
+                    .map(|c| Ok((positive(c[0], "a period")?, positive(c[1], "a duration")?)))
+                    .collect::<Result<_, String>>()?,
+            },
+            ('v', _) => return Err(bad("v needs pairs of period,duration")),
+            (_, _) => return Err(bad("wrong number of values")),
+        };
+        Ok(PeriodArg(arrival))
+    }
+}
+
+/// A `--rate` value: arrivals per second, positive.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct RateArg(pub f64);
+
+impl FromStr for RateArg {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s.trim().parse::<f64>() {
+            Ok(r) if r.is_finite() && r > 0.0 && r <= 1e7 => Ok(RateArg(r)),
+            _ => Err(format!(
+                "'{s}' is not a rate; expected arrivals per second, more than 0 and at most 1e7"
+            )),
+        }
+    }
+}
+
+impl RateArg {
+    /// The deterministic arrival process of this rate.
+    pub fn arrival(self) -> crate::spec::Arrival {
+        crate::spec::Arrival::Deterministic {
+            period_ns: ((1e9 / self.0).round() as u64).max(1),
+        }
+    }
+}
+
 /// A `Name: value` header flag value.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct HeaderArg {
@@ -175,6 +265,54 @@ mod tests {
         );
         assert!("0".parse::<TimeoutArg>().unwrap_err().contains("never"));
         assert!("soon".parse::<TimeoutArg>().is_err());
+    }
+
+    #[test]
+    fn periods() {
+        use crate::spec::Arrival;
+        let p = |s: &str| s.parse::<PeriodArg>().map(|p| p.0);
+        assert_eq!(
+            p("0.2"),
+            Ok(Arrival::Deterministic {
+                period_ns: 200_000_000
+            })
+        );
+        assert_eq!(
+            p("d0.001"),
+            Ok(Arrival::Deterministic {
+                period_ns: 1_000_000
+            })
+        );
+        assert_eq!(
+            p("e0.01"),
+            Ok(Arrival::Exponential {
+                mean_ns: 10_000_000
+            })
+        );
+        assert_eq!(
+            p("u1,3"),
+            Ok(Arrival::Uniform {
+                lo_ns: 1_000_000_000,
+                hi_ns: 3_000_000_000
+            })
+        );
+        assert_eq!(
+            p("v0.01,5,0.002,1"),
+            Ok(Arrival::Variable {
+                steps: vec![(10_000_000, 5_000_000_000), (2_000_000, 1_000_000_000)]
+            })
+        );
+        for bad in [
+            "", "x1", "d", "d0", "e-1", "u3,1", "u1", "v1", "v1,2,3", "d1,2", "dabc",
+        ] {
+            assert!(p(bad).unwrap_err().contains("expected"), "{bad}");
+        }
+        assert!((p("v0.01,1,0.005,1").unwrap().mean_rate() - 150.0).abs() < 1e-9);
+        assert!("0".parse::<RateArg>().is_err());
+        assert_eq!(
+            "2000".parse::<RateArg>().unwrap().arrival(),
+            Arrival::Deterministic { period_ns: 500_000 }
+        );
     }
 
     #[test]

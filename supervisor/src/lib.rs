@@ -111,6 +111,12 @@ pub fn run_with<H: Hooks>(spec: &RunSpec, hooks: &mut H) -> Result<Report, Super
         });
     }
     report.interrupted = waited.interrupted;
+    report.open_loop = spec.open_loop.as_ref().map(|o| report::OpenLoopSummary {
+        target_rate: o.arrival.mean_rate(),
+        process: describe_arrival(&o.arrival),
+        calls: o.calls,
+        late_starts: 0,
+    });
     report.reply_rate_samples = waited.reply_rate_samples.clone();
     merge::merge(&mut report, &children, &waited, &sb);
     if report.duration_s == 0.0 {
@@ -124,6 +130,24 @@ pub fn run_with<H: Hooks>(spec: &RunSpec, hooks: &mut H) -> Result<Report, Super
         hooks.parent_exit();
     }
     Ok(report)
+}
+
+/// An arrival process in httperf's `--period` syntax.
+fn describe_arrival(a: &volley_config::Arrival) -> String {
+    use volley_config::Arrival;
+    let s = |ns: u64| format!("{}", ns as f64 / 1e9);
+    match a {
+        Arrival::Deterministic { period_ns } => format!("d{}", s(*period_ns)),
+        Arrival::Uniform { lo_ns, hi_ns } => format!("u{},{}", s(*lo_ns), s(*hi_ns)),
+        Arrival::Exponential { mean_ns } => format!("e{}", s(*mean_ns)),
+        Arrival::Variable { steps } => {
+            let parts: Vec<String> = steps
+                .iter()
+                .map(|&(p, d)| format!("{},{}", s(p), s(d)))
+                .collect();
+            format!("v{}", parts.join(","))
+        }
+    }
 }
 
 /// Joins the per-request log parts; the summary says why the log is incomplete, if it is.

@@ -30,6 +30,11 @@ pub fn merge(report: &mut Report, children: &[Child], waited: &Waited, sb: &Scor
                 r.reply_us.add_to(&mut report.reply);
                 r.conn_life_us.add_to(&mut report.conn_life);
                 r.reply_error_us.add_to(&mut report.reply_error);
+                r.response_us.add_to(&mut report.response);
+                r.lag_us.add_to(&mut report.lag);
+                if let Some(o) = report.open_loop.as_mut() {
+                    o.late_starts += r.late_starts;
+                }
                 for (class, detail, n) in &r.details {
                     *report
                         .error_details

@@ -6,6 +6,7 @@ use std::io::{self, Read, Write};
 use mio::net::TcpStream;
 use volley_scoreboard::{Counter, ErrorClass};
 
+use crate::arrivals::SESSION_STREAM_BASE;
 use crate::conn::Conn;
 use crate::event_loop::Worker;
 use crate::hooks::{Ctx, Next, Prev, SlotHooks};
@@ -15,9 +16,10 @@ use crate::outcome::{
     classify_io,
 };
 use crate::record::make_record;
+use crate::rng::stream_rng;
 use crate::slot::{LARGE_BUFFER, Phase};
 use crate::stats::record_ns;
-use crate::workload::{Dynamic, draw_delay, is_redirect, redirect_to, spec_of, wire_of};
+use crate::workload::{Dynamic, Walk, draw_delay, is_redirect, redirect_to, spec_of, wire_of};
 
 /// Requests up to this size go out in one segment, and a request/reply exchange leaves no
 /// unacknowledged data behind when the next request is written, so Nagle's algorithm
@@ -25,6 +27,9 @@ use crate::workload::{Dynamic, draw_delay, is_redirect, redirect_to, spec_of, wi
 /// requests may span segments whose tail Nagle would hold back until the server's
 /// (possibly delayed) ACK: those connections get `TCP_NODELAY`.
 const NAGLE_SAFE_REQUEST: usize = 1024;
+
+/// A session that starts more than this late against its schedule counts as late.
+pub const LATE_NS: u64 = 1_000_000;
 
 /// What reading a slot's input led to.
 pub(crate) enum Step {
@@ -59,6 +64,12 @@ impl Worker<'_> {
             self.finish_slot(s);
             return;
         }
+        let open = self.arrivals.is_some();
+        if open && !self.next_in_session(s, now) {
+            self.close_conn(s, now);
+            self.finish_slot(s);
+            return;
+        }
         let picked = if let Some(to) = self.slots[s as usize].follow.take() {
             let slot = &mut self.slots[s as usize];
             let hop = redirect_to(spec_of(&self.requests, slot), slot.result.status, to);
@@ -79,22 +90,65 @@ impl Worker<'_> {
         if let Some(b) = self.budget.as_mut() {
             *b -= 1;
         }
-        let pre = self.slots[s as usize].pre_delay_ns;
-        if pre > 0 {
+        let slot = &self.slots[s as usize];
+        let from = if open { slot.scheduled_ns } else { now };
+        let start_at = from.saturating_add(slot.pre_delay_ns);
+        if start_at > now {
             self.slots[s as usize].phase = Phase::PreDelay;
-            self.arm(s, now.saturating_add(pre));
+            self.arm(s, start_at);
             return;
         }
         self.begin(s, retry, now);
+    }
+
+    /// Open loop: the slot's next request is due. Within a session it is due now (the
+    /// previous one has ended); otherwise the slot takes this worker's next arrival, due
+    /// at its scheduled time, with the session's own RNG stream. False when the arrivals
+    /// are used up.
+    fn next_in_session(&mut self, s: u32, now: u64) -> bool {
+        let calls = self.spec.open_loop.as_ref().map_or(1, |o| o.calls);
+        let start_ns = self.start_ns;
+        let seed = self.spec.seed;
+        let Some(arrivals) = self.arrivals.as_mut() else {
+            return true;
+        };
+        let slot = &mut self.slots[s as usize];
+        if slot.follow.is_some() {
+            // A redirect hop belongs to the request that led to it.
+            slot.scheduled_ns = now;
+            return true;
+        }
+        if slot.session_left == 0 {
+            let Some((k, t)) = arrivals.next_own() else {
+                return false;
+            };
+            slot.session = k;
+            slot.session_left = calls;
+            slot.scheduled_ns = start_ns.saturating_add(t);
+            slot.rng = stream_rng(seed, SESSION_STREAM_BASE.saturating_add(k));
+            // A session is one walk: the first request of a round, its own draws.
+            slot.walk = Walk::default();
+            slot.session_first = true;
+        } else {
+            slot.scheduled_ns = now;
+        }
+        slot.session_left -= 1;
+        true
     }
 
     /// The built-in iterators: the next list entry, or false when the rounds are done.
     fn pick_builtin(&mut self, s: u32) -> bool {
         let slot = &mut self.slots[s as usize];
         let len = self.requests.len() as u32;
+        // In an open loop the arrivals, not rounds, say how much is done.
+        let rounds = if self.arrivals.is_some() {
+            None
+        } else {
+            self.spec.rounds
+        };
         let Some(entry) = slot
             .walk
-            .next(len, self.spec.iterator, self.spec.rounds, &mut slot.rng)
+            .next(len, self.spec.iterator, rounds, &mut slot.rng)
         else {
             return false;
         };
@@ -212,6 +266,15 @@ impl Worker<'_> {
     pub(crate) fn begin(&mut self, s: u32, retry: bool, now: u64) {
         if !retry {
             self.stats.add(Counter::RequestsStarted, 1);
+            let slot = &mut self.slots[s as usize];
+            if std::mem::take(&mut slot.session_first) {
+                // The session's first request: how late against its arrival.
+                let lag = now.saturating_sub(slot.scheduled_ns);
+                record_ns(&mut self.stats.lag, lag);
+                if lag > LATE_NS {
+                    self.stats.late_starts += 1;
+                }
+            }
             if self.hooks.is_some() {
                 let mut spec = spec_of(&self.requests, &self.slots[s as usize]).clone();
                 self.with_ctx(s, |h, ctx, _| h.req_start(ctx, &mut spec));

@@ -35,6 +35,13 @@ impl Worker<'_> {
         } else {
             record_ns(&mut self.stats.reply_error, reply_ns);
         }
+        if self.arrivals.is_some() && status < 400 {
+            // From when it was due: a server stall shows in every request it delayed.
+            record_ns(
+                &mut self.stats.response,
+                now.saturating_sub(slot.scheduled_ns),
+            );
+        }
         slot.deadline_ns = 0;
         slot.continue_pending = false;
         slot.reply_done();
@@ -160,6 +167,8 @@ impl Worker<'_> {
             return;
         }
         self.stats.failed(f);
+        // A failed request ends its open-loop session (its connection is gone).
+        self.slots[s as usize].session_left = 0;
         let r = &mut self.slots[s as usize].result;
         r.error = Some(f);
         r.end_ns = now;

@@ -15,10 +15,16 @@
 use std::io;
 use std::time::Duration;
 
+use std::os::fd::{AsFd, AsRawFd};
+
+use mio::unix::SourceFd;
 use mio::{Events, Interest, Poll};
-use volley_config::RunSpec;
+use nix::sys::time::TimeSpec;
+use nix::sys::timerfd::{ClockId, Expiration, TimerFd, TimerFlags, TimerSetTimeFlags};
+use volley_config::{Limit, RunSpec};
 use volley_scoreboard::{Counter, Header, WorkerSlot, now_ns};
 
+use crate::arrivals::Arrivals;
 use crate::conn::Conn;
 use crate::error::WorkerError;
 use crate::handle::{Handle, Slab};
@@ -34,6 +40,12 @@ use crate::workload::Prepared;
 
 /// Longest the loop sleeps without looking at the stop flag.
 const STOP_CHECK_NS: u64 = 50_000_000;
+/// Token of the open loop's precise timer (never a connection's: slab indexes stay far
+/// below `u32::MAX`).
+const TIMER_TOKEN: mio::Token = mio::Token(usize::MAX);
+/// How long after the precise timer epoll's own timeout ends the wait, should the timer
+/// not fire.
+const PRECISE_BACKSTOP: Duration = Duration::from_millis(2);
 /// Events taken from the kernel per poll.
 const EVENTS_CAPACITY: usize = 1024;
 
@@ -61,6 +73,11 @@ pub struct Worker<'a> {
     pub(crate) hooks: Option<&'a mut dyn SlotHooks>,
     /// Totals over every worker, for the hooks.
     pub(crate) board: Option<Board<'a>>,
+    /// Open loop: this worker's share of the arrival schedule.
+    pub(crate) arrivals: Option<Arrivals>,
+    /// Open loop: a timer with ns resolution for the next wake-up (epoll's timeout has
+    /// 1 ms), and the instant it is armed for.
+    precise: Option<(TimerFd, u64)>,
     pub(crate) stats: Stats<'a>,
     /// Requests this worker may still start (`None` = no request limit).
     pub(crate) budget: Option<u64>,
@@ -104,6 +121,32 @@ impl<'a> Worker<'a> {
             .collect();
         ramp.sort_unstable();
         let n = slots.len();
+        let arrivals = spec.open_loop.as_ref().map(|o| {
+            let total = match spec.limit {
+                Limit::Requests(n) => Some(n),
+                _ => None,
+            };
+            Arrivals::new(o.arrival.clone(), spec.seed, index, spec.workers, total)
+        });
+        let precise = if arrivals.is_some() {
+            // Wake within a few µs of a scheduled start rather than the default 50 µs slack.
+            let _ = nix::sys::prctl::set_timerslack(1_000);
+            let fd = TimerFd::new(
+                ClockId::CLOCK_MONOTONIC,
+                TimerFlags::TFD_NONBLOCK | TimerFlags::TFD_CLOEXEC,
+            )
+            .map_err(|e| WorkerError::Poll(e.into()))?;
+            poll.registry()
+                .register(
+                    &mut SourceFd(&fd.as_fd().as_raw_fd()),
+                    TIMER_TOKEN,
+                    Interest::READABLE,
+                )
+                .map_err(WorkerError::Poll)?;
+            Some((fd, 0))
+        } else {
+            None
+        };
         let log = match &spec.log {
             Some(l) => Some(
                 LogWriter::create(&l.path, index, l.format).map_err(|source| WorkerError::Log {
@@ -129,8 +172,15 @@ impl<'a> Worker<'a> {
             start_ns: 0,
             hooks: None,
             board: None,
+            arrivals,
+            precise,
             stats: Stats::new(slot),
-            budget: spec.requests_for_worker(index),
+            // In an open loop -n counts arrivals (the schedule's), not requests.
+            budget: if spec.open_loop.is_some() {
+                None
+            } else {
+                spec.requests_for_worker(index)
+            },
             ready: Vec::with_capacity(n),
             spare: Vec::with_capacity(n),
             ramp,
@@ -185,11 +235,24 @@ impl<'a> Worker<'a> {
             // buffer's capacity covers a full batch of events.
             let mut fired = std::mem::take(&mut self.fired);
             fired.clear();
+            let mut timer_fired = false;
             fired.extend(
                 self.events
                     .iter()
+                    .filter(|ev| {
+                        let timer = ev.token() == TIMER_TOKEN;
+                        timer_fired |= timer;
+                        !timer
+                    })
                     .map(|ev| (Handle::from_token(ev.token()), Ready::of(ev))),
             );
+            if let Some((fd, armed)) = self.precise.as_mut()
+                && timer_fired
+            {
+                // Consume the expiry so the next one brings a new edge.
+                let _ = fd.wait();
+                *armed = 0;
+            }
             for &(h, ready) in &fired {
                 self.on_event(h, ready, now);
             }
@@ -296,10 +359,33 @@ impl<'a> Worker<'a> {
         }
     }
 
-    fn poll_timeout(&self, start_ns: u64, end_ns: Option<u64>, now: u64) -> Duration {
+    fn poll_timeout(&mut self, start_ns: u64, end_ns: Option<u64>, now: u64) -> Duration {
         if !self.ready.is_empty() {
             return Duration::ZERO;
         }
+        let wake = self.wake_at(start_ns, end_ns, now);
+        if let Some((fd, armed)) = self.precise.as_mut()
+            && wake < now.saturating_add(STOP_CHECK_NS)
+        {
+            if *armed == wake {
+                return Duration::from_nanos(wake.saturating_sub(now)) + PRECISE_BACKSTOP;
+            }
+            let at = TimeSpec::from_duration(Duration::from_nanos(wake));
+            if fd
+                .set(Expiration::OneShot(at), TimerSetTimeFlags::TFD_TIMER_ABSTIME)
+                .is_ok()
+            {
+                *armed = wake;
+                // epoll's own timeout is only the backstop.
+                return Duration::from_nanos(wake.saturating_sub(now)) + PRECISE_BACKSTOP;
+            }
+        }
+        Duration::from_nanos(wake.saturating_sub(now))
+    }
+
+    /// When the loop must look again: the next timer, ramp-up step or end, at the latest
+    /// after [`STOP_CHECK_NS`].
+    fn wake_at(&self, start_ns: u64, end_ns: Option<u64>, now: u64) -> u64 {
         let mut wake = now.saturating_add(STOP_CHECK_NS);
         if let Some(t) = self.timers.next_ns() {
             wake = wake.min(t);
@@ -310,7 +396,7 @@ impl<'a> Worker<'a> {
         if let Some(end) = end_ns {
             wake = wake.min(end);
         }
-        Duration::from_nanos(wake.saturating_sub(now))
+        wake
     }
 
     /// Ends the run: requests in flight are counted as aborted, every connection closed,

@@ -16,6 +16,7 @@
 #![deny(missing_docs)]
 #![forbid(unsafe_code)]
 
+pub mod arrivals;
 pub mod conn;
 mod drive;
 mod ending;

@@ -65,6 +65,15 @@ pub struct WorkerReport {
     pub cpu_sys_us: u64,
     /// Stale events dropped (handles of closed connections).
     pub stale_events: u64,
+    /// Open loop: scheduled time → full reply, µs.
+    #[serde(default)]
+    pub response_us: HistogramData,
+    /// Open loop: session start lag against the schedule, µs.
+    #[serde(default)]
+    pub lag_us: HistogramData,
+    /// Open loop: sessions that started more than 1 ms late.
+    #[serde(default)]
+    pub late_starts: u64,
     /// Records written to the per-request log part.
     #[serde(default)]
     pub log_records: u64,
@@ -104,6 +113,9 @@ impl WorkerReport {
                 .map(|&(c, d, n)| (c.name().to_string(), d.to_string(), n))
                 .collect(),
             first_other_errno: stats.first_other_errno,
+            response_us: HistogramData::from_histogram(&stats.response),
+            lag_us: HistogramData::from_histogram(&stats.lag),
+            late_starts: stats.late_starts,
             log_records: 0,
             log_error: None,
         }

@@ -8,8 +8,14 @@ use rand_core::SeedableRng;
 
 /// The random generator of global slot `slot` in a run seeded with `seed`.
 pub fn slot_rng(seed: u64, slot: u32) -> ChaCha8Rng {
+    stream_rng(seed, u64::from(slot))
+}
+
+/// The random generator of stream `stream` in a run seeded with `seed` (slots use their
+/// global number; the open-loop arrival process and sessions use streams above `u32`).
+pub fn stream_rng(seed: u64, stream: u64) -> ChaCha8Rng {
     let mut rng = ChaCha8Rng::seed_from_u64(seed);
-    rng.set_stream(u64::from(slot));
+    rng.set_stream(stream);
     rng
 }
 

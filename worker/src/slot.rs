@@ -77,7 +77,8 @@ pub enum Phase {
     /// Waiting before the next request after the client itself ran short (no file
     /// descriptor or port): retrying at once would only spin.
     Backoff,
-    /// Waiting the drawn pre-delay of the picked entry before starting it.
+    /// Waiting the drawn pre-delay of the picked entry (and, in an open loop, the
+    /// session's scheduled start) before starting it.
     PreDelay,
     /// Waiting the drawn post-delay after a request.
     PostDelay,
@@ -154,6 +155,16 @@ pub struct Slot {
     pub index: u32,
     /// A hook asked to end the slot after the current request.
     pub done_after: bool,
+    /// Open loop: requests of the current session still to start (0: take the next
+    /// arrival).
+    pub session_left: u32,
+    /// Open loop: global number of the current session's arrival.
+    pub session: u64,
+    /// Open loop: the next request to begin is its session's first.
+    pub session_first: bool,
+    /// Open loop: when the current request was due (monotonic ns): the session's arrival
+    /// for its first request, the previous request's end for the others.
+    pub scheduled_ns: u64,
     /// Where the next hop goes, when the last reply was a redirect to follow.
     pub follow: Option<volley_config::Target>,
     /// Pre-delay drawn for the current request, ns.
@@ -252,6 +263,10 @@ impl Slot {
             dynamic: None,
             index: 0,
             done_after: false,
+            session_left: 0,
+            session: 0,
+            session_first: false,
+            scheduled_ns: 0,
             follow: None,
             pre_delay_ns: 0,
             result: ResultSoFar::default(),

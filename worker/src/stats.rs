@@ -49,6 +49,13 @@ pub struct Stats<'a> {
     pub reply_error: Histogram<u64>,
     /// Lifetime of connections that carried at least one reply (connect → close).
     pub conn_life: Histogram<u64>,
+    /// Open loop: scheduled time → last byte of the reply, for replies with status < 400
+    /// (the response time a user would see; free of coordinated omission).
+    pub response: Histogram<u64>,
+    /// Open loop: how late each session started against its schedule.
+    pub lag: Histogram<u64>,
+    /// Open loop: sessions that started more than 1 ms late.
+    pub late_starts: u64,
     /// Events whose handle was stale (a closed connection's leftovers), dropped.
     pub stale_events: u64,
     /// Failures by `(class, detail)`; a handful of distinct pairs per run.
@@ -67,6 +74,9 @@ impl<'a> Stats<'a> {
             reply: latency_histogram(),
             reply_error: latency_histogram(),
             conn_life: latency_histogram(),
+            response: latency_histogram(),
+            lag: latency_histogram(),
+            late_starts: 0,
             stale_events: 0,
             details: Vec::new(),
             first_other_errno: None,

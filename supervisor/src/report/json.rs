@@ -136,7 +136,18 @@ fn to_value(r: &Report) -> Value {
             "first_byte": latency(&r.first_byte),
             "reply": latency(&r.reply),
             "reply_4xx_5xx": latency(&r.reply_error),
+            "response": latency(&r.response),
+            "schedule_lag": latency(&r.lag),
         },
+        "open_loop": r.open_loop.as_ref().map(|o| json!({
+            "process": o.process,
+            "target_sessions_per_s": num(o.target_rate),
+            "calls": o.calls,
+            "sessions": r.sessions(),
+            "achieved_sessions_per_s": num(rate(r.sessions(), r.duration_s)),
+            "late_starts_1ms": o.late_starts,
+            "behind_schedule": r.behind_schedule(),
+        })),
         "throughput": {
             "requests_per_s": num(r.requests_per_s()),
             "bytes_received_per_s": num(rate(t.get(Counter::BytesReceived), r.duration_s)),

@@ -111,6 +111,40 @@ pub struct Report {
     pub workload: Option<Workload>,
     /// The per-request log, if one was written.
     pub log: Option<LogSummary>,
+    /// Open loop: the schedule and how well it was kept.
+    pub open_loop: Option<OpenLoopSummary>,
+    /// Open loop: scheduled time → full reply (µs), replies with status < 400.
+    pub response: Histogram<u64>,
+    /// Open loop: session start lag against the schedule (µs).
+    pub lag: Histogram<u64>,
+}
+
+/// An open-loop run's schedule.
+#[derive(Debug, Clone, PartialEq)]
+pub struct OpenLoopSummary {
+    /// Mean arrivals per second asked for.
+    pub target_rate: f64,
+    /// The inter-arrival process, as given (`d0.001`, `e0.01`, …).
+    pub process: String,
+    /// Requests per session.
+    pub calls: u32,
+    /// Sessions that started more than 1 ms late.
+    pub late_starts: u64,
+}
+
+impl Report {
+    /// Sessions started (first requests), in an open loop.
+    pub fn sessions(&self) -> u64 {
+        self.lag.len()
+    }
+
+    /// The generator fell behind its schedule: more than 1% of the sessions started over
+    /// 1 ms late.
+    pub fn behind_schedule(&self) -> bool {
+        self.open_loop
+            .as_ref()
+            .is_some_and(|o| o.late_starts * 100 > self.sessions().max(1))
+    }
 }
 
 /// What a run file's workload was.
@@ -162,6 +196,9 @@ impl Report {
             interrupted: false,
             workload: None,
             log: None,
+            open_loop: None,
+            response: latency_histogram(),
+            lag: latency_histogram(),
         }
     }
 

@@ -11,6 +11,11 @@ use volley_scoreboard::{Counter, ErrorClass, SlotSnapshot};
 
 use super::Report;
 
+/// `n` per second over `secs`, if there was time.
+fn rate_of(n: u64, secs: f64) -> Option<f64> {
+    (secs > 0.0).then(|| n as f64 / secs)
+}
+
 /// Renders `r` as text, one line per item, ending with a newline.
 pub fn render(r: &Report) -> String {
     let mut out = String::new();
@@ -295,8 +300,13 @@ fn write_report(out: &mut String, r: &Report) -> std::fmt::Result {
     if !r.reply_error.is_empty() {
         rows.push(("  reply 4/5xx", &r.reply_error));
     }
+    if r.open_loop.is_some() {
+        rows.push(("  response", &r.response));
+        rows.push(("  sched. lag", &r.lag));
+    }
     for (label, h) in rows {
         write!(out, "{label:<13}")?;
+        let h: &Histogram<u64> = h;
         match latency_ms(h) {
             Some(stats) => {
                 for v in stats {
@@ -310,6 +320,29 @@ fn write_report(out: &mut String, r: &Report) -> std::fmt::Result {
             }
         }
         writeln!(out)?;
+    }
+    if let Some(o) = &r.open_loop {
+        let sessions = r.sessions();
+        writeln!(
+            out,
+            "Schedule: open loop {} ({:.1} sessions/s x {} calls), achieved {} sessions/s; \
+             late starts (> 1 ms) {} of {}",
+            o.process,
+            o.target_rate,
+            o.calls,
+            num(rate_of(sessions, r.duration_s), 1),
+            o.late_starts,
+            sessions
+        )?;
+        if r.behind_schedule() {
+            writeln!(
+                out,
+                "WARNING: the generator fell behind its schedule ({} of {} sessions started \
+                 over 1 ms late): raise -c or -w, or lower the rate; 'response' still counts \
+                 from the schedule",
+                o.late_starts, sessions
+            )?;
+        }
     }
     writeln!(out)?;
 

@@ -257,6 +257,10 @@ pub struct ServerConfig {
     /// matches and whose [`Route::unless_header`] the request lacks answers
     /// instead of [`ServerConfig::reply`]. Default: none.
     pub routes: Vec<Route>,
+    /// `(from, length)`: a reply due between `from` and `from + length` after
+    /// the server started waits until the end of that window (a server
+    /// stall, HOSTILE.md S07). Default: none.
+    pub stall: Option<(Duration, Duration)>,
 }
 
 impl Default for ServerConfig {
@@ -266,6 +270,7 @@ impl Default for ServerConfig {
             delay: None,
             close_after: None,
             routes: Vec::new(),
+            stall: None,
         }
     }
 }
@@ -291,6 +296,12 @@ impl ServerConfig {
         self
     }
 
+    /// Sets [`ServerConfig::stall`].
+    pub fn with_stall(mut self, from: Duration, length: Duration) -> ServerConfig {
+        self.stall = Some((from, length));
+        self
+    }
+
     /// Appends `route` to [`ServerConfig::routes`].
     pub fn with_route(mut self, route: Route) -> ServerConfig {
         self.routes.push(route);
@@ -302,6 +313,8 @@ impl ServerConfig {
 #[derive(Debug)]
 struct Shared {
     config: ServerConfig,
+    /// When the server started (the origin of [`ServerConfig::stall`]).
+    started: Instant,
     stop: AtomicBool,
     requests: AtomicU64,
     connections: AtomicU64,
@@ -369,6 +382,7 @@ impl TestServer {
         let addr = listener.local_addr().expect("local_addr of test server");
         let shared = Arc::new(Shared {
             config,
+            started: Instant::now(),
             stop: AtomicBool::new(false),
             requests: AtomicU64::new(0),
             connections: AtomicU64::new(0),
@@ -550,6 +564,13 @@ fn serve_connection(shared: &Shared, conn: u64, mut stream: TcpStream) {
         }
         if let Some(delay) = shared.config.delay {
             thread::sleep(delay);
+        }
+        if let Some((from, length)) = shared.config.stall {
+            let (begin, end) = (shared.started + from, shared.started + from + length);
+            let now = Instant::now();
+            if (begin..end).contains(&now) {
+                thread::sleep(end - now);
+            }
         }
         if shared.stopping() {
             return;

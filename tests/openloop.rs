@@ -1,0 +1,213 @@
+//! Open-loop runs (`--rate`, `--period`): the schedule the server sees, the split over
+//! workers, and latency that a server stall cannot hide (HOSTILE.md S07, F9).
+
+use std::time::Duration;
+
+use volley_testsupport::{Received, ServerConfig, TestServer};
+
+use crate::run::assert_invariant;
+use crate::volley;
+
+/// Gaps between consecutive arrivals at the server, ms.
+fn gaps_ms(got: &[Received]) -> Vec<f64> {
+    let mut at: Vec<_> = got.iter().map(|r| r.at).collect();
+    at.sort_unstable();
+    at.windows(2)
+        .map(|w| w[1].duration_since(w[0]).as_secs_f64() * 1e3)
+        .collect()
+}
+
+fn quantile(v: &[f64], q: f64) -> f64 {
+    let mut s = v.to_vec();
+    s.sort_by(f64::total_cmp);
+    s[((s.len() - 1) as f64 * q).round() as usize]
+}
+
+fn mean_cv(v: &[f64]) -> (f64, f64) {
+    let mean = v.iter().sum::<f64>() / v.len() as f64;
+    let var = v.iter().map(|x| (x - mean).powi(2)).sum::<f64>() / v.len() as f64;
+    (mean, var.sqrt() / mean)
+}
+
+#[test]
+fn a_fixed_rate_reaches_the_server_evenly_spaced() {
+    let srv = TestServer::start(ServerConfig::default());
+    let out = volley()
+        .args([
+            &srv.url("/r"),
+            "--rate",
+            "200",
+            "-n",
+            "400",
+            "-c",
+            "10",
+            "-w",
+            "2",
+            "--json",
+            "-q",
+        ])
+        .run();
+    assert_eq!(out.code, Some(0), "{}", out.stderr);
+    let r = out.json();
+    assert_invariant(&r);
+    assert_eq!(r["requests"]["started"], 400, "-n counts arrivals");
+    assert_eq!(r["open_loop"]["sessions"], 400);
+    let got = srv.received();
+    assert_eq!(got.len(), 400);
+    let gaps = gaps_ms(&got);
+    let (mean, _) = mean_cv(&gaps);
+    assert!((4.8..5.3).contains(&mean), "mean gap {mean} ms at 200/s");
+    let (p10, p50, p90) = (
+        quantile(&gaps, 0.1),
+        quantile(&gaps, 0.5),
+        quantile(&gaps, 0.9),
+    );
+    // Two workers interleave one schedule: no pairs of back-to-back sends.
+    assert!(
+        p10 > 2.0 && p90 < 8.0,
+        "gaps p10 {p10} p50 {p50} p90 {p90} ms"
+    );
+    let secs = r["duration_s"].as_f64().unwrap();
+    assert!(
+        (1.9..2.6).contains(&secs),
+        "400 arrivals at 200/s take 2 s: {secs}"
+    );
+}
+
+#[test]
+fn poisson_arrivals_split_over_workers_stay_poisson() {
+    let srv = TestServer::start(ServerConfig::default());
+    let out = volley()
+        .args([
+            &srv.url("/p"),
+            "--period",
+            "e0.004",
+            "-n",
+            "800",
+            "-c",
+            "20",
+            "-w",
+            "3",
+            "--seed",
+            "5",
+            "--json",
+            "-q",
+        ])
+        .run();
+    assert_eq!(out.code, Some(0), "{}", out.stderr);
+    assert_invariant(&out.json());
+    let gaps = gaps_ms(&srv.received());
+    let (mean, cv) = mean_cv(&gaps);
+    assert!((3.4..4.6).contains(&mean), "mean gap {mean} ms, expected 4");
+    // A Poisson process has exponential gaps: coefficient of variation 1. Three
+    // workers each sending every third arrival of their own would not be.
+    assert!((0.8..1.25).contains(&cv), "cv {cv}");
+    let small = gaps.iter().filter(|&&g| g < 1.0).count() as f64 / gaps.len() as f64;
+    // P(gap < 1 ms) = 1 - e^(-1/4) = 0.22 for an exponential with mean 4 ms.
+    assert!(
+        (0.12..0.32).contains(&small),
+        "share of gaps under 1 ms: {small}"
+    );
+}
+
+#[test]
+fn s07_a_server_stall_shows_in_response_time_not_as_one_slow_request() {
+    // 100 arrivals/s for 6 s on 10 keep-alive slots; every reply due between 2 s and 4 s
+    // waits until 4 s. The 10 slots are stuck, about 200 arrivals queue up and go out
+    // late: their service time is short, their response time is not.
+    let srv = TestServer::start(
+        ServerConfig::default().with_stall(Duration::from_millis(2000), Duration::from_secs(2)),
+    );
+    let out = volley()
+        .args([
+            &srv.url("/s07"),
+            "--rate",
+            "100",
+            "-d",
+            "6s",
+            "-c",
+            "10",
+            "-w",
+            "1",
+            "--json",
+            "-q",
+        ])
+        .deadline(Duration::from_secs(30))
+        .run();
+    assert_eq!(out.code, Some(0), "{}", out.stderr);
+    let r = out.json();
+    assert_invariant(&r);
+    let lat = |k: &str, q: &str| r["latency_ms"][k][q].as_f64().unwrap_or(-1.0);
+    let sessions = r["open_loop"]["sessions"].as_u64().unwrap();
+    assert!(
+        (560..=610).contains(&sessions),
+        "the schedule kept going: {sessions}"
+    );
+    assert!(
+        lat("response", "p90") > 1000.0,
+        "response p90 {}",
+        lat("response", "p90")
+    );
+    assert!(lat("response", "max") > 1700.0);
+    assert!(
+        lat("reply", "p90") < 100.0,
+        "service p90 {}",
+        lat("reply", "p90")
+    );
+    assert!(lat("schedule_lag", "max") > 1500.0);
+    assert!(r["open_loop"]["late_starts_1ms"].as_u64().unwrap() > 100);
+    assert_eq!(r["open_loop"]["behind_schedule"], true);
+    let text = volley()
+        .args([
+            &srv.url("/s07"),
+            "--rate",
+            "100",
+            "-d",
+            "1s",
+            "-c",
+            "10",
+            "-q",
+        ])
+        .run()
+        .stdout;
+    assert!(text.contains("  response "), "{text}");
+    assert!(
+        text.contains("Schedule: open loop d0.01 (100.0 sessions/s x 1 calls)"),
+        "{text}"
+    );
+}
+
+#[test]
+fn sessions_run_their_calls_and_bad_rates_are_refused() {
+    let srv = TestServer::start(ServerConfig::default());
+    let out = volley()
+        .args([
+            &srv.url("/c"),
+            "--rate",
+            "50",
+            "--calls",
+            "3",
+            "-n",
+            "20",
+            "-c",
+            "5",
+            "--json",
+            "-q",
+        ])
+        .run();
+    assert_eq!(out.code, Some(0), "{}", out.stderr);
+    let r = out.json();
+    assert_eq!(r["requests"]["started"], 60, "20 sessions x 3 calls");
+    assert_eq!(r["open_loop"]["sessions"], 20);
+    for bad in [
+        &["--rate", "0"][..],
+        &["--rate", "fast"],
+        &["--period", "x1"],
+        &["--period", "u3,1"],
+        &["--calls", "2"],
+        &["--rate", "5", "--period", "d1"],
+    ] {
+        let out = volley().arg(srv.url("/")).args(bad.iter().copied()).run();
+        assert_eq!(out.code, Some(2), "{bad:?}: {}", out.stderr);
+    }
+}
