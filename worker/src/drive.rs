@@ -90,9 +90,13 @@ impl Worker<'_> {
         if let Some(b) = self.budget.as_mut() {
             *b -= 1;
         }
-        let slot = &self.slots[s as usize];
+        let slot = &mut self.slots[s as usize];
         let from = if open { slot.scheduled_ns } else { now };
         let start_at = from.saturating_add(slot.pre_delay_ns);
+        if open {
+            // The request is due after its pre-delay: lag and response count from there.
+            slot.scheduled_ns = start_at;
+        }
         if start_at > now {
             self.slots[s as usize].phase = Phase::PreDelay;
             self.arm(s, start_at);

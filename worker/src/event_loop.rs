@@ -372,7 +372,10 @@ impl<'a> Worker<'a> {
             }
             let at = TimeSpec::from_duration(Duration::from_nanos(wake));
             if fd
-                .set(Expiration::OneShot(at), TimerSetTimeFlags::TFD_TIMER_ABSTIME)
+                .set(
+                    Expiration::OneShot(at),
+                    TimerSetTimeFlags::TFD_TIMER_ABSTIME,
+                )
                 .is_ok()
             {
                 *armed = wake;

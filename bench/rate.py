@@ -1,0 +1,131 @@
+#!/usr/bin/env python3
+"""rate.py - open-loop rate accuracy, volley next to httperf, against the benchmark nginx.
+
+For each requested rate (default 2000 and 20000 requests/s) and each connection mode:
+
+  close      a new connection per request: httperf --rate R --num-calls 1,
+             volley --rate R -H "Connection: close" -c 4096
+  keepalive  keep-alive connections: httperf --rate R/10 --num-calls 10 (10 calls back to
+             back on each connection: httperf has no per-request schedule on a kept
+             connection), volley --rate R -c 200 (each request on its own schedule)
+
+the tools run alternately (A B A B ...), pinned to CPU 1 (nginx on CPU 0), and the script
+prints medians of:
+
+  achieved   requests per second as nginx logged them ($msec of every arrival, /small-logged)
+  CPU %      user+sys of the client's process tree / wall time (100 = one core)
+  us/req     client CPU per request
+  sd/10ms    standard deviation of the arrivals per 10 ms bucket (an even stream: small)
+  max/10ms   most arrivals in one 10 ms bucket (bursts), and empty 10 ms buckets in %
+  max gap    largest gap between consecutive arrivals, ms (nginx's $msec has 1 ms resolution)
+
+Installs nothing; needs nginx running (the shared nginx-start.sh) and httperf.
+usage: bench/rate.py [REPS] [SECONDS] [RATES...]   (default 3 5 2000 20000)
+"""
+import os
+import resource
+import statistics
+import subprocess
+import sys
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+REPO = os.path.dirname(HERE)
+VOLLEY = os.environ.get("VOLLEY", os.path.join(REPO, "target", "release", "volley"))
+HOST, PORT, URI = "127.0.0.1", "8080", "/small-logged"
+ARRIVALS = "/tmp/volley-nginx/logs/arrivals.log"
+CPU = os.environ.get("CLIENT_CPU", "1")
+REPS = int(sys.argv[1]) if len(sys.argv) > 1 else 3
+SECS = int(sys.argv[2]) if len(sys.argv) > 2 else 5
+RATES = [int(r) for r in sys.argv[3:]] or [2000, 20000]
+
+
+def cmd(tool, mode, rate):
+    n = rate * SECS
+    url = f"http://{HOST}:{PORT}{URI}"
+    if tool == "httperf":
+        base = ["httperf", "--server", HOST, "--port", PORT, "--uri", URI, "--timeout", "5"]
+        if mode == "close":
+            return base + ["--rate", str(rate), "--num-conns", str(n), "--num-calls", "1"]
+        return base + ["--rate", str(rate // 10), "--num-conns", str(n // 10), "--num-calls", "10"]
+    base = [VOLLEY, url, "--rate", str(rate), "-n", str(n), "-w", "1", "-q", "--timeout", "5s"]
+    if mode == "close":
+        return base + ["-c", "4096", "-H", "Connection: close"]
+    return base + ["-c", "200"]
+
+
+def profile(path):
+    """Arrival statistics from nginx's $msec log."""
+    try:
+        with open(path) as f:
+            t = sorted(float(x) * 1000 for x in f if x.strip())
+    except FileNotFoundError:
+        t = []
+    if len(t) < 2:
+        return None
+    span = (t[-1] - t[0]) / 1000
+    lo, hi = t[0] + 500, t[-1] - 500
+    nb = max(int((hi - lo) // 10), 1)
+    buckets = [0] * nb
+    for x in t:
+        if lo <= x < lo + nb * 10:
+            buckets[int((x - lo) // 10)] += 1
+    gaps = [b - a for a, b in zip(t, t[1:])]
+    return {
+        "arrivals": len(t),
+        "achieved": (len(t) - 1) / span if span > 0 else 0,
+        "sd10": statistics.pstdev(buckets),
+        "max10": max(buckets),
+        "empty10": 100 * buckets.count(0) / nb,
+        "maxgap": max(gaps),
+    }
+
+
+def run(tool, mode, rate):
+    open(ARRIVALS, "w").close()
+    c = ["taskset", "-c", CPU] + cmd(tool, mode, rate)
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    t0 = time.monotonic()
+    out = subprocess.run(c, capture_output=True, text=True, timeout=SECS * 6 + 30)
+    wall = time.monotonic() - t0
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    time.sleep(0.3)  # nginx writes its log lines
+    p = profile(ARRIVALS)
+    if p is None:
+        sys.exit(f"no arrivals logged for {' '.join(c)}: {out.stderr[-500:]}")
+    p["cpu_pct"] = 100 * cpu / wall
+    p["us_req"] = cpu * 1e6 / p["arrivals"]
+    p["rc"] = out.returncode
+    return p
+
+
+def main():
+    if not os.path.exists(VOLLEY):
+        subprocess.run(["cargo", "build", "--release", "-q"], cwd=REPO, check=True)
+    tools = ["volley", "httperf"]
+    res = {}
+    for rate in RATES:
+        for mode in ("close", "keepalive"):
+            for rep in range(REPS):
+                order = tools if rep % 2 == 0 else tools[::-1]
+                for tool in order:
+                    res.setdefault((rate, mode, tool), []).append(run(tool, mode, rate))
+                    time.sleep(1)
+    print(f"open-loop rate accuracy: {REPS} alternating runs of {SECS} s, medians; "
+          "arrivals as nginx logged them")
+    head = f"{'rate':>6} {'mode':9} {'tool':8} {'achieved':>9} {'CPU %':>6} {'us/req':>7} " \
+           f"{'sd/10ms':>8} {'max/10ms':>8} {'empty%':>6} {'max gap':>8}"
+    print(head)
+    for rate in RATES:
+        for mode in ("close", "keepalive"):
+            for tool in tools:
+                rs = res[(rate, mode, tool)]
+                m = lambda k: statistics.median(r[k] for r in rs)
+                print(f"{rate:>6} {mode:9} {tool:8} {m('achieved'):9.1f} {m('cpu_pct'):6.1f} "
+                      f"{m('us_req'):7.1f} {m('sd10'):8.2f} {m('max10'):8.0f} {m('empty10'):6.1f} "
+                      f"{m('maxgap'):8.1f}")
+
+
+if __name__ == "__main__":
+    main()
