@@ -117,6 +117,17 @@ fn run_command<H: Hooks>(command: Command, hooks: &mut H) -> anyhow::Result<u8> 
             drop(target);
             finish(&report, spec.output.json)
         }
+        Command::Httperf(parsed) => {
+            for note in &parsed.notes {
+                eprintln!("{note}");
+            }
+            let spec = &parsed.spec;
+            let report = loadgen(spec, hooks)?;
+            if !spec.output.json {
+                println!("{}", parsed.echo);
+            }
+            finish(&report, spec.output.json)
+        }
         Command::DemoServer => {
             demo::serve()?;
             Ok(0)

@@ -17,6 +17,8 @@ mod workload;
 mod hooks;
 // Open-loop schedules (--rate, --period): spacing, worker split, S07 stall.
 mod openloop;
+// `volley httperf`: httperf's command lines and report, next to httperf itself.
+mod httperf;
 
 /// Path of the binary under test.
 pub fn volley() -> volley_testsupport::Volley {

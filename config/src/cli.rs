@@ -46,6 +46,14 @@ pub enum Sub {
     Run(RunArgs),
     /// Live per-worker view of a running run (read-only).
     Top(TopArgs),
+    /// An httperf command line, unchanged: httperf's options (any unique prefix), its
+    /// report, volley's engine (`volley httperf --help` lists what is supported).
+    #[command(disable_help_flag = true)]
+    Httperf {
+        /// httperf's arguments.
+        #[arg(trailing_var_arg = true, allow_hyphen_values = true, num_args = 0..)]
+        args: Vec<String>,
+    },
     /// Internal: serve the demo target and print its port (used by `volley demo`).
     #[command(hide = true)]
     DemoServer,

@@ -17,6 +17,10 @@ pub enum ConfigError {
         /// What is allowed instead.
         allowed: String,
     },
+    /// A help or version text to print on stdout (exit code 0), for commands that parse
+    /// their own arguments (`volley httperf --help`).
+    #[error("{0}")]
+    Help(String),
     /// A run file value (or the file's syntax) is wrong; names the file and line.
     #[error("{path}:{line}:{column}: {message}")]
     RunFile {
@@ -55,6 +59,7 @@ impl ConfigError {
     pub fn exit_code(&self) -> u8 {
         match self {
             ConfigError::Clap(e) if !e.use_stderr() => 0,
+            ConfigError::Help(_) => 0,
             _ => 2,
         }
     }
@@ -65,6 +70,7 @@ impl ConfigError {
             ConfigError::Clap(e) => {
                 let _ = e.print();
             }
+            ConfigError::Help(text) => print!("{text}"),
             other => eprintln!("error: {other}"),
         }
     }

@@ -11,6 +11,7 @@
 
 pub mod cli;
 pub mod error;
+pub mod httperf;
 pub mod resolve;
 pub mod runfile;
 pub mod spec;

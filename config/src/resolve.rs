@@ -35,6 +35,8 @@ pub enum Command {
     DemoServer,
     /// Watch a running run.
     Top(TopSpec),
+    /// `volley httperf ARGS…`: an httperf command line.
+    Httperf(Box<crate::httperf::Parsed>),
 }
 
 /// Turns a parsed command line into a [`Command`].
@@ -68,6 +70,9 @@ pub fn resolve_with(cli: Cli, extra: &[&str]) -> Result<Command, ConfigError> {
         Some(Sub::Top(top)) => Ok(Command::Top(top_spec(top)?)),
         Some(Sub::DemoServer) => Ok(Command::DemoServer),
         Some(Sub::Run(args)) => crate::runfile::load_with(args, extra).map(Command::Run),
+        Some(Sub::Httperf { args }) => {
+            crate::httperf::parse(&args).map(|p| Command::Httperf(Box::new(p)))
+        }
         None => {
             let url = cli.url.ok_or_else(|| {
                 ConfigError::invalid(
@@ -185,6 +190,7 @@ fn run_spec(
         },
         run_name: load.run_name.map(|n| format!("volley-{n}")),
         open_loop: open_loop(load.rate, load.period, load.calls, 1)?,
+        conn_requests: None,
         log: log_spec(load.log, load.log_format.as_deref())?,
         run_file: None,
     })
@@ -241,7 +247,11 @@ pub(crate) fn open_loop(
         Some(c) => c,
         None => default_calls.max(1),
     };
-    Ok(Some(crate::spec::OpenLoop { arrival, calls }))
+    Ok(Some(crate::spec::OpenLoop {
+        arrival,
+        calls,
+        client: (0, 1),
+    }))
 }
 
 /// The run seed: the one given, or a random one (printed in the report).

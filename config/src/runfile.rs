@@ -500,6 +500,7 @@ fn build(
         },
         run_name: run_name.map(|n| format!("volley-{n}")),
         open_loop: open_loop(args.rate, args.period.clone(), args.calls, list_len)?,
+        conn_requests: None,
         log,
         run_file: Some(args.file.clone()),
     })

@@ -48,6 +48,9 @@ pub struct RunSpec {
     /// waiting for replies. `None`: every slot sends its next request as soon as the last
     /// one ends (closed loop).
     pub open_loop: Option<OpenLoop>,
+    /// Close a connection once it carried this many requests (httperf's `--num-calls`
+    /// per connection); `None`: keep it as long as the server allows.
+    pub conn_requests: Option<u32>,
     /// Per-request log, if asked for.
     pub log: Option<LogSpec>,
     /// The run file the spec came from, if any.
@@ -62,6 +65,9 @@ pub struct OpenLoop {
     /// Requests per session, one after the other on the slot that took the arrival
     /// (httperf's `--num-calls`).
     pub calls: u32,
+    /// `(I, N)`: this process runs the I-th of N equal shares of the schedule (httperf's
+    /// `--client I/N`): the arrivals `k` with `k mod N == I`. `(0, 1)`: all of it.
+    pub client: (u32, u32),
 }
 
 /// The inter-arrival process of an open-loop run (httperf's `--period`).

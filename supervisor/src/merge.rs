@@ -31,6 +31,7 @@ pub fn merge(report: &mut Report, children: &[Child], waited: &Waited, sb: &Scor
                 r.conn_life_us.add_to(&mut report.conn_life);
                 r.reply_error_us.add_to(&mut report.reply_error);
                 r.response_us.add_to(&mut report.response);
+                report.max_open += r.max_open;
                 r.lag_us.add_to(&mut report.lag);
                 if let Some(o) = report.open_loop.as_mut() {
                     o.late_starts += r.late_starts;

@@ -32,6 +32,8 @@ pub struct Arrivals {
     t: u64,
     index: u64,
     workers: u64,
+    /// `(I, N)`: this process's share of the schedule (httperf's `--client I/N`).
+    client: (u64, u64),
     /// Arrivals of the whole run (`None`: until the run stops).
     limit: Option<u64>,
 }
@@ -40,6 +42,20 @@ impl Arrivals {
     /// Worker `index` of `workers`, of a run seeded with `seed` with at most `limit`
     /// arrivals in total.
     pub fn new(process: Arrival, seed: u64, index: u32, workers: u32, limit: Option<u64>) -> Self {
+        Self::for_client(process, seed, index, workers, limit, (0, 1))
+    }
+
+    /// [`Arrivals::new`] for client `I` of `N` (`client = (I, N)`): of the global sequence
+    /// this process takes the arrivals `k ≡ I (mod N)`, and worker `index` every
+    /// `workers`-th of those, so N machines with W workers each run exactly one schedule.
+    pub fn for_client(
+        process: Arrival,
+        seed: u64,
+        index: u32,
+        workers: u32,
+        limit: Option<u64>,
+        client: (u32, u32),
+    ) -> Self {
         Arrivals {
             process,
             rng: stream_rng(seed, ARRIVAL_STREAM),
@@ -47,6 +63,7 @@ impl Arrivals {
             t: 0,
             index: u64::from(index),
             workers: u64::from(workers.max(1)),
+            client: (u64::from(client.0), u64::from(client.1.max(1))),
             limit,
         }
     }
@@ -61,7 +78,8 @@ impl Arrivals {
             let (k, t) = (self.k, self.t);
             self.t = self.t.saturating_add(self.gap());
             self.k += 1;
-            if k % self.workers == self.index {
+            let (i, n) = self.client;
+            if k % n == i && (k / n) % self.workers == self.index {
                 return Some((k, t));
             }
         }
@@ -147,6 +165,24 @@ mod tests {
         assert!(v[..99].iter().all(|&g| g == 1_000_000.0));
         assert!(v[101..499].iter().all(|&g| g == 250_000.0));
         assert!(v[501..599].iter().all(|&g| g == 1_000_000.0));
+    }
+
+    #[test]
+    fn clients_and_workers_split_one_sequence_exactly() {
+        let p = Arrival::Uniform {
+            lo_ns: 100,
+            hi_ns: 10_000,
+        };
+        let one = all(p.clone(), 1, 1000).remove(0);
+        let mut merged = Vec::new();
+        for c in 0..3 {
+            for w in 0..2 {
+                let mut a = Arrivals::for_client(p.clone(), 9, w, 2, Some(1000), (c, 3));
+                merged.extend(std::iter::from_fn(|| a.next_own()));
+            }
+        }
+        merged.sort_unstable();
+        assert_eq!(one, merged, "3 clients x 2 workers make the one sequence");
     }
 
     #[test]

@@ -335,6 +335,7 @@ impl Worker<'_> {
         };
         let h = self.conns.insert(Conn::new(stream, addr, s, now));
         self.stats.add(Counter::ConnsOpen, 1);
+        self.stats.max_open = self.stats.max_open.max(self.conns.len() as u64);
         self.slots[s as usize].conn = Some(h);
         self.slots[s as usize].phase = Phase::Connecting;
         self.register(h).map_err(|e| classify_io(&e, Stage::Send))

@@ -47,13 +47,16 @@ impl Worker<'_> {
         slot.reply_done();
         self.stats.add(Counter::RequestsSucceeded, 1);
         self.stats.add(Counter::for_status(status), 1);
+        let mut used_up = false;
+        let per_conn = self.spec.conn_requests;
         if let Some(conn) = self.conn_mut(s) {
             conn.completed += 1;
+            used_up = per_conn.is_some_and(|n| conn.completed >= u64::from(n));
         }
         let store = spec_of(&self.requests, &self.slots[s as usize])
             .keepalive
             .store;
-        if !reusable || !store {
+        if !reusable || !store || used_up {
             self.close_conn(s, now);
         }
         let follow = self.redirect_to_follow(s, status);

@@ -126,7 +126,14 @@ impl<'a> Worker<'a> {
                 Limit::Requests(n) => Some(n),
                 _ => None,
             };
-            Arrivals::new(o.arrival.clone(), spec.seed, index, spec.workers, total)
+            Arrivals::for_client(
+                o.arrival.clone(),
+                spec.seed,
+                index,
+                spec.workers,
+                total,
+                o.client,
+            )
         });
         let precise = if arrivals.is_some() {
             // Wake within a few µs of a scheduled start rather than the default 50 µs slack.

@@ -74,6 +74,9 @@ pub struct WorkerReport {
     /// Open loop: sessions that started more than 1 ms late.
     #[serde(default)]
     pub late_starts: u64,
+    /// Most connections this worker had open at once.
+    #[serde(default)]
+    pub max_open: u64,
     /// Records written to the per-request log part.
     #[serde(default)]
     pub log_records: u64,
@@ -116,6 +119,7 @@ impl WorkerReport {
             response_us: HistogramData::from_histogram(&stats.response),
             lag_us: HistogramData::from_histogram(&stats.lag),
             late_starts: stats.late_starts,
+            max_open: stats.max_open,
             log_records: 0,
             log_error: None,
         }

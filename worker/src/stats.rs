@@ -56,6 +56,8 @@ pub struct Stats<'a> {
     pub lag: Histogram<u64>,
     /// Open loop: sessions that started more than 1 ms late.
     pub late_starts: u64,
+    /// Most connections open at once.
+    pub max_open: u64,
     /// Events whose handle was stale (a closed connection's leftovers), dropped.
     pub stale_events: u64,
     /// Failures by `(class, detail)`; a handful of distinct pairs per run.
@@ -77,6 +79,7 @@ impl<'a> Stats<'a> {
             response: latency_histogram(),
             lag: latency_histogram(),
             late_starts: 0,
+            max_open: 0,
             stale_events: 0,
             details: Vec::new(),
             first_other_errno: None,

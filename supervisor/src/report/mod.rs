@@ -111,6 +111,9 @@ pub struct Report {
     pub workload: Option<Workload>,
     /// The per-request log, if one was written.
     pub log: Option<LogSummary>,
+    /// Most connections open at once: the sum of each worker's most (exact with one
+    /// worker, an upper bound with more).
+    pub max_open: u64,
     /// Open loop: the schedule and how well it was kept.
     pub open_loop: Option<OpenLoopSummary>,
     /// Open loop: scheduled time → full reply (µs), replies with status < 400.
@@ -196,6 +199,7 @@ impl Report {
             interrupted: false,
             workload: None,
             log: None,
+            max_open: 0,
             open_loop: None,
             response: latency_histogram(),
             lag: latency_histogram(),

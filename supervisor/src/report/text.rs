@@ -121,7 +121,7 @@ fn write_report(out: &mut String, r: &Report) -> std::fmt::Result {
         "Connection rate: {} conn/s ({} ms/conn, <={} concurrent connections)",
         f1(ratio(conns as f64, dur)),
         f1(ratio(dur * 1000.0, conns as f64)),
-        r.concurrency
+        r.max_open
     )?;
     let life = &r.conn_life;
     let life_stat = |f: fn(&Histogram<u64>) -> f64| (!life.is_empty()).then(|| f(life) / 1000.0);
@@ -487,6 +487,7 @@ mod tests {
             ],
             &[(ErrorClass::ClientTimo, 2), (ErrorClass::ConnRefused, 1)],
         );
+        r.max_open = 4;
         r.connect.record(1000).unwrap();
         r.connect.record(2000).unwrap();
         r.first_byte.record(1500).unwrap();
@@ -550,7 +551,7 @@ Worker 1 pid 4243: exited 0, requests 50 replies 47 errors 2 aborted 1
         assert!(!out.contains("NaN"), "{out}");
         assert!(!out.contains("inf"), "{out}");
         assert!(out.contains("n/a"), "{out}");
-        assert!(out.contains("Connection rate: n/a conn/s (n/a ms/conn, <=1 concurrent"));
+        assert!(out.contains("Connection rate: n/a conn/s (n/a ms/conn, <=0 concurrent"));
         assert!(out.contains("Connection time [ms]: connect n/a\n"), "{out}");
         assert!(
             out.contains("Connection time [ms]: min n/a avg n/a max n/a median n/a stddev n/a\n"),

@@ -1,0 +1,650 @@
+//! `volley httperf ARGS…`: httperf's command line, spellings and meanings, as a RunSpec.
+//!
+//! Options are `--name=value` or `--name value`, and any unique prefix of a name stands for
+//! it (`--num-con`, `--ra`), as in httperf. What volley does with each:
+//!
+//! - `--server --port --uri --method --add-header --num-conns --num-calls --rate --period
+//!   --timeout --think-timeout --client --http-version` (1.1) `--workers`: as httperf means them;
+//! - `--hog`, `--verbose`, `--max-connections`, `--max-piped-calls` (the last two only mean
+//!   something with session workloads): accepted, with a note on stderr saying why they
+//!   change nothing;
+//! - everything else httperf has (`--wsess`, `--wsesslog`, `--burst-length`, `--ssl`, …) is
+//!   rejected with a message: volley never silently ignores an option.
+//!
+//! httperf's quirk is kept: without `--rate` (or with `--rate 0`) connections are made one
+//! after another, each carrying `--num-calls` requests.
+
+use std::time::Duration;
+
+use crate::error::ConfigError;
+use crate::resolve::{default_workers, parse_url, seed};
+use crate::spec::{
+    Arrival, DEFAULT_MAX_REDIRECTS, Delay, IteratorKind, KeepAlive, Limit, OpenLoop, OutputSpec,
+    RampUp, ReplyLimits, RequestSpec, RunSpec, Timeouts,
+};
+use crate::values::{HeaderArg, PeriodArg, RateArg, is_token};
+
+/// How an httperf option is handled.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Kind {
+    /// Takes a value.
+    Value,
+    /// A switch.
+    Flag,
+    /// httperf has it, volley accepts it and says why it changes nothing.
+    Noop(&'static str),
+    /// The same, taking a value.
+    NoopValue(&'static str),
+    /// httperf has it, volley cannot honour it (yet): rejected with this reason.
+    Rejected(&'static str),
+    /// Rejected, and it takes a value (so the value is not mistaken for the next option).
+    RejectedValue(&'static str),
+}
+
+/// Every long option of httperf 0.9, plus volley's `--workers` and `--json`.
+const OPTIONS: &[(&str, Kind)] = &[
+    ("add-header", Kind::Value),
+    (
+        "burst-length",
+        Kind::RejectedValue("pipelining (bursts of calls) is not supported yet"),
+    ),
+    ("client", Kind::Value),
+    (
+        "close-with-reset",
+        Kind::Rejected("volley closes connections with a FIN"),
+    ),
+    (
+        "debug",
+        Kind::RejectedValue("httperf's debug output has no volley equivalent"),
+    ),
+    (
+        "failure-status",
+        Kind::RejectedValue("session workloads are not supported yet"),
+    ),
+    ("help", Kind::Flag),
+    (
+        "hog",
+        Kind::Noop("volley lets the kernel choose source ports; there is nothing to hog"),
+    ),
+    ("http-version", Kind::Value),
+    ("json", Kind::Flag),
+    (
+        "max-connections",
+        Kind::NoopValue("httperf uses it with --wsess/--wsesslog only"),
+    ),
+    (
+        "max-piped-calls",
+        Kind::NoopValue("httperf uses it with --wsess/--wsesslog only"),
+    ),
+    ("method", Kind::Value),
+    (
+        "no-host-hdr",
+        Kind::Rejected("volley always sends Host (give one with --add-header)"),
+    ),
+    ("num-calls", Kind::Value),
+    ("num-conns", Kind::Value),
+    ("period", Kind::Value),
+    ("port", Kind::Value),
+    (
+        "print-reply",
+        Kind::Rejected("printing replies is not supported yet"),
+    ),
+    (
+        "print-request",
+        Kind::Rejected("printing requests is not supported yet"),
+    ),
+    ("rate", Kind::Value),
+    (
+        "recv-buffer",
+        Kind::RejectedValue("socket buffer sizes are the kernel's defaults"),
+    ),
+    (
+        "retry-on-failure",
+        Kind::Rejected("session workloads are not supported yet"),
+    ),
+    (
+        "send-buffer",
+        Kind::RejectedValue("socket buffer sizes are the kernel's defaults"),
+    ),
+    ("server", Kind::Value),
+    (
+        "server-name",
+        Kind::RejectedValue("give the Host header with --add-header"),
+    ),
+    (
+        "session-cookies",
+        Kind::Rejected("session workloads are not supported yet"),
+    ),
+    ("ssl", Kind::Rejected("HTTPS is not supported yet")),
+    (
+        "ssl-ciphers",
+        Kind::RejectedValue("HTTPS is not supported yet"),
+    ),
+    ("ssl-no-reuse", Kind::Rejected("HTTPS is not supported yet")),
+    ("think-timeout", Kind::Value),
+    ("timeout", Kind::Value),
+    ("uri", Kind::Value),
+    (
+        "verbose",
+        Kind::Noop("volley's report always has its full statistics"),
+    ),
+    ("version", Kind::Flag),
+    (
+        "wlog",
+        Kind::RejectedValue("URL logs (--wlog) are not supported yet"),
+    ),
+    ("workers", Kind::Value),
+    (
+        "wsess",
+        Kind::RejectedValue("session workloads (--wsess) are not supported yet"),
+    ),
+    (
+        "wsesslog",
+        Kind::RejectedValue("session logs (--wsesslog) are not supported yet"),
+    ),
+    (
+        "wset",
+        Kind::RejectedValue("working sets (--wset) are not supported yet"),
+    ),
+];
+
+/// What `volley httperf` prints before the report: httperf's echo of the options in effect.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Parsed {
+    /// The run.
+    pub spec: RunSpec,
+    /// httperf's first output line (`httperf --client=0/1 --server=… …`).
+    pub echo: String,
+    /// Notes for options accepted without effect.
+    pub notes: Vec<String>,
+}
+
+/// The option `name` (full or an unambiguous prefix) stands for.
+fn lookup(name: &str) -> Result<(&'static str, Kind), ConfigError> {
+    if let Some(&(full, kind)) = OPTIONS.iter().find(|(n, _)| *n == name) {
+        return Ok((full, kind));
+    }
+    let matches: Vec<&(&str, Kind)> = OPTIONS
+        .iter()
+        .filter(|(n, _)| n.starts_with(name))
+        .collect();
+    match matches.as_slice() {
+        [(full, kind)] => Ok((full, *kind)),
+        [] => Err(ConfigError::invalid(
+            "httperf",
+            format!("--{name}"),
+            "an httperf option (see `volley httperf --help`)",
+        )),
+        many => Err(ConfigError::invalid(
+            "httperf",
+            format!("--{name}"),
+            format!(
+                "an unambiguous prefix; it could be {}",
+                many.iter()
+                    .map(|(n, _)| format!("--{n}"))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
+        )),
+    }
+}
+
+/// The options as given: `(full name, value)` in order.
+fn split(args: &[String]) -> Result<Vec<(&'static str, Option<String>)>, ConfigError> {
+    let mut out = Vec::new();
+    let mut it = args.iter();
+    while let Some(arg) = it.next() {
+        let body = match arg.as_str() {
+            "-v" => "verbose",
+            "-h" => "help",
+            "-V" => "version",
+            "-d" => "debug",
+            a => a.strip_prefix("--").ok_or_else(|| {
+                ConfigError::invalid("httperf", a, "options of the form --name[=value]")
+            })?,
+        };
+        let (name, inline) = match body.split_once('=') {
+            Some((n, v)) => (n, Some(v.to_string())),
+            None => (body, None),
+        };
+        let (full, kind) = lookup(name)?;
+        let takes_value = matches!(
+            kind,
+            Kind::Value | Kind::RejectedValue(_) | Kind::NoopValue(_)
+        );
+        let value = match (takes_value, inline) {
+            (true, Some(v)) => Some(v),
+            (true, None) => Some(it.next().cloned().ok_or_else(|| {
+                ConfigError::invalid("httperf", format!("--{full}"), "a value after it")
+            })?),
+            (false, Some(v)) => {
+                return Err(ConfigError::invalid(
+                    "httperf",
+                    format!("--{full}={v}"),
+                    format!("--{full} without a value"),
+                ));
+            }
+            (false, None) => None,
+        };
+        match kind {
+            Kind::Rejected(why) | Kind::RejectedValue(why) => {
+                return Err(ConfigError::invalid(
+                    "httperf",
+                    format!("--{full}"),
+                    format!("an option volley can honour: {why}"),
+                ));
+            }
+            _ => out.push((full, value)),
+        }
+    }
+    Ok(out)
+}
+
+/// The usage text of `volley httperf --help`.
+pub fn help() -> String {
+    let mut s = String::from(
+        "volley httperf: httperf's command line on volley's engine.\n\n\
+         usage: volley httperf [--server S] [--port N] [--uri S] [--method S] [--add-header S]\n\
+         \x20      [--num-conns N] [--num-calls N] [--rate X | --period [d|u|e|v]T1[,T2...]]\n\
+         \x20      [--timeout X] [--think-timeout X] [--client I/N] [--http-version 1.1]\n\
+         \x20      [--workers N] [--json]\n\n\
+         Options may be abbreviated to any unique prefix. As in httperf, without --rate (or\n\
+         with --rate 0) connections are made one after another, each carrying --num-calls\n\
+         requests; with --rate they are started on that schedule (open loop), at most\n\
+         rate x (timeout + think-timeout) at once (10 s when there is no --timeout).\n\n\
+         Accepted without effect (a note says why):\n",
+    );
+    for (n, k) in OPTIONS {
+        if let Kind::Noop(why) | Kind::NoopValue(why) = k {
+            s.push_str(&format!("  --{n}: {why}\n"));
+        }
+    }
+    s.push_str("Rejected (volley cannot honour them yet):\n");
+    for (n, k) in OPTIONS {
+        if let Kind::Rejected(why) | Kind::RejectedValue(why) = k {
+            s.push_str(&format!("  --{n}: {why}\n"));
+        }
+    }
+    s
+}
+
+/// Most sessions volley runs at once for an httperf open loop.
+pub const MAX_OPEN_SLOTS: u32 = 10_000;
+
+/// Parses httperf's arguments (after `volley httperf`).
+///
+/// # Errors
+///
+/// [`ConfigError::Invalid`] naming the option for an unknown, ambiguous or rejected option
+/// or a bad value.
+pub fn parse(args: &[String]) -> Result<Parsed, ConfigError> {
+    let mut server = "localhost".to_string();
+    let mut port: u16 = 80;
+    let mut uri = "/".to_string();
+    let mut method = "GET".to_string();
+    let mut headers: Vec<(String, String)> = Vec::new();
+    let mut num_conns: u64 = 1;
+    let mut num_calls: u32 = 1;
+    let mut arrival: Option<Arrival> = None;
+    let mut period_text: Option<String> = None;
+    let mut timeout: Option<Duration> = None;
+    let mut think = Duration::ZERO;
+    let mut client = (0u32, 1u32);
+    let mut workers: Option<u32> = None;
+    let mut json = false;
+    let mut notes = Vec::new();
+    let bad = |opt: &str, v: &str, allowed: &str| {
+        ConfigError::invalid("httperf", format!("--{opt}={v}"), allowed.to_string())
+    };
+    let secs = |opt: &str, v: &str| -> Result<Duration, ConfigError> {
+        match v.trim().parse::<f64>() {
+            Ok(x) if x.is_finite() && (0.0..=1e6).contains(&x) => Ok(Duration::from_secs_f64(x)),
+            _ => Err(bad(opt, v, "a number of seconds")),
+        }
+    };
+    for (name, value) in split(args)? {
+        let v = value.unwrap_or_default();
+        match name {
+            "server" => server = v,
+            "port" => {
+                port = v
+                    .parse()
+                    .map_err(|_| bad(name, &v, "a port number 1-65535"))?
+            }
+            "uri" => {
+                if !v.starts_with('/') || v.bytes().any(|b| b <= b' ' || b == 0x7f) {
+                    return Err(bad(name, &v, "a path starting with '/' without spaces"));
+                }
+                uri = v;
+            }
+            "method" => {
+                if !is_token(&v) {
+                    return Err(bad(name, &v, "an HTTP method token"));
+                }
+                method = v;
+            }
+            "add-header" => {
+                // httperf takes "Name: value\n" (several, separated by \n, with C escapes).
+                for line in v.replace("\\n", "\n").replace("\\r", "").split('\n') {
+                    let line = line.trim_end_matches('\r');
+                    if line.trim().is_empty() {
+                        continue;
+                    }
+                    let h: HeaderArg = line.parse().map_err(|e: String| bad(name, &v, &e))?;
+                    headers.push((h.name, h.value));
+                }
+            }
+            "num-conns" => {
+                num_conns = v
+                    .parse()
+                    .ok()
+                    .filter(|&n| n > 0)
+                    .ok_or_else(|| bad(name, &v, "a positive count"))?;
+            }
+            "num-calls" => {
+                num_calls = v
+                    .parse()
+                    .ok()
+                    .filter(|&n| n > 0)
+                    .ok_or_else(|| bad(name, &v, "a positive count"))?;
+            }
+            "rate" => {
+                let r: f64 = v
+                    .trim()
+                    .parse()
+                    .map_err(|_| bad(name, &v, "a rate in connections per second"))?;
+                arrival = if r == 0.0 {
+                    None
+                } else {
+                    Some(
+                        v.parse::<RateArg>()
+                            .map_err(|e| bad(name, &v, &e))?
+                            .arrival(),
+                    )
+                };
+                period_text = None;
+            }
+            "period" => {
+                let p: PeriodArg = v.parse().map_err(|e: String| bad(name, &v, &e))?;
+                arrival = Some(p.0);
+                period_text = Some(v);
+            }
+            "timeout" => timeout = Some(secs(name, &v)?).filter(|d| !d.is_zero()),
+            "think-timeout" => think = secs(name, &v)?,
+            "client" => {
+                let parsed = v
+                    .split_once('/')
+                    .and_then(|(i, n)| Some((i.trim().parse().ok()?, n.trim().parse().ok()?)));
+                client = match parsed {
+                    Some((i, n)) if n >= 1 && i < n => (i, n),
+                    _ => return Err(bad(name, &v, "I/N with 0 <= I < N")),
+                };
+            }
+            "http-version" => {
+                if v != "1.1" {
+                    return Err(bad(name, &v, "1.1 (volley sends HTTP/1.1 requests only)"));
+                }
+            }
+            "workers" => {
+                workers = Some(
+                    v.parse()
+                        .ok()
+                        .filter(|&n| n > 0)
+                        .ok_or_else(|| bad(name, &v, "a positive count"))?,
+                );
+            }
+            "json" => json = true,
+            "help" => return Err(ConfigError::Help(help())),
+            "version" => {
+                return Err(ConfigError::Help(format!(
+                    "volley {} (httperf command line)\n",
+                    env!("CARGO_PKG_VERSION")
+                )));
+            }
+            other => {
+                if let Ok((_, Kind::Noop(why) | Kind::NoopValue(why))) = lookup(other) {
+                    notes.push(format!("volley httperf: --{other} changes nothing: {why}"));
+                }
+            }
+        }
+    }
+    let url = format!("http://{}{uri}", host_port(&server, port));
+    let target = parse_url(&url).map_err(|_| {
+        ConfigError::invalid(
+            "httperf",
+            format!("--server={server} --port={port}"),
+            format!("a server that resolves ({url})"),
+        )
+    })?;
+    let reply = timeout.map(|t| t + think);
+    let timeouts = Timeouts {
+        connect: timeout,
+        send: timeout,
+        first_byte: reply,
+        idle: None,
+        reply,
+    };
+    let concurrency = match &arrival {
+        None => 1,
+        Some(a) => {
+            // httperf has no cap: allow what the schedule can have in flight until the
+            // watchdog ends a stalled request.
+            let horizon = reply.unwrap_or(Duration::from_secs(10)).as_secs_f64();
+            let per_client = a.mean_rate() / f64::from(client.1);
+            ((per_client * horizon * 1.1 - 1e-6).ceil() as u32).clamp(16, MAX_OPEN_SLOTS)
+        }
+    };
+    let workers = workers.unwrap_or_else(default_workers).min(concurrency);
+    let (seed, seed_given) = seed(None);
+    // In httperf's order (its --send-buffer/--recv-buffer are not volley's to print).
+    let echo = {
+        let mut e = String::from("httperf");
+        if let Some(t) = timeout {
+            e.push_str(&format!(" --timeout={}", t.as_secs_f64()));
+        }
+        if !think.is_zero() {
+            e.push_str(&format!(" --think-timeout={}", think.as_secs_f64()));
+        }
+        e.push_str(&format!(
+            " --client={}/{} --server={server} --port={port} --uri={uri}",
+            client.0, client.1
+        ));
+        if let Some(a) = &arrival {
+            match &period_text {
+                Some(p) => e.push_str(&format!(" --period={p}")),
+                None => e.push_str(&format!(" --rate={}", a.mean_rate())),
+            }
+        }
+        e.push_str(&format!(" --num-conns={num_conns} --num-calls={num_calls}"));
+        e
+    };
+    let request = RequestSpec {
+        method,
+        target,
+        headers,
+        body: Vec::new(),
+        keepalive: KeepAlive::BOTH,
+        pre: Delay::default(),
+        post: Delay::default(),
+        timeouts,
+    };
+    let open_loop = arrival.map(|arrival| OpenLoop {
+        arrival,
+        calls: num_calls,
+        client,
+    });
+    let limit = if open_loop.is_some() {
+        Limit::Requests(num_conns)
+    } else {
+        Limit::Requests(num_conns.saturating_mul(u64::from(num_calls)))
+    };
+    Ok(Parsed {
+        spec: RunSpec {
+            requests: vec![request],
+            iterator: IteratorKind::Default,
+            custom_iterator: None,
+            rounds: None,
+            max_redirects: DEFAULT_MAX_REDIRECTS,
+            follow_cross_origin: false,
+            dnscache: Default::default(),
+            workers,
+            concurrency,
+            ramp: RampUp {
+                start: concurrency,
+                duration: Duration::ZERO,
+            },
+            limit,
+            timeouts,
+            limits: ReplyLimits::default(),
+            seed,
+            seed_given,
+            output: OutputSpec {
+                json,
+                progress: false,
+            },
+            run_name: None,
+            open_loop,
+            conn_requests: Some(num_calls),
+            log: None,
+            run_file: None,
+        },
+        echo,
+        notes,
+    })
+}
+
+fn host_port(server: &str, port: u16) -> String {
+    if server.contains(':') && !server.starts_with('[') {
+        format!("[{server}]:{port}")
+    } else {
+        format!("{server}:{port}")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn p(args: &[&str]) -> Result<Parsed, ConfigError> {
+        parse(&args.iter().map(|s| s.to_string()).collect::<Vec<_>>())
+    }
+
+    fn rejected(args: &[&str]) -> String {
+        match p(args) {
+            Err(e @ ConfigError::Invalid { .. }) => e.to_string(),
+            other => panic!("{args:?}: {other:?}"),
+        }
+    }
+
+    #[test]
+    fn httperf_spellings_and_prefixes() {
+        let r = p(&[
+            "--server=127.0.0.1",
+            "--port",
+            "8080",
+            "--ur=/small",
+            "--num-con",
+            "100",
+            "--num-ca=10",
+            "--ra",
+            "50",
+            "--timeo",
+            "2",
+            "--add-header=X-A: 1\\nX-B: 2\\n",
+        ])
+        .unwrap();
+        let s = &r.spec;
+        assert_eq!(s.requests[0].target.url(), "http://127.0.0.1:8080/small");
+        assert_eq!(s.limit, Limit::Requests(100), "num-conns counts arrivals");
+        let o = s.open_loop.as_ref().unwrap();
+        assert_eq!(o.calls, 10);
+        assert_eq!(
+            o.arrival,
+            Arrival::Deterministic {
+                period_ns: 20_000_000
+            }
+        );
+        assert_eq!(s.conn_requests, Some(10));
+        assert_eq!(s.timeouts.reply, Some(Duration::from_secs(2)));
+        assert_eq!(s.requests[0].headers.len(), 2);
+        assert_eq!(s.concurrency, 110, "50/s x 2 s x 1.1");
+        assert_eq!(
+            r.echo,
+            "httperf --timeout=2 --client=0/1 --server=127.0.0.1 --port=8080 --uri=/small \
+             --rate=50 --num-conns=100 --num-calls=10"
+        );
+    }
+
+    #[test]
+    fn no_rate_means_one_connection_at_a_time() {
+        let s = p(&[
+            "--server",
+            "127.0.0.1",
+            "--num-conns",
+            "5",
+            "--num-calls",
+            "2",
+        ])
+        .unwrap()
+        .spec;
+        assert!(s.open_loop.is_none());
+        assert_eq!((s.concurrency, s.workers), (1, 1));
+        assert_eq!(s.limit, Limit::Requests(10));
+        assert_eq!(s.conn_requests, Some(2));
+        assert!(
+            p(&["--server", "127.0.0.1", "--rate", "0"])
+                .unwrap()
+                .spec
+                .open_loop
+                .is_none()
+        );
+    }
+
+    #[test]
+    fn bad_ambiguous_and_unsupported_options_are_refused() {
+        assert!(
+            rejected(&["--r", "5"]).contains("--rate"),
+            "ambiguous: names candidates"
+        );
+        assert!(rejected(&["--bogus"]).contains("--bogus"));
+        assert!(rejected(&["--wsess=10,5,1"]).contains("not supported yet"));
+        assert!(rejected(&["--ssl"]).contains("HTTPS"));
+        assert!(rejected(&["--burst-len", "4"]).contains("pipelining"));
+        assert!(rejected(&["--http-version=1.0"]).contains("1.1"));
+        assert!(rejected(&["--period=x"]).contains("--period"));
+        assert!(rejected(&["--client=2/2"]).contains("I/N"));
+        assert!(rejected(&["--num-conns"]).contains("a value"));
+        assert!(rejected(&["--hog=1"]).contains("without a value"));
+        assert!(rejected(&["server"]).contains("--name"));
+    }
+
+    #[test]
+    fn accepted_no_ops_say_so() {
+        let r = p(&["--server", "127.0.0.1", "--hog", "-v", "--max-conn", "4"]).unwrap();
+        assert_eq!(r.notes.len(), 3, "{:?}", r.notes);
+        assert!(r.notes[0].contains("--hog"));
+    }
+
+    #[test]
+    fn client_shares_and_periods() {
+        let s = p(&[
+            "--server",
+            "127.0.0.1",
+            "--period=e0.01",
+            "--client",
+            "1/4",
+            "--timeout=1",
+        ])
+        .unwrap()
+        .spec;
+        let o = s.open_loop.unwrap();
+        assert_eq!(o.client, (1, 4));
+        assert_eq!(
+            o.arrival,
+            Arrival::Exponential {
+                mean_ns: 10_000_000
+            }
+        );
+        assert!(matches!(p(&["--help"]), Err(ConfigError::Help(_))));
+    }
+}

@@ -1,0 +1,236 @@
+//! `volley httperf ARGS…`: httperf's command lines run unchanged, print httperf's report,
+//! and (where httperf is installed) agree with httperf itself against the same server.
+
+use std::collections::BTreeMap;
+use std::process::Command;
+
+use volley_testsupport::{ServerConfig, TestServer};
+
+use crate::volley;
+
+fn httperf_args(srv: &TestServer, uri: &str, extra: &[&str]) -> Vec<String> {
+    let mut a = vec![
+        "--server".to_string(),
+        "127.0.0.1".into(),
+        "--port".into(),
+        srv.addr().port().to_string(),
+        "--uri".into(),
+        uri.into(),
+    ];
+    a.extend(extra.iter().map(|s| s.to_string()));
+    a
+}
+
+/// Requests per connection, as the server saw them.
+fn per_conn(srv: &TestServer) -> BTreeMap<u64, u64> {
+    let mut m = BTreeMap::new();
+    for r in srv.received() {
+        *m.entry(r.conn).or_default() += 1;
+    }
+    m
+}
+
+#[test]
+fn an_httperf_command_line_runs_unchanged() {
+    let srv = TestServer::start(ServerConfig::default());
+    let args = httperf_args(
+        &srv,
+        "/h",
+        &[
+            "--num-conns",
+            "20",
+            "--num-ca=3",
+            "--ra",
+            "100",
+            "--timeout=2",
+        ],
+    );
+    let out = volley().arg("httperf").args(args).run();
+    assert_eq!(out.code, Some(0), "{}", out.stderr);
+    let first = out.stdout.lines().next().unwrap();
+    assert_eq!(
+        first,
+        format!(
+            "httperf --timeout=2 --client=0/1 --server=127.0.0.1 --port={} --uri=/h --rate=100 \
+             --num-conns=20 --num-calls=3",
+            srv.addr().port()
+        )
+    );
+    assert!(
+        out.stdout
+            .contains("Total: connections 20 requests 60 replies 60 "),
+        "{}",
+        out.stdout
+    );
+    let conns = per_conn(&srv);
+    assert_eq!(conns.len(), 20, "one connection per arrival");
+    assert!(
+        conns.values().all(|&n| n == 3),
+        "--num-calls per connection: {conns:?}"
+    );
+}
+
+#[test]
+fn without_a_rate_connections_go_one_at_a_time() {
+    let srv = TestServer::start(ServerConfig::default());
+    let out = volley()
+        .arg("httperf")
+        .args(httperf_args(
+            &srv,
+            "/seq",
+            &["--num-conns", "5", "--num-calls", "2"],
+        ))
+        .run();
+    assert_eq!(out.code, Some(0), "{}", out.stderr);
+    assert!(
+        out.stdout.contains("<=1 concurrent connections"),
+        "{}",
+        out.stdout
+    );
+    let mut got = srv.received();
+    got.sort_by_key(|r| r.at);
+    let conns: Vec<u64> = got.iter().map(|r| r.conn).collect();
+    assert_eq!(conns, [0, 0, 1, 1, 2, 2, 3, 3, 4, 4]);
+}
+
+#[test]
+fn client_shares_add_up_to_one_workload() {
+    let srv = TestServer::start(ServerConfig::default());
+    let mut total = 0;
+    for client in ["0/2", "1/2"] {
+        let out = volley()
+            .arg("httperf")
+            .args(httperf_args(
+                &srv,
+                "/share",
+                &[
+                    "--rate",
+                    "200",
+                    "--num-conns",
+                    "40",
+                    "--client",
+                    client,
+                    "--json",
+                ],
+            ))
+            .run();
+        assert_eq!(out.code, Some(0), "{}", out.stderr);
+        let r = out.json();
+        assert_eq!(
+            r["open_loop"]["sessions"], 20,
+            "client {client}: half the arrivals"
+        );
+        total += r["requests"]["started"].as_u64().unwrap();
+    }
+    assert_eq!(total, 40);
+    assert_eq!(srv.received().len(), 40);
+}
+
+#[test]
+fn options_volley_cannot_honour_are_refused() {
+    for bad in [
+        &["--wsess=10,5,1"][..],
+        &["--ssl"],
+        &["--burst-length", "4"],
+        &["--r", "5"],
+        &["--nonsense"],
+        &["--http-version=1.0"],
+    ] {
+        let out = volley().arg("httperf").args(bad.iter().copied()).run();
+        assert_eq!(out.code, Some(2), "{bad:?}: {}", out.stderr);
+        assert!(out.stderr.contains("httperf"), "{}", out.stderr);
+    }
+    let help = volley().args(["httperf", "--help"]).run();
+    assert_eq!(help.code, Some(0));
+    assert!(
+        help.stdout.contains("--wsess: session workloads"),
+        "{}",
+        help.stdout
+    );
+}
+
+/// The label of a report line: its text up to the first digit (httperf's line shapes).
+fn shape(line: &str) -> String {
+    line.split(|c: char| c.is_ascii_digit())
+        .next()
+        .unwrap_or("")
+        .trim_end()
+        .to_string()
+}
+
+#[test]
+fn the_report_has_httperfs_lines_and_counts() {
+    if Command::new("httperf").arg("--version").output().is_err() {
+        eprintln!("skipped: httperf is not installed (apt-get install httperf; .ci/run does)");
+        return;
+    }
+    let extra = [
+        "--num-conns",
+        "30",
+        "--num-calls",
+        "2",
+        "--rate",
+        "200",
+        "--timeout",
+        "5",
+    ];
+    let theirs_srv = TestServer::start(ServerConfig::default());
+    let theirs = Command::new("httperf")
+        .args(httperf_args(&theirs_srv, "/cmp", &extra))
+        .output()
+        .expect("httperf runs");
+    let theirs = String::from_utf8_lossy(&theirs.stdout).to_string();
+    let ours_srv = TestServer::start(ServerConfig::default());
+    let ours = volley()
+        .arg("httperf")
+        .args(httperf_args(&ours_srv, "/cmp", &extra))
+        .run();
+    assert_eq!(ours.code, Some(0), "{}", ours.stderr);
+    let ours = ours.stdout;
+    // Both servers saw the same work.
+    assert_eq!(theirs_srv.received().len(), 60);
+    assert_eq!(ours_srv.received().len(), 60);
+    assert_eq!(per_conn(&theirs_srv).len(), per_conn(&ours_srv).len());
+    // The same counts on the lines scripts grep.
+    let line = |text: &str, prefix: &str| {
+        text.lines()
+            .find(|l| l.starts_with(prefix))
+            .unwrap_or_else(|| panic!("no '{prefix}' line in:\n{text}"))
+            .to_string()
+    };
+    let total = |text: &str| {
+        let l = line(text, "Total:");
+        l[..l.find(" test-duration").unwrap()].to_string()
+    };
+    assert_eq!(total(&theirs), total(&ours));
+    for prefix in ["Reply status:", "Errors: total", "Errors: fd-unavail"] {
+        assert_eq!(line(&theirs, prefix), line(&ours, prefix), "{prefix}");
+    }
+    // Every line shape of httperf's report appears in volley's, in the same order.
+    let our_shapes: Vec<String> = ours.lines().map(shape).collect();
+    let mut at = 0;
+    for l in theirs.lines().filter(|l| {
+        !l.trim().is_empty() && !l.starts_with("httperf") && !l.starts_with("Maximum connect")
+    }) {
+        let want = shape(l);
+        match our_shapes[at..].iter().position(|s| *s == want) {
+            Some(i) => at += i + 1,
+            None => panic!(
+                "httperf's line '{l}' (shape '{want}') is missing or out of order in:\n{ours}"
+            ),
+        }
+    }
+    // The echo line is httperf's, but for the socket buffer sizes volley leaves alone
+    // (and the two servers' ports).
+    let echo = |t: &str, port: u16| {
+        t.lines()
+            .next()
+            .unwrap()
+            .replace(" --send-buffer=4096 --recv-buffer=16384", "")
+            .replace(&port.to_string(), "PORT")
+    };
+    assert_eq!(
+        echo(&ours, ours_srv.addr().port()),
+        echo(&theirs, theirs_srv.addr().port())
+    );
+}
