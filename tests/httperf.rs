@@ -129,7 +129,7 @@ fn client_shares_add_up_to_one_workload() {
 #[test]
 fn options_volley_cannot_honour_are_refused() {
     for bad in [
-        &["--wsess=10,5,1"][..],
+        &["--wset=10,5"][..],
         &["--ssl"],
         &["--burst-length", "4"],
         &["--r", "5"],
@@ -143,7 +143,7 @@ fn options_volley_cannot_honour_are_refused() {
     let help = volley().args(["httperf", "--help"]).run();
     assert_eq!(help.code, Some(0));
     assert!(
-        help.stdout.contains("--wsess: session workloads"),
+        help.stdout.contains("--burst-length: pipelining"),
         "{}",
         help.stdout
     );
@@ -232,5 +232,118 @@ fn the_report_has_httperfs_lines_and_counts() {
     assert_eq!(
         echo(&ours, ours_srv.addr().port()),
         echo(&theirs, theirs_srv.addr().port())
+    );
+}
+
+#[test]
+fn wsess_runs_sessions_with_think_times_and_prints_the_session_lines() {
+    let srv = TestServer::start(ServerConfig::default());
+    let out = volley()
+        .arg("httperf")
+        .args(httperf_args(
+            &srv,
+            "/s",
+            &["--wsess=6,3,0.2", "--rate", "20", "--timeout", "5"],
+        ))
+        .run();
+    assert_eq!(out.code, Some(0), "{}", out.stderr);
+    let text = &out.stdout;
+    assert!(
+        text.contains("Total: connections 6 requests 18 replies 18 "),
+        "{text}"
+    );
+    let session = text
+        .lines()
+        .find(|l| l.starts_with("Session rate [sess/s]:"))
+        .unwrap();
+    assert!(session.ends_with("(6/6)"), "{session}");
+    assert!(
+        text.contains("Session: avg 1.00 connections/session"),
+        "{text}"
+    );
+    assert!(text.contains("Session length histogram: 0 0 0 6"), "{text}");
+    let lifetime = text
+        .lines()
+        .find(|l| l.starts_with("Session lifetime [s]:"))
+        .unwrap();
+    let secs: f64 = lifetime.rsplit(' ').next().unwrap().parse().unwrap();
+    assert!(
+        (0.3..1.5).contains(&secs),
+        "two 0.2 s think times: {lifetime}"
+    );
+    // Each session has its own connection; its calls are 0.2 s apart.
+    let mut by_conn: BTreeMap<u64, Vec<std::time::Instant>> = BTreeMap::new();
+    for r in srv.received() {
+        by_conn.entry(r.conn).or_default().push(r.at);
+    }
+    assert_eq!(by_conn.len(), 6);
+    for at in by_conn.values() {
+        assert_eq!(at.len(), 3);
+        for w in at.windows(2) {
+            let gap = w[1].duration_since(w[0]).as_millis();
+            assert!((195..800).contains(&gap), "think time 200 ms: {gap}");
+        }
+    }
+}
+
+#[test]
+fn wsesslog_cycles_through_the_logs_sessions() {
+    let srv = TestServer::start(ServerConfig::default());
+    let dir = std::env::temp_dir().join(format!("volley-wsesslog-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let log = dir.join("sessions.log");
+    std::fs::write(
+        &log,
+        "# two sessions\n/a.html think=0.1\n    /a.gif\n/b method=POST contents='k=v'\n\n/c.html\n",
+    )
+    .unwrap();
+    let out = volley()
+        .arg("httperf")
+        .args(httperf_args(
+            &srv,
+            "/",
+            &[&format!("--wsesslog=4,0,{}", log.display()), "--rate", "50"],
+        ))
+        .run();
+    let _ = std::fs::remove_dir_all(&dir);
+    assert_eq!(out.code, Some(0), "{}", out.stderr);
+    assert!(
+        out.stderr.contains("burst members"),
+        "a note says bursts run in turn: {}",
+        out.stderr
+    );
+    // Sessions 0 and 2 are the log's first, 1 and 3 its second.
+    let mut by_conn: BTreeMap<u64, Vec<(String, String, Vec<u8>)>> = BTreeMap::new();
+    for r in srv.received() {
+        by_conn.entry(r.conn).or_default().push((
+            r.method.clone(),
+            r.target.clone(),
+            r.body.clone(),
+        ));
+    }
+    let mut shapes: Vec<Vec<String>> = by_conn
+        .values()
+        .map(|reqs| reqs.iter().map(|(m, t, _)| format!("{m} {t}")).collect())
+        .collect();
+    shapes.sort();
+    assert_eq!(
+        shapes,
+        [
+            vec!["GET /a.html", "GET /a.gif", "POST /b"],
+            vec!["GET /a.html", "GET /a.gif", "POST /b"],
+            vec!["GET /c.html"],
+            vec!["GET /c.html"],
+        ]
+    );
+    let post = by_conn
+        .values()
+        .flatten()
+        .find(|(m, _, _)| m == "POST")
+        .unwrap();
+    assert_eq!(post.2, b"k=v");
+    assert!(
+        out.stdout.contains("Session length histogram: 0 2 0 2"),
+        "{}",
+        out.stdout
     );
 }

@@ -4,12 +4,13 @@
 //! it (`--num-con`, `--ra`), as in httperf. What volley does with each:
 //!
 //! - `--server --port --uri --method --add-header --num-conns --num-calls --rate --period
-//!   --timeout --think-timeout --client --http-version` (1.1) `--workers`: as httperf means them;
+//!   --timeout --think-timeout --client --http-version` (1.1) `--wsess --wsesslog --workers`:
+//!   as httperf means them (a session log's bursts run one request after another);
 //! - `--hog`, `--verbose`, `--max-connections`, `--max-piped-calls` (the last two only mean
 //!   something with session workloads): accepted, with a note on stderr saying why they
 //!   change nothing;
-//! - everything else httperf has (`--wsess`, `--wsesslog`, `--burst-length`, `--ssl`, …) is
-//!   rejected with a message: volley never silently ignores an option.
+//! - everything else httperf has (`--burst-length`, `--ssl`, `--wlog`, …) is rejected with
+//!   a message: volley never silently ignores an option.
 //!
 //! httperf's quirk is kept: without `--rate` (or with `--rate 0`) connections are made one
 //! after another, each carrying `--num-calls` requests.
@@ -134,14 +135,8 @@ const OPTIONS: &[(&str, Kind)] = &[
         Kind::RejectedValue("URL logs (--wlog) are not supported yet"),
     ),
     ("workers", Kind::Value),
-    (
-        "wsess",
-        Kind::RejectedValue("session workloads (--wsess) are not supported yet"),
-    ),
-    (
-        "wsesslog",
-        Kind::RejectedValue("session logs (--wsesslog) are not supported yet"),
-    ),
+    ("wsess", Kind::Value),
+    ("wsesslog", Kind::Value),
     (
         "wset",
         Kind::RejectedValue("working sets (--wset) are not supported yet"),
@@ -247,7 +242,7 @@ pub fn help() -> String {
          usage: volley httperf [--server S] [--port N] [--uri S] [--method S] [--add-header S]\n\
          \x20      [--num-conns N] [--num-calls N] [--rate X | --period [d|u|e|v]T1[,T2...]]\n\
          \x20      [--timeout X] [--think-timeout X] [--client I/N] [--http-version 1.1]\n\
-         \x20      [--workers N] [--json]\n\n\
+         \x20      [--wsess N,C,T | --wsesslog N,X,FILE] [--workers N] [--json]\n\n\
          Options may be abbreviated to any unique prefix. As in httperf, without --rate (or\n\
          with --rate 0) connections are made one after another, each carrying --num-calls\n\
          requests; with --rate they are started on that schedule (open loop), at most\n\
@@ -266,6 +261,191 @@ pub fn help() -> String {
         }
     }
     s
+}
+
+/// A session workload.
+#[derive(Debug, Clone)]
+enum Sessions {
+    /// `--wsess=N,C,T`: N sessions of C calls to `--uri`, T seconds apart.
+    Uniform { n: u64, calls: u32, think: Duration },
+    /// `--wsesslog=N,X,F`: N sessions cycling through the sessions of a log.
+    Log { n: u64, log: Vec<Vec<LogRequest>> },
+}
+
+impl Sessions {
+    /// The URL list, the session templates over it, and the number of sessions.
+    fn build(
+        self,
+        base: &RequestSpec,
+    ) -> (Vec<RequestSpec>, Vec<crate::spec::SessionTemplate>, u64) {
+        use crate::spec::SessionTemplate;
+        match self {
+            Sessions::Uniform { n, calls, think } => {
+                let mut r = base.clone();
+                r.post = Delay {
+                    delay: think,
+                    jitter: Duration::ZERO,
+                };
+                (
+                    vec![r],
+                    vec![SessionTemplate {
+                        first: 0,
+                        len: 1,
+                        calls,
+                    }],
+                    n,
+                )
+            }
+            Sessions::Log { n, log } => {
+                let mut requests = Vec::new();
+                let mut templates = Vec::new();
+                for session in log {
+                    let first = requests.len() as u32;
+                    for lr in &session {
+                        let mut r = base.clone();
+                        r.target.path = lr.uri.clone();
+                        r.method = lr.method.clone();
+                        r.body = lr.body.clone();
+                        r.post = Delay {
+                            delay: lr.think,
+                            jitter: Duration::ZERO,
+                        };
+                        requests.push(r);
+                    }
+                    let len = session.len() as u32;
+                    templates.push(SessionTemplate {
+                        first,
+                        len,
+                        calls: len,
+                    });
+                }
+                (requests, templates, n)
+            }
+        }
+    }
+}
+
+/// One request of a session log.
+#[derive(Debug, Clone, PartialEq)]
+pub struct LogRequest {
+    /// Path and query.
+    pub uri: String,
+    /// Method (`method=`, default GET).
+    pub method: String,
+    /// Body (`contents=`).
+    pub body: Vec<u8>,
+    /// Think time after it: the burst's `think=` (or the default) on a burst's last
+    /// request, zero inside a burst.
+    pub think: Duration,
+    /// An indented line: part of the burst of the line above.
+    pub burst_member: bool,
+}
+
+/// Parses an httperf session log: sessions separated by blank lines; a line is
+/// `URI [method=M] [contents=STRING] [think=X]` (STRING may be quoted with ' or "); an
+/// indented line belongs to the burst of the line above; `#` starts a comment line. The
+/// think time follows a burst (its first line's `think=`, else `default_think`).
+///
+/// # Errors
+///
+/// `(line, message)` for a malformed line or an empty log.
+pub fn parse_wsesslog(
+    text: &str,
+    default_think: Duration,
+) -> Result<Vec<Vec<LogRequest>>, (usize, String)> {
+    let mut sessions: Vec<Vec<LogRequest>> = vec![Vec::new()];
+    let mut burst_think = default_think;
+    for (i, raw) in text.lines().enumerate() {
+        let line_no = i + 1;
+        if raw.trim_start().starts_with('#') {
+            continue;
+        }
+        if raw.trim().is_empty() {
+            if !sessions.last().expect("never empty").is_empty() {
+                sessions.push(Vec::new());
+            }
+            continue;
+        }
+        let member = raw.starts_with([' ', '\t']);
+        let mut rest = raw.trim();
+        let uri_end = rest.find(char::is_whitespace).unwrap_or(rest.len());
+        let uri = &rest[..uri_end];
+        if !uri.starts_with('/') {
+            return Err((line_no, format!("'{uri}' is not a URI starting with '/'")));
+        }
+        rest = rest[uri_end..].trim_start();
+        let mut req = LogRequest {
+            uri: uri.to_string(),
+            method: "GET".into(),
+            body: Vec::new(),
+            think: Duration::ZERO,
+            burst_member: member,
+        };
+        let mut think = None;
+        while !rest.is_empty() {
+            let (key, after) = rest
+                .split_once('=')
+                .ok_or_else(|| (line_no, format!("expected key=value, found '{rest}'")))?;
+            let (value, next) = match after.chars().next() {
+                Some(q @ ('\'' | '"')) => {
+                    let close = after[1..]
+                        .find(q)
+                        .ok_or_else(|| (line_no, format!("unterminated {q}-quoted value")))?;
+                    (&after[1..1 + close], &after[close + 2..])
+                }
+                _ => {
+                    let end = after.find(char::is_whitespace).unwrap_or(after.len());
+                    (&after[..end], &after[end..])
+                }
+            };
+            match key.trim() {
+                "method" if is_token(value) => req.method = value.to_string(),
+                "method" => return Err((line_no, format!("'{value}' is not a method token"))),
+                "contents" => req.body = value.replace("\\n", "\n").into_bytes(),
+                "think" => {
+                    let t: f64 = value
+                        .parse()
+                        .ok()
+                        .filter(|t: &f64| t.is_finite() && *t >= 0.0)
+                        .ok_or_else(|| {
+                            (line_no, format!("think={value}: not a number of seconds"))
+                        })?;
+                    think = Some(Duration::from_secs_f64(t));
+                }
+                other => {
+                    return Err((
+                        line_no,
+                        format!("unknown attribute '{other}' (method, contents, think)"),
+                    ));
+                }
+            }
+            rest = next.trim_start();
+        }
+        let session = sessions.last_mut().expect("never empty");
+        if member {
+            if session.is_empty() {
+                return Err((
+                    line_no,
+                    "an indented line must follow a burst's first line".into(),
+                ));
+            }
+        } else {
+            burst_think = think.unwrap_or(default_think);
+        }
+        // The think time follows the burst: move it to the burst's newest request.
+        if let Some(last) = session.last_mut()
+            && member
+        {
+            last.think = Duration::ZERO;
+        }
+        req.think = burst_think;
+        session.push(req);
+    }
+    sessions.retain(|s| !s.is_empty());
+    if sessions.is_empty() {
+        return Err((1, "the session log has no requests".into()));
+    }
+    Ok(sessions)
 }
 
 /// Most sessions volley runs at once for an httperf open loop.
@@ -293,6 +473,7 @@ pub fn parse(args: &[String]) -> Result<Parsed, ConfigError> {
     let mut workers: Option<u32> = None;
     let mut json = false;
     let mut notes = Vec::new();
+    let mut sessions: Option<Sessions> = None;
     let bad = |opt: &str, v: &str, allowed: &str| {
         ConfigError::invalid("httperf", format!("--{opt}={v}"), allowed.to_string())
     };
@@ -394,6 +575,70 @@ pub fn parse(args: &[String]) -> Result<Parsed, ConfigError> {
                 );
             }
             "json" => json = true,
+            "wsess" => {
+                let parts: Vec<&str> = v.split(',').map(str::trim).collect();
+                let parsed = match parts.as_slice() {
+                    [n, c, t] => {
+                        (|| Some((n.parse().ok()?, c.parse().ok()?, t.parse::<f64>().ok()?)))()
+                    }
+                    _ => None,
+                };
+                let Some((n, c, t)) = parsed.filter(|&(n, c, t): &(u64, u32, f64)| {
+                    n > 0 && c > 0 && t.is_finite() && (0.0..=1e6).contains(&t)
+                }) else {
+                    return Err(bad(
+                        name,
+                        &v,
+                        "N,C,T: sessions, calls per session, think time in seconds",
+                    ));
+                };
+                sessions = Some(Sessions::Uniform {
+                    n,
+                    calls: c,
+                    think: Duration::from_secs_f64(t),
+                });
+            }
+            "wsesslog" => {
+                let mut parts = v.splitn(3, ',');
+                let (n, x, file) = (parts.next(), parts.next(), parts.next());
+                let parsed = (|| {
+                    Some((
+                        n?.trim().parse::<u64>().ok()?,
+                        x?.trim().parse::<f64>().ok()?,
+                        file?,
+                    ))
+                })();
+                let Some((n, x, file)) = parsed
+                    .filter(|(n, x, f)| *n > 0 && x.is_finite() && *x >= 0.0 && !f.is_empty())
+                else {
+                    return Err(bad(
+                        name,
+                        &v,
+                        "N,X,FILE: sessions, default think time in seconds, session log",
+                    ));
+                };
+                let text = std::fs::read_to_string(file).map_err(|source| ConfigError::File {
+                    flag: "--wsesslog",
+                    path: file.to_string(),
+                    source,
+                })?;
+                let log = parse_wsesslog(&text, Duration::from_secs_f64(x)).map_err(
+                    |(line, message)| ConfigError::RunFile {
+                        path: file.to_string(),
+                        line,
+                        column: 1,
+                        message,
+                    },
+                )?;
+                if log.iter().flatten().any(|r| r.burst_member) {
+                    notes.push(format!(
+                        "volley httperf: {file}: burst members (indented lines) are sent one after \
+                         another on the session's connection; httperf sends them together \
+                         (pipelining is not supported yet)"
+                    ));
+                }
+                sessions = Some(Sessions::Log { n, log });
+            }
             "help" => return Err(ConfigError::Help(help())),
             "version" => {
                 return Err(ConfigError::Help(format!(
@@ -426,6 +671,7 @@ pub fn parse(args: &[String]) -> Result<Parsed, ConfigError> {
     };
     let concurrency = match &arrival {
         None => 1,
+        Some(Arrival::Immediate) => 1,
         Some(a) => {
             // httperf has no cap: allow what the schedule can have in flight until the
             // watchdog ends a stalled request.
@@ -468,19 +714,37 @@ pub fn parse(args: &[String]) -> Result<Parsed, ConfigError> {
         post: Delay::default(),
         timeouts,
     };
-    let open_loop = arrival.map(|arrival| OpenLoop {
-        arrival,
-        calls: num_calls,
-        client,
-    });
-    let limit = if open_loop.is_some() {
-        Limit::Requests(num_conns)
-    } else {
-        Limit::Requests(num_conns.saturating_mul(u64::from(num_calls)))
+    let (requests, open_loop, limit, conn_requests) = match sessions {
+        None => {
+            let open_loop = arrival.map(|arrival| OpenLoop {
+                arrival,
+                calls: num_calls,
+                client,
+                templates: Vec::new(),
+            });
+            let limit = if open_loop.is_some() {
+                Limit::Requests(num_conns)
+            } else {
+                Limit::Requests(num_conns.saturating_mul(u64::from(num_calls)))
+            };
+            (vec![request], open_loop, limit, Some(num_calls))
+        }
+        Some(sessions) => {
+            let (requests, templates, n) = sessions.build(&request);
+            // Without a rate, httperf runs sessions one after another.
+            let arrival = arrival.unwrap_or(Arrival::Immediate);
+            let open_loop = OpenLoop {
+                arrival,
+                calls: templates[0].calls,
+                client,
+                templates,
+            };
+            (requests, Some(open_loop), Limit::Requests(n), None)
+        }
     };
     Ok(Parsed {
         spec: RunSpec {
-            requests: vec![request],
+            requests,
             iterator: IteratorKind::Default,
             custom_iterator: None,
             rounds: None,
@@ -504,7 +768,7 @@ pub fn parse(args: &[String]) -> Result<Parsed, ConfigError> {
             },
             run_name: None,
             open_loop,
-            conn_requests: Some(num_calls),
+            conn_requests,
             log: None,
             run_file: None,
         },
@@ -607,7 +871,7 @@ mod tests {
             "ambiguous: names candidates"
         );
         assert!(rejected(&["--bogus"]).contains("--bogus"));
-        assert!(rejected(&["--wsess=10,5,1"]).contains("not supported yet"));
+        assert!(rejected(&["--wset=10,5"]).contains("not supported yet"));
         assert!(rejected(&["--ssl"]).contains("HTTPS"));
         assert!(rejected(&["--burst-len", "4"]).contains("pipelining"));
         assert!(rejected(&["--http-version=1.0"]).contains("1.1"));
@@ -623,6 +887,55 @@ mod tests {
         let r = p(&["--server", "127.0.0.1", "--hog", "-v", "--max-conn", "4"]).unwrap();
         assert_eq!(r.notes.len(), 3, "{:?}", r.notes);
         assert!(r.notes[0].contains("--hog"));
+    }
+
+    #[test]
+    fn session_logs() {
+        let log = "# comment\n/a.html think=2\n  /a1.gif\n  /a2.gif\n/b method=POST contents='x y'\n\n\n/c\n";
+        let s = parse_wsesslog(log, Duration::from_millis(500)).unwrap();
+        assert_eq!(s.len(), 2);
+        let uris: Vec<&str> = s[0].iter().map(|r| r.uri.as_str()).collect();
+        assert_eq!(uris, ["/a.html", "/a1.gif", "/a2.gif", "/b"]);
+        let thinks: Vec<u128> = s[0].iter().map(|r| r.think.as_millis()).collect();
+        assert_eq!(thinks, [0, 0, 2000, 500], "think follows the burst");
+        assert_eq!(
+            (s[0][3].method.as_str(), s[0][3].body.as_slice()),
+            ("POST", &b"x y"[..])
+        );
+        assert!(s[0][1].burst_member && !s[0][0].burst_member);
+        assert_eq!(s[1][0].uri, "/c");
+        assert_eq!(parse_wsesslog("nope\n", Duration::ZERO).unwrap_err().0, 1);
+        assert_eq!(
+            parse_wsesslog("/a\n/b colour=red\n", Duration::ZERO)
+                .unwrap_err()
+                .0,
+            2
+        );
+        assert_eq!(parse_wsesslog("  /a\n", Duration::ZERO).unwrap_err().0, 1);
+        assert!(parse_wsesslog("# only\n", Duration::ZERO).is_err());
+    }
+
+    #[test]
+    fn wsess_builds_sessions() {
+        let s = p(&["--server", "127.0.0.1", "--wsess=10,3,0.5", "--rate", "5"])
+            .unwrap()
+            .spec;
+        let o = s.open_loop.unwrap();
+        assert_eq!(
+            o.templates,
+            [crate::spec::SessionTemplate {
+                first: 0,
+                len: 1,
+                calls: 3
+            }]
+        );
+        assert_eq!(s.limit, Limit::Requests(10));
+        assert_eq!(s.requests[0].post.delay, Duration::from_millis(500));
+        assert_eq!(s.conn_requests, None);
+        let seq = p(&["--server", "127.0.0.1", "--wsess=2,2,0"]).unwrap().spec;
+        assert_eq!(seq.open_loop.unwrap().arrival, Arrival::Immediate);
+        assert_eq!(seq.concurrency, 1);
+        assert!(rejected(&["--wsess=1,2"]).contains("N,C,T"));
     }
 
     #[test]

@@ -21,7 +21,7 @@ pub use error::ConfigError;
 pub use resolve::{Command, parse_url};
 pub use spec::{
     Arrival, Delay, IteratorKind, KeepAlive, Limit, LogFormat, LogSpec, OpenLoop, OutputSpec,
-    RampUp, ReplyLimits, RequestSpec, RunSpec, Target, Timeouts, TopSpec,
+    RampUp, ReplyLimits, RequestSpec, RunSpec, SessionTemplate, Target, Timeouts, TopSpec,
 };
 
 /// Parses a full argv (program name first) into a [`Command`].

@@ -251,6 +251,7 @@ pub(crate) fn open_loop(
         arrival,
         calls,
         client: (0, 1),
+        templates: Vec::new(),
     }))
 }
 

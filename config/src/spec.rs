@@ -68,6 +68,21 @@ pub struct OpenLoop {
     /// `(I, N)`: this process runs the I-th of N equal shares of the schedule (httperf's
     /// `--client I/N`): the arrivals `k` with `k mod N == I`. `(0, 1)`: all of it.
     pub client: (u32, u32),
+    /// Session templates (httperf's `--wsess`/`--wsesslog`): arrival `k` runs template
+    /// `k mod len`. Empty: a session is `calls` requests picked by the iterator.
+    pub templates: Vec<SessionTemplate>,
+}
+
+/// One kind of session: `calls` requests, the URL list's entries `first..first + len` in
+/// turn (wrapping), the post-delay of each entry being the think time before the next.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SessionTemplate {
+    /// First entry of the URL list.
+    pub first: u32,
+    /// Entries it cycles through.
+    pub len: u32,
+    /// Requests in the session.
+    pub calls: u32,
 }
 
 /// The inter-arrival process of an open-loop run (httperf's `--period`).
@@ -90,6 +105,9 @@ pub enum Arrival {
         /// Mean inter-arrival time, ns.
         mean_ns: u64,
     },
+    /// No schedule: a session is due as soon as a slot takes it (httperf's rate 0:
+    /// sessions one after another on each slot).
+    Immediate,
     /// Piecewise fixed periods: `period` for `duration`, then the next step; after the
     /// last step the sequence starts again.
     Variable {
@@ -106,6 +124,7 @@ impl Arrival {
             Arrival::Deterministic { period_ns } => per(*period_ns),
             Arrival::Uniform { lo_ns, hi_ns } => per((lo_ns + hi_ns) / 2),
             Arrival::Exponential { mean_ns } => per(*mean_ns),
+            Arrival::Immediate => 0.0,
             Arrival::Variable { steps } => {
                 let (n, t) = steps.iter().fold((0.0, 0u64), |(n, t), &(p, d)| {
                     (n + d as f64 / p as f64, t + d)

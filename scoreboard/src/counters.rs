@@ -53,11 +53,15 @@ pub enum Counter {
     ConnsOpened,
     /// Requests sent on a kept-alive connection instead of a new one.
     ConnsReused,
+    /// Open-loop sessions whose every request got a reply.
+    SessionsOk,
+    /// Open-loop sessions that ended with a failed request.
+    SessionsFailed,
 }
 
 impl Counter {
     /// Number of counters.
-    pub const COUNT: usize = 21;
+    pub const COUNT: usize = 23;
 
     /// Every counter, in index order.
     pub const ALL: [Counter; Counter::COUNT] = [
@@ -82,6 +86,8 @@ impl Counter {
         Counter::ConnsOpen,
         Counter::ConnsOpened,
         Counter::ConnsReused,
+        Counter::SessionsOk,
+        Counter::SessionsFailed,
     ];
 
     /// Dense index of this counter.

@@ -23,7 +23,7 @@ use crate::counters::{Counter, ErrorClass};
 pub const MAGIC: u64 = u64::from_le_bytes(*b"VOLLEYSB");
 
 /// The layout version in [`Header`]; readers refuse any other.
-pub const LAYOUT_VERSION: u32 = 2;
+pub const LAYOUT_VERSION: u32 = 3;
 
 /// Bytes of the header, a multiple of 128 so slot 0 starts on its own cache-line pair.
 pub const HEADER_SIZE: usize = size_of::<Header>();

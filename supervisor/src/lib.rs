@@ -118,6 +118,16 @@ pub fn run_with<H: Hooks>(spec: &RunSpec, hooks: &mut H) -> Result<Report, Super
         late_starts: 0,
     });
     report.reply_rate_samples = waited.reply_rate_samples.clone();
+    if spec
+        .open_loop
+        .as_ref()
+        .is_some_and(|o| !o.templates.is_empty())
+    {
+        report.sessions = Some(report::SessionReport {
+            rate_samples: waited.session_rate_samples.clone(),
+            ..Default::default()
+        });
+    }
     merge::merge(&mut report, &children, &waited, &sb);
     if report.duration_s == 0.0 {
         report.duration_s = waited.end_ns.saturating_sub(start_ns) as f64 / 1e9;
@@ -138,6 +148,7 @@ fn describe_arrival(a: &volley_config::Arrival) -> String {
     let s = |ns: u64| format!("{}", ns as f64 / 1e9);
     match a {
         Arrival::Deterministic { period_ns } => format!("d{}", s(*period_ns)),
+        Arrival::Immediate => "sequential".to_string(),
         Arrival::Uniform { lo_ns, hi_ns } => format!("u{},{}", s(*lo_ns), s(*hi_ns)),
         Arrival::Exponential { mean_ns } => format!("e{}", s(*mean_ns)),
         Arrival::Variable { steps } => {

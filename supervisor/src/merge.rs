@@ -32,6 +32,17 @@ pub fn merge(report: &mut Report, children: &[Child], waited: &Waited, sb: &Scor
                 r.reply_error_us.add_to(&mut report.reply_error);
                 r.response_us.add_to(&mut report.response);
                 report.max_open += r.max_open;
+                if let Some(sr) = report.sessions.as_mut() {
+                    r.session_life_us.add_to(&mut sr.life);
+                    r.session_fail_us.add_to(&mut sr.fail);
+                    sr.conns += r.session_conns;
+                    if sr.lengths.len() < r.session_lengths.len() {
+                        sr.lengths.resize(r.session_lengths.len(), 0);
+                    }
+                    for (i, n) in r.session_lengths.iter().enumerate() {
+                        sr.lengths[i] += n;
+                    }
+                }
                 r.lag_us.add_to(&mut report.lag);
                 if let Some(o) = report.open_loop.as_mut() {
                     o.late_starts += r.late_starts;
@@ -58,6 +69,10 @@ pub fn merge(report: &mut Report, children: &[Child], waited: &Waited, sb: &Scor
         part.counters.pid = part.pid as u32;
         report.totals.add(&part.counters);
         report.workers.push(part);
+    }
+    if let Some(sr) = report.sessions.as_mut() {
+        sr.ok = report.totals.get(Counter::SessionsOk);
+        sr.failed = report.totals.get(Counter::SessionsFailed);
     }
     // Gauges make no sense summed at the end.
     report.totals.counters[Counter::ThreadsActive.index()] = 0;

@@ -34,6 +34,8 @@ pub struct Waited {
     pub interrupted: bool,
     /// Replies per second, one sample per full 5 s.
     pub reply_rate_samples: Vec<f64>,
+    /// Successful sessions per second, one sample per full 5 s.
+    pub session_rate_samples: Vec<f64>,
     /// When the last worker ended (monotonic ns).
     pub end_ns: u64,
 }
@@ -71,6 +73,7 @@ pub fn wait_all(
     let mut kill_deadline: Option<u64> = None;
     let mut next_sample = start_ns.saturating_add(REPLY_RATE_INTERVAL_NS);
     let mut last_replies = 0u64;
+    let mut last_sessions = 0u64;
     while tracked.iter().any(|t| t.pipe_open || !t.reaped) {
         let now = now_ns();
         if stop_deadline.is_some_and(|d| now >= d) {
@@ -88,6 +91,10 @@ pub fn wait_all(
             out.reply_rate_samples
                 .push((replies - last_replies) as f64 / secs);
             last_replies = replies;
+            let sessions = sb.total().get(Counter::SessionsOk);
+            out.session_rate_samples
+                .push((sessions - last_sessions) as f64 / secs);
+            last_sessions = sessions;
             next_sample = next_sample.saturating_add(REPLY_RATE_INTERVAL_NS);
         }
         if let Some(p) = progress.as_mut() {

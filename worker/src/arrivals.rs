@@ -89,6 +89,8 @@ impl Arrivals {
     fn gap(&mut self) -> u64 {
         match &self.process {
             Arrival::Deterministic { period_ns } => *period_ns,
+            // Due when taken: the offset stays 0 and the slot uses its own clock.
+            Arrival::Immediate => 0,
             Arrival::Uniform { lo_ns, hi_ns } => lo_ns + below(&mut self.rng, hi_ns - lo_ns),
             Arrival::Exponential { mean_ns } => {
                 // U in (0, 1]: -ln U is exponential with mean 1.

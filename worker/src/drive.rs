@@ -77,6 +77,8 @@ impl Worker<'_> {
             slot.hop += 1;
             slot.pre_delay_ns = 0;
             true
+        } else if self.slots[s as usize].template.is_some() {
+            self.pick_template(s)
         } else if self.hooks.as_ref().is_some_and(|h| h.iterates()) {
             self.pick_custom(s)
         } else {
@@ -111,6 +113,11 @@ impl Worker<'_> {
     /// are used up.
     fn next_in_session(&mut self, s: u32, now: u64) -> bool {
         let calls = self.spec.open_loop.as_ref().map_or(1, |o| o.calls);
+        let immediate = self
+            .spec
+            .open_loop
+            .as_ref()
+            .is_some_and(|o| o.arrival == volley_config::Arrival::Immediate);
         let start_ns = self.start_ns;
         let seed = self.spec.seed;
         let Some(arrivals) = self.arrivals.as_mut() else {
@@ -126,9 +133,22 @@ impl Worker<'_> {
             let Some((k, t)) = arrivals.next_own() else {
                 return false;
             };
+            let templates = &self.spec.open_loop.as_ref().expect("open loop").templates;
+            slot.template = (!templates.is_empty()).then(|| (k % templates.len() as u64) as u32);
+            slot.session_pos = 0;
             slot.session = k;
-            slot.session_left = calls;
-            slot.scheduled_ns = start_ns.saturating_add(t);
+            slot.session_left = match slot.template {
+                Some(i) => templates[i as usize].calls,
+                None => calls,
+            };
+            slot.scheduled_ns = if immediate {
+                now
+            } else {
+                start_ns.saturating_add(t)
+            };
+            slot.session_start_ns = slot.scheduled_ns;
+            slot.session_conns = 0;
+            slot.session_replies = 0;
             slot.rng = stream_rng(seed, SESSION_STREAM_BASE.saturating_add(k));
             // A session is one walk: the first request of a round, its own draws.
             slot.walk = Walk::default();
@@ -156,6 +176,21 @@ impl Worker<'_> {
         else {
             return false;
         };
+        slot.entry = entry;
+        slot.index = entry;
+        slot.hop = 0;
+        slot.dynamic = None;
+        self.draw_pre_delay(s);
+        true
+    }
+
+    /// A session template's next request: its entries in turn.
+    fn pick_template(&mut self, s: u32) -> bool {
+        let slot = &mut self.slots[s as usize];
+        let templates = &self.spec.open_loop.as_ref().expect("open loop").templates;
+        let t = templates[slot.template.expect("checked") as usize];
+        let entry = t.first + slot.session_pos % t.len.max(1);
+        slot.session_pos += 1;
         slot.entry = entry;
         slot.index = entry;
         slot.hop = 0;
@@ -335,6 +370,7 @@ impl Worker<'_> {
         };
         let h = self.conns.insert(Conn::new(stream, addr, s, now));
         self.stats.add(Counter::ConnsOpen, 1);
+        self.slots[s as usize].session_conns += 1;
         self.stats.max_open = self.stats.max_open.max(self.conns.len() as u64);
         self.slots[s as usize].conn = Some(h);
         self.slots[s as usize].phase = Phase::Connecting;

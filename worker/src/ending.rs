@@ -13,6 +13,10 @@ use volley_config::Target;
 
 use crate::workload::{draw_delay, is_redirect, resolve_location, spec_of, wire_of};
 
+/// Sessions with more replies than this share the last bin of the session-length
+/// histogram.
+pub const MAX_SESSION_LENGTH_BIN: usize = 1000;
+
 /// How long a slot waits before its next request after the client itself ran short of
 /// file descriptors or ports: long enough not to spin, short enough to notice recovery.
 pub const GENERATOR_BACKOFF_NS: u64 = 10_000_000;
@@ -60,11 +64,27 @@ impl Worker<'_> {
             self.close_conn(s, now);
         }
         let follow = self.redirect_to_follow(s, status);
-        let post = if follow.is_some() {
+        let open = self.arrivals.is_some();
+        self.slots[s as usize].session_replies += 1;
+        let session_over = open && follow.is_none() && self.slots[s as usize].session_left == 0;
+        let post = if follow.is_some() || session_over {
+            // No think time after a session's last request: the slot is free at once.
             0
         } else {
             self.draw_post_delay(s)
         };
+        if session_over {
+            self.session_ended(s, true, now);
+            if self
+                .spec
+                .open_loop
+                .as_ref()
+                .is_some_and(|o| !o.templates.is_empty())
+            {
+                // An httperf session has connections of its own.
+                self.close_conn(s, now);
+            }
+        }
         let r = &mut self.slots[s as usize].result;
         r.status = status;
         r.end_ns = now;
@@ -72,6 +92,26 @@ impl Worker<'_> {
         self.slots[s as usize].follow = follow;
         self.emit(s, now);
         self.after_request(s, post, now);
+    }
+
+    /// Open loop: slot `s`'s session is over, every request replied to (`ok`) or one
+    /// failed.
+    fn session_ended(&mut self, s: u32, ok: bool, now: u64) {
+        let slot = &self.slots[s as usize];
+        let life = now.saturating_sub(slot.session_start_ns);
+        self.stats.session_conns += slot.session_conns;
+        let bin = (slot.session_replies as usize).min(MAX_SESSION_LENGTH_BIN);
+        if self.stats.session_lengths.len() <= bin {
+            self.stats.session_lengths.resize(bin + 1, 0);
+        }
+        self.stats.session_lengths[bin] += 1;
+        if ok {
+            self.stats.add(Counter::SessionsOk, 1);
+            record_ns(&mut self.stats.session_life, life);
+        } else {
+            self.stats.add(Counter::SessionsFailed, 1);
+            record_ns(&mut self.stats.session_fail, life);
+        }
     }
 
     /// The path to follow after a redirect reply, when the iterator follows redirects, the
@@ -170,8 +210,11 @@ impl Worker<'_> {
             return;
         }
         self.stats.failed(f);
-        // A failed request ends its open-loop session (its connection is gone).
-        self.slots[s as usize].session_left = 0;
+        if self.arrivals.is_some() {
+            // A failed request ends its open-loop session (its connection is gone).
+            self.slots[s as usize].session_left = 0;
+            self.session_ended(s, false, now);
+        }
         let r = &mut self.slots[s as usize].result;
         r.error = Some(f);
         r.end_ns = now;

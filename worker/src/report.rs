@@ -74,6 +74,18 @@ pub struct WorkerReport {
     /// Open loop: sessions that started more than 1 ms late.
     #[serde(default)]
     pub late_starts: u64,
+    /// Open loop: lifetimes of sessions that succeeded, µs.
+    #[serde(default)]
+    pub session_life_us: HistogramData,
+    /// Open loop: due → failure of sessions that failed, µs.
+    #[serde(default)]
+    pub session_fail_us: HistogramData,
+    /// Open loop: connections opened by ended sessions.
+    #[serde(default)]
+    pub session_conns: u64,
+    /// Open loop: ended sessions by replies got.
+    #[serde(default)]
+    pub session_lengths: Vec<u64>,
     /// Most connections this worker had open at once.
     #[serde(default)]
     pub max_open: u64,
@@ -120,6 +132,10 @@ impl WorkerReport {
             lag_us: HistogramData::from_histogram(&stats.lag),
             late_starts: stats.late_starts,
             max_open: stats.max_open,
+            session_life_us: HistogramData::from_histogram(&stats.session_life),
+            session_fail_us: HistogramData::from_histogram(&stats.session_fail),
+            session_conns: stats.session_conns,
+            session_lengths: stats.session_lengths.clone(),
             log_records: 0,
             log_error: None,
         }

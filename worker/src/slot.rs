@@ -162,6 +162,16 @@ pub struct Slot {
     pub session: u64,
     /// Open loop: the next request to begin is its session's first.
     pub session_first: bool,
+    /// Open loop: the session's template (an index into the run's templates), if any.
+    pub template: Option<u32>,
+    /// Open loop: requests of the session picked so far.
+    pub session_pos: u32,
+    /// Open loop: when the session was due (monotonic ns).
+    pub session_start_ns: u64,
+    /// Open loop: connections the session opened.
+    pub session_conns: u64,
+    /// Open loop: replies the session got.
+    pub session_replies: u32,
     /// Open loop: when the current request was due (monotonic ns): the session's arrival
     /// for its first request, the previous request's end for the others.
     pub scheduled_ns: u64,
@@ -266,6 +276,11 @@ impl Slot {
             session_left: 0,
             session: 0,
             session_first: false,
+            template: None,
+            session_pos: 0,
+            session_start_ns: 0,
+            session_conns: 0,
+            session_replies: 0,
             scheduled_ns: 0,
             follow: None,
             pre_delay_ns: 0,

@@ -58,6 +58,15 @@ pub struct Stats<'a> {
     pub late_starts: u64,
     /// Most connections open at once.
     pub max_open: u64,
+    /// Open loop: due → last reply of sessions whose every request got a reply.
+    pub session_life: Histogram<u64>,
+    /// Open loop: due → failure of sessions that failed.
+    pub session_fail: Histogram<u64>,
+    /// Open loop: connections opened by ended sessions.
+    pub session_conns: u64,
+    /// Open loop: ended sessions by the replies they got (index = replies, the last bin
+    /// holds all longer ones).
+    pub session_lengths: Vec<u64>,
     /// Events whose handle was stale (a closed connection's leftovers), dropped.
     pub stale_events: u64,
     /// Failures by `(class, detail)`; a handful of distinct pairs per run.
@@ -80,6 +89,10 @@ impl<'a> Stats<'a> {
             lag: latency_histogram(),
             late_starts: 0,
             max_open: 0,
+            session_life: latency_histogram(),
+            session_fail: latency_histogram(),
+            session_conns: 0,
+            session_lengths: Vec::new(),
             stale_events: 0,
             details: Vec::new(),
             first_other_errno: None,

@@ -139,6 +139,15 @@ fn to_value(r: &Report) -> Value {
             "response": latency(&r.response),
             "schedule_lag": latency(&r.lag),
         },
+        "sessions": r.sessions.as_ref().map(|sr| json!({
+            "ok": sr.ok,
+            "failed": sr.failed,
+            "connections": sr.conns,
+            "lifetime_ms": latency(&sr.life),
+            "failtime_ms": latency(&sr.fail),
+            "length_histogram": sr.lengths,
+            "rate_samples": sr.rate_samples,
+        })),
         "open_loop": r.open_loop.as_ref().map(|o| json!({
             "process": o.process,
             "target_sessions_per_s": num(o.target_rate),

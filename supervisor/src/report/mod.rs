@@ -116,10 +116,45 @@ pub struct Report {
     pub max_open: u64,
     /// Open loop: the schedule and how well it was kept.
     pub open_loop: Option<OpenLoopSummary>,
+    /// Session workloads (`--wsess`, `--wsesslog`): httperf's session statistics.
+    pub sessions: Option<SessionReport>,
     /// Open loop: scheduled time → full reply (µs), replies with status < 400.
     pub response: Histogram<u64>,
     /// Open loop: session start lag against the schedule (µs).
     pub lag: Histogram<u64>,
+}
+
+/// httperf's session statistics.
+#[derive(Debug, Clone)]
+pub struct SessionReport {
+    /// Sessions whose every request got a reply.
+    pub ok: u64,
+    /// Sessions that ended with a failed request.
+    pub failed: u64,
+    /// Lifetimes of the successful sessions (µs).
+    pub life: Histogram<u64>,
+    /// Due → failure of the failed sessions (µs).
+    pub fail: Histogram<u64>,
+    /// Connections opened by ended sessions.
+    pub conns: u64,
+    /// Ended sessions by replies got.
+    pub lengths: Vec<u64>,
+    /// Successful sessions per second in each full 5 s of the run.
+    pub rate_samples: Vec<f64>,
+}
+
+impl Default for SessionReport {
+    fn default() -> Self {
+        SessionReport {
+            ok: 0,
+            failed: 0,
+            life: latency_histogram(),
+            fail: latency_histogram(),
+            conns: 0,
+            lengths: Vec::new(),
+            rate_samples: Vec::new(),
+        }
+    }
 }
 
 /// An open-loop run's schedule.
@@ -201,6 +236,7 @@ impl Report {
             log: None,
             max_open: 0,
             open_loop: None,
+            sessions: None,
             response: latency_histogram(),
             lag: latency_histogram(),
         }

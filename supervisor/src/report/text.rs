@@ -241,6 +241,35 @@ fn write_report(out: &mut String, r: &Report) -> std::fmt::Result {
         e(ErrorClass::FtabFull),
         e(ErrorClass::Other)
     )?;
+    if let Some(sr) = &r.sessions {
+        // httperf's session lines.
+        let ended = sr.ok + sr.failed;
+        let [min, _, max, stddev] = sample_stats(&sr.rate_samples);
+        writeln!(out)?;
+        writeln!(
+            out,
+            "Session rate [sess/s]: min {:.2} avg {:.2} max {:.2} stddev {:.2} ({}/{})",
+            min,
+            ratio(sr.ok as f64, dur).unwrap_or(0.0),
+            max,
+            stddev,
+            sr.ok,
+            ended
+        )?;
+        writeln!(
+            out,
+            "Session: avg {:.2} connections/session",
+            ratio(sr.conns as f64, ended as f64).unwrap_or(0.0)
+        )?;
+        let mean_s = |h: &Histogram<u64>| if h.is_empty() { 0.0 } else { h.mean() / 1e6 };
+        writeln!(out, "Session lifetime [s]: {:.1}", mean_s(&sr.life))?;
+        writeln!(out, "Session failtime [s]: {:.1}", mean_s(&sr.fail))?;
+        write!(out, "Session length histogram:")?;
+        for n in &sr.lengths {
+            write!(out, " {n}")?;
+        }
+        writeln!(out)?;
+    }
     writeln!(out)?;
 
     // volley's additions.
