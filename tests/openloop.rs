@@ -211,3 +211,54 @@ fn sessions_run_their_calls_and_bad_rates_are_refused() {
         assert_eq!(out.code, Some(2), "{bad:?}: {}", out.stderr);
     }
 }
+
+#[test]
+fn the_log_has_each_requests_scheduled_time() {
+    let srv = TestServer::start(ServerConfig::default());
+    let log = std::env::temp_dir().join(format!("volley-openloop-log-{}.csv", std::process::id()));
+    let out = volley()
+        .args([
+            &srv.url("/l"),
+            "--rate",
+            "100",
+            "-n",
+            "50",
+            "-c",
+            "5",
+            "-w",
+            "2",
+            "-q",
+            "--log",
+            log.to_str().unwrap(),
+        ])
+        .run();
+    assert_eq!(out.code, Some(0), "{}", out.stderr);
+    let text = std::fs::read_to_string(&log).unwrap();
+    let _ = std::fs::remove_file(&log);
+    let mut lines = text.lines();
+    let header: Vec<&str> = lines.next().unwrap().split(',').collect();
+    let col = |name: &str| header.iter().position(|h| *h == name).unwrap();
+    let (sched, start, body) = (col("scheduled_ms"), col("start_ms"), col("body_ms"));
+    let mut rows: Vec<(f64, f64, f64)> = lines
+        .map(|l| {
+            let f: Vec<&str> = l.split(',').collect();
+            let n = |i: usize| f[i].parse::<f64>().unwrap();
+            (n(sched), n(start), n(body))
+        })
+        .collect();
+    assert_eq!(rows.len(), 50);
+    rows.sort_by(|a, b| a.0.total_cmp(&b.0));
+    for w in rows.windows(2) {
+        let gap = w[1].0 - w[0].0;
+        assert!(
+            (gap - 10.0).abs() < 0.01,
+            "the schedule is 10 ms apart: {gap}"
+        );
+    }
+    for (s, st, b) in &rows {
+        assert!(
+            st >= s && b >= st,
+            "scheduled <= start <= done: {s} {st} {b}"
+        );
+    }
+}

@@ -4,7 +4,7 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand};
 
-use crate::values::{DurationArg, HeaderArg, PeriodArg, RateArg, TimeoutArg};
+use crate::values::{ClientArg, DurationArg, HeaderArg, PeriodArg, RateArg, TimeoutArg};
 
 /// volley: an HTTP load generator (supervisor + worker processes over a shared-memory
 /// scoreboard).
@@ -112,6 +112,11 @@ pub struct RunArgs {
     /// fixed, u uniform, e exponential/Poisson, v piecewise).
     #[arg(long, value_name = "SPEC")]
     pub period: Option<PeriodArg>,
+
+    /// Run the I-th of N equal shares of the open-loop schedule (httperf's --client I/N):
+    /// N processes (or machines) with the same flags and seed run one schedule together.
+    #[arg(long, value_name = "I/N")]
+    pub client: Option<ClientArg>,
 
     /// Requests per open-loop session, one after the other on one slot
     /// [default: 1, or one round of a run file's URL list].
@@ -258,6 +263,11 @@ pub struct LoadArgs {
     /// fixed, u uniform, e exponential/Poisson, v piecewise).
     #[arg(long, value_name = "SPEC")]
     pub period: Option<PeriodArg>,
+
+    /// Run the I-th of N equal shares of the open-loop schedule (httperf's --client I/N):
+    /// N processes (or machines) with the same flags and seed run one schedule together.
+    #[arg(long, value_name = "I/N")]
+    pub client: Option<ClientArg>,
 
     /// Requests per open-loop session, one after the other on one slot
     /// [default: 1, or one round of a run file's URL list].

@@ -189,7 +189,7 @@ fn run_spec(
             progress: !load.quiet,
         },
         run_name: load.run_name.map(|n| format!("volley-{n}")),
-        open_loop: open_loop(load.rate, load.period, load.calls, 1)?,
+        open_loop: open_loop(load.rate, load.period, load.calls, 1, load.client)?,
         conn_requests: None,
         log: log_spec(load.log, load.log_format.as_deref())?,
         run_file: None,
@@ -227,11 +227,19 @@ pub(crate) fn open_loop(
     period: Option<crate::values::PeriodArg>,
     calls: Option<u32>,
     default_calls: u32,
+    client: Option<crate::values::ClientArg>,
 ) -> Result<Option<crate::spec::OpenLoop>, ConfigError> {
     let arrival = match (rate, period) {
         (Some(r), _) => r.arrival(),
         (None, Some(p)) => p.0,
         (None, None) => {
+            if let Some(c) = client {
+                return Err(ConfigError::invalid(
+                    "--client",
+                    format!("{}/{}", c.0, c.1),
+                    "only with --rate or --period (a share of an open-loop schedule)",
+                ));
+            }
             if let Some(c) = calls {
                 return Err(ConfigError::invalid(
                     "--calls",
@@ -250,7 +258,7 @@ pub(crate) fn open_loop(
     Ok(Some(crate::spec::OpenLoop {
         arrival,
         calls,
-        client: (0, 1),
+        client: client.map_or((0, 1), |c| (c.0, c.1)),
         templates: Vec::new(),
     }))
 }

@@ -59,6 +59,9 @@ struct File {
     iterator: Option<Spanned<String>>,
     max_redirects: Option<Spanned<i64>>,
     follow_cross_origin: Option<bool>,
+    rate: Option<Spanned<f64>>,
+    period: Option<Spanned<String>>,
+    calls: Option<Spanned<i64>>,
     log: Option<Spanned<String>>,
     log_format: Option<Spanned<String>>,
     run_name: Option<Spanned<String>>,
@@ -473,6 +476,30 @@ fn build(
     if let Some(n) = &run_name {
         check_run_name(n)?;
     }
+    let file_rate = match &file.rate {
+        Some(v) => Some(
+            v.get_ref()
+                .to_string()
+                .parse::<crate::values::RateArg>()
+                .map_err(|e| at.error(v.span(), format!("rate: {e}")))?,
+        ),
+        None => None,
+    };
+    let file_period = match &file.period {
+        Some(v) if file.rate.is_some() => {
+            return Err(at.error(v.span(), "give rate or period, not both"));
+        }
+        Some(v) => Some(
+            v.get_ref()
+                .parse::<crate::values::PeriodArg>()
+                .map_err(|e| at.error(v.span(), format!("period: {e}")))?,
+        ),
+        None => None,
+    };
+    let file_calls = match &file.calls {
+        Some(v) => Some(at.count::<u32>(v, "calls", 1..i64::from(u32::MAX))?),
+        None => None,
+    };
     let timeouts = requests[0].timeouts;
     let list_len = u32::try_from(requests.len()).unwrap_or(u32::MAX);
     Ok(RunSpec {
@@ -499,7 +526,13 @@ fn build(
             progress: !args.quiet,
         },
         run_name: run_name.map(|n| format!("volley-{n}")),
-        open_loop: open_loop(args.rate, args.period.clone(), args.calls, list_len)?,
+        open_loop: open_loop(
+            args.rate.or(file_rate),
+            args.period.clone().or(file_period),
+            args.calls.or(file_calls),
+            list_len,
+            args.client,
+        )?,
         conn_requests: None,
         log,
         run_file: Some(args.file.clone()),
@@ -887,6 +920,32 @@ conn_timeout = "never"
         assert!(msg.contains("[[request]]"), "{msg}");
         let (line, _, msg) = err("workers = 0\n[[request]]\nurl = \"http://127.0.0.1/\"\n");
         assert_eq!(line, 1, "{msg}");
+    }
+
+    #[test]
+    fn open_loop_keys() {
+        let spec = ok("rate = 250\ncalls = 2\n[[request]]\nurl = \"http://127.0.0.1/\"\n");
+        let o = spec.open_loop.unwrap();
+        assert_eq!(
+            o.arrival,
+            crate::spec::Arrival::Deterministic {
+                period_ns: 4_000_000
+            }
+        );
+        assert_eq!(o.calls, 2);
+        let spec = ok(
+            "period = \"e0.01\"\n[[request]]\nurl = \"http://127.0.0.1/\"\n[[request]]\nurl = \"http://127.0.0.1/b\"\n",
+        );
+        assert_eq!(
+            spec.open_loop.unwrap().calls,
+            2,
+            "a session walks the list once"
+        );
+        let (line, _, msg) = err("period = \"q1\"\n[[request]]\nurl = \"http://127.0.0.1/\"\n");
+        assert_eq!(line, 1, "{msg}");
+        let (line, _, msg) =
+            err("rate = 5\nperiod = \"d1\"\n[[request]]\nurl = \"http://127.0.0.1/\"\n");
+        assert_eq!(line, 2, "{msg}");
     }
 
     #[test]

@@ -191,6 +191,26 @@ impl RateArg {
     }
 }
 
+/// A `--client I/N` value: `0 <= I < N`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ClientArg(pub u32, pub u32);
+
+impl FromStr for ClientArg {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let parsed = s
+            .split_once('/')
+            .and_then(|(i, n)| Some((i.trim().parse().ok()?, n.trim().parse().ok()?)));
+        match parsed {
+            Some((i, n)) if n >= 1 && i < n => Ok(ClientArg(i, n)),
+            _ => Err(format!(
+                "'{s}' is not a share; expected I/N with 0 <= I < N, e.g. 0/2"
+            )),
+        }
+    }
+}
+
 /// A `Name: value` header flag value.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct HeaderArg {

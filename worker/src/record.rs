@@ -16,7 +16,7 @@ use crate::slot::Slot;
 use crate::workload::{Prepared, spec_of, url_of};
 
 /// Columns of the per-request log, in order (CSV header; JSON keys).
-pub const COLUMNS: [&str; 22] = [
+pub const COLUMNS: [&str; 23] = [
     "worker",
     "slot",
     "round",
@@ -39,6 +39,7 @@ pub const COLUMNS: [&str; 22] = [
     "conn_cached",
     "pre_delay_ms",
     "post_delay_ms",
+    "scheduled_ms",
 ];
 
 /// Status of a failed request in records (LoadGen's 599).
@@ -95,6 +96,9 @@ pub struct Record<'a> {
     pub pre_delay: u64,
     /// Post-delay drawn after it, ns (0 in a redirect chain but the last hop).
     pub post_delay: u64,
+    /// Open loop: when it was due (0 in a closed loop); `body - scheduled` is its
+    /// response time.
+    pub scheduled: u64,
 }
 
 /// The record of slot `s`'s current (or last) request, from its timestamps and result
@@ -146,6 +150,7 @@ pub fn make_record<'a>(
         conn_cached: slot.reused,
         pre_delay: slot.pre_delay_ns,
         post_delay: r.post_delay,
+        scheduled: rel(slot.scheduled_ns),
     }
 }
 
@@ -287,6 +292,8 @@ fn write_csv(out: &mut impl Write, r: &Record<'_>) -> io::Result<()> {
     ms(out, r.pre_delay)?;
     out.write_all(b",")?;
     ms(out, r.post_delay)?;
+    out.write_all(b",")?;
+    opt_ms(out, r.scheduled, "")?;
     out.write_all(b"\n")
 }
 
@@ -350,6 +357,8 @@ fn write_json(out: &mut impl Write, r: &Record<'_>) -> io::Result<()> {
     ms(out, r.pre_delay)?;
     out.write_all(b",\"post_delay_ms\":")?;
     ms(out, r.post_delay)?;
+    out.write_all(b",\"scheduled_ms\":")?;
+    opt_ms(out, r.scheduled, "null")?;
     out.write_all(b"}\n")
 }
 
@@ -382,6 +391,7 @@ mod tests {
             conn_cached: true,
             pre_delay: 50_000_000,
             post_delay: 0,
+            scheduled: 0,
         }
     }
 
@@ -392,9 +402,9 @@ mod tests {
         let line = String::from_utf8(out).unwrap();
         assert_eq!(
             line,
-            "000000000012d687\t1,4,2,0,0,GET,\"http://127.0.0.1:1/a,b\",200,,\"OK \"\"fine\"\"\",1.1,1.234,1.300,2.000,2.000,3.500,80,3,0,1,50.000,0.000\n"
+            "000000000012d687\t1,4,2,0,0,GET,\"http://127.0.0.1:1/a,b\",200,,\"OK \"\"fine\"\"\",1.1,1.234,1.300,2.000,2.000,3.500,80,3,0,1,50.000,0.000,\n"
         );
-        assert_eq!(line.split('\t').nth(1).unwrap().matches(',').count(), 22);
+        assert_eq!(line.split('\t').nth(1).unwrap().matches(',').count(), 23);
     }
 
     #[test]
