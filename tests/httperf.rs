@@ -131,7 +131,7 @@ fn options_volley_cannot_honour_are_refused() {
     for bad in [
         &["--wset=10,5"][..],
         &["--ssl"],
-        &["--burst-length", "4"],
+        &["--wlog", "y,urls.txt"],
         &["--r", "5"],
         &["--nonsense"],
         &["--http-version=1.0"],
@@ -142,11 +142,7 @@ fn options_volley_cannot_honour_are_refused() {
     }
     let help = volley().args(["httperf", "--help"]).run();
     assert_eq!(help.code, Some(0));
-    assert!(
-        help.stdout.contains("--burst-length: pipelining"),
-        "{}",
-        help.stdout
-    );
+    assert!(help.stdout.contains("--wlog: URL logs"), "{}", help.stdout);
 }
 
 /// The label of a report line: its text up to the first digit (httperf's line shapes).
@@ -308,7 +304,7 @@ fn wsesslog_cycles_through_the_logs_sessions() {
     let _ = std::fs::remove_dir_all(&dir);
     assert_eq!(out.code, Some(0), "{}", out.stderr);
     assert!(
-        out.stderr.contains("burst members"),
+        out.stderr.contains("bursts (indented lines)"),
         "a note says bursts run in turn: {}",
         out.stderr
     );

@@ -19,6 +19,8 @@ mod hooks;
 mod openloop;
 // `volley httperf`: httperf's command lines and report, next to httperf itself.
 mod httperf;
+// HTTP/1.1 pipelining (S39): pairing, one sample per request, unanswered requests.
+mod pipeline;
 
 /// Path of the binary under test.
 pub fn volley() -> volley_testsupport::Volley {

@@ -113,6 +113,11 @@ pub struct RunArgs {
     #[arg(long, value_name = "SPEC")]
     pub period: Option<PeriodArg>,
 
+    /// HTTP/1.1 pipelining: write N requests back to back on a connection, then read
+    /// their replies in order [default: 1].
+    #[arg(long, value_name = "N")]
+    pub pipeline: Option<u32>,
+
     /// Run the I-th of N equal shares of the open-loop schedule (httperf's --client I/N):
     /// N processes (or machines) with the same flags and seed run one schedule together.
     #[arg(long, value_name = "I/N")]
@@ -263,6 +268,11 @@ pub struct LoadArgs {
     /// fixed, u uniform, e exponential/Poisson, v piecewise).
     #[arg(long, value_name = "SPEC")]
     pub period: Option<PeriodArg>,
+
+    /// HTTP/1.1 pipelining: write N requests back to back on a connection, then read
+    /// their replies in order [default: 1].
+    #[arg(long, value_name = "N")]
+    pub pipeline: Option<u32>,
 
     /// Run the I-th of N equal shares of the open-loop schedule (httperf's --client I/N):
     /// N processes (or machines) with the same flags and seed run one schedule together.

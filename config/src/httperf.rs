@@ -4,12 +4,12 @@
 //! it (`--num-con`, `--ra`), as in httperf. What volley does with each:
 //!
 //! - `--server --port --uri --method --add-header --num-conns --num-calls --rate --period
-//!   --timeout --think-timeout --client --http-version` (1.1) `--wsess --wsesslog --workers`:
-//!   as httperf means them (a session log's bursts run one request after another);
-//! - `--hog`, `--verbose`, `--max-connections`, `--max-piped-calls` (the last two only mean
-//!   something with session workloads): accepted, with a note on stderr saying why they
-//!   change nothing;
-//! - everything else httperf has (`--burst-length`, `--ssl`, `--wlog`, …) is rejected with
+//!   --timeout --think-timeout --client --http-version` (1.1) `--wsess --wsesslog
+//!   --burst-length --max-piped-calls --workers`: as httperf means them (bursts are
+//!   pipelined; a session log's indented burst members run one after another);
+//! - `--hog`, `--verbose`, `--max-connections` (volley opens one connection per session):
+//!   accepted, with a note on stderr saying why they change nothing;
+//! - everything else httperf has (`--ssl`, `--wlog`, `--print-reply`, …) is rejected with
 //!   a message: volley never silently ignores an option.
 //!
 //! httperf's quirk is kept: without `--rate` (or with `--rate 0`) connections are made one
@@ -45,10 +45,7 @@ enum Kind {
 /// Every long option of httperf 0.9, plus volley's `--workers` and `--json`.
 const OPTIONS: &[(&str, Kind)] = &[
     ("add-header", Kind::Value),
-    (
-        "burst-length",
-        Kind::RejectedValue("pipelining (bursts of calls) is not supported yet"),
-    ),
+    ("burst-length", Kind::Value),
     ("client", Kind::Value),
     (
         "close-with-reset",
@@ -73,10 +70,7 @@ const OPTIONS: &[(&str, Kind)] = &[
         "max-connections",
         Kind::NoopValue("httperf uses it with --wsess/--wsesslog only"),
     ),
-    (
-        "max-piped-calls",
-        Kind::NoopValue("httperf uses it with --wsess/--wsesslog only"),
-    ),
+    ("max-piped-calls", Kind::Value),
     ("method", Kind::Value),
     (
         "no-host-hdr",
@@ -242,7 +236,8 @@ pub fn help() -> String {
          usage: volley httperf [--server S] [--port N] [--uri S] [--method S] [--add-header S]\n\
          \x20      [--num-conns N] [--num-calls N] [--rate X | --period [d|u|e|v]T1[,T2...]]\n\
          \x20      [--timeout X] [--think-timeout X] [--client I/N] [--http-version 1.1]\n\
-         \x20      [--wsess N,C,T | --wsesslog N,X,FILE] [--workers N] [--json]\n\n\
+         \x20      [--wsess N,C,T | --wsesslog N,X,FILE] [--burst-length N]\n\
+         \x20      [--max-piped-calls N] [--workers N] [--json]\n\n\
          Options may be abbreviated to any unique prefix. As in httperf, without --rate (or\n\
          with --rate 0) connections are made one after another, each carrying --num-calls\n\
          requests; with --rate they are started on that schedule (open loop), at most\n\
@@ -474,6 +469,8 @@ pub fn parse(args: &[String]) -> Result<Parsed, ConfigError> {
     let mut json = false;
     let mut notes = Vec::new();
     let mut sessions: Option<Sessions> = None;
+    let mut burst: u32 = 1;
+    let mut max_piped: Option<u32> = None;
     let bad = |opt: &str, v: &str, allowed: &str| {
         ConfigError::invalid("httperf", format!("--{opt}={v}"), allowed.to_string())
     };
@@ -575,6 +572,21 @@ pub fn parse(args: &[String]) -> Result<Parsed, ConfigError> {
                 );
             }
             "json" => json = true,
+            "burst-length" => {
+                burst = v
+                    .parse()
+                    .ok()
+                    .filter(|&n| (1..=crate::resolve::MAX_PIPELINE).contains(&n))
+                    .ok_or_else(|| bad(name, &v, "a count from 1 to 1000"))?;
+            }
+            "max-piped-calls" => {
+                max_piped = Some(
+                    v.parse()
+                        .ok()
+                        .filter(|&n| n > 0)
+                        .ok_or_else(|| bad(name, &v, "a positive count"))?,
+                );
+            }
             "wsess" => {
                 let parts: Vec<&str> = v.split(',').map(str::trim).collect();
                 let parsed = match parts.as_slice() {
@@ -632,9 +644,10 @@ pub fn parse(args: &[String]) -> Result<Parsed, ConfigError> {
                 )?;
                 if log.iter().flatten().any(|r| r.burst_member) {
                     notes.push(format!(
-                        "volley httperf: {file}: burst members (indented lines) are sent one after \
-                         another on the session's connection; httperf sends them together \
-                         (pipelining is not supported yet)"
+                        "volley httperf: {file}: a log's bursts (indented lines) are sent one \
+                         request after another on the session's connection; httperf sends them \
+                         together (--burst-length pipelines a session's calls, but not along \
+                         the log's burst boundaries)"
                     ));
                 }
                 sessions = Some(Sessions::Log { n, log });
@@ -769,6 +782,7 @@ pub fn parse(args: &[String]) -> Result<Parsed, ConfigError> {
             run_name: None,
             open_loop,
             conn_requests,
+            pipeline: burst.min(max_piped.unwrap_or(u32::MAX)),
             log: None,
             run_file: None,
         },
@@ -873,7 +887,14 @@ mod tests {
         assert!(rejected(&["--bogus"]).contains("--bogus"));
         assert!(rejected(&["--wset=10,5"]).contains("not supported yet"));
         assert!(rejected(&["--ssl"]).contains("HTTPS"));
-        assert!(rejected(&["--burst-len", "4"]).contains("pipelining"));
+        assert!(rejected(&["--burst-len", "0"]).contains("1 to 1000"));
+        assert_eq!(
+            p(&["--server", "127.0.0.1", "--burst-length=8", "--max-piped=4"])
+                .unwrap()
+                .spec
+                .pipeline,
+            4
+        );
         assert!(rejected(&["--http-version=1.0"]).contains("1.1"));
         assert!(rejected(&["--period=x"]).contains("--period"));
         assert!(rejected(&["--client=2/2"]).contains("I/N"));

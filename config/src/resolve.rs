@@ -191,6 +191,7 @@ fn run_spec(
         run_name: load.run_name.map(|n| format!("volley-{n}")),
         open_loop: open_loop(load.rate, load.period, load.calls, 1, load.client)?,
         conn_requests: None,
+        pipeline: pipeline(load.pipeline, IteratorKind::Default)?,
         log: log_spec(load.log, load.log_format.as_deref())?,
         run_file: None,
     })
@@ -261,6 +262,28 @@ pub(crate) fn open_loop(
         client: client.map_or((0, 1), |c| (c.0, c.1)),
         templates: Vec::new(),
     }))
+}
+
+/// Most requests pipelined on one connection.
+pub const MAX_PIPELINE: u32 = 1000;
+
+/// `--pipeline N` (1 when not given); `follow` iterators cannot pipeline (a redirect
+/// decides the next request).
+pub(crate) fn pipeline(n: Option<u32>, iterator: IteratorKind) -> Result<u32, ConfigError> {
+    match n {
+        None => Ok(1),
+        Some(n) if !(1..=MAX_PIPELINE).contains(&n) => Err(ConfigError::invalid(
+            "--pipeline",
+            n,
+            format!("1 to {MAX_PIPELINE}"),
+        )),
+        Some(n) if n > 1 && iterator.follows() => Err(ConfigError::invalid(
+            "--pipeline",
+            n,
+            "1 with a follow iterator (each redirect decides the next request)",
+        )),
+        Some(n) => Ok(n),
+    }
 }
 
 /// The run seed: the one given, or a random one (printed in the report).

@@ -534,6 +534,7 @@ fn build(
             args.client,
         )?,
         conn_requests: None,
+        pipeline: crate::resolve::pipeline(args.pipeline, iterator)?,
         log,
         run_file: Some(args.file.clone()),
     })

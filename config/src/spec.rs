@@ -48,6 +48,9 @@ pub struct RunSpec {
     /// waiting for replies. `None`: every slot sends its next request as soon as the last
     /// one ends (closed loop).
     pub open_loop: Option<OpenLoop>,
+    /// Requests written back to back on a connection before their replies are read
+    /// (HTTP/1.1 pipelining; httperf's `--burst-length`). 1: one at a time.
+    pub pipeline: u32,
     /// Close a connection once it carried this many requests (httperf's `--num-calls`
     /// per connection); `None`: keep it as long as the server allows.
     pub conn_requests: Option<u32>,

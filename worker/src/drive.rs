@@ -17,9 +17,12 @@ use crate::outcome::{
 };
 use crate::record::make_record;
 use crate::rng::stream_rng;
+use crate::slot::Queued;
 use crate::slot::{LARGE_BUFFER, Phase};
 use crate::stats::record_ns;
-use crate::workload::{Dynamic, Walk, draw_delay, is_redirect, redirect_to, spec_of, wire_of};
+use crate::workload::{
+    Dynamic, Walk, draw_delay, is_redirect, redirect_to, send_bytes, spec_of, wire_of,
+};
 
 /// Requests up to this size go out in one segment, and a request/reply exchange leaves no
 /// unacknowledged data behind when the next request is written, so Nagle's algorithm
@@ -92,6 +95,9 @@ impl Worker<'_> {
         if let Some(b) = self.budget.as_mut() {
             *b -= 1;
         }
+        if self.spec.pipeline > 1 {
+            self.pick_burst(s);
+        }
         let slot = &mut self.slots[s as usize];
         let from = if open { slot.scheduled_ns } else { now };
         let start_at = from.saturating_add(slot.pre_delay_ns);
@@ -105,6 +111,108 @@ impl Worker<'_> {
             return;
         }
         self.begin(s, retry, now);
+    }
+
+    /// Pipelining: picks up to `pipeline - 1` more list entries to write right after the
+    /// current one (within the budget and the open-loop session), and lays their bytes
+    /// out back to back. Not for redirects, hook or custom-iterator requests, or a
+    /// request that waits for `100 Continue`: those go alone.
+    fn pick_burst(&mut self, s: u32) {
+        let slot = &self.slots[s as usize];
+        debug_assert!(slot.burst.is_empty());
+        if slot.dynamic.is_some()
+            || self.hooks.is_some()
+            || self.requests.iter().any(|p| p.wire.expect_continue)
+        {
+            return;
+        }
+        // A connection that closes after `conn_requests` takes no more than that.
+        let done_on_conn = slot
+            .conn
+            .and_then(|h| self.conns.get(h))
+            .map_or(0, |c| c.completed);
+        let room = self
+            .spec
+            .conn_requests
+            .map_or(u64::MAX, |n| u64::from(n).saturating_sub(done_on_conn + 1));
+        let open = self.arrivals.is_some();
+        let current = (slot.entry, slot.index, slot.pre_delay_ns);
+        for _ in 1..self.spec.pipeline {
+            let slot = &self.slots[s as usize];
+            if self.budget == Some(0)
+                || (open && slot.session_left == 0)
+                || slot.burst.len() as u64 >= room
+            {
+                break;
+            }
+            let picked = if slot.template.is_some() {
+                self.pick_template(s)
+            } else {
+                self.pick_builtin(s)
+            };
+            if !picked {
+                break;
+            }
+            let slot = &mut self.slots[s as usize];
+            slot.burst.push_back(Queued {
+                entry: slot.entry,
+                index: slot.index,
+            });
+            if open {
+                slot.session_left -= 1;
+            }
+            if let Some(b) = self.budget.as_mut() {
+                *b -= 1;
+            }
+        }
+        let slot = &mut self.slots[s as usize];
+        (slot.entry, slot.index, slot.pre_delay_ns) = current;
+        slot.dynamic = None;
+        slot.burst_bytes.clear();
+        if !slot.burst.is_empty() {
+            slot.burst_bytes
+                .extend_from_slice(&self.requests[slot.entry as usize].wire.bytes);
+            for q in &slot.burst {
+                slot.burst_bytes
+                    .extend_from_slice(&self.requests[q.entry as usize].wire.bytes);
+            }
+        }
+    }
+
+    /// Pipelining: the next reply belongs to the next queued request; `buf[from..to]`
+    /// already holds its first bytes (or none).
+    pub(crate) fn next_in_burst(&mut self, s: u32, from: usize, to: usize, now: u64) -> Step {
+        let slot = &mut self.slots[s as usize];
+        let Some(q) = slot.burst.pop_front() else {
+            return Step::Wait;
+        };
+        slot.entry = q.entry;
+        slot.index = q.index;
+        slot.pre_delay_ns = 0;
+        slot.buf.copy_within(from..to, 0);
+        slot.filled = to - from;
+        slot.reply_bytes = slot.filled;
+        slot.times.first_byte = if slot.filled > 0 { now } else { 0 };
+        slot.times.head_done = 0;
+        slot.times.last_read = now;
+        let r = &mut slot.result;
+        r.status = 0;
+        r.minor_version = None;
+        r.header_bytes = 0;
+        r.body_bytes = 0;
+        r.error = None;
+        r.aborted = false;
+        r.end_ns = 0;
+        r.post_delay = 0;
+        r.reason.clear();
+        r.location.clear();
+        slot.phase = Phase::AwaitHead { interim: 0 };
+        self.rearm(s);
+        if self.slots[s as usize].filled > 0 {
+            self.on_head_bytes(s, now)
+        } else {
+            Step::Again
+        }
     }
 
     /// Open loop: the slot's next request is due. Within a session it is due now (the
@@ -304,7 +412,8 @@ impl Worker<'_> {
     /// first and may edit it.
     pub(crate) fn begin(&mut self, s: u32, retry: bool, now: u64) {
         if !retry {
-            self.stats.add(Counter::RequestsStarted, 1);
+            let burst = self.slots[s as usize].burst.len() as u64;
+            self.stats.add(Counter::RequestsStarted, 1 + burst);
             let slot = &mut self.slots[s as usize];
             if std::mem::take(&mut slot.session_first) {
                 // The session's first request: how late against its arrival.
@@ -453,14 +562,15 @@ impl Worker<'_> {
         let fresh = !conn.established;
         let slot = &self.slots[s as usize];
         let wire = wire_of(&self.requests, slot);
+        let bytes = send_bytes(&self.requests, slot);
         // With `Expect: 100-continue` only the head goes out until the server agrees.
         let end = if slot.continue_pending {
             wire.head_len
         } else {
-            wire.bytes.len()
+            bytes.len()
         };
-        let (total, head_len) = (wire.bytes.len(), wire.head_len);
-        match conn.stream.write(&wire.bytes[slot.sent..end]) {
+        let (total, head_len) = (bytes.len(), wire.head_len);
+        match conn.stream.write(&bytes[slot.sent..end]) {
             Ok(n) => {
                 if fresh {
                     self.established(s, now);
@@ -531,11 +641,10 @@ impl Worker<'_> {
     /// True while part of the request is still to be written and nothing stops it.
     fn request_unsent(&self, s: u32) -> bool {
         let slot = &self.slots[s as usize];
-        let wire = wire_of(&self.requests, slot);
         let end = if slot.continue_pending {
-            wire.head_len
+            wire_of(&self.requests, slot).head_len
         } else {
-            wire.bytes.len()
+            send_bytes(&self.requests, slot).len()
         };
         slot.sent < end && slot.send_error.is_none()
     }
@@ -712,7 +821,7 @@ impl Worker<'_> {
 
     /// Feeds `buf[from..to]` to the body decoder.
     fn on_body_bytes(&mut self, s: u32, from: usize, to: usize, now: u64) -> Step {
-        let total = wire_of(&self.requests, &self.slots[s as usize]).bytes.len();
+        let total = send_bytes(&self.requests, &self.slots[s as usize]).len();
         let slot = &mut self.slots[s as usize];
         let Phase::Body { head, decoder } = &mut slot.phase else {
             return Step::Again;
@@ -725,9 +834,17 @@ impl Worker<'_> {
                     return Step::Again;
                 }
                 // Bytes after the reply with no request outstanding are not a reply
-                // (RFC 9112 §9.2): the connection is not reused.
-                let reusable = head.keep_alive && from + p.consumed == to && slot.sent == total;
+                // (RFC 9112 §9.2): the connection is not reused. With requests
+                // pipelined, they are the next reply's.
+                let rest = from + p.consumed;
+                let more = !slot.burst.is_empty();
+                let reusable = head.keep_alive && (more || rest == to) && slot.sent == total;
                 let status = head.status;
+                if more && reusable {
+                    // The buffer is left as is: the next reply starts at `rest`.
+                    self.complete(s, status, true, now);
+                    return self.next_in_burst(s, rest, to, now);
+                }
                 self.complete(s, status, reusable, now);
                 Step::Wait
             }

@@ -5,7 +5,7 @@
 use volley_scoreboard::Counter;
 
 use crate::event_loop::{Worker, duration_ns};
-use crate::outcome::{Failure, STALE, TimeoutPhase};
+use crate::outcome::{self, Failure, STALE, Stage, TimeoutPhase};
 use crate::record::make_record;
 use crate::slot::Phase;
 use crate::stats::record_ns;
@@ -60,6 +60,39 @@ impl Worker<'_> {
         let store = spec_of(&self.requests, &self.slots[s as usize])
             .keepalive
             .store;
+        if !self.slots[s as usize].burst.is_empty() {
+            if reusable && store && !used_up {
+                // Pipelined: more replies are due on this connection; the caller reads
+                // the next one. Post-delay, session end and the rest wait for the last.
+                let slot = &mut self.slots[s as usize];
+                slot.session_replies += 1;
+                let r = &mut slot.result;
+                r.status = status;
+                r.end_ns = now;
+                r.post_delay = 0;
+                self.emit(s, now);
+                return;
+            }
+            // The connection ends here: the requests pipelined behind this one get no
+            // reply (each is counted, none is lost).
+            self.close_conn(s, now);
+            let r = &mut self.slots[s as usize].result;
+            r.status = status;
+            r.end_ns = now;
+            r.post_delay = 0;
+            self.slots[s as usize].session_replies += 1;
+            self.emit(s, now);
+            self.fail_burst(s, outcome::eof(Stage::BeforeReply), now);
+            let slot = &mut self.slots[s as usize];
+            slot.result.error = None;
+            slot.result.status = status;
+            if self.arrivals.is_some() {
+                slot.session_left = 0;
+                self.session_ended(s, false, now);
+            }
+            self.after_request(s, 0, now);
+            return;
+        }
         if !reusable || !store || used_up {
             self.close_conn(s, now);
         }
@@ -92,6 +125,44 @@ impl Worker<'_> {
         self.slots[s as usize].follow = follow;
         self.emit(s, now);
         self.after_request(s, post, now);
+    }
+
+    /// Pipelining: every request still queued behind the current one fails with `f`
+    /// (counted and logged one by one).
+    fn fail_burst(&mut self, s: u32, f: Failure, now: u64) {
+        while let Some(q) = self.slots[s as usize].burst.pop_front() {
+            let slot = &mut self.slots[s as usize];
+            slot.entry = q.entry;
+            slot.index = q.index;
+            slot.pre_delay_ns = 0;
+            slot.times.first_byte = 0;
+            slot.times.head_done = 0;
+            let r = &mut slot.result;
+            r.status = 0;
+            r.minor_version = None;
+            r.header_bytes = 0;
+            r.body_bytes = 0;
+            r.error = Some(f);
+            r.end_ns = now;
+            r.post_delay = 0;
+            r.reason.clear();
+            self.stats.failed(f);
+            self.emit(s, now);
+        }
+        self.slots[s as usize].burst_bytes.clear();
+    }
+
+    /// Pipelining: requests still queued when the run stops are aborted (counted and
+    /// logged one by one).
+    pub(crate) fn abort_burst(&mut self, s: u32, now: u64) {
+        while let Some(q) = self.slots[s as usize].burst.pop_front() {
+            let slot = &mut self.slots[s as usize];
+            slot.entry = q.entry;
+            slot.index = q.index;
+            self.stats.add(Counter::RequestsAborted, 1);
+            self.record_abort(s, now);
+        }
+        self.slots[s as usize].burst_bytes.clear();
     }
 
     /// Open loop: slot `s`'s session is over, every request replied to (`ok`) or one
@@ -202,7 +273,7 @@ impl Worker<'_> {
         let slot = &mut self.slots[s as usize];
         slot.deadline_ns = 0;
         slot.continue_pending = false;
-        if f == STALE && idempotent {
+        if f == STALE && idempotent && slot.burst.is_empty() {
             slot.retrying = true;
             self.stats.add(Counter::RequestsRetried, 1);
             slot.phase = Phase::Ready;
@@ -218,6 +289,14 @@ impl Worker<'_> {
         let r = &mut self.slots[s as usize].result;
         r.error = Some(f);
         r.end_ns = now;
+        if !self.slots[s as usize].burst.is_empty() {
+            // Pipelined requests behind this one shared its connection: they fail too.
+            self.emit(s, now);
+            self.fail_burst(s, f, now);
+            self.slots[s as usize].result.post_delay = 0;
+            self.after_request(s, 0, now);
+            return;
+        }
         if f.class.is_generator_fault() {
             self.emit(s, now);
             self.slots[s as usize].phase = Phase::Backoff;

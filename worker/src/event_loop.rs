@@ -420,6 +420,7 @@ impl<'a> Worker<'a> {
                 ref p if p.in_request() || slot.retrying => {
                     self.stats.add(Counter::RequestsAborted, 1);
                     self.record_abort(s, now);
+                    self.abort_burst(s, now);
                 }
                 _ => {}
             }

@@ -172,6 +172,12 @@ pub struct Slot {
     pub session_conns: u64,
     /// Open loop: replies the session got.
     pub session_replies: u32,
+    /// Pipelining: the requests written after the current one whose replies are still
+    /// to come, oldest first (capacity reused).
+    pub burst: std::collections::VecDeque<Queued>,
+    /// Pipelining: the bytes of the current request and `burst`, written back to back
+    /// (empty when nothing is pipelined; capacity reused).
+    pub burst_bytes: Vec<u8>,
     /// Open loop: when the current request was due (monotonic ns): the session's arrival
     /// for its first request, the previous request's end for the others.
     pub scheduled_ns: u64,
@@ -181,6 +187,15 @@ pub struct Slot {
     pub pre_delay_ns: u64,
     /// The current request's result so far, for its record.
     pub result: ResultSoFar,
+}
+
+/// A pipelined request waiting for its reply: a URL-list entry.
+#[derive(Debug, Clone, Copy)]
+pub struct Queued {
+    /// Its URL-list entry.
+    pub entry: u32,
+    /// Its index for the log.
+    pub index: u32,
 }
 
 /// What the per-request record needs beyond [`RequestTimes`]; reset per request.
@@ -281,6 +296,8 @@ impl Slot {
             session_start_ns: 0,
             session_conns: 0,
             session_replies: 0,
+            burst: std::collections::VecDeque::new(),
+            burst_bytes: Vec::new(),
             scheduled_ns: 0,
             follow: None,
             pre_delay_ns: 0,

@@ -106,6 +106,15 @@ pub fn wire_of<'a>(requests: &'a [Prepared], slot: &'a crate::slot::Slot) -> &'a
     }
 }
 
+/// The bytes to write for slot `slot`: its pipelined burst, or its request.
+pub fn send_bytes<'a>(requests: &'a [Prepared], slot: &'a crate::slot::Slot) -> &'a [u8] {
+    if slot.burst_bytes.is_empty() {
+        &wire_of(requests, slot).bytes
+    } else {
+        &slot.burst_bytes
+    }
+}
+
 /// The description of the request slot `slot` is running.
 pub fn spec_of<'a>(requests: &'a [Prepared], slot: &'a crate::slot::Slot) -> &'a RequestSpec {
     match &slot.dynamic {
