@@ -102,6 +102,34 @@ pub struct RunArgs {
     #[arg(long, value_name = "N")]
     pub seed: Option<u64>,
 
+    /// Open-loop and pipelining options.
+    #[command(flatten)]
+    pub open: OpenLoopArgs,
+
+    /// Write one record per request to FILE [file: log].
+    #[arg(long, value_name = "FILE")]
+    pub log: Option<PathBuf>,
+
+    /// Per-request log format: csv or jsonl [file: log_format; default: csv].
+    #[arg(long, value_name = "FORMAT")]
+    pub log_format: Option<String>,
+
+    /// Print the report as JSON on stdout.
+    #[arg(long)]
+    pub json: bool,
+
+    /// No progress line on stderr.
+    #[arg(short = 'q', long)]
+    pub quiet: bool,
+
+    /// Name of the scoreboard segment (volley-NAME in /dev/shm), for `volley top NAME`.
+    #[arg(long, value_name = "NAME")]
+    pub run_name: Option<String>,
+}
+
+/// Open-loop schedule and pipelining: the same flags for `volley URL` and `volley run`.
+#[derive(Debug, Args, Default)]
+pub struct OpenLoopArgs {
     /// Open loop: start R sessions per second on a fixed schedule, whether or not replies
     /// came back; a session takes a free slot (-c caps how many run at once). Latency is
     /// then also measured from each session's scheduled time.
@@ -127,26 +155,6 @@ pub struct RunArgs {
     /// [default: 1, or one round of a run file's URL list].
     #[arg(long, value_name = "N")]
     pub calls: Option<u32>,
-
-    /// Write one record per request to FILE [file: log].
-    #[arg(long, value_name = "FILE")]
-    pub log: Option<PathBuf>,
-
-    /// Per-request log format: csv or jsonl [file: log_format; default: csv].
-    #[arg(long, value_name = "FORMAT")]
-    pub log_format: Option<String>,
-
-    /// Print the report as JSON on stdout.
-    #[arg(long)]
-    pub json: bool,
-
-    /// No progress line on stderr.
-    #[arg(short = 'q', long)]
-    pub quiet: bool,
-
-    /// Name of the scoreboard segment (volley-NAME in /dev/shm), for `volley top NAME`.
-    #[arg(long, value_name = "NAME")]
-    pub run_name: Option<String>,
 }
 
 /// Options of `volley top`.
@@ -258,31 +266,9 @@ pub struct LoadArgs {
     #[arg(long, value_name = "NAME")]
     pub run_name: Option<String>,
 
-    /// Open loop: start R sessions per second on a fixed schedule, whether or not replies
-    /// came back; a session takes a free slot (-c caps how many run at once). Latency is
-    /// then also measured from each session's scheduled time.
-    #[arg(long, value_name = "R", conflicts_with = "period")]
-    pub rate: Option<RateArg>,
-
-    /// Open loop with httperf's inter-arrival process: [d|u|e|v]T1[,T2,…] seconds (d
-    /// fixed, u uniform, e exponential/Poisson, v piecewise).
-    #[arg(long, value_name = "SPEC")]
-    pub period: Option<PeriodArg>,
-
-    /// HTTP/1.1 pipelining: write N requests back to back on a connection, then read
-    /// their replies in order [default: 1].
-    #[arg(long, value_name = "N")]
-    pub pipeline: Option<u32>,
-
-    /// Run the I-th of N equal shares of the open-loop schedule (httperf's --client I/N):
-    /// N processes (or machines) with the same flags and seed run one schedule together.
-    #[arg(long, value_name = "I/N")]
-    pub client: Option<ClientArg>,
-
-    /// Requests per open-loop session, one after the other on one slot
-    /// [default: 1, or one round of a run file's URL list].
-    #[arg(long, value_name = "N")]
-    pub calls: Option<u32>,
+    /// Open-loop and pipelining options.
+    #[command(flatten)]
+    pub open: OpenLoopArgs,
 
     /// Write one record per request to FILE (CSV, or JSON lines with --log-format jsonl).
     #[arg(long, value_name = "FILE")]

@@ -189,9 +189,15 @@ fn run_spec(
             progress: !load.quiet,
         },
         run_name: load.run_name.map(|n| format!("volley-{n}")),
-        open_loop: open_loop(load.rate, load.period, load.calls, 1, load.client)?,
+        open_loop: open_loop(
+            load.open.rate,
+            load.open.period,
+            load.open.calls,
+            1,
+            load.open.client,
+        )?,
         conn_requests: None,
-        pipeline: pipeline(load.pipeline, IteratorKind::Default)?,
+        pipeline: pipeline(load.open.pipeline, IteratorKind::Default)?,
         log: log_spec(load.log, load.log_format.as_deref())?,
         run_file: None,
     })

@@ -195,17 +195,7 @@ impl Worker<'_> {
         slot.times.first_byte = if slot.filled > 0 { now } else { 0 };
         slot.times.head_done = 0;
         slot.times.last_read = now;
-        let r = &mut slot.result;
-        r.status = 0;
-        r.minor_version = None;
-        r.header_bytes = 0;
-        r.body_bytes = 0;
-        r.error = None;
-        r.aborted = false;
-        r.end_ns = 0;
-        r.post_delay = 0;
-        r.reason.clear();
-        r.location.clear();
+        slot.result.reset();
         slot.phase = Phase::AwaitHead { interim: 0 };
         self.rearm(s);
         if self.slots[s as usize].filled > 0 {
@@ -447,17 +437,7 @@ impl Worker<'_> {
         slot.sent = 0;
         slot.continue_pending = expect_continue;
         slot.send_error = None;
-        let r = &mut slot.result;
-        r.status = 0;
-        r.minor_version = None;
-        r.header_bytes = 0;
-        r.body_bytes = 0;
-        r.error = None;
-        r.aborted = false;
-        r.end_ns = 0;
-        r.post_delay = 0;
-        r.reason.clear();
-        r.location.clear();
+        slot.result.reset();
         slot.reused = slot.conn.is_some();
         if slot.reused {
             slot.times.sent = now;

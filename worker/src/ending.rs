@@ -137,15 +137,9 @@ impl Worker<'_> {
             slot.pre_delay_ns = 0;
             slot.times.first_byte = 0;
             slot.times.head_done = 0;
-            let r = &mut slot.result;
-            r.status = 0;
-            r.minor_version = None;
-            r.header_bytes = 0;
-            r.body_bytes = 0;
-            r.error = Some(f);
-            r.end_ns = now;
-            r.post_delay = 0;
-            r.reason.clear();
+            slot.result.reset();
+            slot.result.error = Some(f);
+            slot.result.end_ns = now;
             self.stats.failed(f);
             self.emit(s, now);
         }

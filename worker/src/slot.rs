@@ -189,6 +189,22 @@ pub struct Slot {
     pub result: ResultSoFar,
 }
 
+impl ResultSoFar {
+    /// Ready for a new request (the strings keep their capacity).
+    pub fn reset(&mut self) {
+        self.status = 0;
+        self.minor_version = None;
+        self.header_bytes = 0;
+        self.body_bytes = 0;
+        self.error = None;
+        self.aborted = false;
+        self.end_ns = 0;
+        self.post_delay = 0;
+        self.reason.clear();
+        self.location.clear();
+    }
+}
+
 /// A pipelined request waiting for its reply: a URL-list entry.
 #[derive(Debug, Clone, Copy)]
 pub struct Queued {
