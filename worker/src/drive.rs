@@ -95,7 +95,7 @@ impl Worker<'_> {
         if let Some(b) = self.budget.as_mut() {
             *b -= 1;
         }
-        if self.spec.pipeline > 1 {
+        if self.pipelining {
             self.pick_burst(s);
         }
         let slot = &mut self.slots[s as usize];
@@ -115,15 +115,13 @@ impl Worker<'_> {
 
     /// Pipelining: picks up to `pipeline - 1` more list entries to write right after the
     /// current one (within the budget and the open-loop session), and lays their bytes
-    /// out back to back. Not for redirects, hook or custom-iterator requests, or a
-    /// request that waits for `100 Continue`: those go alone.
+    /// out back to back. Not for redirects or hook and custom-iterator requests (those go
+    /// alone), nor for a URL list with an entry that waits for `100 Continue` (see
+    /// `Worker::pipelining`).
     fn pick_burst(&mut self, s: u32) {
         let slot = &self.slots[s as usize];
         debug_assert!(slot.burst.is_empty());
-        if slot.dynamic.is_some()
-            || self.hooks.is_some()
-            || self.requests.iter().any(|p| p.wire.expect_continue)
-        {
+        if slot.dynamic.is_some() || self.hooks.is_some() {
             return;
         }
         // A connection that closes after `conn_requests` takes no more than that.

@@ -69,6 +69,8 @@ pub struct Worker<'a> {
     pub(crate) log: Option<LogWriter>,
     /// The release instant (monotonic ns): records count their times from it.
     pub(crate) start_ns: u64,
+    /// Pipelining is on and no URL-list entry waits for `100 Continue` (those go alone).
+    pub(crate) pipelining: bool,
     /// The run's hooks, if it has any (see [`crate::hooks`]).
     pub(crate) hooks: Option<&'a mut dyn SlotHooks>,
     /// Totals over every worker, for the hooks.
@@ -154,6 +156,8 @@ impl<'a> Worker<'a> {
         } else {
             None
         };
+        let requests: Vec<Prepared> = spec.requests.iter().map(Prepared::new).collect();
+        let pipelining = spec.pipeline > 1 && !requests.iter().any(|p| p.wire.expect_continue);
         let log = match &spec.log {
             Some(l) => Some(
                 LogWriter::create(&l.path, index, l.format).map_err(|source| WorkerError::Log {
@@ -174,7 +178,8 @@ impl<'a> Worker<'a> {
             conns: Slab::with_capacity(n),
             slots,
             timers: Timers::with_capacity(2 * n + 1),
-            requests: spec.requests.iter().map(Prepared::new).collect(),
+            requests,
+            pipelining,
             log,
             start_ns: 0,
             hooks: None,
