@@ -4,7 +4,7 @@
 
 use std::path::PathBuf;
 
-use volley_testsupport::{Route, ServerConfig, TestServer, Volley};
+use volley_testsupport::{Route, Scratch, ServerConfig, TestServer, Volley};
 
 use crate::run::assert_invariant;
 use crate::volley;
@@ -26,43 +26,16 @@ fn example(name: &str) -> Volley {
 }
 
 /// `examples/NAME` with port 8080 replaced by `port`, written to a scratch file.
-fn example_file(name: &str, port: u16) -> (tempdir::Dir, PathBuf) {
+fn example_file(name: &str, port: u16) -> (Scratch, PathBuf) {
     let text = std::fs::read_to_string(
         std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
             .join("examples")
             .join(name),
     )
     .expect("example run file");
-    let dir = tempdir::Dir::new(name);
-    let path = dir.0.join(name);
-    std::fs::write(&path, text.replace("8080", &port.to_string())).unwrap();
+    let dir = Scratch::new(name);
+    let path = dir.file(name, &text.replace("8080", &port.to_string()));
     (dir, path)
-}
-
-mod tempdir {
-    /// A scratch directory removed on drop.
-    pub struct Dir(pub std::path::PathBuf);
-
-    impl Dir {
-        pub fn new(tag: &str) -> Dir {
-            let nanos = std::time::SystemTime::now()
-                .duration_since(std::time::UNIX_EPOCH)
-                .unwrap()
-                .as_nanos();
-            let p = std::env::temp_dir().join(format!(
-                "volley-hooks-{tag}-{}-{nanos:x}",
-                std::process::id()
-            ));
-            std::fs::create_dir_all(&p).unwrap();
-            Dir(p)
-        }
-    }
-
-    impl Drop for Dir {
-        fn drop(&mut self) {
-            let _ = std::fs::remove_dir_all(&self.0);
-        }
-    }
 }
 
 #[test]
@@ -150,7 +123,7 @@ fn the_manuals_example_configuration_runs_line_for_line() {
 fn the_manuals_hooks_run_in_every_phase() {
     let srv = TestServer::start(ServerConfig::default());
     let (dir, file) = example_file("manual.toml", srv.addr().port());
-    let prefix = dir.0.join("manual.log");
+    let prefix = dir.path("manual.log");
     let out = example("manual")
         .args([
             "run",
@@ -261,8 +234,8 @@ fn the_built_in_iterators_compose_through_the_trait() {
             .with_route(Route::new("/r1", 302).header("Location", "/r2"))
             .with_route(Route::new("/r2", 303).header("Location", "r3")),
     );
-    let dir = tempdir::Dir::new("compose");
-    let file = dir.0.join("run.toml");
+    let dir = Scratch::new("compose");
+    let file = dir.path("run.toml");
     std::fs::write(
         &file,
         format!(

@@ -2,48 +2,14 @@
 //! delays, iterators, redirects, seeds and the per-request log, each checked against what
 //! a loopback server received.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::time::Duration;
 
 use serde_json::Value;
-use volley_testsupport::{Received, Reply, Route, ServerConfig, TestServer, closed_port};
+use volley_testsupport::{Received, Reply, Route, Scratch, ServerConfig, TestServer, closed_port};
 
 use crate::run::assert_invariant;
 use crate::volley;
-
-/// A scratch directory for run files and logs, removed on drop.
-struct Scratch(PathBuf);
-
-impl Scratch {
-    fn new(name: &str) -> Scratch {
-        let dir = std::env::temp_dir().join(format!(
-            "volley-wl-{name}-{}-{:x}",
-            std::process::id(),
-            std::time::SystemTime::now()
-                .duration_since(std::time::UNIX_EPOCH)
-                .unwrap()
-                .as_nanos()
-        ));
-        std::fs::create_dir_all(&dir).unwrap();
-        Scratch(dir)
-    }
-
-    fn file(&self, name: &str, text: &str) -> PathBuf {
-        let p = self.0.join(name);
-        std::fs::write(&p, text).unwrap();
-        p
-    }
-
-    fn path(&self, name: &str) -> PathBuf {
-        self.0.join(name)
-    }
-}
-
-impl Drop for Scratch {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
 
 /// Runs `volley run FILE ARGS --json -q` and returns the report (exit 0 asserted).
 fn run_file(file: &Path, args: &[&str]) -> Value {
