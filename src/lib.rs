@@ -122,10 +122,14 @@ fn run_command<H: Hooks>(command: Command, hooks: &mut H) -> anyhow::Result<u8> 
                 eprintln!("{note}");
             }
             let spec = &parsed.spec;
-            let report = loadgen(spec, hooks)?;
             if !spec.output.json {
-                println!("{}", parsed.echo);
+                // First, as httperf prints it: before what --print-request/--print-reply
+                // show during the run. Flushed so the workers' output cannot overtake it.
+                use std::io::Write;
+                let mut out = std::io::stdout().lock();
+                let _ = writeln!(out, "{}", parsed.echo).and_then(|()| out.flush());
             }
+            let report = loadgen(spec, hooks)?;
             finish(&report, spec.output.json)
         }
         Command::DemoServer => {

@@ -131,10 +131,9 @@ fn options_volley_cannot_honour_are_refused() {
     for bad in [
         &["--wset=10,5"][..],
         &["--ssl"],
-        &["--wlog", "y,urls.txt"],
         &["--r", "5"],
         &["--nonsense"],
-        &["--http-version=1.0"],
+        &["--http-version=2"],
     ] {
         let out = volley().arg("httperf").args(bad.iter().copied()).run();
         assert_eq!(out.code, Some(2), "{bad:?}: {}", out.stderr);
@@ -142,7 +141,7 @@ fn options_volley_cannot_honour_are_refused() {
     }
     let help = volley().args(["httperf", "--help"]).run();
     assert_eq!(help.code, Some(0));
-    assert!(help.stdout.contains("--wlog: URL logs"), "{}", help.stdout);
+    assert!(help.stdout.contains("--ssl: HTTPS"), "{}", help.stdout);
 }
 
 /// The label of a report line: its text up to the first digit (httperf's line shapes).
@@ -205,9 +204,10 @@ fn the_report_has_httperfs_lines_and_counts() {
     // Every line shape of httperf's report appears in volley's, in the same order.
     let our_shapes: Vec<String> = ours.lines().map(shape).collect();
     let mut at = 0;
-    for l in theirs.lines().filter(|l| {
-        !l.trim().is_empty() && !l.starts_with("httperf") && !l.starts_with("Maximum connect")
-    }) {
+    for l in theirs
+        .lines()
+        .filter(|l| !l.trim().is_empty() && !l.starts_with("httperf"))
+    {
         let want = shape(l);
         match our_shapes[at..].iter().position(|s| *s == want) {
             Some(i) => at += i + 1,
@@ -303,11 +303,6 @@ fn wsesslog_cycles_through_the_logs_sessions() {
         .run();
     let _ = std::fs::remove_dir_all(&dir);
     assert_eq!(out.code, Some(0), "{}", out.stderr);
-    assert!(
-        out.stderr.contains("bursts (indented lines)"),
-        "a note says bursts run in turn: {}",
-        out.stderr
-    );
     // Sessions 0 and 2 are the log's first, 1 and 3 its second.
     let mut by_conn: BTreeMap<u64, Vec<(String, String, Vec<u8>)>> = BTreeMap::new();
     for r in srv.received() {

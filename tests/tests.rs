@@ -19,6 +19,9 @@ mod hooks;
 mod openloop;
 // `volley httperf`: httperf's command lines and report, next to httperf itself.
 mod httperf;
+// httperf's other options: --wlog, --print-request/--print-reply, --http-version=1.0,
+// --failure-status, --retry-on-failure, --session-cookies, socket buffer sizes.
+mod httperf_options;
 // HTTP/1.1 pipelining (S39): pairing, one sample per request, unanswered requests.
 mod pipeline;
 

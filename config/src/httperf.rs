@@ -4,13 +4,15 @@
 //! it (`--num-con`, `--ra`), as in httperf. What volley does with each:
 //!
 //! - `--server --port --uri --method --add-header --num-conns --num-calls --rate --period
-//!   --timeout --think-timeout --client --http-version` (1.1) `--wsess --wsesslog
-//!   --burst-length --max-piped-calls --workers`: as httperf means them (bursts are
-//!   pipelined; a session log's indented burst members run one after another);
+//!   --timeout --think-timeout --client --http-version --wsess --wsesslog --wlog
+//!   --burst-length --max-piped-calls --print-request --print-reply --failure-status
+//!   --retry-on-failure --session-cookies --send-buffer --recv-buffer --workers`: as httperf
+//!   means them (see [`help`] for where volley differs: socket buffer sizes only when
+//!   given, a cap on retries);
 //! - `--hog`, `--verbose`, `--max-connections` (volley opens one connection per session):
 //!   accepted, with a note on stderr saying why they change nothing;
-//! - everything else httperf has (`--ssl`, `--wlog`, `--print-reply`, …) is rejected with
-//!   a message: volley never silently ignores an option.
+//! - everything else httperf has (`--ssl`, `--wset`, `--debug`, …) is rejected with a
+//!   message: volley never silently ignores an option.
 //!
 //! httperf's quirk is kept: without `--rate` (or with `--rate 0`) connections are made one
 //! after another, each carrying `--num-calls` requests.
@@ -20,8 +22,9 @@ use std::time::Duration;
 use crate::error::ConfigError;
 use crate::resolve::{default_workers, parse_url, seed};
 use crate::spec::{
-    Arrival, DEFAULT_MAX_REDIRECTS, Delay, IteratorKind, KeepAlive, Limit, OpenLoop, OutputSpec,
-    RampUp, ReplyLimits, RequestSpec, RunSpec, Timeouts,
+    Arrival, DEFAULT_MAX_REDIRECTS, Delay, HttpVersion, IteratorKind, KeepAlive, Limit, OpenLoop,
+    OutputSpec, PrintParts, PrintSpec, RampUp, ReplyLimits, RequestSpec, RunSpec, Sequence,
+    SessionRules, SocketOptions, Timeouts,
 };
 use crate::values::{HeaderArg, PeriodArg, RateArg, is_token};
 
@@ -32,6 +35,9 @@ enum Kind {
     Value,
     /// A switch.
     Flag,
+    /// A switch with an optional `=value` (written inline only, as getopt's optional
+    /// arguments are).
+    OptValue,
     /// httperf has it, volley accepts it and says why it changes nothing.
     Noop(&'static str),
     /// The same, taking a value.
@@ -55,10 +61,7 @@ const OPTIONS: &[(&str, Kind)] = &[
         "debug",
         Kind::RejectedValue("httperf's debug output has no volley equivalent"),
     ),
-    (
-        "failure-status",
-        Kind::RejectedValue("session workloads are not supported yet"),
-    ),
+    ("failure-status", Kind::Value),
     ("help", Kind::Flag),
     (
         "hog",
@@ -80,36 +83,18 @@ const OPTIONS: &[(&str, Kind)] = &[
     ("num-conns", Kind::Value),
     ("period", Kind::Value),
     ("port", Kind::Value),
-    (
-        "print-reply",
-        Kind::Rejected("printing replies is not supported yet"),
-    ),
-    (
-        "print-request",
-        Kind::Rejected("printing requests is not supported yet"),
-    ),
+    ("print-reply", Kind::OptValue),
+    ("print-request", Kind::OptValue),
     ("rate", Kind::Value),
-    (
-        "recv-buffer",
-        Kind::RejectedValue("socket buffer sizes are the kernel's defaults"),
-    ),
-    (
-        "retry-on-failure",
-        Kind::Rejected("session workloads are not supported yet"),
-    ),
-    (
-        "send-buffer",
-        Kind::RejectedValue("socket buffer sizes are the kernel's defaults"),
-    ),
+    ("recv-buffer", Kind::Value),
+    ("retry-on-failure", Kind::Flag),
+    ("send-buffer", Kind::Value),
     ("server", Kind::Value),
     (
         "server-name",
         Kind::RejectedValue("give the Host header with --add-header"),
     ),
-    (
-        "session-cookies",
-        Kind::Rejected("session workloads are not supported yet"),
-    ),
+    ("session-cookies", Kind::Flag),
     ("ssl", Kind::Rejected("HTTPS is not supported yet")),
     (
         "ssl-ciphers",
@@ -124,10 +109,7 @@ const OPTIONS: &[(&str, Kind)] = &[
         Kind::Noop("volley's report always has its full statistics"),
     ),
     ("version", Kind::Flag),
-    (
-        "wlog",
-        Kind::RejectedValue("URL logs (--wlog) are not supported yet"),
-    ),
+    ("wlog", Kind::Value),
     ("workers", Kind::Value),
     ("wsess", Kind::Value),
     ("wsesslog", Kind::Value),
@@ -201,8 +183,9 @@ fn split(args: &[String]) -> Result<Vec<(&'static str, Option<String>)>, ConfigE
             kind,
             Kind::Value | Kind::RejectedValue(_) | Kind::NoopValue(_)
         );
-        let value = match (takes_value, inline) {
+        let value = match (takes_value || kind == Kind::OptValue, inline) {
             (true, Some(v)) => Some(v),
+            (true, None) if kind == Kind::OptValue => None,
             (true, None) => Some(it.next().cloned().ok_or_else(|| {
                 ConfigError::invalid("httperf", format!("--{full}"), "a value after it")
             })?),
@@ -235,13 +218,23 @@ pub fn help() -> String {
         "volley httperf: httperf's command line on volley's engine.\n\n\
          usage: volley httperf [--server S] [--port N] [--uri S] [--method S] [--add-header S]\n\
          \x20      [--num-conns N] [--num-calls N] [--rate X | --period [d|u|e|v]T1[,T2...]]\n\
-         \x20      [--timeout X] [--think-timeout X] [--client I/N] [--http-version 1.1]\n\
-         \x20      [--wsess N,C,T | --wsesslog N,X,FILE] [--burst-length N]\n\
-         \x20      [--max-piped-calls N] [--workers N] [--json]\n\n\
+         \x20      [--timeout X] [--think-timeout X] [--client I/N] [--http-version 1.0|1.1]\n\
+         \x20      [--wsess N,C,T | --wsesslog N,X,FILE] [--wlog y|n,FILE] [--burst-length N]\n\
+         \x20      [--max-piped-calls N] [--print-request[=header|body]]\n\
+         \x20      [--print-reply[=header|body]] [--failure-status N] [--retry-on-failure]\n\
+         \x20      [--session-cookies] [--send-buffer N] [--recv-buffer N] [--workers N]\n\
+         \x20      [--json]\n\n\
          Options may be abbreviated to any unique prefix. As in httperf, without --rate (or\n\
          with --rate 0) connections are made one after another, each carrying --num-calls\n\
          requests; with --rate they are started on that schedule (open loop), at most\n\
          rate x (timeout + think-timeout) at once (10 s when there is no --timeout).\n\n\
+         Where volley differs from httperf:\n\
+         \x20 --send-buffer/--recv-buffer: set only when given (httperf always sets 4096 and\n\
+         \x20   16384); otherwise the kernel's sizes.\n\
+         \x20 --retry-on-failure: at most 100 retries of one call (httperf has no limit).\n\
+         \x20 --print-request/--print-reply: one worker unless --workers is given; call\n\
+         \x20   numbers are unique over workers. The value needs '=' (--print-reply=header).\n\
+         \x20 --wlog: whitespace around a URI is ignored; a URI must start with '/'.\n\n\
          Accepted without effect (a note says why):\n",
     );
     for (n, k) in OPTIONS {
@@ -268,11 +261,17 @@ enum Sessions {
 }
 
 impl Sessions {
-    /// The URL list, the session templates over it, and the number of sessions.
+    /// The URL list, the session templates over it, the number of sessions, and the
+    /// bursts of a session log (see [`OpenLoop::bursts`]; empty when it has none).
     fn build(
         self,
         base: &RequestSpec,
-    ) -> (Vec<RequestSpec>, Vec<crate::spec::SessionTemplate>, u64) {
+    ) -> (
+        Vec<RequestSpec>,
+        Vec<crate::spec::SessionTemplate>,
+        u64,
+        Vec<u32>,
+    ) {
         use crate::spec::SessionTemplate;
         match self {
             Sessions::Uniform { n, calls, think } => {
@@ -289,11 +288,14 @@ impl Sessions {
                         calls,
                     }],
                     n,
+                    Vec::new(),
                 )
             }
             Sessions::Log { n, log } => {
                 let mut requests = Vec::new();
                 let mut templates = Vec::new();
+                let mut bursts: Vec<u32> = Vec::new();
+                let mut leader = 0;
                 for session in log {
                     let first = requests.len() as u32;
                     for lr in &session {
@@ -306,6 +308,13 @@ impl Sessions {
                             jitter: Duration::ZERO,
                         };
                         requests.push(r);
+                        // A burst member is counted on its burst's first line.
+                        if lr.burst_member {
+                            bursts[leader] += 1;
+                        } else {
+                            leader = bursts.len();
+                        }
+                        bursts.push(0);
                     }
                     let len = session.len() as u32;
                     templates.push(SessionTemplate {
@@ -314,7 +323,13 @@ impl Sessions {
                         calls: len,
                     });
                 }
-                (requests, templates, n)
+                let any = bursts.iter().any(|&b| b > 0);
+                (
+                    requests,
+                    templates,
+                    n,
+                    if any { bursts } else { Vec::new() },
+                )
             }
         }
     }
@@ -471,6 +486,11 @@ pub fn parse(args: &[String]) -> Result<Parsed, ConfigError> {
     let mut sessions: Option<Sessions> = None;
     let mut burst: u32 = 1;
     let mut max_piped: Option<u32> = None;
+    let mut print = PrintSpec::default();
+    let mut socket = SocketOptions::default();
+    let mut http10 = false;
+    let mut rules = SessionRules::default();
+    let mut wlog: Option<(bool, Vec<String>, String)> = None;
     let bad = |opt: &str, v: &str, allowed: &str| {
         ConfigError::invalid("httperf", format!("--{opt}={v}"), allowed.to_string())
     };
@@ -481,6 +501,7 @@ pub fn parse(args: &[String]) -> Result<Parsed, ConfigError> {
         }
     };
     for (name, value) in split(args)? {
+        let given = value.is_some();
         let v = value.unwrap_or_default();
         match name {
             "server" => server = v,
@@ -558,10 +579,66 @@ pub fn parse(args: &[String]) -> Result<Parsed, ConfigError> {
                     _ => return Err(bad(name, &v, "I/N with 0 <= I < N")),
                 };
             }
-            "http-version" => {
-                if v != "1.1" {
-                    return Err(bad(name, &v, "1.1 (volley sends HTTP/1.1 requests only)"));
+            "http-version" => match v.trim() {
+                "1.1" => http10 = false,
+                "1.0" => http10 = true,
+                _ => return Err(bad(name, &v, "1.0 or 1.1")),
+            },
+            "print-request" | "print-reply" => {
+                let parts = match v.chars().next().filter(|_| given) {
+                    Some('h' | 'H') => PrintParts::Header,
+                    Some('b' | 'B') => PrintParts::Body,
+                    _ => PrintParts::Both,
+                };
+                if name == "print-request" {
+                    print.request = Some(parts);
+                } else {
+                    print.reply = Some(parts);
                 }
+            }
+            "send-buffer" | "recv-buffer" => {
+                let n = v
+                    .trim()
+                    .parse::<u32>()
+                    .ok()
+                    .filter(|n| (1..=MAX_SOCKET_BUFFER).contains(n))
+                    .ok_or_else(|| bad(name, &v, "a size in bytes from 1 to 1073741824"))?;
+                if name == "send-buffer" {
+                    socket.send_buffer = Some(n);
+                } else {
+                    socket.recv_buffer = Some(n);
+                }
+            }
+            "failure-status" => {
+                rules.failure_status = Some(
+                    v.trim()
+                        .parse()
+                        .ok()
+                        .filter(|s| (100..=999).contains(s))
+                        .ok_or_else(|| bad(name, &v, "a status code from 100 to 999"))?,
+                );
+            }
+            "retry-on-failure" => rules.retry_on_failure = true,
+            "session-cookies" => rules.cookies = true,
+            "wlog" => {
+                let (wrap, file) = match v.split_once(',') {
+                    Some((b, f)) if !f.is_empty() => {
+                        (b.trim().starts_with(['y', 'Y']), f.to_string())
+                    }
+                    _ => return Err(bad(name, &v, "B,FILE: y or n (wrap around), URI file")),
+                };
+                let bytes = std::fs::read(&file).map_err(|source| ConfigError::File {
+                    flag: "--wlog",
+                    path: file.clone(),
+                    source,
+                })?;
+                let uris = parse_wlog(&bytes).map_err(|message| ConfigError::RunFile {
+                    path: file.clone(),
+                    line: 1,
+                    column: 1,
+                    message,
+                })?;
+                wlog = Some((wrap, uris, v.clone()));
             }
             "workers" => {
                 workers = Some(
@@ -642,14 +719,6 @@ pub fn parse(args: &[String]) -> Result<Parsed, ConfigError> {
                         message,
                     },
                 )?;
-                if log.iter().flatten().any(|r| r.burst_member) {
-                    notes.push(format!(
-                        "volley httperf: {file}: a log's bursts (indented lines) are sent one \
-                         request after another on the session's connection; httperf sends them \
-                         together (--burst-length pipelines a session's calls, but not along \
-                         the log's burst boundaries)"
-                    ));
-                }
                 sessions = Some(Sessions::Log { n, log });
             }
             "help" => return Err(ConfigError::Help(help())),
@@ -665,6 +734,41 @@ pub fn parse(args: &[String]) -> Result<Parsed, ConfigError> {
                 }
             }
         }
+    }
+    if rules.cookies && sessions.is_none() {
+        return Err(ConfigError::invalid(
+            "httperf",
+            "--session-cookies",
+            "a session workload (--wsess or --wsesslog), as in httperf",
+        ));
+    }
+    if sessions.is_none() {
+        for (given, opt) in [
+            (rules.failure_status.is_some(), "--failure-status"),
+            (rules.retry_on_failure, "--retry-on-failure"),
+        ] {
+            if given {
+                notes.push(format!(
+                    "volley httperf: {opt} changes nothing without a session workload \
+                     (--wsess or --wsesslog), as in httperf"
+                ));
+            }
+        }
+    }
+    if wlog.is_some() && matches!(sessions, Some(Sessions::Log { .. })) {
+        return Err(ConfigError::invalid(
+            "httperf",
+            "--wlog",
+            "no --wsesslog with it (a session log gives its own URIs; httperf would \
+             ignore --wlog)",
+        ));
+    }
+    if print.any() && json {
+        return Err(ConfigError::invalid(
+            "httperf",
+            "--print-request/--print-reply",
+            "no --json with them (both write to stdout)",
+        ));
     }
     let url = format!("http://{}{uri}", host_port(&server, port));
     let target = parse_url(&url).map_err(|_| {
@@ -693,11 +797,25 @@ pub fn parse(args: &[String]) -> Result<Parsed, ConfigError> {
             ((per_client * horizon * 1.1 - 1e-6).ceil() as u32).clamp(16, MAX_OPEN_SLOTS)
         }
     };
-    let workers = workers.unwrap_or_else(default_workers).min(concurrency);
+    // Printed requests and replies read best in order: one worker unless asked.
+    let default_workers = if print.any() { 1 } else { default_workers() };
+    let workers = workers.unwrap_or(default_workers).min(concurrency);
     let (seed, seed_given) = seed(None);
-    // In httperf's order (its --send-buffer/--recv-buffer are not volley's to print).
+    // In httperf's order (its --send-buffer/--recv-buffer are printed only when given:
+    // volley leaves the kernel's sizes alone otherwise).
     let echo = {
         let mut e = String::from("httperf");
+        let parts = |p: PrintParts| match p {
+            PrintParts::Header => "=header",
+            PrintParts::Body => "=body",
+            PrintParts::Both => "",
+        };
+        if let Some(p) = print.reply {
+            e.push_str(&format!(" --print-reply{}", parts(p)));
+        }
+        if let Some(p) = print.request {
+            e.push_str(&format!(" --print-request{}", parts(p)));
+        }
         if let Some(t) = timeout {
             e.push_str(&format!(" --timeout={}", t.as_secs_f64()));
         }
@@ -708,25 +826,79 @@ pub fn parse(args: &[String]) -> Result<Parsed, ConfigError> {
             " --client={}/{} --server={server} --port={port} --uri={uri}",
             client.0, client.1
         ));
+        if http10 {
+            e.push_str(" --http-version=1.0");
+        }
         if let Some(a) = &arrival {
             match &period_text {
                 Some(p) => e.push_str(&format!(" --period={p}")),
                 None => e.push_str(&format!(" --rate={}", a.mean_rate())),
             }
         }
+        if let Some(n) = socket.send_buffer {
+            e.push_str(&format!(" --send-buffer={n}"));
+        }
+        if let Some(n) = socket.recv_buffer {
+            e.push_str(&format!(" --recv-buffer={n}"));
+        }
+        if rules.retry_on_failure {
+            e.push_str(" --retry-on-failure");
+        }
+        if let Some(st) = rules.failure_status {
+            e.push_str(&format!(" --failure-status={st}"));
+        }
+        if rules.cookies {
+            e.push_str(" --session-cookies");
+        }
         e.push_str(&format!(" --num-conns={num_conns} --num-calls={num_calls}"));
+        if let Some((_, _, text)) = &wlog {
+            e.push_str(&format!(" --wlog={text}"));
+        }
         e
+    };
+    let version = if http10 {
+        HttpVersion::Http10
+    } else {
+        HttpVersion::Http11
     };
     let request = RequestSpec {
         method,
         target,
         headers,
         body: Vec::new(),
-        keepalive: KeepAlive::BOTH,
+        // An httperf session over HTTP/1.0 closes its connection after each reply.
+        keepalive: if http10 && sessions.is_some() {
+            KeepAlive::NONE
+        } else {
+            KeepAlive::BOTH
+        },
         pre: Delay::default(),
         post: Delay::default(),
         timeouts,
+        version,
     };
+    // A URI log: one list entry per URI, walked in order.
+    let (base, sequence, log_len) = match &wlog {
+        Some((wrap, uris, _)) => {
+            let list: Vec<RequestSpec> = uris
+                .iter()
+                .map(|u| {
+                    let mut r = request.clone();
+                    r.target.path = u.clone();
+                    r
+                })
+                .collect();
+            (list, Some(Sequence { wrap: *wrap }), uris.len() as u64)
+        }
+        None => (vec![request.clone()], None, 0),
+    };
+    // Without wrap-around, the run ends at the end of the log: no more arrivals than
+    // it has calls for.
+    let log_cap = |calls: u32| match sequence {
+        Some(Sequence { wrap: false }) => log_len.div_ceil(u64::from(calls)),
+        _ => u64::MAX,
+    };
+    let mut pipeline = burst.min(max_piped.unwrap_or(u32::MAX));
     let (requests, open_loop, limit, conn_requests) = match sessions {
         None => {
             let open_loop = arrival.map(|arrival| OpenLoop {
@@ -734,16 +906,68 @@ pub fn parse(args: &[String]) -> Result<Parsed, ConfigError> {
                 calls: num_calls,
                 client,
                 templates: Vec::new(),
+                bursts: Vec::new(),
+                sequence,
+                sessions: None,
             });
             let limit = if open_loop.is_some() {
-                Limit::Requests(num_conns)
+                Limit::Requests(num_conns.min(log_cap(num_calls)))
             } else {
-                Limit::Requests(num_conns.saturating_mul(u64::from(num_calls)))
+                let calls = num_conns.saturating_mul(u64::from(num_calls));
+                let calls = match sequence {
+                    Some(Sequence { wrap: false }) => calls.min(log_len),
+                    _ => calls,
+                };
+                Limit::Requests(calls)
             };
-            (vec![request], open_loop, limit, Some(num_calls))
+            (base, open_loop, limit, Some(num_calls))
+        }
+        Some(Sessions::Uniform { n, calls, think }) if sequence.is_some() => {
+            // --wsess over a URI log: the log's URIs in order, think time after each.
+            let requests = base
+                .into_iter()
+                .map(|mut r| {
+                    r.post = Delay {
+                        delay: think,
+                        jitter: Duration::ZERO,
+                    };
+                    r
+                })
+                .collect();
+            let open_loop = OpenLoop {
+                arrival: arrival.unwrap_or(Arrival::Immediate),
+                calls,
+                client,
+                templates: Vec::new(),
+                bursts: Vec::new(),
+                sequence,
+                sessions: Some(rules),
+            };
+            (
+                requests,
+                Some(open_loop),
+                Limit::Requests(n.min(log_cap(calls))),
+                None,
+            )
         }
         Some(sessions) => {
-            let (requests, templates, n) = sessions.build(&request);
+            let (requests, templates, n, mut bursts) = sessions.build(&request);
+            if http10 {
+                // httperf does not pipeline HTTP/1.0 sessions.
+                bursts.clear();
+            }
+            if !bursts.is_empty() {
+                // The log's bursts are pipelined, up to httperf's --max-piped-calls
+                // (32 by default for sessions).
+                pipeline = max_piped.unwrap_or(32).min(crate::resolve::MAX_PIPELINE);
+                if burst > 1 {
+                    notes.push(
+                        "volley httperf: --burst-length changes nothing with a session log's \
+                         bursts: the log's indented lines make the bursts"
+                            .into(),
+                    );
+                }
+            }
             // Without a rate, httperf runs sessions one after another.
             let arrival = arrival.unwrap_or(Arrival::Immediate);
             let open_loop = OpenLoop {
@@ -751,6 +975,9 @@ pub fn parse(args: &[String]) -> Result<Parsed, ConfigError> {
                 calls: templates[0].calls,
                 client,
                 templates,
+                bursts,
+                sequence: None,
+                sessions: Some(rules),
             };
             (requests, Some(open_loop), Limit::Requests(n), None)
         }
@@ -782,13 +1009,55 @@ pub fn parse(args: &[String]) -> Result<Parsed, ConfigError> {
             run_name: None,
             open_loop,
             conn_requests,
-            pipeline: burst.min(max_piped.unwrap_or(u32::MAX)),
+            pipeline,
             log: None,
             run_file: None,
+            socket,
+            print,
         },
         echo,
         notes,
     })
+}
+
+/// Largest `--send-buffer`/`--recv-buffer` accepted (1 GiB).
+pub const MAX_SOCKET_BUFFER: u32 = 1 << 30;
+
+/// Parses an httperf URI log (`--wlog`): URIs separated by NUL bytes. Whitespace around
+/// an entry is dropped (so a log made with `tr '\n' '\0'` works) and empty entries are
+/// skipped, as httperf skips them.
+///
+/// # Errors
+///
+/// A message naming the entry for a URI that does not start with `/` or holds a space
+/// or control byte, or for a log without URIs.
+pub fn parse_wlog(bytes: &[u8]) -> Result<Vec<String>, String> {
+    if bytes.is_empty() {
+        return Err("the URI log is empty".into());
+    }
+    let mut uris = Vec::new();
+    for (i, raw) in bytes.split(|&b| b == 0).enumerate() {
+        let entry = raw.trim_ascii();
+        if entry.is_empty() {
+            continue;
+        }
+        let shown = String::from_utf8_lossy(&entry[..entry.len().min(60)]).into_owned();
+        if entry[0] != b'/' || entry.iter().any(|&b| b <= b' ' || b == 0x7f) {
+            return Err(format!(
+                "entry {} ('{shown}') is not a URI starting with '/' without spaces or \
+                 control bytes (entries are separated by NUL bytes)",
+                i + 1
+            ));
+        }
+        match std::str::from_utf8(entry) {
+            Ok(u) => uris.push(u.to_string()),
+            Err(_) => return Err(format!("entry {} ('{shown}') is not UTF-8", i + 1)),
+        }
+    }
+    if uris.is_empty() {
+        return Err("the URI log has no URIs".into());
+    }
+    Ok(uris)
 }
 
 fn host_port(server: &str, port: u16) -> String {
@@ -895,12 +1164,64 @@ mod tests {
                 .pipeline,
             4
         );
-        assert!(rejected(&["--http-version=1.0"]).contains("1.1"));
+        assert!(rejected(&["--http-version=2"]).contains("1.0 or 1.1"));
+        assert!(rejected(&["--send-buf=0"]).contains("size in bytes"));
+        assert!(rejected(&["--failure-status=42"]).contains("100 to 999"));
         assert!(rejected(&["--period=x"]).contains("--period"));
         assert!(rejected(&["--client=2/2"]).contains("I/N"));
         assert!(rejected(&["--num-conns"]).contains("a value"));
         assert!(rejected(&["--hog=1"]).contains("without a value"));
         assert!(rejected(&["server"]).contains("--name"));
+    }
+
+    #[test]
+    fn print_options_take_an_optional_inline_value() {
+        let r = p(&["--server", "127.0.0.1", "--print-rep=header", "--print-req"]).unwrap();
+        assert_eq!(
+            r.spec.print,
+            PrintSpec {
+                request: Some(PrintParts::Both),
+                reply: Some(PrintParts::Header)
+            }
+        );
+        assert_eq!(r.spec.workers, 1, "printing runs one worker unless asked");
+        assert!(
+            r.echo
+                .starts_with("httperf --print-reply=header --print-request ")
+        );
+        // `--print-reply body`: getopt leaves `body` as a stray argument; volley refuses it.
+        assert!(p(&["--print-reply", "body"]).is_err());
+    }
+
+    #[test]
+    fn wlog_entries() {
+        assert_eq!(parse_wlog(b"/a\0\0 /b?x=1 \0\n").unwrap(), ["/a", "/b?x=1"]);
+        assert!(parse_wlog(b"").unwrap_err().contains("empty"));
+        assert!(parse_wlog(b"\0\0").unwrap_err().contains("no URIs"));
+        assert!(parse_wlog(b"/a\0/b c\0").unwrap_err().contains("entry 2"));
+    }
+
+    #[test]
+    fn session_rules_need_sessions() {
+        let r = p(&["--server", "127.0.0.1", "--failure-status=503"]).unwrap();
+        assert!(r.notes[0].contains("changes nothing"), "{:?}", r.notes);
+        let r = p(&[
+            "--server",
+            "127.0.0.1",
+            "--wsess=1,1,0",
+            "--failure-status=503",
+            "--retry",
+            "--session-cookie",
+        ])
+        .unwrap();
+        assert_eq!(
+            r.spec.open_loop.unwrap().sessions,
+            Some(SessionRules {
+                failure_status: Some(503),
+                retry_on_failure: true,
+                cookies: true
+            })
+        );
     }
 
     #[test]

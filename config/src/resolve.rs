@@ -167,6 +167,7 @@ fn run_spec(
         pre: Delay::default(),
         post: Delay::default(),
         timeouts,
+        version: Default::default(),
     };
     Ok(RunSpec {
         requests: vec![request],
@@ -200,6 +201,8 @@ fn run_spec(
         pipeline: pipeline(load.open.pipeline, IteratorKind::Default)?,
         log: log_spec(load.log, load.log_format.as_deref())?,
         run_file: None,
+        socket: Default::default(),
+        print: Default::default(),
     })
 }
 
@@ -267,6 +270,9 @@ pub(crate) fn open_loop(
         calls,
         client: client.map_or((0, 1), |c| (c.0, c.1)),
         templates: Vec::new(),
+        bursts: Vec::new(),
+        sequence: None,
+        sessions: None,
     }))
 }
 

@@ -537,6 +537,8 @@ fn build(
         pipeline: crate::resolve::pipeline(args.open.pipeline, iterator)?,
         log,
         run_file: Some(args.file.clone()),
+        socket: Default::default(),
+        print: Default::default(),
     })
 }
 
@@ -741,6 +743,7 @@ fn request(
             idle: None,
             reply: timeout,
         },
+        version: Default::default(),
     })
 }
 

@@ -58,6 +58,60 @@ pub struct RunSpec {
     pub log: Option<LogSpec>,
     /// The run file the spec came from, if any.
     pub run_file: Option<PathBuf>,
+    /// Socket options set on every connection.
+    pub socket: SocketOptions,
+    /// Requests and replies printed as they happen (httperf's `--print-request` and
+    /// `--print-reply`).
+    pub print: PrintSpec,
+}
+
+/// Socket options set on every connection (each one set costs a syscall per connection).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct SocketOptions {
+    /// `SO_SNDBUF` in bytes (httperf's `--send-buffer`); `None`: the kernel's default.
+    pub send_buffer: Option<u32>,
+    /// `SO_RCVBUF` in bytes (httperf's `--recv-buffer`); `None`: the kernel's default.
+    pub recv_buffer: Option<u32>,
+}
+
+/// Which parts of a message are printed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PrintParts {
+    /// The request line or status line and the header fields.
+    Header,
+    /// The body (a chunked body's data, without its framing).
+    Body,
+    /// Both.
+    Both,
+}
+
+impl PrintParts {
+    /// The head is printed.
+    pub fn header(self) -> bool {
+        matches!(self, PrintParts::Header | PrintParts::Both)
+    }
+
+    /// The body is printed.
+    pub fn body(self) -> bool {
+        matches!(self, PrintParts::Body | PrintParts::Both)
+    }
+}
+
+/// What is printed on stdout as it happens, in httperf's format (`SH`/`SB`/`SS` lines for
+/// requests, `RH`/`RB`/`RS` lines for replies, each followed by the call's number).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct PrintSpec {
+    /// Requests.
+    pub request: Option<PrintParts>,
+    /// Replies.
+    pub reply: Option<PrintParts>,
+}
+
+impl PrintSpec {
+    /// Something is printed.
+    pub fn any(&self) -> bool {
+        self.request.is_some() || self.reply.is_some()
+    }
 }
 
 /// An open-loop workload: arrivals of sessions on a schedule, each served by a free slot.
@@ -74,7 +128,46 @@ pub struct OpenLoop {
     /// Session templates (httperf's `--wsess`/`--wsesslog`): arrival `k` runs template
     /// `k mod len`. Empty: a session is `calls` requests picked by the iterator.
     pub templates: Vec<SessionTemplate>,
+    /// A session log's bursts (`--wsesslog`, indented lines): entry `e` goes out
+    /// pipelined with the `bursts[e]` entries after it (up to `pipeline` requests in
+    /// all). Empty: `pipeline` alone decides.
+    pub bursts: Vec<u32>,
+    /// httperf's log order (`--wlog`): call `j` of arrival `k` takes the URL list's entry
+    /// `(k * calls + j) mod len`, so the list is walked once in order over all workers
+    /// and clients. `None`: the iterator picks.
+    pub sequence: Option<Sequence>,
+    /// httperf sessions (`--wsess`/`--wsesslog`): each has connections of its own, the
+    /// report has session lines, and these rules apply. `None`: an arrival is a
+    /// connection's worth of calls (`--rate` alone).
+    pub sessions: Option<SessionRules>,
 }
+
+/// httperf's `--wlog` order over the URL list.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Sequence {
+    /// At the end of the list start again (`--wlog=y,…`); else the run ends there.
+    pub wrap: bool,
+}
+
+/// How httperf sessions treat their replies.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct SessionRules {
+    /// A reply with this status fails its session (httperf's `--failure-status`); it
+    /// still counts as a reply.
+    pub failure_status: Option<u16>,
+    /// A call whose reply has the failure status, or whose new connection fails before
+    /// any reply, is made again at once instead of failing the session (httperf's
+    /// `--retry-on-failure`), up to [`MAX_SESSION_RETRIES`] times per call.
+    pub retry_on_failure: bool,
+    /// Keep the last `Set-Cookie` of the session's replies and send it as `Cookie` on
+    /// the session's next requests (httperf's `--session-cookies`: one cookie per
+    /// session).
+    pub cookies: bool,
+}
+
+/// Most times one session call is made again under `--retry-on-failure` (httperf has no
+/// limit, which makes a server that always fails a hang).
+pub const MAX_SESSION_RETRIES: u32 = 100;
 
 /// One kind of session: `calls` requests, the URL list's entries `first..first + len` in
 /// turn (wrapping), the post-delay of each entry being the think time before the next.
@@ -317,6 +410,19 @@ pub struct RequestSpec {
     pub post: Delay,
     /// Watchdog deadlines of this request.
     pub timeouts: Timeouts,
+    /// The HTTP version of the request line.
+    pub version: HttpVersion,
+}
+
+/// The version a request is sent with.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum HttpVersion {
+    /// `HTTP/1.1`.
+    #[default]
+    Http11,
+    /// `HTTP/1.0` (httperf's `--http-version=1.0`): sent with `Connection: keep-alive`,
+    /// as httperf does; whether the connection persists is the reply's to say.
+    Http10,
 }
 
 /// LoadGen's keep-alive flags: KEEPALIVE_USE and KEEPALIVE_STORE.

@@ -121,7 +121,7 @@ pub fn run_with<H: Hooks>(spec: &RunSpec, hooks: &mut H) -> Result<Report, Super
     if spec
         .open_loop
         .as_ref()
-        .is_some_and(|o| !o.templates.is_empty())
+        .is_some_and(|o| o.sessions.is_some())
     {
         report.sessions = Some(report::SessionReport {
             rate_samples: waited.session_rate_samples.clone(),

@@ -10,7 +10,7 @@ use crate::arrivals::SESSION_STREAM_BASE;
 use crate::conn::Conn;
 use crate::event_loop::Worker;
 use crate::hooks::{Ctx, Next, Prev, SlotHooks};
-use crate::http::{BodyDecoder, MAX_INTERIM, parse_head_limited, reply_details};
+use crate::http::{BodyDecoder, MAX_INTERIM, parse_head_limited, reply_details, take_cookie};
 use crate::outcome::{
     self, Failure, HEAD_TOO_LARGE, STALE, Stage, TOO_MANY_INTERIM, classify_body, classify_head,
     classify_io,
@@ -82,6 +82,8 @@ impl Worker<'_> {
             true
         } else if self.slots[s as usize].template.is_some() {
             self.pick_template(s)
+        } else if self.in_sequence() {
+            self.pick_in_sequence(s)
         } else if self.hooks.as_ref().is_some_and(|h| h.iterates()) {
             self.pick_custom(s)
         } else {
@@ -135,7 +137,13 @@ impl Worker<'_> {
             .map_or(u64::MAX, |n| u64::from(n).saturating_sub(done_on_conn + 1));
         let open = self.arrivals.is_some();
         let current = (slot.entry, slot.index, slot.pre_delay_ns);
-        for _ in 1..self.spec.pipeline {
+        let most = self.spec.pipeline.saturating_sub(1);
+        let extra = match self.spec.open_loop.as_ref().map(|o| &o.bursts) {
+            // A session log's burst: the entries that belong to it.
+            Some(b) if !b.is_empty() => b.get(slot.entry as usize).map_or(0, |&n| n.min(most)),
+            _ => most,
+        };
+        for _ in 0..extra {
             let slot = &self.slots[s as usize];
             if self.budget == Some(0)
                 || (open && slot.session_left == 0)
@@ -145,6 +153,8 @@ impl Worker<'_> {
             }
             let picked = if slot.template.is_some() {
                 self.pick_template(s)
+            } else if self.in_sequence() {
+                self.pick_in_sequence(s)
             } else {
                 self.pick_builtin(s)
             };
@@ -187,6 +197,7 @@ impl Worker<'_> {
         slot.entry = q.entry;
         slot.index = q.index;
         slot.pre_delay_ns = 0;
+        slot.call_id += self.printer.as_ref().map_or(0, |p| p.stride());
         slot.buf.copy_within(from..to, 0);
         slot.filled = to - from;
         slot.reply_bytes = slot.filled;
@@ -229,7 +240,8 @@ impl Worker<'_> {
             let Some((k, t)) = arrivals.next_own() else {
                 return false;
             };
-            let templates = &self.spec.open_loop.as_ref().expect("open loop").templates;
+            let open = self.spec.open_loop.as_ref().expect("open loop");
+            let templates = &open.templates;
             slot.template = (!templates.is_empty()).then(|| (k % templates.len() as u64) as u32);
             slot.session_pos = 0;
             slot.session = k;
@@ -237,6 +249,15 @@ impl Worker<'_> {
                 Some(i) => templates[i as usize].calls,
                 None => calls,
             };
+            if let Some(volley_config::Sequence { wrap: false }) = open.sequence {
+                // The log ends the run: the last arrival takes only what is left of it.
+                let left =
+                    (self.requests.len() as u64).saturating_sub(k.saturating_mul(u64::from(calls)));
+                slot.session_left = slot.session_left.min(left.min(u64::from(u32::MAX)) as u32);
+                if slot.session_left == 0 {
+                    return false;
+                }
+            }
             slot.scheduled_ns = if immediate {
                 now
             } else {
@@ -245,6 +266,9 @@ impl Worker<'_> {
             slot.session_start_ns = slot.scheduled_ns;
             slot.session_conns = 0;
             slot.session_replies = 0;
+            slot.session_retries = 0;
+            slot.session_failed = false;
+            slot.cookie.clear();
             slot.rng = stream_rng(seed, SESSION_STREAM_BASE.saturating_add(k));
             // A session is one walk: the first request of a round, its own draws.
             slot.walk = Walk::default();
@@ -286,6 +310,31 @@ impl Worker<'_> {
         let templates = &self.spec.open_loop.as_ref().expect("open loop").templates;
         let t = templates[slot.template.expect("checked") as usize];
         let entry = t.first + slot.session_pos % t.len.max(1);
+        slot.session_pos += 1;
+        slot.entry = entry;
+        slot.index = entry;
+        slot.hop = 0;
+        slot.dynamic = None;
+        self.draw_pre_delay(s);
+        true
+    }
+
+    /// The URL list is walked in httperf's `--wlog` order.
+    fn in_sequence(&self) -> bool {
+        self.spec
+            .open_loop
+            .as_ref()
+            .is_some_and(|o| o.sequence.is_some())
+    }
+
+    /// httperf's `--wlog` order: call `j` of arrival `k` takes entry `(k * calls + j) mod
+    /// len`, the list walked once in order over every worker and client.
+    fn pick_in_sequence(&mut self, s: u32) -> bool {
+        let calls = self.spec.open_loop.as_ref().map_or(1, |o| o.calls);
+        let len = self.requests.len() as u64;
+        let slot = &mut self.slots[s as usize];
+        let at = u128::from(slot.session) * u128::from(calls) + u128::from(slot.session_pos);
+        let entry = (at % u128::from(len)) as u32;
         slot.session_pos += 1;
         slot.entry = entry;
         slot.index = entry;
@@ -418,6 +467,16 @@ impl Worker<'_> {
                     self.slots[s as usize].dynamic = Some(Box::new(Dynamic::new(spec)));
                 }
             }
+            let slot = &self.slots[s as usize];
+            if !slot.cookie.is_empty() && slot.burst.is_empty() {
+                // The session's cookie (pipelined calls go without it, as in httperf).
+                let mut spec = spec_of(&self.requests, slot).clone();
+                spec.headers.push(("Cookie".into(), slot.cookie.clone()));
+                self.slots[s as usize].dynamic = Some(Box::new(Dynamic::new(spec)));
+            }
+        }
+        if self.printer.is_some() {
+            self.print_requests(s);
         }
         let spec = spec_of(&self.requests, &self.slots[s as usize]);
         let (use_kept, addr) = (spec.keepalive.use_kept, spec.target.addr);
@@ -450,13 +509,43 @@ impl Worker<'_> {
         self.drive(s, now);
     }
 
+    /// `--print-request`: the request about to go out, and those pipelined behind it,
+    /// each with a new call number.
+    fn print_requests(&mut self, s: u32) {
+        let Some(p) = self.printer.as_mut() else {
+            return;
+        };
+        let slot = &mut self.slots[s as usize];
+        slot.call_id = p.call_id();
+        slot.print_line.clear();
+        let wire = wire_of(&self.requests, slot);
+        p.request(slot.call_id, &wire.bytes, wire.head_len);
+        for q in &slot.burst {
+            let id = p.call_id();
+            let wire = &self.requests[q.entry as usize].wire;
+            p.request(id, &wire.bytes, wire.head_len);
+        }
+    }
+
     fn connect(&mut self, s: u32, addr: std::net::SocketAddr, now: u64) -> Result<(), Failure> {
-        let stream = match TcpStream::connect(addr) {
+        let sock = self.spec.socket;
+        let opened = if sock == Default::default() {
+            TcpStream::connect(addr)
+        } else {
+            connect_with(addr, sock)
+        };
+        let stream = match opened {
             Ok(stream) => stream,
             Err(e) => return Err(self.io_failure(s, &e, Stage::Send)),
         };
         let h = self.conns.insert(Conn::new(stream, addr, s, now));
         self.stats.add(Counter::ConnsOpen, 1);
+        let burst = &mut self.stats.connect_burst;
+        if burst.0 != self.turn {
+            *burst = (self.turn, 0);
+        }
+        burst.1 += 1;
+        self.stats.max_connect_burst = self.stats.max_connect_burst.max(burst.1);
         self.slots[s as usize].session_conns += 1;
         self.stats.max_open = self.stats.max_open.max(self.conns.len() as u64);
         self.slots[s as usize].conn = Some(h);
@@ -750,6 +839,9 @@ impl Worker<'_> {
             self.stats
                 .add(Counter::HeaderCount, head.header_count as u64);
             let slot = &mut self.slots[s as usize];
+            if let Some(p) = self.printer.as_mut() {
+                p.reply_head(slot.call_id, &slot.buf[..head.head_len]);
+            }
             slot.result.header_bytes += head.head_len as u64;
             if head.is_interim() {
                 if interim as usize >= MAX_INTERIM {
@@ -771,6 +863,15 @@ impl Worker<'_> {
             let (from, to) = (head.head_len, slot.filled);
             slot.filled = 0;
             slot.times.head_done = now;
+            if self
+                .spec
+                .open_loop
+                .as_ref()
+                .and_then(|o| o.sessions)
+                .is_some_and(|r| r.cookies)
+            {
+                take_cookie(&slot.buf[..head.head_len], &mut slot.cookie);
+            }
             slot.result.status = head.status;
             slot.result.minor_version = Some(head.minor_version);
             let location =
@@ -804,7 +905,14 @@ impl Worker<'_> {
         let Phase::Body { head, decoder } = &mut slot.phase else {
             return Step::Again;
         };
-        match decoder.feed(&slot.buf[from..to]) {
+        let fed = match self.printer.as_mut() {
+            Some(p) if p.reply_body_wanted() => {
+                let (id, line) = (slot.call_id, &mut slot.print_line);
+                decoder.feed_with(&slot.buf[from..to], |data| p.reply_body(id, line, data))
+            }
+            _ => decoder.feed(&slot.buf[from..to]),
+        };
+        match fed {
             Ok(p) => {
                 self.stats.add(Counter::BodyBytes, p.body_bytes);
                 slot.result.body_bytes += p.body_bytes;
@@ -884,4 +992,35 @@ impl Worker<'_> {
             f
         }
     }
+}
+
+/// A non-blocking connect to `addr` with socket options set before it (the receive buffer
+/// must be sized before the handshake for the window scale to follow it).
+fn connect_with(
+    addr: std::net::SocketAddr,
+    opts: volley_config::SocketOptions,
+) -> io::Result<TcpStream> {
+    use socket2::{Domain, Protocol, Socket, Type};
+    let socket = Socket::new(
+        Domain::for_address(addr),
+        Type::STREAM.nonblocking(),
+        Some(Protocol::TCP),
+    )?;
+    if let Some(n) = opts.send_buffer {
+        socket.set_send_buffer_size(n as usize)?;
+    }
+    if let Some(n) = opts.recv_buffer {
+        socket.set_recv_buffer_size(n as usize)?;
+    }
+    match socket.connect(&addr.into()) {
+        Ok(()) => {}
+        Err(e) if e.raw_os_error() == Some(libc_einprogress()) => {}
+        Err(e) => return Err(e),
+    }
+    Ok(TcpStream::from_std(std::net::TcpStream::from(socket)))
+}
+
+/// `EINPROGRESS`: a non-blocking connect under way.
+fn libc_einprogress() -> i32 {
+    nix::errno::Errno::EINPROGRESS as i32
 }

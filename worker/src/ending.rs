@@ -2,7 +2,8 @@
 //! request whose kept-alive connection had been closed by the server, or one abort when
 //! the run stops. Also the watchdog deadlines of each phase, and closing connections.
 
-use volley_scoreboard::Counter;
+use volley_config::spec::MAX_SESSION_RETRIES;
+use volley_scoreboard::{Counter, ErrorClass};
 
 use crate::event_loop::{Worker, duration_ns};
 use crate::outcome::{self, Failure, STALE, Stage, TimeoutPhase};
@@ -28,6 +29,11 @@ pub const EXPECT_WAIT_NS: u64 = 1_000_000_000;
 impl Worker<'_> {
     /// Counts a reply and readies the slot for its next request.
     pub(crate) fn complete(&mut self, s: u32, status: u16, reusable: bool, now: u64) {
+        if self.printer.is_some() {
+            self.print_reply_end(s);
+        }
+        let rules = self.spec.open_loop.as_ref().and_then(|o| o.sessions);
+        let bad_status = rules.is_some_and(|r| r.failure_status == Some(status));
         let slot = &mut self.slots[s as usize];
         // Latency is kept per outcome: fast 4xx/5xx replies must not pull the success
         // percentiles down (nor slow ones push them up).
@@ -66,6 +72,8 @@ impl Worker<'_> {
                 // the next one. Post-delay, session end and the rest wait for the last.
                 let slot = &mut self.slots[s as usize];
                 slot.session_replies += 1;
+                // The session fails once the burst is read (no retry of pipelined calls).
+                slot.session_failed |= bad_status;
                 let r = &mut slot.result;
                 r.status = status;
                 r.end_ns = now;
@@ -96,6 +104,10 @@ impl Worker<'_> {
         if !reusable || !store || used_up {
             self.close_conn(s, now);
         }
+        if bad_status || self.slots[s as usize].session_failed {
+            self.failure_status(s, status, bad_status, now);
+            return;
+        }
         let follow = self.redirect_to_follow(s, status);
         let open = self.arrivals.is_some();
         self.slots[s as usize].session_replies += 1;
@@ -112,7 +124,7 @@ impl Worker<'_> {
                 .spec
                 .open_loop
                 .as_ref()
-                .is_some_and(|o| !o.templates.is_empty())
+                .is_some_and(|o| o.sessions.is_some())
             {
                 // An httperf session has connections of its own.
                 self.close_conn(s, now);
@@ -125,6 +137,64 @@ impl Worker<'_> {
         self.slots[s as usize].follow = follow;
         self.emit(s, now);
         self.after_request(s, post, now);
+    }
+
+    /// httperf sessions: a reply with the failure status (`bad_status`), or the end of a
+    /// burst one of whose replies had it. The reply counts as a reply; the call is made
+    /// again at once under `--retry-on-failure` (not for a pipelined burst, and at most
+    /// [`MAX_SESSION_RETRIES`] times), else the session fails and its connection closes.
+    fn failure_status(&mut self, s: u32, status: u16, bad_status: bool, now: u64) {
+        let retry_on = self
+            .spec
+            .open_loop
+            .as_ref()
+            .and_then(|o| o.sessions)
+            .is_some_and(|r| r.retry_on_failure);
+        let slot = &mut self.slots[s as usize];
+        let in_burst = std::mem::take(&mut slot.session_failed);
+        slot.session_replies += 1;
+        let r = &mut slot.result;
+        r.status = status;
+        r.end_ns = now;
+        r.post_delay = 0;
+        if bad_status && !in_burst && retry_on && slot.session_retries < MAX_SESSION_RETRIES {
+            self.redo_call(s);
+        } else {
+            self.close_conn(s, now);
+            self.slots[s as usize].session_left = 0;
+            self.session_ended(s, false, now);
+        }
+        self.emit(s, now);
+        self.after_request(s, 0, now);
+    }
+
+    /// httperf sessions: the current call is to be made again (a new request, counted as
+    /// such) as the session's next one.
+    fn redo_call(&mut self, s: u32) {
+        let slot = &mut self.slots[s as usize];
+        slot.session_retries += 1;
+        slot.session_left += 1;
+        slot.session_pos = slot.session_pos.saturating_sub(1);
+    }
+
+    /// `--print-reply`: the reply's summary line.
+    fn print_reply_end(&mut self, s: u32) {
+        let Some(p) = self.printer.as_mut() else {
+            return;
+        };
+        let slot = &mut self.slots[s as usize];
+        let footer = match &slot.phase {
+            Phase::Body { decoder, .. } => decoder.trailer_bytes() as u64,
+            _ => 0,
+        };
+        let r = &slot.result;
+        p.reply_end(
+            slot.call_id,
+            &mut slot.print_line,
+            r.header_bytes,
+            r.body_bytes,
+            footer,
+        );
     }
 
     /// Pipelining: every request still queued behind the current one fails with `f`
@@ -262,6 +332,12 @@ impl Worker<'_> {
     /// idempotent request is not counted but retried once on a new connection
     /// (RFC 9112 §9.3.1); its retry cannot be stale again, having a fresh connection.
     pub(crate) fn fail(&mut self, s: u32, f: Failure, now: u64) {
+        if let Some(p) = self.printer.as_mut() {
+            let slot = &mut self.slots[s as usize];
+            p.reply_failed(slot.call_id, &mut slot.print_line);
+        }
+        // No reply on the connection yet (or no connection at all).
+        let first_on_conn = self.conn_mut(s).is_none_or(|c| c.completed == 0);
         self.close_conn(s, now);
         let idempotent = wire_of(&self.requests, &self.slots[s as usize]).idempotent;
         let slot = &mut self.slots[s as usize];
@@ -275,6 +351,31 @@ impl Worker<'_> {
             return;
         }
         self.stats.failed(f);
+        let retry_on = self
+            .spec
+            .open_loop
+            .as_ref()
+            .and_then(|o| o.sessions)
+            .is_some_and(|r| r.retry_on_failure);
+        let slot = &self.slots[s as usize];
+        // httperf's --retry-on-failure: a session's new connection that fails before any
+        // reply is made again (a timeout still fails the session).
+        let redo = retry_on
+            && first_on_conn
+            && slot.burst.is_empty()
+            && f.class != ErrorClass::ClientTimo
+            && !f.class.is_generator_fault()
+            && slot.session_retries < MAX_SESSION_RETRIES;
+        if redo {
+            self.redo_call(s);
+            let r = &mut self.slots[s as usize].result;
+            r.error = Some(f);
+            r.end_ns = now;
+            r.post_delay = 0;
+            self.emit(s, now);
+            self.after_request(s, 0, now);
+            return;
+        }
         if self.arrivals.is_some() {
             // A failed request ends its open-loop session (its connection is gone).
             self.slots[s as usize].session_left = 0;

@@ -29,6 +29,7 @@ use crate::conn::Conn;
 use crate::error::WorkerError;
 use crate::handle::{Handle, Slab};
 use crate::hooks::{Board, SlotHooks};
+use crate::print::Printer;
 use crate::ramp;
 use crate::record::LogWriter;
 use crate::report::WorkerReport;
@@ -71,6 +72,10 @@ pub struct Worker<'a> {
     pub(crate) start_ns: u64,
     /// Pipelining is on and no URL-list entry waits for `100 Continue` (those go alone).
     pub(crate) pipelining: bool,
+    /// `--print-request`/`--print-reply`.
+    pub(crate) printer: Option<Printer>,
+    /// Loop turns so far (for the connect-burst count).
+    pub(crate) turn: u64,
     /// The run's hooks, if it has any (see [`crate::hooks`]).
     pub(crate) hooks: Option<&'a mut dyn SlotHooks>,
     /// Totals over every worker, for the hooks.
@@ -180,6 +185,8 @@ impl<'a> Worker<'a> {
             timers: Timers::with_capacity(2 * n + 1),
             requests,
             pipelining,
+            printer: Printer::new(spec.print, index, spec.workers),
+            turn: 0,
             log,
             start_ns: 0,
             hooks: None,
@@ -225,6 +232,7 @@ impl<'a> Worker<'a> {
             .duration()
             .map(|d| start_ns.saturating_add(duration_ns(d)));
         loop {
+            self.turn += 1;
             let now = now_ns();
             if self.header.stop_requested() || end_ns.is_some_and(|end| now >= end) {
                 self.abort_all(now);
@@ -269,6 +277,9 @@ impl<'a> Worker<'a> {
                 self.on_event(h, ready, now);
             }
             self.fired = fired;
+        }
+        if let Some(p) = self.printer.as_mut() {
+            p.flush();
         }
         let elapsed = now_ns().saturating_sub(start_ns);
         let mut report = WorkerReport::new(self.index, &self.stats, elapsed);

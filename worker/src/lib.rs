@@ -27,6 +27,7 @@ pub mod hooks;
 pub mod http;
 pub mod iterators;
 pub mod outcome;
+pub mod print;
 pub mod ramp;
 pub mod record;
 pub mod report;

@@ -89,6 +89,9 @@ pub struct WorkerReport {
     /// Most connections this worker had open at once.
     #[serde(default)]
     pub max_open: u64,
+    /// Most connects this worker started in one turn of its event loop.
+    #[serde(default)]
+    pub max_connect_burst: u64,
     /// Records written to the per-request log part.
     #[serde(default)]
     pub log_records: u64,
@@ -132,6 +135,7 @@ impl WorkerReport {
             lag_us: HistogramData::from_histogram(&stats.lag),
             late_starts: stats.late_starts,
             max_open: stats.max_open,
+            max_connect_burst: stats.max_connect_burst,
             session_life_us: HistogramData::from_histogram(&stats.session_life),
             session_fail_us: HistogramData::from_histogram(&stats.session_fail),
             session_conns: stats.session_conns,

@@ -187,6 +187,18 @@ pub struct Slot {
     pub pre_delay_ns: u64,
     /// The current request's result so far, for its record.
     pub result: ResultSoFar,
+    /// httperf sessions: times the current call was made again (`--retry-on-failure`).
+    pub session_retries: u32,
+    /// httperf sessions: a pipelined reply had the failure status; the session fails
+    /// once the burst is read.
+    pub session_failed: bool,
+    /// httperf sessions: the cookie (`name=value`) the session's replies set last, sent
+    /// as `Cookie` on its next requests (`--session-cookies`).
+    pub cookie: String,
+    /// `--print-request/--print-reply`: the number of the call whose reply is read now.
+    pub call_id: u64,
+    /// `--print-reply`: the start of a body line whose end has not come yet.
+    pub print_line: Vec<u8>,
 }
 
 impl ResultSoFar {
@@ -318,6 +330,11 @@ impl Slot {
             follow: None,
             pre_delay_ns: 0,
             result: ResultSoFar::default(),
+            session_retries: 0,
+            session_failed: false,
+            cookie: String::new(),
+            call_id: 0,
+            print_line: Vec::new(),
         }
     }
 }

@@ -58,6 +58,10 @@ pub struct Stats<'a> {
     pub late_starts: u64,
     /// Most connections open at once.
     pub max_open: u64,
+    /// Connects started in the loop turn `connect_burst.0` so far.
+    pub connect_burst: (u64, u64),
+    /// Most connects started in one loop turn (httperf's maximum connect burst length).
+    pub max_connect_burst: u64,
     /// Open loop: due → last reply of sessions whose every request got a reply.
     pub session_life: Histogram<u64>,
     /// Open loop: due → failure of sessions that failed.
@@ -89,6 +93,8 @@ impl<'a> Stats<'a> {
             lag: latency_histogram(),
             late_starts: 0,
             max_open: 0,
+            connect_burst: (0, 0),
+            max_connect_burst: 0,
             session_life: latency_histogram(),
             session_fail: latency_histogram(),
             session_conns: 0,

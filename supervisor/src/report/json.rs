@@ -129,6 +129,8 @@ fn to_value(r: &Report) -> Value {
         "connections": {
             "opened": t.get(Counter::ConnsOpened),
             "reused": t.get(Counter::ConnsReused),
+            "max_concurrent": r.max_open,
+            "max_connect_burst": r.max_connect_burst,
             "lifetime_ms": latency(&r.conn_life),
         },
         "latency_ms": {

@@ -114,6 +114,9 @@ pub struct Report {
     /// Most connections open at once: the sum of each worker's most (exact with one
     /// worker, an upper bound with more).
     pub max_open: u64,
+    /// Most connects one worker started in one turn of its event loop (httperf's
+    /// "Maximum connect burst length").
+    pub max_connect_burst: u64,
     /// Open loop: the schedule and how well it was kept.
     pub open_loop: Option<OpenLoopSummary>,
     /// Session workloads (`--wsess`, `--wsesslog`): httperf's session statistics.
@@ -235,6 +238,7 @@ impl Report {
             workload: None,
             log: None,
             max_open: 0,
+            max_connect_burst: 0,
             open_loop: None,
             sessions: None,
             response: latency_histogram(),

@@ -107,6 +107,9 @@ fn write_report(out: &mut String, r: &Report) -> std::fmt::Result {
     let started = r.started();
     let replies = r.replies();
 
+    writeln!(out, "Maximum connect burst length: {}", r.max_connect_burst)?;
+    writeln!(out)?;
+
     // Total.
     writeln!(
         out,
@@ -517,6 +520,7 @@ mod tests {
             &[(ErrorClass::ClientTimo, 2), (ErrorClass::ConnRefused, 1)],
         );
         r.max_open = 4;
+        r.max_connect_burst = 3;
         r.connect.record(1000).unwrap();
         r.connect.record(2000).unwrap();
         r.first_byte.record(1500).unwrap();
@@ -537,6 +541,8 @@ mod tests {
     #[test]
     fn golden() {
         let expected = "\
+Maximum connect burst length: 3
+
 Total: connections 10 requests 100 replies 95 test-duration 10.000 s
 
 Connection rate: 1.0 conn/s (1000.0 ms/conn, <=4 concurrent connections)

@@ -147,6 +147,20 @@ impl BodyDecoder {
     /// [`MAX_CHUNK_EXT_BYTES`] or [`MAX_TRAILER_BYTES`]. The progress of the failing
     /// call is not reported: the reply is discarded and the connection closed.
     pub fn feed(&mut self, input: &[u8]) -> Result<Progress, BodyError> {
+        self.feed_with(input, |_| {})
+    }
+
+    /// [`BodyDecoder::feed`], handing each run of payload bytes (a chunked body's data
+    /// without its framing) to `on_data` in order.
+    ///
+    /// # Errors
+    ///
+    /// As [`BodyDecoder::feed`].
+    pub fn feed_with(
+        &mut self,
+        input: &[u8],
+        mut on_data: impl FnMut(&[u8]),
+    ) -> Result<Progress, BodyError> {
         let result = match &mut self.kind {
             Kind::Empty => Ok(Progress {
                 consumed: 0,
@@ -156,17 +170,25 @@ impl BodyDecoder {
             Kind::Length { remaining } => {
                 let take = clamp_len(*remaining, input.len());
                 *remaining = remaining.saturating_sub(to_u64(take));
+                if take > 0 {
+                    on_data(&input[..take]);
+                }
                 Ok(Progress {
                     consumed: take,
                     body_bytes: to_u64(take),
                     done: *remaining == 0,
                 })
             }
-            Kind::Chunked(chunked) => chunked.feed(input),
-            Kind::UntilClose => Ok(Progress {
-                consumed: input.len(),
-                body_bytes: to_u64(input.len()),
-                done: false,
+            Kind::Chunked(chunked) => chunked.feed(input, &mut on_data),
+            Kind::UntilClose => Ok({
+                if !input.is_empty() {
+                    on_data(input);
+                }
+                Progress {
+                    consumed: input.len(),
+                    body_bytes: to_u64(input.len()),
+                    done: false,
+                }
             }),
             Kind::Failed(err) => Err(*err),
         };
@@ -188,6 +210,15 @@ impl BodyDecoder {
             Kind::Failed(err) => Err(*err),
             _ if self.is_done() => Ok(()),
             _ => Err(BodyError::Incomplete),
+        }
+    }
+
+    /// Bytes of a chunked body's trailer section so far (its final empty line included);
+    /// 0 for other framings.
+    pub fn trailer_bytes(&self) -> usize {
+        match &self.kind {
+            Kind::Chunked(c) => c.trailer_bytes,
+            _ => 0,
         }
     }
 
@@ -281,7 +312,11 @@ impl Chunked {
         }
     }
 
-    fn feed(&mut self, input: &[u8]) -> Result<Progress, BodyError> {
+    fn feed(
+        &mut self,
+        input: &[u8],
+        on_data: &mut impl FnMut(&[u8]),
+    ) -> Result<Progress, BodyError> {
         let mut consumed = 0;
         let mut payload = 0;
         while self.state != ChunkState::End {
@@ -294,6 +329,9 @@ impl Chunked {
             if step.consumed == 0 {
                 // Unreachable: every state but End consumes. Never spin on it.
                 break;
+            }
+            if step.payload > 0 {
+                on_data(&rest[..step.payload]);
             }
             consumed += step.consumed;
             payload += step.payload;
@@ -674,7 +712,7 @@ mod tests {
     #[test]
     fn chunk_data_is_skipped_in_one_step() {
         let mut chunked = Chunked::new(MAX_CHUNK_EXT_BYTES, MAX_TRAILER_BYTES);
-        chunked.feed(b"ffff\r\n").unwrap();
+        chunked.feed(b"ffff\r\n", &mut |_| {}).unwrap();
         assert_eq!(chunked.state, ChunkState::Data);
         let step = chunked.step(&[b'x'; 1000]).unwrap();
         assert_eq!((step.consumed, step.payload), (1000, 1000));
@@ -932,5 +970,40 @@ mod tests {
             let expected = Ok((length, to_u64(length), true));
             assert_eq!(run(Framing::Length(to_u64(length)), &pieces), expected);
         }
+    }
+
+    #[test]
+    fn feed_with_hands_over_exactly_the_payload_at_any_split() {
+        let data: [&[u8]; 3] = [b"hello\r\n", b"0;a\r\nZ", b"x"];
+        let mut message = Vec::new();
+        for d in data {
+            message.extend_from_slice(format!("{:x};ext=1\r\n", d.len()).as_bytes());
+            message.extend_from_slice(d);
+            message.extend_from_slice(b"\r\n");
+        }
+        message.extend_from_slice(b"0\r\nTrailer: t\r\n\r\n");
+        let want = data.concat();
+        let mut rng = Rng(7);
+        for _ in 0..200 {
+            let stream = with_next(&message);
+            let mut decoder = BodyDecoder::new(Framing::Chunked);
+            let mut got = Vec::new();
+            for piece in random_pieces(&mut rng, &stream) {
+                let p = decoder
+                    .feed_with(piece, |d| got.extend_from_slice(d))
+                    .unwrap();
+                if p.done {
+                    break;
+                }
+            }
+            assert_eq!(got, want);
+            assert_eq!(decoder.trailer_bytes(), b"Trailer: t\r\n\r\n".len());
+        }
+        let mut decoder = BodyDecoder::new(Framing::Length(3));
+        let mut got = Vec::new();
+        let p = decoder
+            .feed_with(b"abcdef", |d| got.extend_from_slice(d))
+            .unwrap();
+        assert_eq!((got.as_slice(), p.consumed), (&b"abc"[..], 3));
     }
 }

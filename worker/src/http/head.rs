@@ -239,6 +239,30 @@ pub fn reply_details(buf: &[u8], reason: &mut String, location: Option<&mut Stri
     }
 }
 
+/// Sets `cookie` to the `name=value` part (up to the first `;`, trimmed) of the last
+/// `Set-Cookie` field of the complete head at the start of `buf`, if it has one; otherwise
+/// leaves it as it is. httperf's session cookie: one per session, the last one wins.
+pub fn take_cookie(buf: &[u8], cookie: &mut String) {
+    let mut storage = [const { MaybeUninit::<httparse::Header<'_>>::uninit() }; MAX_HEADERS_CAP];
+    let mut reply = httparse::Response::new(&mut []);
+    let parsed = httparse::ParserConfig::default()
+        .allow_obsolete_multiline_headers_in_responses(true)
+        .parse_response_with_uninit_headers(&mut reply, buf, &mut storage);
+    if !matches!(parsed, Ok(httparse::Status::Complete(_))) {
+        return;
+    }
+    if let Some(h) = reply
+        .headers
+        .iter()
+        .rev()
+        .find(|h| h.name.eq_ignore_ascii_case("set-cookie"))
+    {
+        let value = h.value.split(|&b| b == b';').next().unwrap_or_default();
+        cookie.clear();
+        cookie.push_str(String::from_utf8_lossy(value.trim_ascii()).as_ref());
+    }
+}
+
 /// The `Content-Length` fields of a head, merged.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 enum ContentLength {

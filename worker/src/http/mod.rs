@@ -27,5 +27,5 @@ pub mod request;
 pub use body::{BodyDecoder, BodyError, MAX_CHUNK_EXT_BYTES, MAX_TRAILER_BYTES, Progress};
 pub use head::{
     Framing, HeadError, MAX_HEAD_BYTES, MAX_HEADERS, MAX_INTERIM, ReplyHead, parse_head,
-    parse_head_limited, reply_details,
+    parse_head_limited, reply_details, take_cookie,
 };

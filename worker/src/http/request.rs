@@ -35,6 +35,7 @@ pub fn serialize(req: &RequestSpec) -> WireRequest {
         headers: &req.headers,
         body: &req.body,
         close: !req.keepalive.store,
+        http10: req.version == volley_config::HttpVersion::Http10,
     })
 }
 
@@ -53,6 +54,10 @@ pub struct Parts<'a> {
     pub body: &'a [u8],
     /// Ask the server to close the connection after the reply.
     pub close: bool,
+    /// An `HTTP/1.0` request line. Unless the request closes its connection (or the user
+    /// gives a Connection field) it asks for `Connection: keep-alive`, as httperf does;
+    /// one that closes says nothing (closing is HTTP/1.0's default).
+    pub http10: bool,
 }
 
 /// Serializes a request from its parts (see [`serialize`]).
@@ -62,7 +67,11 @@ pub fn serialize_parts(p: &Parts<'_>) -> WireRequest {
     out.extend_from_slice(p.method.as_bytes());
     out.push(b' ');
     out.extend_from_slice(p.path.as_bytes());
-    out.extend_from_slice(b" HTTP/1.1\r\n");
+    out.extend_from_slice(if p.http10 {
+        b" HTTP/1.0\r\n"
+    } else {
+        b" HTTP/1.1\r\n"
+    });
     if !has("host") {
         push_field(&mut out, "Host", &p.target.host_header());
     }
@@ -72,8 +81,13 @@ pub fn serialize_parts(p: &Parts<'_>) -> WireRequest {
     for (name, value) in p.headers {
         push_field(&mut out, name, value);
     }
-    if p.close && !has("connection") {
-        push_field(&mut out, "Connection", "close");
+    // HTTP/1.0 closes by default: it asks for keep-alive, or says nothing.
+    if !has("connection") {
+        match (p.http10, p.close) {
+            (false, true) => push_field(&mut out, "Connection", "close"),
+            (true, false) => push_field(&mut out, "Connection", "keep-alive"),
+            _ => {}
+        }
     }
     let needs_length = !p.body.is_empty() || matches!(p.method, "POST" | "PUT" | "PATCH");
     if needs_length && !has("content-length") && !has("transfer-encoding") {
@@ -133,6 +147,7 @@ mod tests {
             pre: Default::default(),
             post: Default::default(),
             timeouts: Default::default(),
+            version: Default::default(),
         }
     }
 
@@ -179,6 +194,18 @@ mod tests {
         r2.keepalive = volley_config::KeepAlive::NONE;
         let text = String::from_utf8(serialize(&r2).bytes).unwrap();
         assert!(!text.contains("close"), "{text}");
+    }
+
+    #[test]
+    fn http10_requests_ask_for_keep_alive() {
+        let mut r = req("GET", &[], "");
+        r.version = volley_config::HttpVersion::Http10;
+        let text = String::from_utf8(serialize(&r).bytes).unwrap();
+        assert!(text.starts_with("GET /small?x=1 HTTP/1.0\r\n"), "{text}");
+        assert!(text.ends_with("Connection: keep-alive\r\n\r\n"), "{text}");
+        r.keepalive = volley_config::KeepAlive::NONE;
+        let text = String::from_utf8(serialize(&r).bytes).unwrap();
+        assert!(!text.contains("Connection"), "{text}");
     }
 
     #[test]

@@ -1,0 +1,468 @@
+//! httperf's remaining options on volley's engine: `--wlog`, `--print-request` and
+//! `--print-reply`, `--http-version=1.0`, `--failure-status` with `--retry-on-failure`,
+//! `--session-cookies`, and `--send-buffer`/`--recv-buffer`.
+
+use std::collections::BTreeMap;
+use std::process::Command;
+
+use volley_testsupport::hostile::{self, HostileServer, Step};
+use volley_testsupport::{Route, Scratch, ServerConfig, TestServer};
+
+use crate::volley;
+
+fn base(port: u16, uri: &str) -> Vec<String> {
+    [
+        "--server",
+        "127.0.0.1",
+        "--port",
+        &port.to_string(),
+        "--uri",
+        uri,
+    ]
+    .iter()
+    .map(|s| s.to_string())
+    .collect()
+}
+
+/// The targets each connection carried, in order, connections in order.
+fn by_conn(srv: &TestServer) -> Vec<Vec<String>> {
+    let mut m: BTreeMap<u64, Vec<String>> = BTreeMap::new();
+    for r in srv.received() {
+        m.entry(r.conn).or_default().push(r.target.clone());
+    }
+    m.into_values().collect()
+}
+
+fn line<'a>(text: &'a str, prefix: &str) -> &'a str {
+    text.lines()
+        .find(|l| l.starts_with(prefix))
+        .unwrap_or_else(|| panic!("no '{prefix}' line in:\n{text}"))
+}
+
+#[test]
+fn wlog_replays_a_uri_log_in_order_over_workers() {
+    let scratch = Scratch::new("wlog");
+    let log = scratch.path("uris");
+    std::fs::write(&log, b"/u0\0/u1\0/u2\0/u3\0\n/u4\0").unwrap();
+    let wlog = |wrap: &str| format!("--wlog={wrap},{}", log.display());
+
+    // Without wrap-around the log ends the run: 5 calls, 2 per connection.
+    let srv = TestServer::start(ServerConfig::default());
+    let mut args = base(srv.addr().port(), "/");
+    args.extend(
+        [
+            &wlog("n"),
+            "--rate=200",
+            "--num-conns=10",
+            "--num-calls=2",
+            "--workers=2",
+        ]
+        .map(String::from),
+    );
+    let out = volley().arg("httperf").args(args).run();
+    assert_eq!(out.code, Some(0), "{}", out.stderr);
+    let mut conns = by_conn(&srv);
+    conns.sort();
+    assert_eq!(conns, [vec!["/u0", "/u1"], vec!["/u2", "/u3"], vec!["/u4"]]);
+    assert!(
+        out.stdout
+            .contains("Total: connections 3 requests 5 replies 5"),
+        "{}",
+        out.stdout
+    );
+
+    // With wrap-around: 4 connections of 3 calls walk the log 2.4 times, in order.
+    let srv = TestServer::start(ServerConfig::default());
+    let mut args = base(srv.addr().port(), "/");
+    args.extend(
+        [
+            &wlog("y"),
+            "--rate=200",
+            "--num-conns=4",
+            "--num-calls=3",
+            "--workers=2",
+        ]
+        .map(String::from),
+    );
+    let out = volley().arg("httperf").args(args).run();
+    assert_eq!(out.code, Some(0), "{}", out.stderr);
+    let mut conns = by_conn(&srv);
+    conns.sort();
+    assert_eq!(
+        conns,
+        [
+            vec!["/u0", "/u1", "/u2"],
+            vec!["/u1", "/u2", "/u3"],
+            vec!["/u3", "/u4", "/u0"],
+            vec!["/u4", "/u0", "/u1"],
+        ]
+    );
+
+    // Without --rate: one connection after another, in log order.
+    let srv = TestServer::start(ServerConfig::default());
+    let mut args = base(srv.addr().port(), "/");
+    args.extend([&wlog("n"), "--num-conns=9"].map(String::from));
+    let out = volley().arg("httperf").args(args).run();
+    assert_eq!(out.code, Some(0), "{}", out.stderr);
+    let order: Vec<String> = srv.received().into_iter().map(|r| r.target).collect();
+    assert_eq!(order, ["/u0", "/u1", "/u2", "/u3", "/u4"]);
+
+    // A bad entry is named.
+    let bad = scratch.file("bad", "/ok\0no-slash\0");
+    let out = volley()
+        .arg("httperf")
+        .args(["--server=127.0.0.1", &format!("--wlog=n,{}", bad.display())])
+        .run();
+    assert_eq!(out.code, Some(2), "{}", out.stderr);
+    assert!(
+        out.stderr.contains("entry 2") && out.stderr.contains("no-slash"),
+        "{}",
+        out.stderr
+    );
+}
+
+/// The line prefixes of the printed requests and replies (`SH0`, `RS1`, …), in order.
+fn print_prefixes(stdout: &str) -> Vec<String> {
+    stdout
+        .lines()
+        .filter(|l| {
+            l.len() > 2
+                && ["SH", "SB", "SS", "RH", "RB", "RS"].contains(&&l[..2])
+                && l[2..].starts_with(|c: char| c.is_ascii_digit())
+        })
+        .map(|l| l[..l.find(':').unwrap()].to_string())
+        .collect()
+}
+
+#[test]
+fn print_request_and_reply_show_every_message_in_httperfs_lines() {
+    let body = "first line\nsecond\n";
+    let srv = TestServer::start(ServerConfig::new(volley_testsupport::Reply::ok(body)));
+    let mut args = base(srv.addr().port(), "/p");
+    args.extend(
+        [
+            "--num-conns=2",
+            "--num-calls=1",
+            "--print-request",
+            "--print-reply",
+        ]
+        .map(String::from),
+    );
+    let out = volley().arg("httperf").args(&args).run();
+    assert_eq!(out.code, Some(0), "{}", out.stderr);
+    let text = &out.stdout;
+    assert!(
+        text.starts_with("httperf --print-reply --print-request "),
+        "{text}"
+    );
+    assert!(text.contains("SH0:GET /p HTTP/1.1\r\n"), "{text}");
+    assert!(text.contains("\nSH0:\r\nSS0: header "), "{text}");
+    assert!(text.contains("RH1:HTTP/1.1 200 OK\r\n"), "{text}");
+    assert!(
+        text.contains("RB1:first line\nRB1:second\nRS1: header "),
+        "{text}"
+    );
+    assert!(
+        line(text, "RS0:").ends_with(&format!("content {} footer 0", body.len())),
+        "{text}"
+    );
+    // Everything printed comes before the report.
+    let report = text.find("Total:").unwrap();
+    assert!(text.rfind("RS1:").unwrap() < report);
+
+    // httperf itself prints the same lines for the same exchange.
+    if Command::new("httperf").arg("--version").output().is_ok() {
+        let theirs_srv = TestServer::start(ServerConfig::new(volley_testsupport::Reply::ok(body)));
+        let theirs = Command::new("httperf")
+            .args(args.iter().map(|a| {
+                a.replace(
+                    &srv.addr().port().to_string(),
+                    &theirs_srv.addr().port().to_string(),
+                )
+            }))
+            .output()
+            .expect("httperf runs");
+        let theirs = String::from_utf8_lossy(&theirs.stdout).to_string();
+        assert_eq!(print_prefixes(text), print_prefixes(&theirs), "{theirs}");
+    }
+
+    // Header only: no body lines; a chunked body prints its data, not its framing.
+    let chunked = HostileServer::answering(
+        "chunked",
+        hostile::chunked("6\r\nhello\n\r\n6\r\nworld\n\r\n0\r\n\r\n"),
+    );
+    let out = volley()
+        .arg("httperf")
+        .args(base(chunked.addr().port(), "/c"))
+        .args(["--print-reply=body", "--print-request=h"])
+        .run();
+    assert_eq!(out.code, Some(0), "{}", out.stderr);
+    let prefixes = print_prefixes(&out.stdout);
+    assert!(
+        !prefixes
+            .iter()
+            .any(|p| p.starts_with("SB") || p.starts_with("RH"))
+    );
+    assert!(
+        out.stdout.contains("\nRB0:hello\nRB0:world\nRS0: header "),
+        "{}",
+        out.stdout
+    );
+    assert!(
+        line(&out.stdout, "RS0:").contains("content 12 "),
+        "{}",
+        out.stdout
+    );
+
+    // Printing and --json both want stdout.
+    let out = volley()
+        .arg("httperf")
+        .args(["--server=127.0.0.1", "--print-reply", "--json"])
+        .run();
+    assert_eq!(out.code, Some(2), "{}", out.stderr);
+}
+
+#[test]
+fn http_1_0_requests_ask_for_keep_alive_and_sessions_close_after_each_reply() {
+    let srv = HostileServer::answering("http10", hostile::ok("x"));
+    let out = volley()
+        .arg("httperf")
+        .args(base(srv.addr().port(), "/v"))
+        .args(["--http-version=1.0", "--num-conns=1", "--num-calls=3"])
+        .run();
+    assert_eq!(out.code, Some(0), "{}", out.stderr);
+    let heads = srv.received_heads();
+    assert_eq!(heads.len(), 3, "{heads:?}");
+    for h in &heads {
+        assert!(h.starts_with("GET /v HTTP/1.0\r\n"), "{h}");
+        assert!(h.contains("\r\nConnection: keep-alive\r\n"), "{h}");
+    }
+    assert_eq!(srv.connections(), 1, "the reply kept the connection");
+    assert!(
+        out.stdout.contains(" --http-version=1.0 "),
+        "{}",
+        out.stdout
+    );
+
+    // A session over HTTP/1.0: a connection per call, nothing asked.
+    let srv = HostileServer::answering("http10-sess", hostile::ok("x"));
+    let out = volley()
+        .arg("httperf")
+        .args(base(srv.addr().port(), "/s"))
+        .args(["--http-version=1.0", "--wsess=2,2,0", "--rate=20"])
+        .run();
+    assert_eq!(out.code, Some(0), "{}", out.stderr);
+    let heads = srv.received_heads();
+    assert_eq!(heads.len(), 4);
+    assert!(heads.iter().all(|h| !h.contains("Connection")), "{heads:?}");
+    assert_eq!(srv.connections(), 4);
+}
+
+/// A server with a login that sets a cookie and a page that fails (503) without one.
+fn cookie_server() -> TestServer {
+    let mut login = Route::new("/login", 200);
+    login
+        .headers
+        .push(("Set-Cookie".into(), "sid=abc123; Path=/; HttpOnly".into()));
+    let mut page = Route::new("/page", 503);
+    page.unless_header = Some("Cookie".into());
+    TestServer::start(ServerConfig {
+        routes: vec![login, page],
+        ..ServerConfig::default()
+    })
+}
+
+fn count(srv: &TestServer, target: &str) -> usize {
+    srv.received().iter().filter(|r| r.target == target).count()
+}
+
+#[test]
+fn failure_status_retry_and_session_cookies() {
+    let scratch = Scratch::new("failstatus");
+    let log = scratch.file("sessions", "/login\n/page\n/after\n");
+    let wsesslog = |n: u32| format!("--wsesslog={n},0,{}", log.display());
+
+    // The 503 fails the session: its last call is never made. The reply is a reply.
+    let srv = cookie_server();
+    let out = volley()
+        .arg("httperf")
+        .args(base(srv.addr().port(), "/"))
+        .args([&wsesslog(2), "--rate=20", "--failure-status=503"])
+        .run();
+    assert_eq!(out.code, Some(0), "{}", out.stderr);
+    let text = &out.stdout;
+    assert!(
+        line(text, "Session rate [sess/s]:").ends_with("(0/2)"),
+        "{text}"
+    );
+    assert!(text.contains("5xx=2"), "{text}");
+    assert!(
+        line(text, "Errors: total").starts_with("Errors: total 0 "),
+        "{text}"
+    );
+    assert_eq!((count(&srv, "/page"), count(&srv, "/after")), (2, 0));
+
+    // Retried at once, up to volley's cap, then the session fails.
+    let srv = cookie_server();
+    let out = volley()
+        .arg("httperf")
+        .args(base(srv.addr().port(), "/"))
+        .args([&wsesslog(1), "--failure-status=503", "--retry-on-failure"])
+        .run();
+    assert_eq!(out.code, Some(0), "{}", out.stderr);
+    assert!(
+        line(&out.stdout, "Session rate").ends_with("(0/1)"),
+        "{}",
+        out.stdout
+    );
+    assert_eq!(count(&srv, "/page"), 101, "the call and 100 retries");
+    assert_eq!(count(&srv, "/after"), 0);
+
+    // With the session's cookie the page answers: every session completes. A session
+    // starts without a cookie; the cookie is the Set-Cookie's name=value.
+    let srv = cookie_server();
+    let out = volley()
+        .arg("httperf")
+        .args(base(srv.addr().port(), "/"))
+        .args([
+            &wsesslog(2),
+            "--rate=20",
+            "--failure-status=503",
+            "--session-cookies",
+        ])
+        .run();
+    assert_eq!(out.code, Some(0), "{}", out.stderr);
+    assert!(
+        line(&out.stdout, "Session rate").ends_with("(2/2)"),
+        "{}",
+        out.stdout
+    );
+    for r in srv.received() {
+        let want = (r.target != "/login").then_some("sid=abc123");
+        assert_eq!(r.header("Cookie"), want, "{} {:?}", r.target, r.headers);
+    }
+    assert_eq!(count(&srv, "/after"), 2);
+
+    // --session-cookies needs sessions, as in httperf.
+    let out = volley()
+        .arg("httperf")
+        .args(["--server=127.0.0.1", "--session-cookies"])
+        .run();
+    assert_eq!(out.code, Some(2), "{}", out.stderr);
+    assert!(out.stderr.contains("session workload"), "{}", out.stderr);
+}
+
+#[test]
+fn retry_on_failure_remakes_a_call_whose_new_connection_failed() {
+    // The first connection is reset before any reply; the others answer.
+    let start = || {
+        HostileServer::start("reset-first", |n| {
+            if n == 0 {
+                vec![Step::ReadRequest, Step::Reset]
+            } else {
+                vec![
+                    Step::ReadRequest,
+                    Step::Write(hostile::ok("x")),
+                    Step::Repeat,
+                ]
+            }
+        })
+    };
+    let srv = start();
+    let out = volley()
+        .arg("httperf")
+        .args(base(srv.addr().port(), "/r"))
+        .args(["--wsess=1,2,0", "--retry-on-failure"])
+        .run();
+    assert_eq!(out.code, Some(0), "{}", out.stderr);
+    let text = &out.stdout;
+    assert!(
+        text.contains("Total: connections 2 requests 3 replies 2 "),
+        "{text}"
+    );
+    assert!(
+        line(text, "Errors: total").starts_with("Errors: total 1 "),
+        "{text}"
+    );
+    assert!(line(text, "Session rate").ends_with("(1/1)"), "{text}");
+
+    let srv = start();
+    let out = volley()
+        .arg("httperf")
+        .args(base(srv.addr().port(), "/r"))
+        .args(["--wsess=1,2,0"])
+        .run();
+    assert_eq!(out.code, Some(0), "{}", out.stderr);
+    assert!(
+        line(&out.stdout, "Session rate").ends_with("(0/1)"),
+        "{}",
+        out.stdout
+    );
+    assert_eq!(srv.requests(), 1);
+}
+
+#[test]
+fn socket_buffer_sizes_are_accepted_and_echoed() {
+    let srv = TestServer::start(ServerConfig::default());
+    let out = volley()
+        .arg("httperf")
+        .args(base(srv.addr().port(), "/b"))
+        .args(["--send-buffer=4096", "--recv-buffer=16384", "--num-conns=3"])
+        .run();
+    assert_eq!(out.code, Some(0), "{}", out.stderr);
+    assert!(
+        out.stdout
+            .contains(" --send-buffer=4096 --recv-buffer=16384 --num-conns=3"),
+        "{}",
+        out.stdout
+    );
+    assert_eq!(srv.received().len(), 3);
+    let out = volley()
+        .arg("httperf")
+        .args(["--server=127.0.0.1", "--send-buffer=0"])
+        .run();
+    assert_eq!(out.code, Some(2), "{}", out.stderr);
+}
+
+#[test]
+fn a_session_logs_bursts_are_pipelined_along_their_boundaries() {
+    // The server answers only once it has read both requests of the burst: a client
+    // that sent them one after another would time out.
+    let two = [hostile::ok("a"), hostile::ok("b")].concat();
+    let srv = HostileServer::every_connection(
+        "burst-of-two",
+        vec![
+            Step::ReadRequest,
+            Step::ReadRequest,
+            Step::Write(two),
+            Step::ReadRequest,
+            Step::Write(hostile::ok("c")),
+            Step::Repeat,
+        ],
+    );
+    let scratch = Scratch::new("bursts");
+    let log = scratch.file("log", "/page think=0.05\n  /page.css\n/next\n");
+    let out = volley()
+        .arg("httperf")
+        .args(base(srv.addr().port(), "/"))
+        .args([
+            &format!("--wsesslog=3,0,{}", log.display()),
+            "--rate=20",
+            "--timeout=2",
+        ])
+        .run();
+    assert_eq!(out.code, Some(0), "{}", out.stderr);
+    let text = &out.stdout;
+    assert!(
+        text.contains("Total: connections 3 requests 9 replies 9 "),
+        "{text}"
+    );
+    assert!(line(text, "Session rate").ends_with("(3/3)"), "{text}");
+    assert!(
+        line(text, "Errors: total").starts_with("Errors: total 0 "),
+        "{text}"
+    );
+    let heads = srv.received_heads();
+    let targets: Vec<&str> = heads.iter().map(|h| h.split(' ').nth(1).unwrap()).collect();
+    assert_eq!(targets.iter().filter(|t| **t == "/page.css").count(), 3);
+}
