@@ -89,7 +89,12 @@ pub fn main_with<H: Hooks>(mut hooks: H) -> ExitCode {
         Ok(code) => ExitCode::from(code),
         Err(e) => {
             eprintln!("volley: {e:#}");
-            ExitCode::from(1)
+            // A bad --cacert/--cert/--key is bad input, like a bad flag.
+            let bad_input = matches!(
+                e.downcast_ref::<SupervisorError>(),
+                Some(SupervisorError::Tls(_))
+            );
+            ExitCode::from(if bad_input { 2 } else { 1 })
         }
     }
 }

@@ -106,6 +106,10 @@ pub struct RunArgs {
     #[command(flatten)]
     pub open: OpenLoopArgs,
 
+    /// TLS client options.
+    #[command(flatten)]
+    pub tls: TlsArgs,
+
     /// Write one record per request to FILE [file: log].
     #[arg(long, value_name = "FILE")]
     pub log: Option<PathBuf>,
@@ -155,6 +159,32 @@ pub struct OpenLoopArgs {
     /// [default: 1, or one round of a run file's URL list].
     #[arg(long, value_name = "N")]
     pub calls: Option<u32>,
+}
+
+/// TLS client options (for https URLs): the same flags for `volley URL` and `volley run`.
+#[derive(Debug, Args, Default)]
+pub struct TlsArgs {
+    /// Also trust the CA certificates in this PEM file (repeatable); the built-in roots
+    /// are Mozilla's (webpki-roots).
+    #[arg(long, value_name = "FILE")]
+    pub cacert: Vec<PathBuf>,
+
+    /// Do not verify the server's certificate (the report says so in a warning).
+    #[arg(short = 'k', long)]
+    pub insecure: bool,
+
+    /// Client certificate chain (PEM) to present when the server asks; needs --key.
+    #[arg(long, value_name = "FILE", requires = "key")]
+    pub cert: Option<PathBuf>,
+
+    /// Private key (PEM) of --cert.
+    #[arg(long, value_name = "FILE", requires = "cert")]
+    pub key: Option<PathBuf>,
+
+    /// Make a full TLS handshake on every new connection instead of resuming the
+    /// session (tickets or IDs) of an earlier one.
+    #[arg(long)]
+    pub no_tls_resume: bool,
 }
 
 /// Options of `volley top`.
@@ -269,6 +299,10 @@ pub struct LoadArgs {
     /// Open-loop and pipelining options.
     #[command(flatten)]
     pub open: OpenLoopArgs,
+
+    /// TLS client options.
+    #[command(flatten)]
+    pub tls: TlsArgs,
 
     /// Write one record per request to FILE (CSV, or JSON lines with --log-format jsonl).
     #[arg(long, value_name = "FILE")]

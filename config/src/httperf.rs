@@ -11,8 +11,10 @@
 //!   given, a cap on retries);
 //! - `--hog`, `--verbose`, `--max-connections` (volley opens one connection per session):
 //!   accepted, with a note on stderr saying why they change nothing;
-//! - everything else httperf has (`--ssl`, `--wset`, `--debug`, …) is rejected with a
-//!   message: volley never silently ignores an option.
+//! - `--ssl` and `--ssl-no-reuse`: https over rustls, certificates verified (volley's own
+//!   `--cacert FILE` and `--insecure` are accepted too; httperf never verifies);
+//! - everything else httperf has (`--ssl-ciphers`, `--wset`, `--debug`, …) is rejected
+//!   with a message: volley never silently ignores an option.
 //!
 //! httperf's quirk is kept: without `--rate` (or with `--rate 0`) connections are made one
 //! after another, each carrying `--num-calls` requests.
@@ -52,6 +54,7 @@ enum Kind {
 const OPTIONS: &[(&str, Kind)] = &[
     ("add-header", Kind::Value),
     ("burst-length", Kind::Value),
+    ("cacert", Kind::Value),
     ("client", Kind::Value),
     (
         "close-with-reset",
@@ -68,6 +71,7 @@ const OPTIONS: &[(&str, Kind)] = &[
         Kind::Noop("volley lets the kernel choose source ports; there is nothing to hog"),
     ),
     ("http-version", Kind::Value),
+    ("insecure", Kind::Flag),
     ("json", Kind::Flag),
     (
         "max-connections",
@@ -95,12 +99,12 @@ const OPTIONS: &[(&str, Kind)] = &[
         Kind::RejectedValue("give the Host header with --add-header"),
     ),
     ("session-cookies", Kind::Flag),
-    ("ssl", Kind::Rejected("HTTPS is not supported yet")),
+    ("ssl", Kind::Flag),
     (
         "ssl-ciphers",
-        Kind::RejectedValue("HTTPS is not supported yet"),
+        Kind::RejectedValue("cipher lists are OpenSSL's; volley uses rustls' safe default suites"),
     ),
-    ("ssl-no-reuse", Kind::Rejected("HTTPS is not supported yet")),
+    ("ssl-no-reuse", Kind::Flag),
     ("think-timeout", Kind::Value),
     ("timeout", Kind::Value),
     ("uri", Kind::Value),
@@ -222,8 +226,8 @@ pub fn help() -> String {
          \x20      [--wsess N,C,T | --wsesslog N,X,FILE] [--wlog y|n,FILE] [--burst-length N]\n\
          \x20      [--max-piped-calls N] [--print-request[=header|body]]\n\
          \x20      [--print-reply[=header|body]] [--failure-status N] [--retry-on-failure]\n\
-         \x20      [--session-cookies] [--send-buffer N] [--recv-buffer N] [--workers N]\n\
-         \x20      [--json]\n\n\
+         \x20      [--session-cookies] [--send-buffer N] [--recv-buffer N]\n\
+         \x20      [--ssl [--ssl-no-reuse] [--cacert FILE] [--insecure]] [--workers N] [--json]\n\n\
          Options may be abbreviated to any unique prefix. As in httperf, without --rate (or\n\
          with --rate 0) connections are made one after another, each carrying --num-calls\n\
          requests; with --rate they are started on that schedule (open loop), at most\n\
@@ -234,7 +238,9 @@ pub fn help() -> String {
          \x20 --retry-on-failure: at most 100 retries of one call (httperf has no limit).\n\
          \x20 --print-request/--print-reply: one worker unless --workers is given; call\n\
          \x20   numbers are unique over workers. The value needs '=' (--print-reply=header).\n\
-         \x20 --wlog: whitespace around a URI is ignored; a URI must start with '/'.\n\n\
+         \x20 --wlog: whitespace around a URI is ignored; a URI must start with '/'.\n\
+         \x20 --ssl: the server's certificate is verified (httperf never checks it): trust a\n\
+         \x20   private CA with --cacert FILE, or skip the check with --insecure.\n\n\
          Accepted without effect (a note says why):\n",
     );
     for (n, k) in OPTIONS {
@@ -469,7 +475,7 @@ pub const MAX_OPEN_SLOTS: u32 = 10_000;
 /// or a bad value.
 pub fn parse(args: &[String]) -> Result<Parsed, ConfigError> {
     let mut server = "localhost".to_string();
-    let mut port: u16 = 80;
+    let mut port: Option<u16> = None;
     let mut uri = "/".to_string();
     let mut method = "GET".to_string();
     let mut headers: Vec<(String, String)> = Vec::new();
@@ -491,6 +497,8 @@ pub fn parse(args: &[String]) -> Result<Parsed, ConfigError> {
     let mut http10 = false;
     let mut rules = SessionRules::default();
     let mut wlog: Option<(bool, Vec<String>, String)> = None;
+    let mut ssl = false;
+    let mut tls = crate::spec::TlsSpec::default();
     let bad = |opt: &str, v: &str, allowed: &str| {
         ConfigError::invalid("httperf", format!("--{opt}={v}"), allowed.to_string())
     };
@@ -506,9 +514,12 @@ pub fn parse(args: &[String]) -> Result<Parsed, ConfigError> {
         match name {
             "server" => server = v,
             "port" => {
-                port = v
-                    .parse()
-                    .map_err(|_| bad(name, &v, "a port number 1-65535"))?
+                port = Some(
+                    v.parse()
+                        .ok()
+                        .filter(|&p| p > 0)
+                        .ok_or_else(|| bad(name, &v, "a port number 1-65535"))?,
+                )
             }
             "uri" => {
                 if !v.starts_with('/') || v.bytes().any(|b| b <= b' ' || b == 0x7f) {
@@ -619,6 +630,10 @@ pub fn parse(args: &[String]) -> Result<Parsed, ConfigError> {
                 );
             }
             "retry-on-failure" => rules.retry_on_failure = true,
+            "ssl" => ssl = true,
+            "cacert" => tls.cacert.push(v.into()),
+            "insecure" => tls.insecure = true,
+            "ssl-no-reuse" => tls.resume = false,
             "session-cookies" => rules.cookies = true,
             "wlog" => {
                 let (wrap, file) = match v.split_once(',') {
@@ -770,7 +785,13 @@ pub fn parse(args: &[String]) -> Result<Parsed, ConfigError> {
             "no --json with them (both write to stdout)",
         ));
     }
-    let url = format!("http://{}{uri}", host_port(&server, port));
+    if !tls.resume && !ssl {
+        notes.push("volley httperf: --ssl-no-reuse changes nothing without --ssl".into());
+    }
+    let scheme = if ssl { "https" } else { "http" };
+    // httperf's default port is 80, or 443 with --ssl.
+    let port = port.unwrap_or(if ssl { 443 } else { 80 });
+    let url = format!("{scheme}://{}{uri}", host_port(&server, port));
     let target = parse_url(&url).map_err(|_| {
         ConfigError::invalid(
             "httperf",
@@ -840,6 +861,12 @@ pub fn parse(args: &[String]) -> Result<Parsed, ConfigError> {
         }
         if let Some(n) = socket.recv_buffer {
             e.push_str(&format!(" --recv-buffer={n}"));
+        }
+        if ssl {
+            e.push_str(" --ssl");
+            if !tls.resume {
+                e.push_str(" --ssl-no-reuse");
+            }
         }
         if rules.retry_on_failure {
             e.push_str(" --retry-on-failure");
@@ -1014,6 +1041,7 @@ pub fn parse(args: &[String]) -> Result<Parsed, ConfigError> {
             run_file: None,
             socket,
             print,
+            tls,
         },
         echo,
         notes,
@@ -1155,7 +1183,18 @@ mod tests {
         );
         assert!(rejected(&["--bogus"]).contains("--bogus"));
         assert!(rejected(&["--wset=10,5"]).contains("not supported yet"));
-        assert!(rejected(&["--ssl"]).contains("HTTPS"));
+        assert!(rejected(&["--ssl-ciphers=ALL"]).contains("rustls"));
+        let ssl = p(&[
+            "--server=127.0.0.1",
+            "--ssl",
+            "--ssl-no-reuse",
+            "--insecure",
+        ])
+        .unwrap();
+        let t = &ssl.spec.requests[0].target;
+        assert_eq!((t.tls, t.port), (true, 443));
+        assert!(!ssl.spec.tls.resume && ssl.spec.tls.insecure);
+        assert!(ssl.echo.contains(" --ssl --ssl-no-reuse "), "{}", ssl.echo);
         assert!(rejected(&["--burst-len", "0"]).contains("1 to 1000"));
         assert_eq!(
             p(&["--server", "127.0.0.1", "--burst-length=8", "--max-piped=4"])

@@ -23,7 +23,9 @@ pub use spec::{
     Arrival, Delay, IteratorKind, KeepAlive, Limit, LogFormat, LogSpec, OpenLoop, OutputSpec,
     RampUp, ReplyLimits, RequestSpec, RunSpec, SessionTemplate, Target, Timeouts, TopSpec,
 };
-pub use spec::{HttpVersion, PrintParts, PrintSpec, Sequence, SessionRules, SocketOptions};
+pub use spec::{
+    HttpVersion, PrintParts, PrintSpec, Sequence, SessionRules, SocketOptions, TlsSpec,
+};
 
 /// Parses a full argv (program name first) into a [`Command`].
 ///

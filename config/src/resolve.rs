@@ -64,6 +64,7 @@ pub fn resolve_with(cli: Cli, extra: &[&str]) -> Result<Command, ConfigError> {
                 addr: SocketAddr::from(([127, 0, 0, 1], 0)),
                 path: "/small".into(),
                 dns_cached: false,
+                tls: false,
             };
             run_spec(placeholder, load, DEMO_DURATION).map(Command::Demo)
         }
@@ -203,6 +204,7 @@ fn run_spec(
         run_file: None,
         socket: Default::default(),
         print: Default::default(),
+        tls: tls_spec(&load.tls, Default::default()),
     })
 }
 
@@ -421,16 +423,16 @@ fn random_seed() -> u64 {
     h.finish()
 }
 
-/// Parses `http://host[:port][/path]` and resolves the host (the DNS cache of the run).
+/// Parses `http[s]://host[:port][/path]` and resolves the host (the DNS cache of the run).
 ///
 /// # Errors
 ///
-/// [`ConfigError::Invalid`] for `URL` when the syntax is wrong, the scheme is not http, or
-/// the host does not resolve.
+/// [`ConfigError::Invalid`] for `URL` when the syntax is wrong, the scheme is not http or
+/// https, or the host does not resolve.
 pub fn parse_url(url: &str) -> Result<Target, ConfigError> {
-    let syntax = "expected http://host[:port][/path]";
+    let syntax = "expected http[s]://host[:port][/path]";
     let bad = |why: &str| ConfigError::invalid("URL", url, format!("{why}; {syntax}"));
-    let (host, port, path) = split_url(url).map_err(|why| bad(&why))?;
+    let (tls, host, port, path) = split_url(url).map_err(|why| bad(&why))?;
     let (addr, dns_cached) = resolve_host(&host, port, &Default::default())
         .ok_or_else(|| bad(&format!("host '{host}' does not resolve")))?;
     Ok(Target {
@@ -439,18 +441,17 @@ pub fn parse_url(url: &str) -> Result<Target, ConfigError> {
         addr,
         path,
         dns_cached,
+        tls,
     })
 }
 
-/// Splits `http://host[:port][/path]` into host, port and path (fragment dropped), or
-/// says what is wrong with it.
-pub(crate) fn split_url(url: &str) -> Result<(String, u16, String), String> {
-    let rest = match url.split_once("://") {
-        Some((scheme, rest)) if scheme.eq_ignore_ascii_case("http") => rest,
-        Some((scheme, _)) if scheme.eq_ignore_ascii_case("https") => {
-            return Err("https is not supported yet".into());
-        }
-        Some((scheme, _)) => return Err(format!("scheme '{scheme}' is not http")),
+/// Splits `http[s]://host[:port][/path]` into TLS or not, host, port (the scheme's
+/// default when not given) and path (fragment dropped), or says what is wrong with it.
+pub(crate) fn split_url(url: &str) -> Result<(bool, String, u16, String), String> {
+    let (tls, rest) = match url.split_once("://") {
+        Some((scheme, rest)) if scheme.eq_ignore_ascii_case("http") => (false, rest),
+        Some((scheme, rest)) if scheme.eq_ignore_ascii_case("https") => (true, rest),
+        Some((scheme, _)) => return Err(format!("scheme '{scheme}' is not http or https")),
         None => return Err("no scheme".into()),
     };
     let (authority, path) = match rest.find(['/', '?']) {
@@ -461,12 +462,13 @@ pub(crate) fn split_url(url: &str) -> Result<(String, u16, String), String> {
     if authority.contains('@') {
         return Err("user info is not supported".into());
     }
-    let (host, port) = split_host_port(authority).ok_or("bad host or port")?;
+    let (host, port) =
+        split_host_port(authority, if tls { 443 } else { 80 }).ok_or("bad host or port")?;
     if host.is_empty() {
         return Err("empty host".into());
     }
     let path = check_path(&path)?;
-    Ok((host, port, path))
+    Ok((tls, host, port, path))
 }
 
 /// A request path as sent: no spaces or control characters; a fragment is dropped.
@@ -497,20 +499,38 @@ pub(crate) fn resolve_host(
         .map(|a| (a, false))
 }
 
-pub(crate) fn split_host_port(authority: &str) -> Option<(String, u16)> {
+/// `host[:port]` or `[v6][:port]`, with `default_port` when none is given.
+pub(crate) fn split_host_port(authority: &str, default_port: u16) -> Option<(String, u16)> {
     if let Some(rest) = authority.strip_prefix('[') {
         let (host, after) = rest.split_once(']')?;
         let port = match after.strip_prefix(':') {
             Some(p) => p.parse().ok()?,
-            None if after.is_empty() => 80,
+            None if after.is_empty() => default_port,
             None => return None,
         };
         return Some((host.to_string(), port));
     }
     match authority.rsplit_once(':') {
         Some((host, port)) => Some((host.to_string(), port.parse().ok()?)),
-        None => Some((authority.to_string(), 80)),
+        None => Some((authority.to_string(), default_port)),
     }
+}
+
+/// The TLS settings of `--cacert --insecure --cert --key --no-tls-resume`, over `base`
+/// (a run file's): flags add CA files and can only turn verification and resumption off.
+pub(crate) fn tls_spec(
+    args: &crate::cli::TlsArgs,
+    base: crate::spec::TlsSpec,
+) -> crate::spec::TlsSpec {
+    let mut t = base;
+    t.cacert.extend(args.cacert.iter().cloned());
+    t.insecure |= args.insecure;
+    if args.cert.is_some() {
+        t.cert.clone_from(&args.cert);
+        t.key.clone_from(&args.key);
+    }
+    t.resume &= !args.no_tls_resume;
+    t
 }
 
 #[cfg(test)]
@@ -550,10 +570,17 @@ mod tests {
         assert_eq!(t.host_header(), "[::1]:81");
         assert_eq!(parse_url("http://localhost/a#frag").unwrap().path, "/a");
         assert_eq!(parse_url("http://127.0.0.1?q").unwrap().path, "/?q");
+        let t = parse_url("https://127.0.0.1/s").unwrap();
+        assert_eq!(
+            (t.tls, t.port, t.host_header()),
+            (true, 443, "127.0.0.1".into())
+        );
+        assert_eq!(t.url(), "https://127.0.0.1/s");
+        let t = parse_url("HTTPS://127.0.0.1:8443").unwrap();
+        assert_eq!(t.host_header(), "127.0.0.1:8443");
         for bad in [
             "127.0.0.1:80/",
             "ftp://h/",
-            "https://127.0.0.1/",
             "http://:80/",
             "http://127.0.0.1:99999/",
             "http://u@127.0.0.1/",

@@ -65,12 +65,25 @@ struct File {
     log: Option<Spanned<String>>,
     log_format: Option<Spanned<String>>,
     run_name: Option<Spanned<String>>,
+    cacert: Option<Spanned<StringOrList>>,
+    insecure: Option<bool>,
+    cert: Option<Spanned<String>>,
+    key: Option<Spanned<String>>,
+    tls_resume: Option<bool>,
     #[serde(default)]
     dnscache: BTreeMap<String, Spanned<String>>,
     #[serde(default)]
     defaults: Params,
     #[serde(default)]
     request: Vec<Spanned<Params>>,
+}
+
+/// One string or a list of them (`cacert = "ca.pem"` or `cacert = ["a.pem", "b.pem"]`).
+#[derive(Debug, Deserialize)]
+#[serde(untagged)]
+enum StringOrList {
+    One(String),
+    Many(Vec<String>),
 }
 
 /// `ramp_up = { start, max, duration }`.
@@ -293,6 +306,7 @@ fn build(
             format!("more than {MAX_REQUESTS} [[request]] entries"),
         ));
     }
+    let tls = file_tls(&file, base, at)?;
     let mut requests = Vec::with_capacity(file.request.len());
     for entry in file.request {
         let span = entry.span();
@@ -539,7 +553,41 @@ fn build(
         run_file: Some(args.file.clone()),
         socket: Default::default(),
         print: Default::default(),
+        tls: crate::resolve::tls_spec(&args.tls, tls),
     })
+}
+
+/// The run file's TLS keys (`cacert`, `insecure`, `cert`, `key`, `tls_resume`); paths
+/// are relative to the run file.
+fn file_tls(
+    file: &File,
+    base: &Path,
+    at: &Locator<'_>,
+) -> Result<crate::spec::TlsSpec, ConfigError> {
+    let mut t = crate::spec::TlsSpec::default();
+    if let Some(v) = &file.cacert {
+        let list = match v.get_ref() {
+            StringOrList::One(s) => vec![s.clone()],
+            StringOrList::Many(l) => l.clone(),
+        };
+        if list.iter().any(|s| s.is_empty()) {
+            return Err(at.error(v.span(), "cacert: expected PEM file names"));
+        }
+        t.cacert = list.iter().map(|s| base.join(s)).collect();
+    }
+    t.insecure = file.insecure.unwrap_or(false);
+    match (&file.cert, &file.key) {
+        (Some(c), Some(k)) => {
+            t.cert = Some(base.join(c.get_ref()));
+            t.key = Some(base.join(k.get_ref()));
+        }
+        (Some(v), None) | (None, Some(v)) => {
+            return Err(at.error(v.span(), "give cert and key together"));
+        }
+        (None, None) => {}
+    }
+    t.resume = file.tls_resume.unwrap_or(true);
+    Ok(t)
 }
 
 /// One `[[request]]` entry (with the defaults applied) → a [`RequestSpec`].
@@ -565,7 +613,7 @@ fn request(
         }
         None => "GET".to_string(),
     };
-    let (host, port, path, where_) = match (&p.url, &p.host) {
+    let (tls, host, port, path, where_) = match (&p.url, &p.host) {
         (Some(url), None) => {
             if let Some(k) = [&p.scheme, &p.uri].into_iter().flatten().next() {
                 return Err(at.error(
@@ -579,16 +627,16 @@ fn request(
                     "give either url or scheme/host/port/uri, not both",
                 ));
             }
-            let (h, port, path) = split_url(url.get_ref()).map_err(|why| {
+            let (tls, h, port, path) = split_url(url.get_ref()).map_err(|why| {
                 at.error(
                     url.span(),
                     format!(
-                        "bad url '{}': {why}; expected http://host[:port][/path]",
+                        "bad url '{}': {why}; expected http[s]://host[:port][/path]",
                         url.get_ref()
                     ),
                 )
             })?;
-            (h, port, path, url.span())
+            (tls, h, port, path, url.span())
         }
         (Some(_), Some(h)) => {
             return Err(at.error(
@@ -597,17 +645,20 @@ fn request(
             ));
         }
         (None, Some(h)) => {
-            if let Some(s) = &p.scheme
-                && !s.get_ref().eq_ignore_ascii_case("http")
-            {
-                return Err(at.error(
-                    s.span(),
-                    format!(
-                        "scheme '{}' is not supported; expected \"http\"",
-                        s.get_ref()
-                    ),
-                ));
-            }
+            let tls = match &p.scheme {
+                None => false,
+                Some(s) if s.get_ref().eq_ignore_ascii_case("http") => false,
+                Some(s) if s.get_ref().eq_ignore_ascii_case("https") => true,
+                Some(s) => {
+                    return Err(at.error(
+                        s.span(),
+                        format!(
+                            "scheme '{}' is not supported; expected \"http\" or \"https\"",
+                            s.get_ref()
+                        ),
+                    ));
+                }
+            };
             let host = h
                 .get_ref()
                 .trim_start_matches('[')
@@ -618,6 +669,7 @@ fn request(
             }
             let port = match &p.port {
                 Some(v) => at.count(v, "port", 1..65536)?,
+                None if tls => 443,
                 None => 80,
             };
             let uri = match &p.uri {
@@ -627,7 +679,7 @@ fn request(
                 Some(u) => check_path(u.get_ref()).map_err(|why| at.error(u.span(), why))?,
                 None => "/".to_string(),
             };
-            (host, port, uri, h.span())
+            (tls, host, port, uri, h.span())
         }
         (None, None) => {
             return Err(at.error(span, "a request needs url, or host (with port and uri)"));
@@ -645,6 +697,7 @@ fn request(
         addr,
         path,
         dns_cached,
+        tls,
     };
     let keepalive = match &p.keepalive {
         Some(v) => KeepAlive::from_name(v.get_ref()).ok_or_else(|| {

@@ -63,6 +63,36 @@ pub struct RunSpec {
     /// Requests and replies printed as they happen (httperf's `--print-request` and
     /// `--print-reply`).
     pub print: PrintSpec,
+    /// How https connections are made and verified.
+    pub tls: TlsSpec,
+}
+
+/// TLS client settings (for https targets).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TlsSpec {
+    /// PEM files of CA certificates trusted besides the built-in roots (`--cacert`).
+    pub cacert: Vec<PathBuf>,
+    /// Do not verify the server's certificate (`--insecure`); the report warns.
+    pub insecure: bool,
+    /// PEM file of the client certificate chain (`--cert`), with `key`.
+    pub cert: Option<PathBuf>,
+    /// PEM file of the client certificate's private key (`--key`).
+    pub key: Option<PathBuf>,
+    /// Resume TLS sessions (tickets and IDs) on new connections to a server
+    /// (`--no-tls-resume`, httperf's `--ssl-no-reuse` and `tls_resume = false` turn it off).
+    pub resume: bool,
+}
+
+impl Default for TlsSpec {
+    fn default() -> Self {
+        TlsSpec {
+            cacert: Vec::new(),
+            insecure: false,
+            cert: None,
+            key: None,
+            resume: true,
+        }
+    }
 }
 
 /// Socket options set on every connection (each one set costs a syscall per connection).
@@ -368,17 +398,26 @@ pub struct Target {
     /// The address came from the run file's `dnscache` table (LoadGen's RC_DNSCACHED),
     /// not from the system resolver.
     pub dns_cached: bool,
+    /// `https`: the connection speaks TLS (the host is the SNI name and the name the
+    /// certificate must match).
+    pub tls: bool,
 }
 
 impl Target {
-    /// The value of the Host header: `host` or `host:port` when the port is not 80.
+    /// The scheme's default port: 443 for https, 80 for http.
+    pub fn default_port(&self) -> u16 {
+        if self.tls { 443 } else { 80 }
+    }
+
+    /// The value of the Host header: `host`, or `host:port` when the port is not the
+    /// scheme's default.
     pub fn host_header(&self) -> String {
         let host = if self.host.contains(':') {
             format!("[{}]", self.host)
         } else {
             self.host.clone()
         };
-        if self.port == 80 {
+        if self.port == self.default_port() {
             host
         } else {
             format!("{host}:{}", self.port)
@@ -387,7 +426,8 @@ impl Target {
 
     /// The URL in the form it was understood.
     pub fn url(&self) -> String {
-        format!("http://{}{}", self.host_header(), self.path)
+        let scheme = if self.tls { "https" } else { "http" };
+        format!("{scheme}://{}{}", self.host_header(), self.path)
     }
 }
 
@@ -543,6 +583,14 @@ impl RunSpec {
             Limit::Duration(d) => Some(d),
             _ => None,
         }
+    }
+
+    /// The run may open TLS connections: an https entry, or requests made during the run
+    /// (redirects, custom iterators) that may go to one.
+    pub fn may_use_tls(&self) -> bool {
+        self.requests.iter().any(|r| r.target.tls)
+            || self.iterator.follows()
+            || self.custom_iterator.is_some()
     }
 
     /// What the report calls the target: the URL of a one-entry list, else the first URL

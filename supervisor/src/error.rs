@@ -43,6 +43,9 @@ pub enum SupervisorError {
         /// Its pid.
         pid: i32,
     },
+    /// The TLS client could not be set up (a bad `--cacert`, `--cert` or `--key`).
+    #[error("{0}")]
+    Tls(#[from] volley_worker::tls::TlsConfigError),
     /// `volley top` found no run to watch.
     #[error("no running volley run of this user was found in /dev/shm")]
     NoRun,

@@ -60,6 +60,13 @@ pub fn run(spec: &RunSpec) -> Result<Report, SupervisorError> {
 /// As [`run`].
 pub fn run_with<H: Hooks>(spec: &RunSpec, hooks: &mut H) -> Result<Report, SupervisorError> {
     let entered_ns = now_ns();
+    // Built before the fork (bad CA/cert/key files fail here, before any load); no
+    // connection is opened before it.
+    let tls = if spec.may_use_tls() || H::ACTIVE {
+        Some(volley_worker::tls::client_config(&spec.tls).map_err(SupervisorError::Tls)?)
+    } else {
+        None
+    };
     if H::ACTIVE {
         hooks.parent_init(spec);
     }
@@ -69,7 +76,7 @@ pub fn run_with<H: Hooks>(spec: &RunSpec, hooks: &mut H) -> Result<Report, Super
     let sb = Scoreboard::create(&name, spec.workers, spec.concurrency)?;
     let mut signals = signals::StopSignals::install().map_err(SupervisorError::Signals)?;
     let mut children = Vec::with_capacity(spec.workers as usize);
-    let spawned = spawn::spawn_workers(spec, &sb, &mut children, hooks);
+    let spawned = spawn::spawn_workers(spec, tls.as_ref(), &sb, &mut children, hooks);
     let ready = spawned.and_then(|()| wait_ready(&sb, &children, &mut signals));
     if let Err(e) = ready {
         barrier::abort_release(sb.header());
@@ -118,6 +125,13 @@ pub fn run_with<H: Hooks>(spec: &RunSpec, hooks: &mut H) -> Result<Report, Super
         late_starts: 0,
     });
     report.reply_rate_samples = waited.reply_rate_samples.clone();
+    if tls.is_some() {
+        report.tls = Some(report::TlsSummary {
+            resume: spec.tls.resume,
+            insecure: spec.tls.insecure,
+            ..Default::default()
+        });
+    }
     if spec
         .open_loop
         .as_ref()

@@ -33,6 +33,11 @@ pub fn merge(report: &mut Report, children: &[Child], waited: &Waited, sb: &Scor
                 r.response_us.add_to(&mut report.response);
                 report.max_open += r.max_open;
                 report.max_connect_burst = report.max_connect_burst.max(r.max_connect_burst);
+                if let Some(t) = report.tls.as_mut() {
+                    t.full += r.tls_full;
+                    t.resumed += r.tls_resumed;
+                    r.tls_handshake_us.add_to(&mut report.tls_handshake);
+                }
                 if let Some(sr) = report.sessions.as_mut() {
                     r.session_life_us.add_to(&mut sr.life);
                     r.session_fail_us.add_to(&mut sr.fail);

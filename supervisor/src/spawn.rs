@@ -6,6 +6,7 @@ use std::fs::File;
 use std::io::Write;
 use std::os::fd::{AsRawFd, OwnedFd};
 use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::sync::Arc;
 
 use nix::fcntl::OFlag;
 use nix::sys::prctl;
@@ -46,6 +47,7 @@ pub struct Child {
 /// with the parent through `PR_SET_PDEATHSIG`).
 pub fn spawn_workers<H: Hooks>(
     spec: &RunSpec,
+    tls: Option<&Arc<volley_worker::tls::ClientConfig>>,
     sb: &Scoreboard,
     children: &mut Vec<Child>,
     hooks: &mut H,
@@ -71,7 +73,7 @@ pub fn spawn_workers<H: Hooks>(
                 for c in children.iter() {
                     let _ = nix::unistd::close(c.pipe.as_raw_fd());
                 }
-                worker_process(spec, index, sb, write, parent, hooks)
+                worker_process(spec, tls, index, sb, write, parent, hooks)
             }
             ForkResult::Parent { child } => {
                 debug_assert!(child.as_raw() > 0, "the parent sees a positive child pid");
@@ -90,6 +92,7 @@ pub fn spawn_workers<H: Hooks>(
 /// The whole life of a worker process. Never returns.
 fn worker_process<H: Hooks>(
     spec: &RunSpec,
+    tls: Option<&Arc<volley_worker::tls::ClientConfig>>,
     index: u32,
     sb: &Scoreboard,
     pipe: OwnedFd,
@@ -107,7 +110,7 @@ fn worker_process<H: Hooks>(
         let _ = unsafe { signal(sig, SigHandler::SigIgn) };
     }
     let code = catch_unwind(AssertUnwindSafe(|| {
-        worker_body(spec, index, sb, pipe, parent, hooks)
+        worker_body(spec, tls, index, sb, pipe, parent, hooks)
     }))
     .unwrap_or(EXIT_PANIC);
     exit_now(code)
@@ -123,6 +126,7 @@ fn exit_now(code: i32) -> ! {
 
 fn worker_body<H: Hooks>(
     spec: &RunSpec,
+    tls: Option<&Arc<volley_worker::tls::ClientConfig>>,
     index: u32,
     sb: &Scoreboard,
     pipe: OwnedFd,
@@ -136,7 +140,7 @@ fn worker_body<H: Hooks>(
         hooks.proc_init(index);
     }
     let worker = match Worker::new(spec, index, header, slot) {
-        Ok(w) => w,
+        Ok(w) => w.with_tls(tls.cloned()),
         Err(e) => {
             eprintln!("volley: worker {index}: {e}");
             return EXIT_SETUP;

@@ -1,18 +1,101 @@
-//! A connection: the socket, its remembered readiness, and its owner slot.
+//! A connection: the socket (plain or TLS), its remembered readiness, and its owner slot.
 
+use std::io::{self, Read, Write};
 use std::net::SocketAddr;
 
 use mio::net::TcpStream;
+
+use crate::tls::TlsStream;
+
+/// What a connection carries bytes over: one I/O contract for plain TCP and TLS, so the
+/// slot machine reads and writes without knowing which it has.
+#[derive(Debug)]
+pub enum Transport {
+    /// Plain TCP.
+    Plain(TcpStream),
+    /// TLS over TCP (boxed: the rustls state is large, plain connections stay small).
+    Tls(Box<TlsStream>),
+}
+
+impl Transport {
+    /// The socket (for registration and socket options).
+    pub fn tcp_mut(&mut self) -> &mut TcpStream {
+        match self {
+            Transport::Plain(s) => s,
+            Transport::Tls(t) => &mut t.tcp,
+        }
+    }
+
+    /// The TLS stream, if this is one.
+    pub fn tls_mut(&mut self) -> Option<&mut TlsStream> {
+        match self {
+            Transport::Plain(_) => None,
+            Transport::Tls(t) => Some(t),
+        }
+    }
+
+    /// Encrypted bytes wait to be written (never for plain TCP).
+    #[inline]
+    pub fn wants_write(&self) -> bool {
+        match self {
+            Transport::Plain(_) => false,
+            Transport::Tls(t) => t.wants_write(),
+        }
+    }
+
+    /// A read that returned less than asked means the socket is drained (true for plain
+    /// TCP on Linux; with TLS, records may still wait in the socket).
+    #[inline]
+    pub fn short_read_drains(&self) -> bool {
+        matches!(self, Transport::Plain(_))
+    }
+
+    /// The peer ended a TLS connection without `close_notify` (never for plain TCP).
+    pub fn unclean_eof(&self) -> bool {
+        match self {
+            Transport::Plain(_) => false,
+            Transport::Tls(t) => t.unclean_eof,
+        }
+    }
+}
+
+impl Read for Transport {
+    #[inline]
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        match self {
+            Transport::Plain(s) => s.read(buf),
+            Transport::Tls(t) => t.read(buf),
+        }
+    }
+}
+
+impl Write for Transport {
+    #[inline]
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        match self {
+            Transport::Plain(s) => s.write(buf),
+            Transport::Tls(t) => t.write(buf),
+        }
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        match self {
+            Transport::Plain(_) => Ok(()),
+            Transport::Tls(t) => TlsStream::flush(t),
+        }
+    }
+}
 
 /// One TCP connection of a thread slot.
 ///
 /// Readiness is edge-triggered: an edge seen while the slot does not need it is remembered
 /// here (`readable`, `writable`) and cleared only when an operation reports `WouldBlock`
-/// (or a read comes back short, which on Linux TCP means the receive queue was drained).
+/// (or a plain read comes back short, which on Linux TCP means the receive queue was
+/// drained).
 #[derive(Debug)]
 pub struct Conn {
     /// The socket (registered for both readable and writable once, at connect).
-    pub stream: TcpStream,
+    pub io: Transport,
     /// Index of the slot that owns the connection (in the worker's slot table).
     pub slot: u32,
     /// A readable edge has not been consumed yet.
@@ -23,7 +106,8 @@ pub struct Conn {
     /// the queue is drained: the end-of-file is still to be read, and no new edge will
     /// announce it.
     pub read_closed: bool,
-    /// A first write succeeded: the connect is done.
+    /// A first write succeeded (and, with TLS, the handshake is over): the connection
+    /// is established.
     pub established: bool,
     /// Replies completed on this connection.
     pub completed: u64,
@@ -35,9 +119,9 @@ pub struct Conn {
 
 impl Conn {
     /// A new, not yet connected connection for `slot`.
-    pub fn new(stream: TcpStream, addr: SocketAddr, slot: u32, opened_ns: u64) -> Self {
+    pub fn new(io: Transport, addr: SocketAddr, slot: u32, opened_ns: u64) -> Self {
         Conn {
-            stream,
+            io,
             slot,
             readable: false,
             writable: false,

@@ -7,19 +7,21 @@ use mio::net::TcpStream;
 use volley_scoreboard::{Counter, ErrorClass};
 
 use crate::arrivals::SESSION_STREAM_BASE;
-use crate::conn::Conn;
+use crate::conn::{Conn, Transport};
 use crate::event_loop::Worker;
 use crate::hooks::{Ctx, Next, Prev, SlotHooks};
+use crate::http::Framing;
 use crate::http::{BodyDecoder, MAX_INTERIM, parse_head_limited, reply_details, take_cookie};
 use crate::outcome::{
-    self, Failure, HEAD_TOO_LARGE, STALE, Stage, TOO_MANY_INTERIM, classify_body, classify_head,
-    classify_io,
+    self, Failure, HEAD_TOO_LARGE, NO_TLS_CONFIG, STALE, Stage, TLS_REPLY_TO_HTTP, TLS_TRUNCATED,
+    TOO_MANY_INTERIM, classify_body, classify_head, classify_io,
 };
 use crate::record::make_record;
 use crate::rng::stream_rng;
 use crate::slot::Queued;
 use crate::slot::{LARGE_BUFFER, Phase};
 use crate::stats::record_ns;
+use crate::tls::TlsStream;
 use crate::workload::{
     Dynamic, Walk, draw_delay, is_redirect, redirect_to, send_bytes, spec_of, wire_of,
 };
@@ -479,9 +481,9 @@ impl Worker<'_> {
             self.print_requests(s);
         }
         let spec = spec_of(&self.requests, &self.slots[s as usize]);
-        let (use_kept, addr) = (spec.keepalive.use_kept, spec.target.addr);
+        let (use_kept, addr, tls) = (spec.keepalive.use_kept, spec.target.addr, spec.target.tls);
         if let Some(conn) = self.conn_mut(s)
-            && (!use_kept || conn.addr != addr)
+            && (!use_kept || conn.addr != addr || matches!(conn.io, Transport::Tls(_)) != tls)
         {
             self.close_conn(s, now);
         }
@@ -501,7 +503,7 @@ impl Worker<'_> {
             slot.times.connected = now;
             slot.phase = Phase::Sending;
             self.stats.add(Counter::ConnsReused, 1);
-        } else if let Err(f) = self.connect(s, addr, now) {
+        } else if let Err(f) = self.connect(s, addr, tls, now) {
             self.fail(s, f, now);
             return;
         }
@@ -527,7 +529,13 @@ impl Worker<'_> {
         }
     }
 
-    fn connect(&mut self, s: u32, addr: std::net::SocketAddr, now: u64) -> Result<(), Failure> {
+    fn connect(
+        &mut self,
+        s: u32,
+        addr: std::net::SocketAddr,
+        tls: bool,
+        now: u64,
+    ) -> Result<(), Failure> {
         let sock = self.spec.socket;
         let opened = if sock == Default::default() {
             TcpStream::connect(addr)
@@ -538,7 +546,19 @@ impl Worker<'_> {
             Ok(stream) => stream,
             Err(e) => return Err(self.io_failure(s, &e, Stage::Send)),
         };
-        let h = self.conns.insert(Conn::new(stream, addr, s, now));
+        let io = if tls {
+            let Some(config) = self.tls.as_ref() else {
+                return Err(NO_TLS_CONFIG);
+            };
+            let host = &spec_of(&self.requests, &self.slots[s as usize]).target.host;
+            match TlsStream::new(stream, config, host) {
+                Ok(t) => Transport::Tls(Box::new(t)),
+                Err(e) => return Err(self.io_failure(s, &e, Stage::Send)),
+            }
+        } else {
+            Transport::Plain(stream)
+        };
+        let h = self.conns.insert(Conn::new(io, addr, s, now));
         self.stats.add(Counter::ConnsOpen, 1);
         let burst = &mut self.stats.connect_burst;
         if burst.0 != self.turn {
@@ -587,6 +607,9 @@ impl Worker<'_> {
         let Some(conn) = self.conn_mut(s) else {
             return Step::Wait;
         };
+        if matches!(conn.io, Transport::Tls(_)) {
+            return self.on_tls_handshake(s, now);
+        }
         if !conn.writable {
             return Step::Wait;
         }
@@ -597,6 +620,64 @@ impl Worker<'_> {
         Step::Again
     }
 
+    /// TLS: the handshake runs while the slot is connecting, so its time counts against
+    /// the connect deadline. The first ClientHello write that succeeds ends the TCP
+    /// connect (a refused connect fails that write); the end of the handshake makes the
+    /// connection established, and the request is written next.
+    fn on_tls_handshake(&mut self, s: u32, now: u64) -> Step {
+        let Some(conn) = self.conn_mut(s) else {
+            return Step::Wait;
+        };
+        let Conn {
+            io: Transport::Tls(tls),
+            readable,
+            writable,
+            ..
+        } = conn
+        else {
+            return Step::Wait;
+        };
+        let was_up = tls.tcp_up;
+        let result = tls.handshake(readable, writable);
+        let (up, resumed) = (tls.tcp_up, tls.resumed());
+        if up && !was_up {
+            let start = self.slots[s as usize].times.start;
+            self.slots[s as usize].times.connected = now;
+            record_ns(&mut self.stats.connect, now.saturating_sub(start));
+        }
+        match result {
+            Ok(false) => Step::Wait,
+            Ok(true) => {
+                let large = wire_of(&self.requests, &self.slots[s as usize]).bytes.len()
+                    > NAGLE_SAFE_REQUEST;
+                if let Some(conn) = self.conn_mut(s) {
+                    conn.established = true;
+                    if large {
+                        let _ = conn.io.tcp_mut().set_nodelay(true);
+                    }
+                }
+                self.stats.add(Counter::ConnsOpened, 1);
+                let connected = self.slots[s as usize].times.connected;
+                record_ns(&mut self.stats.tls_handshake, now.saturating_sub(connected));
+                if resumed {
+                    self.stats.tls_resumed += 1;
+                } else {
+                    self.stats.tls_full += 1;
+                }
+                let slot = &mut self.slots[s as usize];
+                slot.times.sent = now;
+                slot.phase = Phase::Sending;
+                self.rearm(s);
+                Step::Again
+            }
+            Err(e) => {
+                let f = self.io_failure(s, &e, Stage::Send);
+                self.fail(s, f, now);
+                Step::Wait
+            }
+        }
+    }
+
     /// Counts a connection as established: its first bytes went out.
     fn established(&mut self, s: u32, now: u64) {
         let large =
@@ -604,7 +685,7 @@ impl Worker<'_> {
         let Some(conn) = self.conn_mut(s) else { return };
         conn.established = true;
         if large {
-            let _ = conn.stream.set_nodelay(true);
+            let _ = conn.io.tcp_mut().set_nodelay(true);
         }
         self.stats.add(Counter::ConnsOpened, 1);
         self.slots[s as usize].times.connected = now;
@@ -637,7 +718,7 @@ impl Worker<'_> {
             bytes.len()
         };
         let (total, head_len) = (bytes.len(), wire.head_len);
-        match conn.stream.write(&bytes[slot.sent..end]) {
+        match conn.io.write(&bytes[slot.sent..end]) {
             Ok(n) => {
                 if fresh {
                     self.established(s, now);
@@ -721,6 +802,19 @@ impl Worker<'_> {
         let Some(conn) = h.and_then(|h| self.conns.get_mut(h)) else {
             return Step::Wait;
         };
+        if conn.writable
+            && conn.io.wants_write()
+            && let Err(e) = conn.io.flush()
+        {
+            // TLS bytes of the request the socket could not take at once.
+            if e.kind() == io::ErrorKind::WouldBlock {
+                conn.writable = false;
+            } else {
+                let f = self.io_failure(s, &e, Stage::Send);
+                self.fail(s, f, now);
+                return Step::Wait;
+            }
+        }
         if !conn.readable {
             return Step::Wait;
         }
@@ -733,13 +827,13 @@ impl Worker<'_> {
         };
         let space = slot.buf.len() - at;
         let mut grow = false;
-        match conn.stream.read(&mut slot.buf[at..]) {
+        match conn.io.read(&mut slot.buf[at..]) {
             Ok(0) => {
                 self.on_eof(s, now);
                 Step::Wait
             }
             Ok(n) => {
-                if n < space && !conn.read_closed {
+                if n < space && !conn.read_closed && conn.io.short_read_drains() {
                     // Short read: the receive queue is drained; the next byte brings an edge.
                     conn.readable = false;
                 }
@@ -831,7 +925,13 @@ impl Worker<'_> {
                     return Step::Again;
                 }
                 Err(e) => {
-                    self.fail(s, classify_head(&e), now);
+                    // A TLS record (alert or handshake, version 3.x) where a status line
+                    // should be: an http:// URL pointed at a TLS port.
+                    let f = match slot.buf[..slot.filled] {
+                        [0x15 | 0x16, 0x03, ..] => TLS_REPLY_TO_HTTP,
+                        _ => classify_head(&e),
+                    };
+                    self.fail(s, f, now);
                     return Step::Wait;
                 }
             };
@@ -944,9 +1044,15 @@ impl Worker<'_> {
     /// The peer closed the connection: the end of a close-delimited body, or a failure
     /// whose class depends on how far the reply had come.
     fn on_eof(&mut self, s: u32, now: u64) {
+        let unclean = self.conn_mut(s).is_some_and(|c| c.io.unclean_eof());
         let slot = &self.slots[s as usize];
         if let Phase::Body { head, decoder } = &slot.phase {
             match decoder.eof() {
+                Ok(()) if unclean && head.framing == Framing::UntilClose => {
+                    // Without close_notify the end of a close-delimited body may be a
+                    // truncation (RFC 8446 §6.1): not a reply.
+                    self.fail(s, TLS_TRUNCATED, now);
+                }
                 Ok(()) => {
                     let status = head.status;
                     self.complete(s, status, false, now);

@@ -6,7 +6,7 @@ use volley_config::spec::MAX_SESSION_RETRIES;
 use volley_scoreboard::{Counter, ErrorClass};
 
 use crate::event_loop::{Worker, duration_ns};
-use crate::outcome::{self, Failure, STALE, Stage, TimeoutPhase};
+use crate::outcome::{self, Failure, HANDSHAKE_TIMEOUT, STALE, Stage, TimeoutPhase};
 use crate::record::make_record;
 use crate::slot::Phase;
 use crate::stats::record_ns;
@@ -425,7 +425,17 @@ impl Worker<'_> {
             self.drive(s, now);
         } else if slot.phase.in_request() {
             let phase = slot.deadline_phase;
-            self.fail(s, phase.failure(), now);
+            let handshaking = matches!(slot.phase, Phase::Connecting)
+                && self
+                    .conn_mut(s)
+                    .and_then(|c| c.io.tls_mut())
+                    .is_some_and(|t| t.tcp_up);
+            let f = if handshaking {
+                HANDSHAKE_TIMEOUT
+            } else {
+                phase.failure()
+            };
+            self.fail(s, f, now);
         } else {
             slot.deadline_ns = 0;
         }
@@ -485,7 +495,12 @@ impl Worker<'_> {
         let Some(h) = self.slots[s as usize].conn.take() else {
             return;
         };
-        if let Some(conn) = self.conns.remove(h) {
+        if let Some(mut conn) = self.conns.remove(h) {
+            if let Some(tls) = conn.io.tls_mut()
+                && conn.established
+            {
+                tls.close();
+            }
             self.stats.sub(Counter::ConnsOpen, 1);
             if conn.completed > 0 {
                 record_ns(

@@ -13,6 +13,7 @@
 //! ```
 
 use std::io;
+use std::sync::Arc;
 use std::time::Duration;
 
 use std::os::fd::{AsFd, AsRawFd};
@@ -74,6 +75,8 @@ pub struct Worker<'a> {
     pub(crate) pipelining: bool,
     /// `--print-request`/`--print-reply`.
     pub(crate) printer: Option<Printer>,
+    /// The TLS client configuration, for https targets.
+    pub(crate) tls: Option<Arc<rustls::ClientConfig>>,
     /// Loop turns so far (for the connect-burst count).
     pub(crate) turn: u64,
     /// The run's hooks, if it has any (see [`crate::hooks`]).
@@ -186,6 +189,7 @@ impl<'a> Worker<'a> {
             requests,
             pipelining,
             printer: Printer::new(spec.print, index, spec.workers),
+            tls: None,
             turn: 0,
             log,
             start_ns: 0,
@@ -208,6 +212,13 @@ impl<'a> Worker<'a> {
             stopping: false,
             header,
         })
+    }
+
+    /// Makes https connections with `config` (built once, before the workers fork).
+    #[must_use]
+    pub fn with_tls(mut self, config: Option<Arc<rustls::ClientConfig>>) -> Self {
+        self.tls = config;
+        self
     }
 
     /// Calls `hooks` around every phase of this worker's slots and requests; `board`
@@ -298,7 +309,7 @@ impl<'a> Worker<'a> {
             .get_mut(h)
             .expect("a just-inserted handle is current");
         self.poll.registry().register(
-            &mut conn.stream,
+            conn.io.tcp_mut(),
             h.token(),
             Interest::READABLE | Interest::WRITABLE,
         )

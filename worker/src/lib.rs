@@ -35,6 +35,7 @@ pub mod rng;
 pub mod slot;
 pub mod stats;
 pub mod timer;
+pub mod tls;
 pub mod workload;
 
 pub use error::WorkerError;

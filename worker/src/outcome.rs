@@ -70,6 +70,9 @@ pub enum Stage {
 /// Class of an I/O error (httperf's errno mapping), with the stage it happened in.
 pub fn classify_io(err: &io::Error, stage: Stage) -> Failure {
     use nix::errno::Errno;
+    if let Some(detail) = crate::tls::failure_detail(err) {
+        return Failure::new(ErrorClass::Tls, detail);
+    }
     let class = match err.raw_os_error().map(Errno::from_raw) {
         Some(Errno::ECONNREFUSED) => ErrorClass::ConnRefused,
         Some(Errno::ECONNRESET | Errno::EPIPE | Errno::ECONNABORTED) => ErrorClass::ConnReset,
@@ -112,6 +115,14 @@ pub const STALE: Failure = Failure::new(ErrorClass::StaleConn, "failed");
 pub const TOO_MANY_INTERIM: Failure = Failure::new(ErrorClass::Protocol, "too-many-1xx");
 /// A reply head larger than the receive buffer may grow.
 pub const HEAD_TOO_LARGE: Failure = Failure::new(ErrorClass::Limit, "head-too-large");
+/// A close-delimited body over TLS ended by a TCP close without `close_notify`.
+pub const TLS_TRUNCATED: Failure = Failure::new(ErrorClass::Tls, "close-without-notify");
+/// A plain HTTP request got a TLS record back: the port speaks TLS (use https).
+pub const TLS_REPLY_TO_HTTP: Failure = Failure::new(ErrorClass::Tls, "tls-reply-to-http");
+/// An https request in a run whose TLS client was not set up.
+pub const NO_TLS_CONFIG: Failure = Failure::new(ErrorClass::Tls, "no-client-config");
+/// The connect deadline passed after the TCP connect, during the TLS handshake.
+pub const HANDSHAKE_TIMEOUT: Failure = Failure::new(ErrorClass::ClientTimo, "handshake");
 
 /// A codec error: `limit` when volley's own cap stopped it, else `protocol`.
 fn codec_failure(is_limit: bool, detail: &'static str) -> Failure {

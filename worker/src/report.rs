@@ -92,6 +92,15 @@ pub struct WorkerReport {
     /// Most connects this worker started in one turn of its event loop.
     #[serde(default)]
     pub max_connect_burst: u64,
+    /// TLS: TCP connected → handshake done, µs.
+    #[serde(default)]
+    pub tls_handshake_us: HistogramData,
+    /// TLS: full handshakes.
+    #[serde(default)]
+    pub tls_full: u64,
+    /// TLS: resumed handshakes.
+    #[serde(default)]
+    pub tls_resumed: u64,
     /// Records written to the per-request log part.
     #[serde(default)]
     pub log_records: u64,
@@ -136,6 +145,9 @@ impl WorkerReport {
             late_starts: stats.late_starts,
             max_open: stats.max_open,
             max_connect_burst: stats.max_connect_burst,
+            tls_handshake_us: HistogramData::from_histogram(&stats.tls_handshake),
+            tls_full: stats.tls_full,
+            tls_resumed: stats.tls_resumed,
             session_life_us: HistogramData::from_histogram(&stats.session_life),
             session_fail_us: HistogramData::from_histogram(&stats.session_fail),
             session_conns: stats.session_conns,

@@ -58,6 +58,12 @@ pub struct Stats<'a> {
     pub late_starts: u64,
     /// Most connections open at once.
     pub max_open: u64,
+    /// TLS: TCP connected → handshake done.
+    pub tls_handshake: Histogram<u64>,
+    /// TLS: full handshakes.
+    pub tls_full: u64,
+    /// TLS: resumed handshakes.
+    pub tls_resumed: u64,
     /// Connects started in the loop turn `connect_burst.0` so far.
     pub connect_burst: (u64, u64),
     /// Most connects started in one loop turn (httperf's maximum connect burst length).
@@ -93,6 +99,9 @@ impl<'a> Stats<'a> {
             lag: latency_histogram(),
             late_starts: 0,
             max_open: 0,
+            tls_handshake: latency_histogram(),
+            tls_full: 0,
+            tls_resumed: 0,
             connect_burst: (0, 0),
             max_connect_burst: 0,
             session_life: latency_histogram(),

@@ -162,8 +162,9 @@ pub fn same_origin_path(location: &str, target: &Target, base_path: &str) -> Opt
 }
 
 /// Where a `Location` value points, resolved against `target` and `base_path`: on the
-/// same origin always; on another http origin only when `others` is given and the host
-/// is an IP literal or one of its names (names are never resolved during a run).
+/// same origin (scheme, host and port) always; on another http or https origin only
+/// when `others` is given and the host is an IP literal or one of its names (names are
+/// never resolved during a run).
 pub fn resolve_location(
     location: &str,
     target: &Target,
@@ -180,18 +181,19 @@ pub fn resolve_location(
             ..target.clone()
         })
     };
-    let authority_path = |rest: &str| -> Option<Target> {
+    let authority_path = |rest: &str, tls: bool| -> Option<Target> {
+        let default_port = if tls { 443 } else { 80 };
         let end = rest.find(['/', '?']).unwrap_or(rest.len());
         let (authority, path) = rest.split_at(end);
         let (host, port) = match authority.rsplit_once(':') {
             Some((h, p)) if !h.ends_with(']') || authority.starts_with('[') => {
                 if h.contains(':') && !h.starts_with('[') {
-                    (authority, 80)
+                    (authority, default_port)
                 } else {
                     (h, p.parse().ok()?)
                 }
             }
-            _ => (authority, 80),
+            _ => (authority, default_port),
         };
         let host = host.trim_start_matches('[').trim_end_matches(']');
         let path = match path {
@@ -199,7 +201,7 @@ pub fn resolve_location(
             p if p.starts_with('?') => format!("/{p}"),
             p => p.to_string(),
         };
-        if host.eq_ignore_ascii_case(&target.host) && port == target.port {
+        if host.eq_ignore_ascii_case(&target.host) && port == target.port && tls == target.tls {
             return same(path);
         }
         let others = others?;
@@ -216,6 +218,7 @@ pub fn resolve_location(
             addr: SocketAddr::new(ip, port),
             path,
             dns_cached,
+            tls,
         })
     };
     if let Some((scheme, rest)) = location.split_once("://")
@@ -224,13 +227,15 @@ pub fn resolve_location(
             .all(|b| b.is_ascii_alphanumeric() || b"+-.".contains(&b))
     {
         return if scheme.eq_ignore_ascii_case("http") {
-            authority_path(rest)
+            authority_path(rest, false)
+        } else if scheme.eq_ignore_ascii_case("https") {
+            authority_path(rest, true)
         } else {
             None
         };
     }
     if let Some(rest) = location.strip_prefix("//") {
-        return authority_path(rest);
+        return authority_path(rest, target.tls);
     }
     if location.starts_with('/') {
         return same(location.to_string());
@@ -291,6 +296,7 @@ mod tests {
             addr: SocketAddr::from(([127, 0, 0, 1], 8080)),
             path: "/a/b?q=1".into(),
             dns_cached: true,
+            tls: false,
         }
     }
 
@@ -397,7 +403,9 @@ mod tests {
             None,
             "names are not resolved mid-run"
         );
-        assert_eq!(o("https://other.test/"), None);
+        let tls = o("https://other.test/").unwrap();
+        assert_eq!((tls.tls, tls.port, tls.dns_cached), (true, 443, true));
+        assert_eq!(o("ftp://other.test/"), None);
         assert_eq!(o("/same").unwrap().addr, t.addr);
     }
 }

@@ -140,7 +140,14 @@ fn to_value(r: &Report) -> Value {
             "reply_4xx_5xx": latency(&r.reply_error),
             "response": latency(&r.response),
             "schedule_lag": latency(&r.lag),
+            "tls_handshake": latency(&r.tls_handshake),
         },
+        "tls": r.tls.as_ref().map(|t| json!({
+            "handshakes_full": t.full,
+            "handshakes_resumed": t.resumed,
+            "resumption": t.resume,
+            "certificates_verified": !t.insecure,
+        })),
         "sessions": r.sessions.as_ref().map(|sr| json!({
             "ok": sr.ok,
             "failed": sr.failed,

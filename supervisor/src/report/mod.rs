@@ -65,6 +65,19 @@ pub struct WorkerPart {
     pub cpu_us: (u64, u64),
 }
 
+/// TLS figures of an https run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct TlsSummary {
+    /// Full handshakes.
+    pub full: u64,
+    /// Resumed handshakes (session tickets or IDs).
+    pub resumed: u64,
+    /// Sessions were resumed when possible.
+    pub resume: bool,
+    /// Certificates were not verified (`--insecure`).
+    pub insecure: bool,
+}
+
 /// The merged result of a run.
 #[derive(Debug, Clone)]
 pub struct Report {
@@ -117,6 +130,10 @@ pub struct Report {
     /// Most connects one worker started in one turn of its event loop (httperf's
     /// "Maximum connect burst length").
     pub max_connect_burst: u64,
+    /// https runs: handshakes and how they were verified.
+    pub tls: Option<TlsSummary>,
+    /// TLS: TCP connected → handshake done.
+    pub tls_handshake: Histogram<u64>,
     /// Open loop: the schedule and how well it was kept.
     pub open_loop: Option<OpenLoopSummary>,
     /// Session workloads (`--wsess`, `--wsesslog`): httperf's session statistics.
@@ -239,6 +256,8 @@ impl Report {
             log: None,
             max_open: 0,
             max_connect_burst: 0,
+            tls: None,
+            tls_handshake: latency_histogram(),
             open_loop: None,
             sessions: None,
             response: latency_histogram(),

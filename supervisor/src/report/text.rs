@@ -107,6 +107,14 @@ fn write_report(out: &mut String, r: &Report) -> std::fmt::Result {
     let started = r.started();
     let replies = r.replies();
 
+    if r.tls.is_some_and(|t| t.insecure) {
+        writeln!(
+            out,
+            "WARNING: --insecure: server certificates were not verified; the server may not \
+             be the one named in the URL"
+        )?;
+        writeln!(out)?;
+    }
     writeln!(out, "Maximum connect burst length: {}", r.max_connect_burst)?;
     writeln!(out)?;
 
@@ -336,6 +344,9 @@ fn write_report(out: &mut String, r: &Report) -> std::fmt::Result {
         rows.push(("  response", &r.response));
         rows.push(("  sched. lag", &r.lag));
     }
+    if r.tls.is_some() {
+        rows.push(("  tls handshk", &r.tls_handshake));
+    }
     for (label, h) in rows {
         write!(out, "{label:<13}")?;
         let h: &Histogram<u64> = h;
@@ -375,6 +386,20 @@ fn write_report(out: &mut String, r: &Report) -> std::fmt::Result {
                 o.late_starts, sessions
             )?;
         }
+    }
+    if let Some(t) = &r.tls {
+        writeln!(
+            out,
+            "TLS: handshakes full {} resumed {} (resumption {}; certificates {})",
+            t.full,
+            t.resumed,
+            if t.resume { "on" } else { "off" },
+            if t.insecure {
+                "NOT verified"
+            } else {
+                "verified"
+            }
+        )?;
     }
     writeln!(out)?;
 

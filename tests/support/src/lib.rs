@@ -10,6 +10,11 @@ builder that runs a binary with a deadline and returns its [`Output`]
 mid-run). A child that outlives its deadline is killed, with its whole
 process group, and the test fails with the child's stderr so far.
 
+For HTTPS, [`TestPki`] (module [`tls`]) makes a throwaway CA, server
+certificates good and bad ([`Leaf`]) and a client certificate at test
+time, and [`TestServer::start_tls`] serves the same scripted replies over
+TLS, counting handshakes ([`TlsCounts`]).
+
 ```no_run
 use std::time::Duration;
 use volley_testsupport::{Reply, ServerConfig, TestServer, Volley};
@@ -29,11 +34,13 @@ assert_eq!(out.code, Some(0), "stderr: {}", out.stderr);
 
 pub mod hostile;
 pub mod server;
+pub mod tls;
 
-pub use server::{Received, Reply, Route, ServerConfig, TestServer, closed_port};
+pub use server::{Received, Reply, Route, ServerConfig, TestServer, TlsCounts, closed_port};
+pub use tls::{Leaf, TestPki};
 
-/// A scratch directory under the system temp dir (unique per process, tag and instant),
-/// removed with everything in it when dropped.
+/// A scratch directory under the system temp dir (unique per process, tag, instant and
+/// call), removed with everything in it when dropped.
 #[derive(Debug)]
 pub struct Scratch(PathBuf);
 
@@ -47,8 +54,12 @@ impl Scratch {
         let nanos = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .map_or(0, |d| d.as_nanos());
+        // Two threads can read the same clock value: the counter keeps
+        // their directories apart.
+        static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+        let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         let dir = std::env::temp_dir().join(format!(
-            "volley-test-{tag}-{}-{nanos:x}",
+            "volley-test-{tag}-{}-{nanos:x}-{n}",
             std::process::id()
         ));
         std::fs::create_dir_all(&dir).expect("create scratch dir");

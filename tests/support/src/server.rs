@@ -22,6 +22,13 @@
 //! requests parsed, bodies included ([`TestServer::received`]). Counters and
 //! records are updated *before* the reply is written, so once a client has
 //! seen a reply, its request is counted and recorded.
+//!
+//! [`TestServer::start_tls`] serves the same way over TLS: each accepted
+//! connection first completes a rustls handshake (bounded by the same
+//! timeouts), then carries HTTP/1.1 exactly like a plain one. Handshakes are
+//! counted by [`TestServer::tls_handshakes`]; a failed one closes the
+//! connection after sending whatever alert rustls queued. Certificates and
+//! rustls configs for it come from [`crate::tls::TestPki`].
 
 use std::collections::HashMap;
 use std::fmt::Write as _;
@@ -261,6 +268,14 @@ pub struct ServerConfig {
     /// the server started waits until the end of that window (a server
     /// stall, HOSTILE.md S07). Default: none.
     pub stall: Option<(Duration, Duration)>,
+    /// TLS servers only ([`TestServer::start_tls`]): whether closing a
+    /// connection from the server side (`Connection: close`,
+    /// [`ServerConfig::close_after`], [`Reply::UntilClose`]) first sends a
+    /// TLS `close_notify` alert. `false` closes the TCP connection without
+    /// it, as a truncation attack would, so a client reading a
+    /// close-delimited body must report it as truncated. Ignored by plain
+    /// servers. Default: `true`.
+    pub tls_close_notify: bool,
 }
 
 impl Default for ServerConfig {
@@ -271,6 +286,7 @@ impl Default for ServerConfig {
             close_after: None,
             routes: Vec::new(),
             stall: None,
+            tls_close_notify: true,
         }
     }
 }
@@ -307,6 +323,28 @@ impl ServerConfig {
         self.routes.push(route);
         self
     }
+
+    /// Sets [`ServerConfig::tls_close_notify`].
+    pub fn with_tls_close_notify(mut self, send: bool) -> ServerConfig {
+        self.tls_close_notify = send;
+        self
+    }
+}
+
+/// TLS handshakes a [`TestServer`] started with [`TestServer::start_tls`]
+/// has finished; see [`TestServer::tls_handshakes`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct TlsCounts {
+    /// Handshakes that completed without resumption (a TLS 1.3
+    /// `HelloRetryRequest` round included).
+    pub full: u64,
+    /// Handshakes that resumed an earlier session (TLS 1.3 ticket, TLS 1.2
+    /// session id or ticket).
+    pub resumed: u64,
+    /// Connections whose handshake did not complete: an alert from the
+    /// client (e.g. it rejected the certificate), a missing or bad client
+    /// certificate, bytes that are not TLS, EOF, a timeout, or shutdown.
+    pub failed: u64,
 }
 
 /// State shared by the accept loop, the connection threads and the handle.
@@ -328,6 +366,11 @@ struct Shared {
     /// reads. A connection removes its entry when it ends: a leftover clone
     /// would keep the socket open and the peer would never see the close.
     live: Mutex<HashMap<u64, TcpStream>>,
+    /// Set for a TLS server: every connection handshakes with it first.
+    tls: Option<Arc<rustls::ServerConfig>>,
+    tls_full: AtomicU64,
+    tls_resumed: AtomicU64,
+    tls_failed: AtomicU64,
 }
 
 impl Shared {
@@ -361,6 +404,29 @@ impl TestServer {
     /// [`Route::headers`] field with an empty name, or a name or value that
     /// contains CR, LF or (in the name) `:`.
     pub fn start(config: ServerConfig) -> TestServer {
+        TestServer::start_with(config, None)
+    }
+
+    /// Like [`TestServer::start`], but every accepted connection first
+    /// completes a TLS handshake with `tls` (e.g. from
+    /// [`crate::tls::TestPki::server_config`]) and then carries HTTP/1.1
+    /// over TLS, answered and recorded exactly as on a plain server.
+    ///
+    /// The handshake must finish within 10 s. A connection whose handshake
+    /// fails is counted in [`TlsCounts::failed`] and closed after the
+    /// alert rustls queued (if any) is sent; it carries no request. A
+    /// connection the server closes sends `close_notify` first unless
+    /// [`ServerConfig::tls_close_notify`] is `false`. [`TestServer::url`]
+    /// gives `https://` URLs.
+    ///
+    /// # Panics
+    ///
+    /// As [`TestServer::start`].
+    pub fn start_tls(config: ServerConfig, tls: Arc<rustls::ServerConfig>) -> TestServer {
+        TestServer::start_with(config, Some(tls))
+    }
+
+    fn start_with(config: ServerConfig, tls: Option<Arc<rustls::ServerConfig>>) -> TestServer {
         if let Reply::StatusCycle(statuses) = &config.reply {
             assert!(
                 !statuses.is_empty(),
@@ -391,6 +457,10 @@ impl TestServer {
             heads: Mutex::new(Vec::new()),
             received: Mutex::new(Vec::new()),
             live: Mutex::new(HashMap::new()),
+            tls,
+            tls_full: AtomicU64::new(0),
+            tls_resumed: AtomicU64::new(0),
+            tls_failed: AtomicU64::new(0),
         });
         let accept_shared = Arc::clone(&shared);
         let accept = thread::Builder::new()
@@ -409,9 +479,35 @@ impl TestServer {
         self.addr
     }
 
-    /// `http://127.0.0.1:PORT/path`; a missing leading `/` is added.
+    /// `http://127.0.0.1:PORT/path` (`https://` for a TLS server); a
+    /// missing leading `/` is added.
     pub fn url(&self, path: &str) -> String {
-        crate::url_of(self.addr, path)
+        self.url_with_host("127.0.0.1", path)
+    }
+
+    /// Like [`TestServer::url`] with `host` in place of `127.0.0.1`, e.g.
+    /// `https://localhost:PORT/path` to have a TLS client verify the name
+    /// `localhost`. `host` is not resolved: it must lead to 127.0.0.1.
+    pub fn url_with_host(&self, host: &str, path: &str) -> String {
+        let scheme = if self.is_tls() { "https" } else { "http" };
+        let slash = if path.starts_with('/') { "" } else { "/" };
+        format!("{scheme}://{host}:{}{slash}{path}", self.addr.port())
+    }
+
+    /// Whether the server was started with [`TestServer::start_tls`].
+    pub fn is_tls(&self) -> bool {
+        self.shared.tls.is_some()
+    }
+
+    /// TLS handshakes finished so far, by kind; all zero on a plain server.
+    /// A handshake is counted once it completes or fails, before any
+    /// request on its connection is read.
+    pub fn tls_handshakes(&self) -> TlsCounts {
+        TlsCounts {
+            full: self.shared.tls_full.load(Ordering::SeqCst),
+            resumed: self.shared.tls_resumed.load(Ordering::SeqCst),
+            failed: self.shared.tls_failed.load(Ordering::SeqCst),
+        }
     }
 
     /// Complete requests read (head plus body) on all connections.
@@ -544,10 +640,17 @@ struct Request {
 }
 
 /// Serves connection number `conn` (in accept order) until it ends.
-fn serve_connection(shared: &Shared, conn: u64, mut stream: TcpStream) {
-    let _ = stream.set_read_timeout(Some(IO_TIMEOUT));
-    let _ = stream.set_write_timeout(Some(IO_TIMEOUT));
-    let _ = stream.set_nodelay(true);
+fn serve_connection(shared: &Shared, conn: u64, tcp: TcpStream) {
+    let _ = tcp.set_read_timeout(Some(IO_TIMEOUT));
+    let _ = tcp.set_write_timeout(Some(IO_TIMEOUT));
+    let _ = tcp.set_nodelay(true);
+    let mut stream = match &shared.tls {
+        None => Stream::Plain(tcp),
+        Some(tls) => match tls_handshake(shared, tls, tcp) {
+            Some(stream) => stream,
+            None => return,
+        },
+    };
     let mut buf = Vec::new();
     let mut replies = 0u64;
     let mut seq_on_conn = 0u64;
@@ -592,7 +695,7 @@ fn serve_connection(shared: &Shared, conn: u64, mut stream: TcpStream) {
             return;
         }
         if close {
-            close_gracefully(&mut stream);
+            close_gracefully(shared, &mut stream);
             return;
         }
     }
@@ -634,15 +737,124 @@ fn received_fields(head: &str) -> Vec<(String, String)> {
         .collect()
 }
 
+/// An accepted connection: plain TCP, or TLS over TCP once its handshake
+/// has completed.
+enum Stream {
+    Plain(TcpStream),
+    Tls(Box<rustls::StreamOwned<rustls::ServerConnection, TcpStream>>),
+}
+
+impl Stream {
+    /// The TCP socket under the stream.
+    fn tcp(&self) -> &TcpStream {
+        match self {
+            Stream::Plain(tcp) => tcp,
+            Stream::Tls(tls) => &tls.sock,
+        }
+    }
+}
+
+impl Read for Stream {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        match self {
+            Stream::Plain(tcp) => tcp.read(buf),
+            Stream::Tls(tls) => tls.read(buf),
+        }
+    }
+}
+
+impl Write for Stream {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        match self {
+            Stream::Plain(tcp) => tcp.write(buf),
+            Stream::Tls(tls) => tls.write(buf),
+        }
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        match self {
+            Stream::Plain(tcp) => tcp.flush(),
+            Stream::Tls(tls) => tls.flush(),
+        }
+    }
+}
+
+/// Runs the server side of a TLS handshake on `tcp`, all of it within
+/// [`IO_TIMEOUT`], and counts it in [`Shared`]. On failure, sends what
+/// rustls still wants to send (normally an alert saying why), closes the
+/// connection and returns `None`.
+fn tls_handshake(
+    shared: &Shared,
+    config: &Arc<rustls::ServerConfig>,
+    mut tcp: TcpStream,
+) -> Option<Stream> {
+    let Ok(mut conn) = rustls::ServerConnection::new(Arc::clone(config)) else {
+        shared.tls_failed.fetch_add(1, Ordering::SeqCst);
+        return None;
+    };
+    let until = Instant::now() + IO_TIMEOUT;
+    let mut ok = true;
+    while ok && conn.is_handshaking() {
+        let left = until.saturating_duration_since(Instant::now());
+        if left.is_zero() || shared.stopping() {
+            ok = false;
+            break;
+        }
+        // Each call blocks at most this long, so the whole handshake ends
+        // by `until`, however slowly the peer trickles bytes.
+        let _ = tcp.set_read_timeout(Some(left));
+        let _ = tcp.set_write_timeout(Some(left));
+        match conn.complete_io(&mut tcp) {
+            Ok(_) => {}
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(_) => ok = false,
+        }
+    }
+    let _ = tcp.set_read_timeout(Some(IO_TIMEOUT));
+    let _ = tcp.set_write_timeout(Some(IO_TIMEOUT));
+    if !ok {
+        shared.tls_failed.fetch_add(1, Ordering::SeqCst);
+        // Whatever rustls queued (the alert explaining the failure), so the
+        // peer sees why; each write is bounded by the write timeout.
+        while conn.wants_write() {
+            match conn.write_tls(&mut tcp) {
+                Ok(0) | Err(_) => break,
+                Ok(_) => {}
+            }
+        }
+        linger_close(&tcp);
+        return None;
+    }
+    let counter = match conn.handshake_kind() {
+        Some(rustls::HandshakeKind::Resumed) => &shared.tls_resumed,
+        _ => &shared.tls_full,
+    };
+    counter.fetch_add(1, Ordering::SeqCst);
+    Some(Stream::Tls(Box::new(rustls::StreamOwned::new(conn, tcp))))
+}
+
+/// Closes the connection from our side: over TLS, a `close_notify` alert
+/// first (unless [`ServerConfig::tls_close_notify`] is off), then as
+/// [`linger_close`] does.
+fn close_gracefully(shared: &Shared, stream: &mut Stream) {
+    if let Stream::Tls(tls) = stream
+        && shared.config.tls_close_notify
+    {
+        tls.conn.send_close_notify();
+        let _ = tls.flush();
+    }
+    linger_close(stream.tcp());
+}
+
 /// Sends FIN, then drains what the peer still sends until it closes (or
 /// [`CLOSE_LINGER`] passes), so the close does not become a reset.
-fn close_gracefully(stream: &mut TcpStream) {
-    let _ = stream.shutdown(Shutdown::Write);
-    let _ = stream.set_read_timeout(Some(CLOSE_LINGER));
+fn linger_close(mut tcp: &TcpStream) {
+    let _ = tcp.shutdown(Shutdown::Write);
+    let _ = tcp.set_read_timeout(Some(CLOSE_LINGER));
     let until = Instant::now() + CLOSE_LINGER;
     let mut sink = [0u8; 4096];
     while Instant::now() < until {
-        match stream.read(&mut sink) {
+        match tcp.read(&mut sink) {
             Ok(0) | Err(_) => return,
             Ok(_) => {}
         }
@@ -654,7 +866,7 @@ fn close_gracefully(stream: &mut TcpStream) {
 /// bytes of later pipelined requests in `buf`. `None` ends the
 /// connection: EOF, an I/O error, a timeout, an oversized or bad head, or
 /// server shutdown.
-fn read_request(shared: &Shared, stream: &mut TcpStream, buf: &mut Vec<u8>) -> Option<Request> {
+fn read_request(shared: &Shared, stream: &mut Stream, buf: &mut Vec<u8>) -> Option<Request> {
     let head_end = loop {
         if let Some(pos) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
             break pos + 4;
@@ -688,7 +900,7 @@ fn read_request(shared: &Shared, stream: &mut TcpStream, buf: &mut Vec<u8>) -> O
 
 /// Appends at least one byte to `buf`; `false` on EOF, error or timeout.
 /// A [`Reply::Silent`] server waits through timeouts until shutdown.
-fn fill(shared: &Shared, stream: &mut TcpStream, buf: &mut Vec<u8>) -> bool {
+fn fill(shared: &Shared, stream: &mut Stream, buf: &mut Vec<u8>) -> bool {
     let mut chunk = [0u8; 8192];
     loop {
         match stream.read(&mut chunk) {

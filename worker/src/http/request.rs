@@ -131,6 +131,7 @@ mod tests {
             addr: SocketAddr::from(([127, 0, 0, 1], 8080)),
             path: "/small?x=1".into(),
             dns_cached: false,
+            tls: false,
         }
     }
 

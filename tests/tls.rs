@@ -1,0 +1,301 @@
+//! https over rustls: certificates verified by default (each failure counted in class
+//! `tls` with its detail), `--insecure`, client certificates, resumption counted and
+//! switchable, handshake timeouts, and plain HTTP and TLS ports mixed up. Every server
+//! is a rustls loopback server with certificates made by rcgen for this test run.
+
+use volley_testsupport::hostile::{HostileServer, Step};
+use volley_testsupport::tls::{Leaf, TestPki};
+use volley_testsupport::{Reply, Scratch, ServerConfig, TestServer};
+
+use crate::volley;
+
+fn tls_server(pki: &TestPki, leaf: Leaf) -> TestServer {
+    TestServer::start_tls(ServerConfig::default(), pki.server_config(leaf))
+}
+
+fn line<'a>(text: &'a str, prefix: &str) -> &'a str {
+    text.lines()
+        .find(|l| l.starts_with(prefix))
+        .unwrap_or_else(|| panic!("no '{prefix}' line in:\n{text}"))
+}
+
+/// Runs `volley URL -n N -c 1 -w 1 --json EXTRA…` and returns the JSON report.
+fn run_json(url: &str, n: u32, extra: &[&str]) -> serde_json::Value {
+    let n = n.to_string();
+    let out = volley()
+        .args([url, "-n", &n, "-c", "1", "-w", "1", "--json", "-q"])
+        .args(extra.iter().copied())
+        .run();
+    assert!(matches!(out.code, Some(0 | 3)), "{}", out.stderr);
+    out.json()
+}
+
+fn errors(v: &serde_json::Value, class: &str, detail: &str) -> u64 {
+    v["errors_detail"][class][detail].as_u64().unwrap_or(0)
+}
+
+#[test]
+fn https_is_verified_with_the_ca_and_counted() {
+    let pki = TestPki::new();
+    let srv = tls_server(&pki, Leaf::Good);
+    let ca = pki.ca_pem().to_str().unwrap();
+    // The certificate holds 127.0.0.1; no SNI is sent for an IP address.
+    let v = run_json(&srv.url("/s"), 20, &["--cacert", ca]);
+    assert_eq!(v["replies"]["total"], 20, "{v:#}");
+    assert_eq!(srv.received().len(), 20);
+    assert_eq!(v["connections"]["opened"], 1);
+    assert_eq!(v["tls"]["handshakes_full"], 1);
+    assert_eq!(v["tls"]["certificates_verified"], true);
+    assert_eq!(v["latency_ms"]["tls_handshake"]["count"], 1);
+    assert_eq!(srv.tls_handshakes().full, 1);
+
+    // A name: the run file maps it to the server (dnscache), the certificate must hold
+    // it, and it is the SNI and the Host.
+    let scratch = Scratch::new("tls-name");
+    let file = scratch.file(
+        "run.toml",
+        &format!(
+            "times = 3\ncacert = \"{ca}\"\n[dnscache]\nlocalhost = \"127.0.0.1\"\n\
+             [[request]]\nurl = \"{}\"\n",
+            srv.url_with_host("localhost", "/named")
+        ),
+    );
+    let out = volley()
+        .args(["run", file.to_str().unwrap(), "-c", "1", "-w", "1", "-q"])
+        .run();
+    assert_eq!(out.code, Some(0), "{}\n{}", out.stderr, out.stdout);
+    let named: Vec<_> = srv
+        .received()
+        .into_iter()
+        .filter(|r| r.target == "/named")
+        .collect();
+    assert_eq!(named.len(), 3);
+    let port = srv.addr().port();
+    assert_eq!(
+        named[0].header("Host"),
+        Some(format!("localhost:{port}").as_str())
+    );
+    assert!(
+        out.stdout.contains("TLS: handshakes full 1 resumed 0"),
+        "{}",
+        out.stdout
+    );
+}
+
+#[test]
+fn bad_certificates_are_tls_errors_with_their_reason() {
+    let pki = TestPki::new();
+    let ca = pki.ca_pem().to_str().unwrap().to_string();
+
+    // No --cacert: the test CA is not among the built-in roots.
+    let srv = tls_server(&pki, Leaf::Good);
+    let v = run_json(&srv.url("/"), 3, &[]);
+    assert_eq!(errors(&v, "tls", "cert-unknown-issuer"), 3, "{v:#}");
+    assert_eq!(
+        srv.received().len(),
+        0,
+        "no request leaves an unverified connection"
+    );
+
+    let wrong = tls_server(&pki, Leaf::WrongName);
+    let v = run_json(&wrong.url("/"), 2, &["--cacert", &ca]);
+    assert_eq!(errors(&v, "tls", "cert-wrong-name"), 2, "{v:#}");
+
+    let expired = tls_server(&pki, Leaf::Expired);
+    let v = run_json(&expired.url("/"), 2, &["--cacert", &ca]);
+    assert_eq!(errors(&v, "tls", "cert-expired"), 2, "{v:#}");
+
+    // --insecure: the run goes through, and the report says what was skipped.
+    let out = volley()
+        .args([
+            &wrong.url("/i"),
+            "-n",
+            "4",
+            "-c",
+            "1",
+            "-w",
+            "1",
+            "-q",
+            "-k",
+        ])
+        .run();
+    assert_eq!(out.code, Some(0), "{}", out.stderr);
+    assert!(
+        out.stdout.starts_with("WARNING: --insecure"),
+        "{}",
+        out.stdout
+    );
+    assert!(
+        out.stdout.contains("certificates NOT verified"),
+        "{}",
+        out.stdout
+    );
+    assert_eq!(wrong.received().len(), 4);
+
+    // A CA file that is not one is refused before any load, as bad input.
+    let scratch = Scratch::new("tls-bad-ca");
+    let junk = scratch.file("junk.pem", "not a certificate\n");
+    let out = volley()
+        .args([&srv.url("/"), "-n", "1", "--cacert", junk.to_str().unwrap()])
+        .run();
+    assert_eq!(out.code, Some(2), "{}", out.stderr);
+    assert!(out.stderr.contains("no PEM certificate"), "{}", out.stderr);
+}
+
+#[test]
+fn sessions_are_resumed_unless_turned_off() {
+    let pki = TestPki::new();
+    let ca = pki.ca_pem().to_str().unwrap();
+    // Connection: close makes every request open a new connection.
+    let srv = tls_server(&pki, Leaf::Good);
+    let v = run_json(
+        &srv.url("/r"),
+        10,
+        &["--cacert", ca, "-H", "Connection: close"],
+    );
+    assert_eq!(v["replies"]["total"], 10, "{v:#}");
+    assert_eq!(v["connections"]["opened"], 10);
+    assert_eq!(
+        (
+            v["tls"]["handshakes_full"].as_u64(),
+            v["tls"]["handshakes_resumed"].as_u64()
+        ),
+        (Some(1), Some(9)),
+        "{v:#}"
+    );
+    assert_eq!(srv.tls_handshakes().resumed, 9, "the server agrees");
+
+    let srv = tls_server(&pki, Leaf::Good);
+    let v = run_json(
+        &srv.url("/r"),
+        10,
+        &["--cacert", ca, "-H", "Connection: close", "--no-tls-resume"],
+    );
+    assert_eq!(v["tls"]["handshakes_full"], 10, "{v:#}");
+    assert_eq!(v["tls"]["handshakes_resumed"], 0);
+    assert_eq!(v["tls"]["resumption"], false);
+    assert_eq!(srv.tls_handshakes().resumed, 0);
+
+    // httperf's spelling: --ssl, and --ssl-no-reuse.
+    let srv = tls_server(&pki, Leaf::Good);
+    let port = srv.addr().port().to_string();
+    let httperf = |extra: &[&str]| {
+        volley()
+            .args([
+                "httperf",
+                "--server=127.0.0.1",
+                "--port",
+                &port,
+                "--uri=/h",
+                "--num-conns=6",
+                "--ssl",
+                "--cacert",
+                ca,
+            ])
+            .args(extra.iter().copied())
+            .run()
+    };
+    let out = httperf(&[]);
+    assert_eq!(out.code, Some(0), "{}", out.stderr);
+    assert!(
+        line(&out.stdout, "httperf ").contains(" --ssl "),
+        "{}",
+        out.stdout
+    );
+    assert!(
+        out.stdout.contains("TLS: handshakes full 1 resumed 5"),
+        "{}",
+        out.stdout
+    );
+    let out = httperf(&["--ssl-no-reuse"]);
+    assert!(
+        out.stdout.contains("TLS: handshakes full 6 resumed 0"),
+        "{}",
+        out.stdout
+    );
+}
+
+#[test]
+fn client_certificates_are_presented_when_given() {
+    let pki = TestPki::new();
+    let ca = pki.ca_pem().to_str().unwrap();
+    let srv = TestServer::start_tls(ServerConfig::default(), pki.client_auth_server_config());
+    let v = run_json(&srv.url("/c"), 2, &["--cacert", ca]);
+    assert_eq!(v["errors"]["tls"], 2, "{v:#}");
+    assert_eq!(srv.received().len(), 0);
+    let v = run_json(
+        &srv.url("/c"),
+        2,
+        &[
+            "--cacert",
+            ca,
+            "--cert",
+            pki.client_cert_pem().to_str().unwrap(),
+            "--key",
+            pki.client_key_pem().to_str().unwrap(),
+        ],
+    );
+    assert_eq!(v["replies"]["total"], 2, "{v:#}");
+    assert_eq!(srv.received().len(), 2);
+}
+
+#[test]
+fn a_server_that_never_answers_the_hello_times_out_in_the_handshake() {
+    let srv = HostileServer::every_connection("silent-tls", vec![Step::Hang]);
+    let url = format!("https://127.0.0.1:{}/", srv.addr().port());
+    let out = volley()
+        .args([&url, "-n", "2", "-c", "1", "-w", "1", "-q", "--json"])
+        .args(["--connect-timeout", "300ms", "-k"])
+        .run();
+    assert!(
+        out.elapsed.as_secs() < 10,
+        "bounded by the connect deadline"
+    );
+    let v = out.json();
+    assert_eq!(errors(&v, "client-timo", "handshake"), 2, "{v:#}");
+}
+
+#[test]
+fn plain_http_and_tls_ports_mixed_up_fail_clearly() {
+    let pki = TestPki::new();
+    // http:// to a TLS port: the server's answer is a TLS alert, not HTTP.
+    let srv = tls_server(&pki, Leaf::Good);
+    let url = format!("http://127.0.0.1:{}/", srv.addr().port());
+    let v = run_json(&url, 1, &[]);
+    assert_eq!(errors(&v, "tls", "tls-reply-to-http"), 1, "{v:#}");
+
+    // https:// to a plain server that answers with HTTP.
+    let plain = HostileServer::every_connection(
+        "plain-400",
+        vec![
+            Step::Write(b"HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\n\r\n".to_vec()),
+            Step::Close,
+        ],
+    );
+    let url = format!("https://127.0.0.1:{}/", plain.addr().port());
+    let v = run_json(&url, 1, &["-k"]);
+    assert_eq!(errors(&v, "tls", "not-tls"), 1, "{v:#}");
+}
+
+#[test]
+fn a_close_delimited_body_needs_close_notify() {
+    let pki = TestPki::new();
+    let ca = pki.ca_pem().to_str().unwrap();
+    let until_close = Reply::UntilClose {
+        status: 200,
+        body: b"all of it".to_vec(),
+    };
+    let srv = TestServer::start_tls(
+        ServerConfig::new(until_close.clone()),
+        pki.server_config(Leaf::Good),
+    );
+    let v = run_json(&srv.url("/u"), 2, &["--cacert", ca]);
+    assert_eq!(v["replies"]["total"], 2, "{v:#}");
+
+    let srv = TestServer::start_tls(
+        ServerConfig::new(until_close).with_tls_close_notify(false),
+        pki.server_config(Leaf::Good),
+    );
+    let v = run_json(&srv.url("/u"), 2, &["--cacert", ca]);
+    assert_eq!(errors(&v, "tls", "close-without-notify"), 2, "{v:#}");
+}

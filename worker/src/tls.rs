@@ -1,0 +1,431 @@
+//! TLS for https targets, over rustls with the ring provider.
+//!
+//! [`client_config`] builds the one `ClientConfig` of a run in the supervisor, before the
+//! workers fork (no connection is opened before the fork; each worker then keeps its own
+//! copy, and its own session cache). [`TlsStream`] is a TCP stream with a rustls client
+//! connection on top, driven without blocking by the same edge-triggered readiness as a
+//! plain connection: the handshake runs while the slot is connecting (so it counts
+//! against the connect deadline), then reads and writes carry plaintext.
+//!
+//! Trust: Mozilla's roots as packaged by `webpki-roots`, plus `--cacert` files. The
+//! built-in set makes a run independent of the machine's CA bundle (a fresh container
+//! has none), and the same on every load-generating host.
+
+use std::fmt;
+use std::io::{self, Read, Write};
+use std::sync::Arc;
+
+use mio::net::TcpStream;
+pub use rustls::ClientConfig;
+use rustls::client::Resumption;
+use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
+use rustls::crypto::WebPkiSupportedAlgorithms;
+use rustls::pki_types::pem::PemObject;
+use rustls::pki_types::{CertificateDer, PrivateKeyDer, ServerName, UnixTime};
+use rustls::{CertificateError, ClientConnection, DigitallySignedStruct};
+use rustls::{HandshakeKind, RootCertStore, SignatureScheme};
+use volley_config::TlsSpec;
+
+/// Why the TLS client configuration could not be built (a bad `--cacert`, `--cert` or
+/// `--key` file).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TlsConfigError(pub String);
+
+impl fmt::Display for TlsConfigError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for TlsConfigError {}
+
+/// The run's TLS client configuration: trusted roots, client certificate, ALPN
+/// `http/1.1`, session resumption (tickets and IDs) unless turned off.
+///
+/// # Errors
+///
+/// [`TlsConfigError`] naming the file when a CA, certificate or key file cannot be read
+/// or holds nothing usable, or when rustls refuses the client certificate and key.
+pub fn client_config(spec: &TlsSpec) -> Result<Arc<ClientConfig>, TlsConfigError> {
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let builder = ClientConfig::builder_with_provider(provider.clone())
+        .with_safe_default_protocol_versions()
+        .map_err(|e| TlsConfigError(format!("TLS setup: {e}")))?;
+    let builder = if spec.insecure {
+        builder
+            .dangerous()
+            .with_custom_certificate_verifier(Arc::new(NoVerify(
+                provider.signature_verification_algorithms,
+            )))
+    } else {
+        builder.with_root_certificates(roots(spec)?)
+    };
+    let mut config = match (&spec.cert, &spec.key) {
+        (Some(cert), Some(key)) => {
+            let chain = CertificateDer::pem_file_iter(cert)
+                .and_then(|it| it.collect::<Result<Vec<_>, _>>())
+                .map_err(|e| TlsConfigError(format!("--cert {}: {e}", cert.display())))?;
+            if chain.is_empty() {
+                return Err(TlsConfigError(format!(
+                    "--cert {}: no PEM certificate in it",
+                    cert.display()
+                )));
+            }
+            let key = PrivateKeyDer::from_pem_file(key)
+                .map_err(|e| TlsConfigError(format!("--key {}: {e}", key.display())))?;
+            builder
+                .with_client_auth_cert(chain, key)
+                .map_err(|e| TlsConfigError(format!("--cert/--key: {e}")))?
+        }
+        _ => builder.with_no_client_auth(),
+    };
+    config.alpn_protocols = vec![b"http/1.1".to_vec()];
+    if !spec.resume {
+        config.resumption = Resumption::disabled();
+    }
+    Ok(Arc::new(config))
+}
+
+/// webpki-roots plus every certificate of the `--cacert` files.
+fn roots(spec: &TlsSpec) -> Result<RootCertStore, TlsConfigError> {
+    let mut roots = RootCertStore {
+        roots: webpki_roots::TLS_SERVER_ROOTS.to_vec(),
+    };
+    for path in &spec.cacert {
+        let certs = CertificateDer::pem_file_iter(path)
+            .and_then(|it| it.collect::<Result<Vec<_>, _>>())
+            .map_err(|e| TlsConfigError(format!("--cacert {}: {e}", path.display())))?;
+        if certs.is_empty() {
+            return Err(TlsConfigError(format!(
+                "--cacert {}: no PEM certificate in it",
+                path.display()
+            )));
+        }
+        for c in certs {
+            roots
+                .add(c)
+                .map_err(|e| TlsConfigError(format!("--cacert {}: {e}", path.display())))?;
+        }
+    }
+    Ok(roots)
+}
+
+/// `--insecure`: any certificate is accepted, but the handshake signatures are still
+/// checked (the connection is encrypted to whoever holds the key the server showed).
+#[derive(Debug)]
+struct NoVerify(WebPkiSupportedAlgorithms);
+
+impl ServerCertVerifier for NoVerify {
+    fn verify_server_cert(
+        &self,
+        _end_entity: &CertificateDer<'_>,
+        _intermediates: &[CertificateDer<'_>],
+        _server_name: &ServerName<'_>,
+        _ocsp_response: &[u8],
+        _now: UnixTime,
+    ) -> Result<ServerCertVerified, rustls::Error> {
+        Ok(ServerCertVerified::assertion())
+    }
+
+    fn verify_tls12_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        rustls::crypto::verify_tls12_signature(message, cert, dss, &self.0)
+    }
+
+    fn verify_tls13_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        rustls::crypto::verify_tls13_signature(message, cert, dss, &self.0)
+    }
+
+    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
+        self.0.supported_schemes()
+    }
+}
+
+/// A TLS failure carried inside an `io::Error` (kind `InvalidData`), so that the one
+/// classifier of I/O errors can count it as class `tls` with this detail.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TlsFailure(pub &'static str);
+
+impl fmt::Display for TlsFailure {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "TLS: {}", self.0)
+    }
+}
+
+impl std::error::Error for TlsFailure {}
+
+impl TlsFailure {
+    fn io(detail: &'static str) -> io::Error {
+        io::Error::new(io::ErrorKind::InvalidData, TlsFailure(detail))
+    }
+
+    /// The detail code of a rustls error (`cert-unknown-issuer`, `alert`, …).
+    pub fn detail_of(e: &rustls::Error) -> &'static str {
+        use rustls::Error as E;
+        match e {
+            E::InvalidCertificate(c) => match c {
+                CertificateError::UnknownIssuer => "cert-unknown-issuer",
+                CertificateError::NotValidForName
+                | CertificateError::NotValidForNameContext { .. } => "cert-wrong-name",
+                CertificateError::Expired | CertificateError::ExpiredContext { .. } => {
+                    "cert-expired"
+                }
+                CertificateError::NotValidYet | CertificateError::NotValidYetContext { .. } => {
+                    "cert-not-yet-valid"
+                }
+                CertificateError::Revoked => "cert-revoked",
+                // webpki's own errors come wrapped; the one users meet most is a
+                // self-signed CA certificate served as the server's own.
+                CertificateError::Other(o) if format!("{o:?}").contains("CaUsedAsEndEntity") => {
+                    "cert-ca-used-as-leaf"
+                }
+                _ => "cert-invalid",
+            },
+            E::AlertReceived(_) => "alert",
+            // Bytes that are not TLS records: a plain-HTTP server on the port.
+            E::InvalidMessage(_) | E::InappropriateMessage { .. } => "not-tls",
+            E::NoApplicationProtocol => "alpn",
+            _ => "handshake",
+        }
+    }
+}
+
+/// `class/detail` of a failed TLS operation, when `err` carries one.
+pub fn failure_detail(err: &io::Error) -> Option<&'static str> {
+    err.get_ref()
+        .and_then(|e| e.downcast_ref::<TlsFailure>())
+        .map(|t| t.0)
+}
+
+/// A TCP connection with a rustls client on top.
+#[derive(Debug)]
+pub struct TlsStream {
+    /// The socket.
+    pub tcp: TcpStream,
+    tls: ClientConnection,
+    /// A first write reached the socket: the TCP connect is done.
+    pub tcp_up: bool,
+    /// The peer closed the TCP connection without a `close_notify` alert.
+    pub unclean_eof: bool,
+}
+
+impl TlsStream {
+    /// A client connection to `host` (the SNI name, unless it is an IP literal, and the
+    /// name the certificate must hold) over `tcp`.
+    ///
+    /// # Errors
+    ///
+    /// A [`TlsFailure`] `bad-server-name` when `host` is no DNS name or IP address.
+    pub fn new(tcp: TcpStream, config: &Arc<ClientConfig>, host: &str) -> io::Result<Self> {
+        let name = ServerName::try_from(host.to_string())
+            .map_err(|_| TlsFailure::io("bad-server-name"))?;
+        let tls = ClientConnection::new(config.clone(), name)
+            .map_err(|e| TlsFailure::io(TlsFailure::detail_of(&e)))?;
+        Ok(TlsStream {
+            tcp,
+            tls,
+            tcp_up: false,
+            unclean_eof: false,
+        })
+    }
+
+    /// Advances the handshake as far as `readable` and `writable` allow (each cleared
+    /// when the socket says `WouldBlock`). `Ok(true)` once it is complete.
+    ///
+    /// # Errors
+    ///
+    /// The socket's errors (a refused connect shows here, on the first write), a
+    /// [`TlsFailure`] for a rustls error (the alert rustls wants to send is sent first),
+    /// and `eof-in-handshake` when the server closes before the handshake ends.
+    pub fn handshake(&mut self, readable: &mut bool, writable: &mut bool) -> io::Result<bool> {
+        loop {
+            if self.tls.wants_write() {
+                if !*writable {
+                    return Ok(false);
+                }
+                match self.tls.write_tls(&mut self.tcp) {
+                    Ok(_) => {
+                        self.tcp_up = true;
+                        continue;
+                    }
+                    Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                        *writable = false;
+                        return Ok(false);
+                    }
+                    Err(e) => return Err(e),
+                }
+            }
+            if !self.tls.is_handshaking() {
+                return Ok(true);
+            }
+            if !*readable {
+                return Ok(false);
+            }
+            match self.tls.read_tls(&mut self.tcp) {
+                Ok(0) => return Err(TlsFailure::io("eof-in-handshake")),
+                Ok(_) => self.process()?,
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                    *readable = false;
+                    return Ok(false);
+                }
+                Err(e) => return Err(e),
+            }
+        }
+    }
+
+    /// The kind of the completed handshake.
+    pub fn resumed(&self) -> bool {
+        self.tls.handshake_kind() == Some(HandshakeKind::Resumed)
+    }
+
+    /// Processes received records; on a TLS error, sends the alert rustls has queued.
+    fn process(&mut self) -> io::Result<()> {
+        if let Err(e) = self.tls.process_new_packets() {
+            let _ = self.flush();
+            return Err(TlsFailure::io(TlsFailure::detail_of(&e)));
+        }
+        Ok(())
+    }
+
+    /// Encrypted bytes are waiting to be written.
+    pub fn wants_write(&self) -> bool {
+        self.tls.wants_write()
+    }
+
+    /// Writes what rustls has queued.
+    ///
+    /// # Errors
+    ///
+    /// `WouldBlock` when the socket is full with bytes still queued, or the socket's
+    /// error.
+    pub fn flush(&mut self) -> io::Result<()> {
+        while self.tls.wants_write() {
+            self.tls.write_tls(&mut self.tcp)?;
+        }
+        Ok(())
+    }
+
+    /// Sends `close_notify` (best effort: the connection is being dropped).
+    pub fn close(&mut self) {
+        self.tls.send_close_notify();
+        let _ = self.flush();
+    }
+}
+
+impl Read for TlsStream {
+    /// Plaintext of the connection. `Ok(0)` at its end: after `close_notify`, or after a
+    /// TCP close without it (then [`TlsStream::unclean_eof`] is set). `WouldBlock` when
+    /// the socket has nothing more (records that bring no plaintext, like session
+    /// tickets, are processed on the way).
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        loop {
+            match self.tls.reader().read(buf) {
+                Ok(n) => return Ok(n),
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
+                Err(e) if e.kind() == io::ErrorKind::UnexpectedEof => {
+                    self.unclean_eof = true;
+                    return Ok(0);
+                }
+                Err(e) => return Err(e),
+            }
+            self.tls.read_tls(&mut self.tcp)?;
+            self.process()?;
+            if self.tls.wants_write() {
+                // A key update or an alert to answer: best effort, the rest goes with
+                // the next write.
+                match self.flush() {
+                    Err(e) if e.kind() != io::ErrorKind::WouldBlock => return Err(e),
+                    _ => {}
+                }
+            }
+            // After the TCP end (read_tls gave 0) the next turn reports a clean or an
+            // unclean end.
+        }
+    }
+}
+
+impl Write for TlsStream {
+    /// Takes plaintext and writes it out encrypted. Queued bytes go first: while the
+    /// socket cannot take them, nothing new is taken (`WouldBlock`), so the queue stays
+    /// bounded. Bytes taken but not yet written go out on the next write or
+    /// [`TlsStream::flush`].
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        self.flush()?;
+        let n = self.tls.writer().write(buf)?;
+        match self.flush() {
+            Err(e) if e.kind() != io::ErrorKind::WouldBlock => Err(e),
+            _ => Ok(n),
+        }
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        TlsStream::flush(self)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn config_files_are_checked() {
+        let spec = TlsSpec::default();
+        let c = client_config(&spec).unwrap();
+        assert_eq!(c.alpn_protocols, [b"http/1.1".to_vec()]);
+        let bad = TlsSpec {
+            cacert: vec!["/nonexistent/ca.pem".into()],
+            ..TlsSpec::default()
+        };
+        let e = client_config(&bad).unwrap_err();
+        assert!(e.0.contains("--cacert /nonexistent/ca.pem"), "{e}");
+        let empty = std::env::temp_dir().join(format!("volley-empty-{}.pem", std::process::id()));
+        std::fs::write(&empty, "not a certificate\n").unwrap();
+        let e = client_config(&TlsSpec {
+            cacert: vec![empty.clone()],
+            ..TlsSpec::default()
+        })
+        .unwrap_err();
+        let _ = std::fs::remove_file(&empty);
+        assert!(e.0.contains("no PEM certificate"), "{e}");
+        let insecure = TlsSpec {
+            insecure: true,
+            resume: false,
+            ..TlsSpec::default()
+        };
+        assert!(client_config(&insecure).is_ok());
+    }
+
+    #[test]
+    fn rustls_errors_get_details() {
+        use rustls::Error as E;
+        let d = |e: E| TlsFailure::detail_of(&e);
+        assert_eq!(
+            d(E::InvalidCertificate(CertificateError::UnknownIssuer)),
+            "cert-unknown-issuer"
+        );
+        assert_eq!(
+            d(E::InvalidCertificate(CertificateError::Expired)),
+            "cert-expired"
+        );
+        assert_eq!(
+            d(E::InvalidCertificate(CertificateError::NotValidForName)),
+            "cert-wrong-name"
+        );
+        assert_eq!(
+            d(E::AlertReceived(rustls::AlertDescription::HandshakeFailure)),
+            "alert"
+        );
+        let io = TlsFailure::io("alert");
+        assert_eq!(failure_detail(&io), Some("alert"));
+        assert_eq!(failure_detail(&io::Error::other("x")), None);
+    }
+}
