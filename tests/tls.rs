@@ -165,6 +165,30 @@ fn sessions_are_resumed_unless_turned_off() {
     );
     assert_eq!(srv.tls_handshakes().resumed, 9, "the server agrees");
 
+    // Many slots reconnecting together still resume: the session store keeps tickets
+    // for every slot, not a fixed handful per server.
+    let srv = tls_server(&pki, Leaf::Good);
+    let out = volley()
+        .args([
+            &srv.url("/many"),
+            "-n",
+            "400",
+            "-c",
+            "20",
+            "-w",
+            "1",
+            "--json",
+            "-q",
+        ])
+        .args(["--cacert", ca, "-H", "Connection: close"])
+        .run();
+    assert_eq!(out.code, Some(0), "{}", out.stderr);
+    let v = out.json();
+    assert_eq!(v["replies"]["total"], 400, "{v:#}");
+    let full = v["tls"]["handshakes_full"].as_u64().unwrap();
+    assert!(full <= 20, "one full handshake per slot at most: {v:#}");
+    assert_eq!(full + v["tls"]["handshakes_resumed"].as_u64().unwrap(), 400);
+
     let srv = tls_server(&pki, Leaf::Good);
     let v = run_json(
         &srv.url("/r"),
@@ -298,4 +322,35 @@ fn a_close_delimited_body_needs_close_notify() {
     );
     let v = run_json(&srv.url("/u"), 2, &["--cacert", ca]);
     assert_eq!(errors(&v, "tls", "close-without-notify"), 2, "{v:#}");
+}
+
+#[test]
+fn large_and_chunked_bodies_over_tls_are_read_to_the_end() {
+    // Many TLS records per reply, read through buffers of several sizes: a read that
+    // wrongly took the socket for drained would wait for an edge that never comes.
+    let pki = TestPki::new();
+    let ca = pki.ca_pem().to_str().unwrap();
+    let big = vec![b'x'; 300_000];
+    let srv = TestServer::start_tls(
+        ServerConfig::new(Reply::Fixed {
+            status: 200,
+            body: big.clone(),
+        }),
+        pki.server_config(Leaf::Good),
+    );
+    let v = run_json(&srv.url("/big"), 20, &["--cacert", ca]);
+    assert_eq!(v["replies"]["total"], 20, "{v:#}");
+    assert_eq!(v["bytes"]["body"], 20 * big.len() as u64, "{v:#}");
+    assert_eq!(v["connections"]["opened"], 1);
+
+    let srv = TestServer::start_tls(
+        ServerConfig::new(Reply::Chunked {
+            status: 200,
+            chunks: vec![vec![b'a'; 70_000], vec![b'b'; 5], vec![b'c'; 40_000]],
+        }),
+        pki.server_config(Leaf::Good),
+    );
+    let v = run_json(&srv.url("/chunked"), 10, &["--cacert", ca]);
+    assert_eq!(v["replies"]["total"], 10, "{v:#}");
+    assert_eq!(v["bytes"]["body"], 10 * 110_005u64, "{v:#}");
 }

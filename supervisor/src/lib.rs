@@ -63,7 +63,10 @@ pub fn run_with<H: Hooks>(spec: &RunSpec, hooks: &mut H) -> Result<Report, Super
     // Built before the fork (bad CA/cert/key files fail here, before any load); no
     // connection is opened before it.
     let tls = if spec.may_use_tls() || H::ACTIVE {
-        Some(volley_worker::tls::client_config(&spec.tls).map_err(SupervisorError::Tls)?)
+        Some(
+            volley_worker::tls::client_config(&spec.tls, spec.concurrency)
+                .map_err(SupervisorError::Tls)?,
+        )
     } else {
         None
     };

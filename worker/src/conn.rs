@@ -43,11 +43,17 @@ impl Transport {
         }
     }
 
-    /// A read that returned less than asked means the socket is drained (true for plain
-    /// TCP on Linux; with TLS, records may still wait in the socket).
+    /// A read that returned `n` of `space` bytes left nothing to read: the next byte
+    /// brings a new readable edge. For plain TCP on Linux, a short read drained the
+    /// receive queue. With TLS, the plaintext must have run out (a short read) and the
+    /// last socket read must have been short too.
     #[inline]
-    pub fn short_read_drains(&self) -> bool {
-        matches!(self, Transport::Plain(_))
+    pub fn drained_after(&self, n: usize, space: usize) -> bool {
+        n < space
+            && match self {
+                Transport::Plain(_) => true,
+                Transport::Tls(t) => t.last_read_short,
+            }
     }
 
     /// The peer ended a TLS connection without `close_notify` (never for plain TCP).

@@ -833,7 +833,7 @@ impl Worker<'_> {
                 Step::Wait
             }
             Ok(n) => {
-                if n < space && !conn.read_closed && conn.io.short_read_drains() {
+                if !conn.read_closed && conn.io.drained_after(n, space) {
                     // Short read: the receive queue is drained; the next byte brings an edge.
                     conn.readable = false;
                 }

@@ -11,19 +11,22 @@
 //! built-in set makes a run independent of the machine's CA bundle (a fresh container
 //! has none), and the same on every load-generating host.
 
+use std::collections::{HashMap, VecDeque};
 use std::fmt;
 use std::io::{self, Read, Write};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, PoisonError};
 
 use mio::net::TcpStream;
 pub use rustls::ClientConfig;
-use rustls::client::Resumption;
 use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
+use rustls::client::{
+    ClientSessionStore, Resumption, Tls12ClientSessionValue, Tls13ClientSessionValue,
+};
 use rustls::crypto::WebPkiSupportedAlgorithms;
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer, ServerName, UnixTime};
 use rustls::{CertificateError, ClientConnection, DigitallySignedStruct};
-use rustls::{HandshakeKind, RootCertStore, SignatureScheme};
+use rustls::{HandshakeKind, NamedGroup, RootCertStore, SignatureScheme};
 use volley_config::TlsSpec;
 
 /// Why the TLS client configuration could not be built (a bad `--cacert`, `--cert` or
@@ -40,13 +43,17 @@ impl fmt::Display for TlsConfigError {
 impl std::error::Error for TlsConfigError {}
 
 /// The run's TLS client configuration: trusted roots, client certificate, ALPN
-/// `http/1.1`, session resumption (tickets and IDs) unless turned off.
+/// `http/1.1`, session resumption (tickets and IDs) unless turned off. `slots` is the
+/// run's concurrency: the session store keeps up to two TLS 1.3 tickets per slot for
+/// each server, so that every slot reconnecting at once can resume (rustls' default
+/// store keeps 8 per server, and 50 slots that reconnect together would make most
+/// handshakes full).
 ///
 /// # Errors
 ///
 /// [`TlsConfigError`] naming the file when a CA, certificate or key file cannot be read
 /// or holds nothing usable, or when rustls refuses the client certificate and key.
-pub fn client_config(spec: &TlsSpec) -> Result<Arc<ClientConfig>, TlsConfigError> {
+pub fn client_config(spec: &TlsSpec, slots: u32) -> Result<Arc<ClientConfig>, TlsConfigError> {
     let provider = Arc::new(rustls::crypto::ring::default_provider());
     let builder = ClientConfig::builder_with_provider(provider.clone())
         .with_safe_default_protocol_versions()
@@ -80,10 +87,91 @@ pub fn client_config(spec: &TlsSpec) -> Result<Arc<ClientConfig>, TlsConfigError
         _ => builder.with_no_client_auth(),
     };
     config.alpn_protocols = vec![b"http/1.1".to_vec()];
-    if !spec.resume {
-        config.resumption = Resumption::disabled();
-    }
+    config.resumption = if spec.resume {
+        let tickets = (2 * slots as usize).clamp(8, MAX_TICKETS_PER_SERVER);
+        Resumption::store(Arc::new(TicketStore::new(tickets)))
+    } else {
+        Resumption::disabled()
+    };
     Ok(Arc::new(config))
+}
+
+/// Most TLS 1.3 tickets kept for one server.
+pub const MAX_TICKETS_PER_SERVER: usize = 65_536;
+/// Most servers the session store keeps data for (a run talks to a handful).
+pub const MAX_SERVERS: usize = 1024;
+
+/// An in-memory session store sized for the run: per server, the key-exchange group it
+/// chose, its last TLS 1.2 session, and up to `tickets` TLS 1.3 tickets (oldest dropped
+/// first, newest used first). Each worker has its own copy (made by fork, before any
+/// connection), so a worker resumes only its own sessions.
+#[derive(Debug)]
+struct TicketStore {
+    tickets: usize,
+    servers: Mutex<HashMap<ServerName<'static>, ServerData>>,
+}
+
+#[derive(Debug, Default)]
+struct ServerData {
+    kx: Option<NamedGroup>,
+    tls12: Option<Tls12ClientSessionValue>,
+    tls13: VecDeque<Tls13ClientSessionValue>,
+}
+
+impl TicketStore {
+    fn new(tickets: usize) -> Self {
+        TicketStore {
+            tickets,
+            servers: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// Runs `f` on the data of `name`, creating it (unless the store is full).
+    fn with<T>(&self, name: &ServerName<'_>, f: impl FnOnce(&mut ServerData) -> T) -> Option<T> {
+        // Once per handshake: the owned key's allocation does not matter.
+        let key = name.to_owned();
+        let mut servers = self.servers.lock().unwrap_or_else(PoisonError::into_inner);
+        if !servers.contains_key(&key) && servers.len() >= MAX_SERVERS {
+            return None;
+        }
+        Some(f(servers.entry(key).or_default()))
+    }
+}
+
+impl ClientSessionStore for TicketStore {
+    fn set_kx_hint(&self, name: ServerName<'static>, group: NamedGroup) {
+        self.with(&name, |d| d.kx = Some(group));
+    }
+
+    fn kx_hint(&self, name: &ServerName<'_>) -> Option<NamedGroup> {
+        self.with(name, |d| d.kx).flatten()
+    }
+
+    fn set_tls12_session(&self, name: ServerName<'static>, value: Tls12ClientSessionValue) {
+        self.with(&name, |d| d.tls12 = Some(value));
+    }
+
+    fn tls12_session(&self, name: &ServerName<'_>) -> Option<Tls12ClientSessionValue> {
+        self.with(name, |d| d.tls12.clone()).flatten()
+    }
+
+    fn remove_tls12_session(&self, name: &ServerName<'static>) {
+        self.with(name, |d| d.tls12 = None);
+    }
+
+    fn insert_tls13_ticket(&self, name: ServerName<'static>, value: Tls13ClientSessionValue) {
+        let cap = self.tickets;
+        self.with(&name, |d| {
+            if d.tls13.len() >= cap {
+                d.tls13.pop_front();
+            }
+            d.tls13.push_back(value);
+        });
+    }
+
+    fn take_tls13_ticket(&self, name: &ServerName<'static>) -> Option<Tls13ClientSessionValue> {
+        self.with(name, |d| d.tls13.pop_back()).flatten()
+    }
 }
 
 /// webpki-roots plus every certificate of the `--cacert` files.
@@ -216,6 +304,24 @@ pub struct TlsStream {
     pub tcp_up: bool,
     /// The peer closed the TCP connection without a `close_notify` alert.
     pub unclean_eof: bool,
+    /// The last read from the socket returned less than asked: it was drained.
+    pub last_read_short: bool,
+}
+
+/// The socket as rustls reads it, noting whether a read came back short (on Linux TCP,
+/// the receive queue was drained), so the caller can skip a read that would only say
+/// `WouldBlock`.
+struct Probe<'a> {
+    tcp: &'a mut TcpStream,
+    short: &'a mut bool,
+}
+
+impl Read for Probe<'_> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let n = self.tcp.read(buf)?;
+        *self.short = n < buf.len();
+        Ok(n)
+    }
 }
 
 impl TlsStream {
@@ -235,6 +341,7 @@ impl TlsStream {
             tls,
             tcp_up: false,
             unclean_eof: false,
+            last_read_short: false,
         })
     }
 
@@ -337,7 +444,10 @@ impl Read for TlsStream {
                 }
                 Err(e) => return Err(e),
             }
-            self.tls.read_tls(&mut self.tcp)?;
+            self.tls.read_tls(&mut Probe {
+                tcp: &mut self.tcp,
+                short: &mut self.last_read_short,
+            })?;
             self.process()?;
             if self.tls.wants_write() {
                 // A key update or an alert to answer: best effort, the rest goes with
@@ -379,20 +489,23 @@ mod tests {
     #[test]
     fn config_files_are_checked() {
         let spec = TlsSpec::default();
-        let c = client_config(&spec).unwrap();
+        let c = client_config(&spec, 10).unwrap();
         assert_eq!(c.alpn_protocols, [b"http/1.1".to_vec()]);
         let bad = TlsSpec {
             cacert: vec!["/nonexistent/ca.pem".into()],
             ..TlsSpec::default()
         };
-        let e = client_config(&bad).unwrap_err();
+        let e = client_config(&bad, 1).unwrap_err();
         assert!(e.0.contains("--cacert /nonexistent/ca.pem"), "{e}");
         let empty = std::env::temp_dir().join(format!("volley-empty-{}.pem", std::process::id()));
         std::fs::write(&empty, "not a certificate\n").unwrap();
-        let e = client_config(&TlsSpec {
-            cacert: vec![empty.clone()],
-            ..TlsSpec::default()
-        })
+        let e = client_config(
+            &TlsSpec {
+                cacert: vec![empty.clone()],
+                ..TlsSpec::default()
+            },
+            1,
+        )
         .unwrap_err();
         let _ = std::fs::remove_file(&empty);
         assert!(e.0.contains("no PEM certificate"), "{e}");
@@ -401,7 +514,7 @@ mod tests {
             resume: false,
             ..TlsSpec::default()
         };
-        assert!(client_config(&insecure).is_ok());
+        assert!(client_config(&insecure, 1).is_ok());
     }
 
     #[test]
