@@ -466,3 +466,47 @@ fn a_session_logs_bursts_are_pipelined_along_their_boundaries() {
     let targets: Vec<&str> = heads.iter().map(|h| h.split(' ').nth(1).unwrap()).collect();
     assert_eq!(targets.iter().filter(|t| **t == "/page.css").count(), 3);
 }
+
+#[test]
+fn server_name_sets_host_and_close_with_reset_resets() {
+    let srv = TestServer::start(ServerConfig::default());
+    let out = volley()
+        .arg("httperf")
+        .args(base(srv.addr().port(), "/n"))
+        .args([
+            "--server-name=www.example.test",
+            "--num-conns=2",
+            "--close-with-reset",
+        ])
+        .run();
+    assert_eq!(out.code, Some(0), "{}", out.stderr);
+    assert!(
+        out.stdout.contains(" --server-name=www.example.test ")
+            && out.stdout.contains(" --close-with-reset "),
+        "{}",
+        out.stdout
+    );
+    let got = srv.received();
+    assert_eq!(got.len(), 2);
+    for r in &got {
+        assert_eq!(r.header("Host"), Some("www.example.test"));
+    }
+    // The client's sockets went away with RST: none of them waits in TIME_WAIT.
+    let port = srv.addr().port();
+    let ss = Command::new("ss")
+        .args([
+            "-tan",
+            "state",
+            "time-wait",
+            "dst",
+            &format!("127.0.0.1:{port}"),
+        ])
+        .output();
+    if let Ok(ss) = ss {
+        let text = String::from_utf8_lossy(&ss.stdout);
+        assert!(
+            !text.contains(&format!("127.0.0.1:{port}")),
+            "no TIME_WAIT to the server: {text}"
+        );
+    }
+}

@@ -13,8 +13,9 @@
 //!   accepted, with a note on stderr saying why they change nothing;
 //! - `--ssl` and `--ssl-no-reuse`: https over rustls, certificates verified (volley's own
 //!   `--cacert FILE` and `--insecure` are accepted too; httperf never verifies);
-//! - everything else httperf has (`--ssl-ciphers`, `--wset`, `--debug`, …) is rejected
-//!   with a message: volley never silently ignores an option.
+//! - `--server-name` (the Host header) and `--close-with-reset` (SO_LINGER 0);
+//! - everything else httperf has (`--ssl-ciphers`, `--wset`, `--debug`, `--no-host-hdr`)
+//!   is rejected with a message: volley never silently ignores an option.
 //!
 //! httperf's quirk is kept: without `--rate` (or with `--rate 0`) connections are made one
 //! after another, each carrying `--num-calls` requests.
@@ -56,10 +57,7 @@ const OPTIONS: &[(&str, Kind)] = &[
     ("burst-length", Kind::Value),
     ("cacert", Kind::Value),
     ("client", Kind::Value),
-    (
-        "close-with-reset",
-        Kind::Rejected("volley closes connections with a FIN"),
-    ),
+    ("close-with-reset", Kind::Flag),
     (
         "debug",
         Kind::RejectedValue("httperf's debug output has no volley equivalent"),
@@ -81,7 +79,7 @@ const OPTIONS: &[(&str, Kind)] = &[
     ("method", Kind::Value),
     (
         "no-host-hdr",
-        Kind::Rejected("volley always sends Host (give one with --add-header)"),
+        Kind::Rejected("HTTP/1.1 requires Host: volley always sends one (see --server-name)"),
     ),
     ("num-calls", Kind::Value),
     ("num-conns", Kind::Value),
@@ -94,10 +92,7 @@ const OPTIONS: &[(&str, Kind)] = &[
     ("retry-on-failure", Kind::Flag),
     ("send-buffer", Kind::Value),
     ("server", Kind::Value),
-    (
-        "server-name",
-        Kind::RejectedValue("give the Host header with --add-header"),
-    ),
+    ("server-name", Kind::Value),
     ("session-cookies", Kind::Flag),
     ("ssl", Kind::Flag),
     (
@@ -498,6 +493,7 @@ pub fn parse(args: &[String]) -> Result<Parsed, ConfigError> {
     let mut rules = SessionRules::default();
     let mut wlog: Option<(bool, Vec<String>, String)> = None;
     let mut ssl = false;
+    let mut server_name: Option<String> = None;
     let mut tls = crate::spec::TlsSpec::default();
     let bad = |opt: &str, v: &str, allowed: &str| {
         ConfigError::invalid("httperf", format!("--{opt}={v}"), allowed.to_string())
@@ -631,6 +627,13 @@ pub fn parse(args: &[String]) -> Result<Parsed, ConfigError> {
             }
             "retry-on-failure" => rules.retry_on_failure = true,
             "ssl" => ssl = true,
+            "close-with-reset" => socket.reset_on_close = true,
+            "server-name" => {
+                if v.is_empty() || v.bytes().any(|b| b <= b' ' || b == 0x7f) {
+                    return Err(bad(name, &v, "a host name for the Host header"));
+                }
+                server_name = Some(v);
+            }
             "cacert" => tls.cacert.push(v.into()),
             "insecure" => tls.insecure = true,
             "ssl-no-reuse" => tls.resume = false,
@@ -847,6 +850,9 @@ pub fn parse(args: &[String]) -> Result<Parsed, ConfigError> {
             " --client={}/{} --server={server} --port={port} --uri={uri}",
             client.0, client.1
         ));
+        if let Some(n) = &server_name {
+            e.push_str(&format!(" --server-name={n}"));
+        }
         if http10 {
             e.push_str(" --http-version=1.0");
         }
@@ -861,6 +867,9 @@ pub fn parse(args: &[String]) -> Result<Parsed, ConfigError> {
         }
         if let Some(n) = socket.recv_buffer {
             e.push_str(&format!(" --recv-buffer={n}"));
+        }
+        if socket.reset_on_close {
+            e.push_str(" --close-with-reset");
         }
         if ssl {
             e.push_str(" --ssl");
@@ -888,6 +897,13 @@ pub fn parse(args: &[String]) -> Result<Parsed, ConfigError> {
     } else {
         HttpVersion::Http11
     };
+    if let Some(name) = &server_name
+        && !headers.iter().any(|(n, _)| n.eq_ignore_ascii_case("host"))
+    {
+        // httperf's --server-name: the Host header's value (the connection still goes to
+        // --server); a Host given with --add-header wins.
+        headers.insert(0, ("Host".to_string(), name.clone()));
+    }
     let request = RequestSpec {
         method,
         target,

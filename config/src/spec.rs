@@ -102,6 +102,9 @@ pub struct SocketOptions {
     pub send_buffer: Option<u32>,
     /// `SO_RCVBUF` in bytes (httperf's `--recv-buffer`); `None`: the kernel's default.
     pub recv_buffer: Option<u32>,
+    /// Close connections with a reset (`SO_LINGER` 0) instead of a FIN, so they leave no
+    /// TIME_WAIT behind (httperf's `--close-with-reset`).
+    pub reset_on_close: bool,
 }
 
 /// Which parts of a message are printed.

@@ -1118,6 +1118,10 @@ fn connect_with(
     if let Some(n) = opts.recv_buffer {
         socket.set_recv_buffer_size(n as usize)?;
     }
+    if opts.reset_on_close {
+        // Closed with RST, leaving no TIME_WAIT (httperf's --close-with-reset).
+        socket.set_linger(Some(std::time::Duration::ZERO))?;
+    }
     match socket.connect(&addr.into()) {
         Ok(()) => {}
         Err(e) if e.raw_os_error() == Some(libc_einprogress()) => {}
