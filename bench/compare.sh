@@ -3,7 +3,7 @@
 # against the shared private nginx (/work/shared/bench, server pinned to CPU 0), clients pinned
 # to CPU 1. Loopback only: the target address is fixed below and is not configurable.
 #
-# usage: bench/compare.sh [keepalive] [rss] [scale] [startup] [close]     (default: all of them)
+# usage: bench/compare.sh [keepalive] [rss] [scale] [startup] [rate] [close]  (default: all of them)
 #   The scenarios always run in the order above whatever the order of the arguments: close runs
 #   last because it leaves tens of thousands of sockets in TIME_WAIT.
 #   keepalive  50 keep-alive connections, GET /small: req/s, client CPU us/request (volley -w 1,
@@ -16,6 +16,8 @@
 #   startup    volley URL -w 8 -c 8 -n 8 -q --json, 10 times: wall time of the whole command
 #              (monotonic clock), the JSON timing.startup_ms, and the first request's arrival at
 #              nginx (/small-logged) for volley and for wrk -t 8 -c 8 -d 1s
+#   rate       open loop at 2000 and 20000 requests/s next to httperf (bench/rate.py): achieved rate
+#              and evenness as nginx logged the arrivals, client CPU % of a core and us/request
 #   close      a new connection per request ("Connection: close"), 50 connections: client CPU us/req
 # It prints one detail table per scenario and, last, one table over every scenario that ran, with
 # wrk's figure from the same run, volley's, the ratio, the target and met / not met.
@@ -29,6 +31,7 @@
 #   RSS_DURATION=5 RSS_REPS=3 RSS_WORKERS=2 RSS_INTERVAL_MS=50
 #   SCALE_DURATION=5 SCALE_REPS=3 SCALE_CONNS=10000 SCALE_WORKERS=1 SCALE_SETTLE=3 (extra s between runs)
 #   CLOSE_DURATION=5 CLOSE_REPS=3
+#   RATE_REPS=3 RATE_SECONDS=5   rate: runs per tool, rate and mode; seconds per run
 #   STARTUP_RUNS=10 STARTUP_WORKERS=8 STARTUP_ARRIVALS=1 (0: skip the nginx-arrival runs)
 #   STARTUP_WRK_RUNS=5     runs of wrk -t 8 -c 8 -d 1s for the reference arrival time
 #   VOLLEY=<repo>/target/release/volley   (built with cargo build --release if missing; BUILD=1 always builds)
@@ -63,7 +66,7 @@ repo="$(cd "$here/.." && pwd)"
 
 die() { echo "compare.sh: $*" >&2; exit 1; }
 
-ALL_SCENARIOS=(keepalive rss scale startup close)
+ALL_SCENARIOS=(keepalive rss scale startup rate close)
 for a in "$@"; do
     case " ${ALL_SCENARIOS[*]} " in *" $a "*) ;; *) die "unknown scenario '$a' (known: ${ALL_SCENARIOS[*]})" ;; esac
 done
@@ -91,6 +94,8 @@ SCALE_W="${SCALE_WORKERS:-1}"
 SCALE_SETTLE="${SCALE_SETTLE:-3}"
 CLOSE_D="${CLOSE_DURATION:-5}"
 CLOSE_REPS="${CLOSE_REPS:-3}"
+RATE_REPS="${RATE_REPS:-3}"
+RATE_SECONDS="${RATE_SECONDS:-5}"
 ST_RUNS="${STARTUP_RUNS:-10}"
 ST_W="${STARTUP_WORKERS:-8}"
 ST_ARR="${STARTUP_ARRIVALS:-1}"
@@ -489,6 +494,14 @@ scen_startup() {
             echo "   no writable $ARRIVALS: arrival runs skipped"
         fi
     fi
+    sleep "$SETTLE"
+}
+
+scen_rate() {
+    echo "== rate: open loop at 2000 and 20000 requests/s, volley next to httperf (bench/rate.py, ${RATE_REPS} x ${RATE_SECONDS}s)"
+    command -v httperf >/dev/null || { echo "   skipped: httperf is not installed"; return 0; }
+    RATE_TSV="$OUT/rate.tsv" VOLLEY="$VOLLEY" CLIENT_CPU="$CCPU" \
+        python3 "$here/rate.py" "$RATE_REPS" "$RATE_SECONDS" 2000 20000 | tee "$OUT/rate.txt"
     sleep "$SETTLE"
 }
 

@@ -19,7 +19,8 @@ prints medians of:
   max/10ms   most arrivals in one 10 ms bucket (bursts), and empty 10 ms buckets in %
   max gap    largest gap between consecutive arrivals, ms (nginx's $msec has 1 ms resolution)
 
-Installs nothing; needs nginx running (the shared nginx-start.sh) and httperf.
+Installs nothing; needs nginx running (the shared nginx-start.sh) and httperf. With
+RATE_TSV=FILE it also writes the medians there (bench/compare.sh's rate scenario does).
 usage: bench/rate.py [REPS] [SECONDS] [RATES...]   (default 3 5 2000 20000)
 """
 import os
@@ -117,6 +118,9 @@ def main():
     head = f"{'rate':>6} {'mode':9} {'tool':8} {'achieved':>9} {'CPU %':>6} {'us/req':>7} " \
            f"{'sd/10ms':>8} {'max/10ms':>8} {'empty%':>6} {'max gap':>8}"
     print(head)
+    keys = ("achieved", "cpu_pct", "us_req", "sd10", "max10", "empty10", "maxgap")
+    tsv = os.environ.get("RATE_TSV")
+    rows = []
     for rate in RATES:
         for mode in ("close", "keepalive"):
             for tool in tools:
@@ -125,6 +129,13 @@ def main():
                 print(f"{rate:>6} {mode:9} {tool:8} {m('achieved'):9.1f} {m('cpu_pct'):6.1f} "
                       f"{m('us_req'):7.1f} {m('sd10'):8.2f} {m('max10'):8.0f} {m('empty10'):6.1f} "
                       f"{m('maxgap'):8.1f}")
+                rows.append([str(rate), mode, tool] + [f"{m(k):.3f}" for k in keys])
+    if tsv:
+        # Medians for bench/compare.sh's summary.
+        with open(tsv, "w") as f:
+            f.write("\t".join(("rate", "mode", "tool") + keys) + "\n")
+            for r in rows:
+                f.write("\t".join(r) + "\n")
 
 
 if __name__ == "__main__":

@@ -275,6 +275,37 @@ if "close" in SCEN:
     final.append(("close", "client CPU µs/request (new connection per request)", fmt(cw, 2), fmt(cv, 2), ratio(cv, cw),
                   "≤ 0.9 × wrk", status(None if cv is None or cw is None else cv <= 0.9 * cw)))
 
+rate = read_tsv("rate.tsv")
+if rate:
+    def rv(r, mode, tool, key):
+        for row in rate:
+            if (row["rate"], row["mode"], row["tool"]) == (str(r), mode, tool):
+                return num(row[key])
+        return None
+    out.append("### rate (open loop, volley next to httperf; from bench/rate.py)\n")
+    out.append("| rate | mode | tool | achieved/s | CPU % of a core | µs/req | sd per 10 ms | max per 10 ms | max gap ms |")
+    out.append("|---|---|---|---|---|---|---|---|---|")
+    for row in rate:
+        out.append(f"| {row['rate']} | {row['mode']} | {row['tool']} | {fmt(num(row['achieved']), 1)} | "
+                   f"{fmt(num(row['cpu_pct']), 1)} | {fmt(num(row['us_req']), 1)} | {fmt(num(row['sd10']), 2)} | "
+                   f"{fmt(num(row['max10']), 0)} | {fmt(num(row['maxgap']), 1)} |")
+    out.append("")
+    for mode in ("keepalive", "close"):
+        cv, ch = rv(2000, mode, "volley", "cpu_pct"), rv(2000, mode, "httperf", "cpu_pct")
+        final.append(("rate", f"client CPU % of a core at 2000/s ({mode}; reference: httperf)", fmt(ch, 1), fmt(cv, 1),
+                      ratio(cv, ch), "≤ 15%", status(None if cv is None else cv <= 15.0)))
+    for r in (2000, 20000):
+        sv, sh = rv(r, "keepalive", "volley", "sd10"), rv(r, "keepalive", "httperf", "sd10")
+        final.append(("rate", f"arrival evenness at {r}/s, keep-alive: sd per 10 ms (reference: httperf)",
+                      fmt(sh, 2), fmt(sv, 2), ratio(sv, sh), "≤ httperf's",
+                      status(None if sv is None or sh is None else sv <= sh)))
+    uv, uh = rv(20000, "keepalive", "volley", "us_req"), rv(20000, "keepalive", "httperf", "us_req")
+    av = rv(20000, "keepalive", "volley", "achieved")
+    final.append(("rate", "client CPU µs/request at 20000/s, keep-alive (reference: httperf)", fmt(uh, 1), fmt(uv, 1),
+                  ratio(uv, uh), "—", "—"))
+    final.append(("rate", "achieved/s at 20000/s, keep-alive", fmt(rv(20000, "keepalive", "httperf", "achieved"), 0),
+                  fmt(av, 0), "n/a", "≥ 19800", status(None if av is None else av >= 19800)))
+
 print("\n".join(out))
 if notes:
     print("notes:\n")

@@ -457,7 +457,7 @@ impl Worker<'_> {
             if std::mem::take(&mut slot.session_first) {
                 // The session's first request: how late against its arrival.
                 let lag = now.saturating_sub(slot.scheduled_ns);
-                record_ns(&mut self.stats.lag, lag);
+                self.stats.lag.record_ns(lag);
                 if lag > LATE_NS {
                     self.stats.late_starts += 1;
                 }
@@ -658,7 +658,9 @@ impl Worker<'_> {
                 }
                 self.stats.add(Counter::ConnsOpened, 1);
                 let connected = self.slots[s as usize].times.connected;
-                record_ns(&mut self.stats.tls_handshake, now.saturating_sub(connected));
+                self.stats
+                    .tls_handshake
+                    .record_ns(now.saturating_sub(connected));
                 if resumed {
                     self.stats.tls_resumed += 1;
                 } else {

@@ -43,14 +43,13 @@ impl Worker<'_> {
             record_ns(&mut self.stats.first_byte, first_byte_ns);
             record_ns(&mut self.stats.reply, reply_ns);
         } else {
-            record_ns(&mut self.stats.reply_error, reply_ns);
+            self.stats.reply_error.record_ns(reply_ns);
         }
         if self.arrivals.is_some() && status < 400 {
             // From when it was due: a server stall shows in every request it delayed.
-            record_ns(
-                &mut self.stats.response,
-                now.saturating_sub(slot.scheduled_ns),
-            );
+            self.stats
+                .response
+                .record_ns(now.saturating_sub(slot.scheduled_ns));
         }
         slot.deadline_ns = 0;
         slot.continue_pending = false;
@@ -242,10 +241,10 @@ impl Worker<'_> {
         self.stats.session_lengths[bin] += 1;
         if ok {
             self.stats.add(Counter::SessionsOk, 1);
-            record_ns(&mut self.stats.session_life, life);
+            self.stats.session_life.record_ns(life);
         } else {
             self.stats.add(Counter::SessionsFailed, 1);
-            record_ns(&mut self.stats.session_fail, life);
+            self.stats.session_fail.record_ns(life);
         }
     }
 

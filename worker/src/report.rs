@@ -26,6 +26,11 @@ impl HistogramData {
         HistogramData(pairs)
     }
 
+    /// The recorded values of a histogram made on its first sample (none if it was not).
+    pub fn from_lazy(h: &crate::stats::LazyHistogram) -> Self {
+        h.get().map(Self::from_histogram).unwrap_or_default()
+    }
+
     /// Adds these values into `h`.
     pub fn add_to(&self, h: &mut Histogram<u64>) {
         for &(value, count) in &self.0 {
@@ -129,7 +134,7 @@ impl WorkerReport {
             first_byte_us: HistogramData::from_histogram(&stats.first_byte),
             reply_us: HistogramData::from_histogram(&stats.reply),
             conn_life_us: HistogramData::from_histogram(&stats.conn_life),
-            reply_error_us: HistogramData::from_histogram(&stats.reply_error),
+            reply_error_us: HistogramData::from_lazy(&stats.reply_error),
             elapsed_ns,
             cpu_user_us,
             cpu_sys_us,
@@ -140,16 +145,16 @@ impl WorkerReport {
                 .map(|&(c, d, n)| (c.name().to_string(), d.to_string(), n))
                 .collect(),
             first_other_errno: stats.first_other_errno,
-            response_us: HistogramData::from_histogram(&stats.response),
-            lag_us: HistogramData::from_histogram(&stats.lag),
+            response_us: HistogramData::from_lazy(&stats.response),
+            lag_us: HistogramData::from_lazy(&stats.lag),
             late_starts: stats.late_starts,
             max_open: stats.max_open,
             max_connect_burst: stats.max_connect_burst,
-            tls_handshake_us: HistogramData::from_histogram(&stats.tls_handshake),
+            tls_handshake_us: HistogramData::from_lazy(&stats.tls_handshake),
             tls_full: stats.tls_full,
             tls_resumed: stats.tls_resumed,
-            session_life_us: HistogramData::from_histogram(&stats.session_life),
-            session_fail_us: HistogramData::from_histogram(&stats.session_fail),
+            session_life_us: HistogramData::from_lazy(&stats.session_life),
+            session_fail_us: HistogramData::from_lazy(&stats.session_fail),
             session_conns: stats.session_conns,
             session_lengths: stats.session_lengths.clone(),
             log_records: 0,

@@ -35,6 +35,24 @@ pub fn record_ns(h: &mut Histogram<u64>, ns: u64) {
     let _ = h.record(us);
 }
 
+/// A latency histogram made on its first sample. Most runs never use the ones for open
+/// loops, sessions, TLS or error replies, and a histogram costs 40 KiB of resident memory
+/// as soon as it exists (see [`INITIAL_LATENCY_RANGE_US`]).
+#[derive(Debug, Default)]
+pub struct LazyHistogram(Option<Histogram<u64>>);
+
+impl LazyHistogram {
+    /// Records `ns` nanoseconds (see [`record_ns`]), making the histogram if needed.
+    pub fn record_ns(&mut self, ns: u64) {
+        record_ns(self.0.get_or_insert_with(latency_histogram), ns);
+    }
+
+    /// The histogram, if anything was recorded.
+    pub fn get(&self) -> Option<&Histogram<u64>> {
+        self.0.as_ref()
+    }
+}
+
 /// Counters (in the scoreboard) and latency histograms of one worker.
 #[derive(Debug)]
 pub struct Stats<'a> {
@@ -46,20 +64,20 @@ pub struct Stats<'a> {
     /// Request sent → last byte of the reply, for replies with status < 400.
     pub reply: Histogram<u64>,
     /// Request sent → last byte of the reply, for 4xx and 5xx replies.
-    pub reply_error: Histogram<u64>,
+    pub reply_error: LazyHistogram,
     /// Lifetime of connections that carried at least one reply (connect → close).
     pub conn_life: Histogram<u64>,
     /// Open loop: scheduled time → last byte of the reply, for replies with status < 400
     /// (the response time a user would see; free of coordinated omission).
-    pub response: Histogram<u64>,
+    pub response: LazyHistogram,
     /// Open loop: how late each session started against its schedule.
-    pub lag: Histogram<u64>,
+    pub lag: LazyHistogram,
     /// Open loop: sessions that started more than 1 ms late.
     pub late_starts: u64,
     /// Most connections open at once.
     pub max_open: u64,
     /// TLS: TCP connected → handshake done.
-    pub tls_handshake: Histogram<u64>,
+    pub tls_handshake: LazyHistogram,
     /// TLS: full handshakes.
     pub tls_full: u64,
     /// TLS: resumed handshakes.
@@ -69,9 +87,9 @@ pub struct Stats<'a> {
     /// Most connects started in one loop turn (httperf's maximum connect burst length).
     pub max_connect_burst: u64,
     /// Open loop: due → last reply of sessions whose every request got a reply.
-    pub session_life: Histogram<u64>,
+    pub session_life: LazyHistogram,
     /// Open loop: due → failure of sessions that failed.
-    pub session_fail: Histogram<u64>,
+    pub session_fail: LazyHistogram,
     /// Open loop: connections opened by ended sessions.
     pub session_conns: u64,
     /// Open loop: ended sessions by the replies they got (index = replies, the last bin
@@ -93,19 +111,19 @@ impl<'a> Stats<'a> {
             connect: latency_histogram(),
             first_byte: latency_histogram(),
             reply: latency_histogram(),
-            reply_error: latency_histogram(),
+            reply_error: LazyHistogram::default(),
             conn_life: latency_histogram(),
-            response: latency_histogram(),
-            lag: latency_histogram(),
+            response: LazyHistogram::default(),
+            lag: LazyHistogram::default(),
             late_starts: 0,
             max_open: 0,
-            tls_handshake: latency_histogram(),
+            tls_handshake: LazyHistogram::default(),
             tls_full: 0,
             tls_resumed: 0,
             connect_burst: (0, 0),
             max_connect_burst: 0,
-            session_life: latency_histogram(),
-            session_fail: latency_histogram(),
+            session_life: LazyHistogram::default(),
+            session_fail: LazyHistogram::default(),
             session_conns: 0,
             session_lengths: Vec::new(),
             stale_events: 0,
