@@ -510,3 +510,68 @@ fn server_name_sets_host_and_close_with_reset_resets() {
         );
     }
 }
+
+#[test]
+fn sessions_with_bursts_keep_cookies_and_do_not_retry_pipelined_calls() {
+    let scratch = Scratch::new("burst-rules");
+    // A login, then a burst of two calls: both must carry the login's cookie.
+    let log = scratch.file("log", "/login\n/page\n  /after\n");
+    let srv = cookie_server();
+    let out = volley()
+        .arg("httperf")
+        .args(base(srv.addr().port(), "/"))
+        .args([
+            &format!("--wsesslog=2,0,{}", log.display()),
+            "--session-cookies",
+            "--failure-status=503",
+        ])
+        .run();
+    assert_eq!(out.code, Some(0), "{}", out.stderr);
+    assert!(
+        line(&out.stdout, "Session rate").ends_with("(2/2)"),
+        "{}",
+        out.stdout
+    );
+    for r in srv.received().iter().filter(|r| r.target != "/login") {
+        assert_eq!(r.header("Cookie"), Some("sid=abc123"), "{}", r.target);
+    }
+
+    // Without the cookie the burst's /page fails: pipelined, it is not retried.
+    let srv = cookie_server();
+    let out = volley()
+        .arg("httperf")
+        .args(base(srv.addr().port(), "/"))
+        .args([
+            &format!("--wsesslog=1,0,{}", log.display()),
+            "--failure-status=503",
+            "--retry-on-failure",
+        ])
+        .run();
+    assert_eq!(out.code, Some(0), "{}", out.stderr);
+    assert!(
+        line(&out.stdout, "Session rate").ends_with("(0/1)"),
+        "{}",
+        out.stdout
+    );
+    assert_eq!(count(&srv, "/page"), 1);
+
+    // HTTP/1.0 sessions are not pipelined, whatever --burst-length says.
+    let srv = TestServer::start(ServerConfig::default());
+    let out = volley()
+        .arg("httperf")
+        .args(base(srv.addr().port(), "/b"))
+        .args(["--wsess=2,4,0", "--burst-length=2", "--http-version=1.0"])
+        .run();
+    assert_eq!(out.code, Some(0), "{}", out.stderr);
+    assert!(
+        out.stdout
+            .contains("Total: connections 8 requests 8 replies 8 "),
+        "{}",
+        out.stdout
+    );
+    assert!(
+        line(&out.stdout, "Session rate").ends_with("(2/2)"),
+        "{}",
+        out.stdout
+    );
+}

@@ -354,3 +354,106 @@ fn large_and_chunked_bodies_over_tls_are_read_to_the_end() {
     assert_eq!(v["replies"]["total"], 10, "{v:#}");
     assert_eq!(v["bytes"]["body"], 10 * 110_005u64, "{v:#}");
 }
+
+#[test]
+fn a_kept_tls_connection_carries_only_requests_to_its_own_name() {
+    // Two names on one address: the certificate holds localhost, not other.example. The
+    // second request must not ride on the first's verified connection.
+    let pki = TestPki::new();
+    let srv = tls_server(&pki, Leaf::Good);
+    let scratch = Scratch::new("tls-two-names");
+    let file = scratch.file(
+        "run.toml",
+        &format!(
+            "times = 1\ncacert = \"{}\"\n\
+             [dnscache]\nlocalhost = \"127.0.0.1\"\n\"other.example\" = \"127.0.0.1\"\n\
+             [[request]]\nurl = \"{}\"\n[[request]]\nurl = \"{}\"\n",
+            pki.ca_pem().display(),
+            srv.url_with_host("localhost", "/first"),
+            srv.url_with_host("other.example", "/second"),
+        ),
+    );
+    let out = volley()
+        .args([
+            "run",
+            file.to_str().unwrap(),
+            "-c",
+            "1",
+            "-w",
+            "1",
+            "-q",
+            "--json",
+        ])
+        .run();
+    assert_eq!(out.code, Some(0), "{}", out.stderr);
+    let v = out.json();
+    assert_eq!(v["replies"]["total"], 1, "{v:#}");
+    assert_eq!(errors(&v, "tls", "cert-wrong-name"), 1, "{v:#}");
+    let targets: Vec<String> = srv.received().into_iter().map(|r| r.target).collect();
+    assert_eq!(targets, ["/first"]);
+}
+
+#[test]
+fn an_early_reply_over_tls_is_a_reply_even_when_the_server_then_resets() {
+    // S23 over TLS: the server answers 413 after the head of a large upload, then resets
+    // at once. The reply was received: it counts as a reply, not as connreset.
+    use std::io::{Read, Write};
+    use std::net::TcpListener;
+    use std::time::Duration;
+    let pki = TestPki::new();
+    let config = pki.server_config(Leaf::Good);
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let server = std::thread::spawn(move || {
+        for _ in 0..2 {
+            let Ok((tcp, _)) = listener.accept() else {
+                return;
+            };
+            let _ = tcp.set_read_timeout(Some(Duration::from_secs(10)));
+            let conn = rustls::ServerConnection::new(config.clone()).unwrap();
+            let mut tls = rustls::StreamOwned::new(conn, tcp);
+            let mut head = Vec::new();
+            let mut b = [0u8; 1];
+            while !head.ends_with(b"\r\n\r\n") {
+                match tls.read(&mut b) {
+                    Ok(1) => head.push(b[0]),
+                    _ => return,
+                }
+            }
+            let reply =
+                b"HTTP/1.1 413 Content Too Large\r\nContent-Length: 0\r\nConnection: close\r\n\r\n";
+            // Written at the TLS level without reading: StreamOwned's write also reads
+            // (the upload) and can fail on a full plaintext buffer before it sends.
+            let rustls::StreamOwned { mut conn, mut sock } = tls;
+            // At once: Nagle would hold the reply behind the unacknowledged session
+            // ticket, and the reset would then discard it in the server's own queue.
+            let _ = sock.set_nodelay(true);
+            let _ = conn.writer().write_all(reply);
+            while conn.wants_write() {
+                if conn.write_tls(&mut sock).is_err() {
+                    break;
+                }
+            }
+            let _ = socket2::SockRef::from(&sock).set_linger(Some(Duration::ZERO));
+        }
+    });
+    let scratch = Scratch::new("tls-early-reply");
+    let body = scratch.path("body");
+    std::fs::write(&body, vec![b'u'; 16 << 20]).unwrap();
+    let url = format!("https://127.0.0.1:{port}/upload");
+    let v = run_json(
+        &url,
+        2,
+        &[
+            "-m",
+            "POST",
+            "--body",
+            &format!("@{}", body.display()),
+            "--cacert",
+            pki.ca_pem().to_str().unwrap(),
+        ],
+    );
+    server.join().unwrap();
+    assert_eq!(v["replies"]["4xx"], 2, "{v:#}");
+    assert_eq!(v["errors"]["total"], 0, "{v:#}");
+}

@@ -996,8 +996,10 @@ pub fn parse(args: &[String]) -> Result<Parsed, ConfigError> {
         Some(sessions) => {
             let (requests, templates, n, mut bursts) = sessions.build(&request);
             if http10 {
-                // httperf does not pipeline HTTP/1.0 sessions.
+                // httperf does not pipeline HTTP/1.0 sessions (their connections close
+                // after each reply).
                 bursts.clear();
+                pipeline = 1;
             }
             if !bursts.is_empty() {
                 // The log's bursts are pipelined, up to httperf's --max-piped-calls

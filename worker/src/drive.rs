@@ -11,6 +11,7 @@ use crate::conn::{Conn, Transport};
 use crate::event_loop::Worker;
 use crate::hooks::{Ctx, Next, Prev, SlotHooks};
 use crate::http::Framing;
+use crate::http::request::serialize;
 use crate::http::{BodyDecoder, MAX_INTERIM, parse_head_limited, reply_details, take_cookie};
 use crate::outcome::{
     self, Failure, HEAD_TOO_LARGE, NO_TLS_CONFIG, STALE, Stage, TLS_REPLY_TO_HTTP, TLS_TRUNCATED,
@@ -125,7 +126,12 @@ impl Worker<'_> {
     fn pick_burst(&mut self, s: u32) {
         let slot = &self.slots[s as usize];
         debug_assert!(slot.burst.is_empty());
-        if slot.dynamic.is_some() || self.hooks.is_some() {
+        if slot.dynamic.is_some()
+            || self.hooks.is_some()
+            || !spec_of(&self.requests, slot).keepalive.store
+        {
+            // Alone: a redirect hop, a hook's request, or one whose connection closes
+            // after its reply.
             return;
         }
         // A connection that closes after `conn_requests` takes no more than that.
@@ -469,12 +475,10 @@ impl Worker<'_> {
                     self.slots[s as usize].dynamic = Some(Box::new(Dynamic::new(spec)));
                 }
             }
-            let slot = &self.slots[s as usize];
-            if !slot.cookie.is_empty() && slot.burst.is_empty() {
-                // The session's cookie (pipelined calls go without it, as in httperf).
-                let mut spec = spec_of(&self.requests, slot).clone();
-                spec.headers.push(("Cookie".into(), slot.cookie.clone()));
-                self.slots[s as usize].dynamic = Some(Box::new(Dynamic::new(spec)));
+            let slot = &mut self.slots[s as usize];
+            slot.pipelined = !slot.burst.is_empty();
+            if !slot.cookie.is_empty() {
+                self.add_cookie(s);
             }
         }
         if self.printer.is_some() {
@@ -482,8 +486,14 @@ impl Worker<'_> {
         }
         let spec = spec_of(&self.requests, &self.slots[s as usize]);
         let (use_kept, addr, tls) = (spec.keepalive.use_kept, spec.target.addr, spec.target.tls);
-        if let Some(conn) = self.conn_mut(s)
-            && (!use_kept || conn.addr != addr || matches!(conn.io, Transport::Tls(_)) != tls)
+        let reusable = |conn: &Conn| match &conn.io {
+            Transport::Plain(_) => !tls,
+            // The certificate was checked for one name: another name (on the same
+            // address) needs its own connection and check.
+            Transport::Tls(t) => tls && t.host == spec.target.host,
+        };
+        if let Some(conn) = self.slots[s as usize].conn.and_then(|h| self.conns.get(h))
+            && (!use_kept || conn.addr != addr || !reusable(conn))
         {
             self.close_conn(s, now);
         }
@@ -511,6 +521,26 @@ impl Worker<'_> {
         self.drive(s, now);
     }
 
+    /// `--session-cookies`: the request about to go out, and those pipelined behind it,
+    /// carry the session's cookie (serialized anew: only runs with the option pay).
+    fn add_cookie(&mut self, s: u32) {
+        let slot = &self.slots[s as usize];
+        let cookie = ("Cookie".to_string(), slot.cookie.clone());
+        let mut spec = spec_of(&self.requests, slot).clone();
+        spec.headers.push(cookie.clone());
+        let current = Dynamic::new(spec);
+        if !slot.burst.is_empty() {
+            let mut bytes = current.wire.bytes.clone();
+            for q in &slot.burst {
+                let mut spec = self.requests[q.entry as usize].spec.clone();
+                spec.headers.push(cookie.clone());
+                bytes.extend_from_slice(&serialize(&spec).bytes);
+            }
+            self.slots[s as usize].burst_bytes = bytes;
+        }
+        self.slots[s as usize].dynamic = Some(Box::new(current));
+    }
+
     /// `--print-request`: the request about to go out, and those pipelined behind it,
     /// each with a new call number.
     fn print_requests(&mut self, s: u32) {
@@ -524,8 +554,16 @@ impl Worker<'_> {
         p.request(slot.call_id, &wire.bytes, wire.head_len);
         for q in &slot.burst {
             let id = p.call_id();
-            let wire = &self.requests[q.entry as usize].wire;
-            p.request(id, &wire.bytes, wire.head_len);
+            if slot.cookie.is_empty() {
+                let wire = &self.requests[q.entry as usize].wire;
+                p.request(id, &wire.bytes, wire.head_len);
+            } else {
+                // As sent: with the session's cookie.
+                let mut spec = self.requests[q.entry as usize].spec.clone();
+                spec.headers.push(("Cookie".into(), slot.cookie.clone()));
+                let wire = serialize(&spec);
+                p.request(id, &wire.bytes, wire.head_len);
+            }
         }
     }
 
@@ -801,22 +839,10 @@ impl Worker<'_> {
 
     fn on_receiving(&mut self, s: u32, now: u64) -> Step {
         let h = self.slots[s as usize].conn;
+        self.flush_queued(s);
         let Some(conn) = h.and_then(|h| self.conns.get_mut(h)) else {
             return Step::Wait;
         };
-        if conn.writable
-            && conn.io.wants_write()
-            && let Err(e) = conn.io.flush()
-        {
-            // TLS bytes of the request the socket could not take at once.
-            if e.kind() == io::ErrorKind::WouldBlock {
-                conn.writable = false;
-            } else {
-                let f = self.io_failure(s, &e, Stage::Send);
-                self.fail(s, f, now);
-                return Step::Wait;
-            }
-        }
         if !conn.readable {
             return Step::Wait;
         }
@@ -893,6 +919,27 @@ impl Worker<'_> {
                 };
                 self.fail(s, f, now);
                 Step::Wait
+            }
+        }
+    }
+
+    /// TLS: writes request bytes rustls still holds (the socket could not take them at
+    /// once). A write error (the server stopped reading) is kept until the reply it may
+    /// have sent first is read: a reply is a reply.
+    fn flush_queued(&mut self, s: u32) {
+        let pending = self.slots[s as usize].send_error.is_none();
+        let Some(conn) = self.conn_mut(s) else {
+            return;
+        };
+        if !(pending && conn.writable && conn.io.wants_write()) {
+            return;
+        }
+        if let Err(e) = conn.io.flush() {
+            conn.writable = false;
+            if e.kind() != io::ErrorKind::WouldBlock {
+                conn.readable = true;
+                let f = self.io_failure(s, &e, Stage::Send);
+                self.slots[s as usize].send_error = Some(f);
             }
         }
     }

@@ -150,7 +150,7 @@ impl Worker<'_> {
             .and_then(|o| o.sessions)
             .is_some_and(|r| r.retry_on_failure);
         let slot = &mut self.slots[s as usize];
-        let in_burst = std::mem::take(&mut slot.session_failed);
+        let in_burst = std::mem::take(&mut slot.session_failed) | slot.pipelined;
         slot.session_replies += 1;
         let r = &mut slot.result;
         r.status = status;

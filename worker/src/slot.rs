@@ -192,6 +192,8 @@ pub struct Slot {
     /// httperf sessions: a pipelined reply had the failure status; the session fails
     /// once the burst is read.
     pub session_failed: bool,
+    /// The current request went out in a pipelined burst (until the next request).
+    pub pipelined: bool,
     /// httperf sessions: the cookie (`name=value`) the session's replies set last, sent
     /// as `Cookie` on its next requests (`--session-cookies`).
     pub cookie: String,
@@ -332,6 +334,7 @@ impl Slot {
             result: ResultSoFar::default(),
             session_retries: 0,
             session_failed: false,
+            pipelined: false,
             cookie: String::new(),
             call_id: 0,
             print_line: Vec::new(),

@@ -306,6 +306,9 @@ pub struct TlsStream {
     pub unclean_eof: bool,
     /// The last read from the socket returned less than asked: it was drained.
     pub last_read_short: bool,
+    /// The name the certificate was checked for (and the SNI): a kept connection carries
+    /// only requests to this host.
+    pub host: String,
 }
 
 /// The socket as rustls reads it, noting whether a read came back short (on Linux TCP,
@@ -342,6 +345,7 @@ impl TlsStream {
             tcp_up: false,
             unclean_eof: false,
             last_read_short: false,
+            host: host.to_string(),
         })
     }
 
@@ -450,12 +454,10 @@ impl Read for TlsStream {
             })?;
             self.process()?;
             if self.tls.wants_write() {
-                // A key update or an alert to answer: best effort, the rest goes with
-                // the next write.
-                match self.flush() {
-                    Err(e) if e.kind() != io::ErrorKind::WouldBlock => return Err(e),
-                    _ => {}
-                }
+                // A key update to answer, or request bytes still queued: best effort. A
+                // write error must not hide plaintext already received (a server that
+                // answers early, then resets); it shows on the next write or read.
+                let _ = self.flush();
             }
             // After the TCP end (read_tls gave 0) the next turn reports a clean or an
             // unclean end.
