@@ -39,6 +39,17 @@ fn line<'a>(text: &'a str, prefix: &str) -> &'a str {
         .unwrap_or_else(|| panic!("no '{prefix}' line in:\n{text}"))
 }
 
+/// `volley httperf --server 127.0.0.1 --port PORT --uri URI EXTRA…`, which must succeed.
+fn httperf_ok(port: u16, uri: &str, extra: &[&str]) -> volley_testsupport::Output {
+    let out = volley()
+        .arg("httperf")
+        .args(base(port, uri))
+        .args(extra.iter().copied())
+        .run();
+    assert_eq!(out.code, Some(0), "{extra:?}: {}", out.stderr);
+    out
+}
+
 #[test]
 fn wlog_replays_a_uri_log_in_order_over_workers() {
     let scratch = Scratch::new("wlog");
@@ -48,19 +59,17 @@ fn wlog_replays_a_uri_log_in_order_over_workers() {
 
     // Without wrap-around the log ends the run: 5 calls, 2 per connection.
     let srv = TestServer::start(ServerConfig::default());
-    let mut args = base(srv.addr().port(), "/");
-    args.extend(
-        [
+    let out = httperf_ok(
+        srv.addr().port(),
+        "/",
+        &[
             &wlog("n"),
             "--rate=200",
             "--num-conns=10",
             "--num-calls=2",
             "--workers=2",
-        ]
-        .map(String::from),
+        ],
     );
-    let out = volley().arg("httperf").args(args).run();
-    assert_eq!(out.code, Some(0), "{}", out.stderr);
     let mut conns = by_conn(&srv);
     conns.sort();
     assert_eq!(conns, [vec!["/u0", "/u1"], vec!["/u2", "/u3"], vec!["/u4"]]);
@@ -73,19 +82,17 @@ fn wlog_replays_a_uri_log_in_order_over_workers() {
 
     // With wrap-around: 4 connections of 3 calls walk the log 2.4 times, in order.
     let srv = TestServer::start(ServerConfig::default());
-    let mut args = base(srv.addr().port(), "/");
-    args.extend(
-        [
+    httperf_ok(
+        srv.addr().port(),
+        "/",
+        &[
             &wlog("y"),
             "--rate=200",
             "--num-conns=4",
             "--num-calls=3",
             "--workers=2",
-        ]
-        .map(String::from),
+        ],
     );
-    let out = volley().arg("httperf").args(args).run();
-    assert_eq!(out.code, Some(0), "{}", out.stderr);
     let mut conns = by_conn(&srv);
     conns.sort();
     assert_eq!(
@@ -100,10 +107,7 @@ fn wlog_replays_a_uri_log_in_order_over_workers() {
 
     // Without --rate: one connection after another, in log order.
     let srv = TestServer::start(ServerConfig::default());
-    let mut args = base(srv.addr().port(), "/");
-    args.extend([&wlog("n"), "--num-conns=9"].map(String::from));
-    let out = volley().arg("httperf").args(args).run();
-    assert_eq!(out.code, Some(0), "{}", out.stderr);
+    httperf_ok(srv.addr().port(), "/", &[&wlog("n"), "--num-conns=9"]);
     let order: Vec<String> = srv.received().into_iter().map(|r| r.target).collect();
     assert_eq!(order, ["/u0", "/u1", "/u2", "/u3", "/u4"]);
 

@@ -83,10 +83,8 @@ impl Worker<'_> {
             slot.hop += 1;
             slot.pre_delay_ns = 0;
             true
-        } else if self.slots[s as usize].template.is_some() {
-            self.pick_template(s)
-        } else if self.in_sequence() {
-            self.pick_in_sequence(s)
+        } else if self.session_picks(s) {
+            self.pick_in_session(s)
         } else if self.hooks.as_ref().is_some_and(|h| h.iterates()) {
             self.pick_custom(s)
         } else {
@@ -159,10 +157,8 @@ impl Worker<'_> {
             {
                 break;
             }
-            let picked = if slot.template.is_some() {
-                self.pick_template(s)
-            } else if self.in_sequence() {
-                self.pick_in_sequence(s)
+            let picked = if self.session_picks(s) {
+                self.pick_in_session(s)
             } else {
                 self.pick_builtin(s)
             };
@@ -304,21 +300,13 @@ impl Worker<'_> {
         else {
             return false;
         };
-        slot.entry = entry;
-        slot.index = entry;
-        slot.hop = 0;
-        slot.dynamic = None;
-        self.draw_pre_delay(s);
-        true
+        self.take_entry(s, entry)
     }
 
-    /// A session template's next request: its entries in turn.
-    fn pick_template(&mut self, s: u32) -> bool {
+    /// Slot `s`'s next request is list entry `entry` as configured: its pre-delay is
+    /// drawn.
+    fn take_entry(&mut self, s: u32, entry: u32) -> bool {
         let slot = &mut self.slots[s as usize];
-        let templates = &self.spec.open_loop.as_ref().expect("open loop").templates;
-        let t = templates[slot.template.expect("checked") as usize];
-        let entry = t.first + slot.session_pos % t.len.max(1);
-        slot.session_pos += 1;
         slot.entry = entry;
         slot.index = entry;
         slot.hop = 0;
@@ -327,29 +315,37 @@ impl Worker<'_> {
         true
     }
 
-    /// The URL list is walked in httperf's `--wlog` order.
-    fn in_sequence(&self) -> bool {
-        self.spec
-            .open_loop
-            .as_ref()
-            .is_some_and(|o| o.sequence.is_some())
+    /// The session, not the iterator, picks slot `s`'s requests: an httperf session
+    /// template, or the `--wlog` order.
+    fn session_picks(&self, s: u32) -> bool {
+        self.slots[s as usize].template.is_some()
+            || self
+                .spec
+                .open_loop
+                .as_ref()
+                .is_some_and(|o| o.sequence.is_some())
     }
 
-    /// httperf's `--wlog` order: call `j` of arrival `k` takes entry `(k * calls + j) mod
-    /// len`, the list walked once in order over every worker and client.
-    fn pick_in_sequence(&mut self, s: u32) -> bool {
-        let calls = self.spec.open_loop.as_ref().map_or(1, |o| o.calls);
+    /// A session's next request: its template's entries in turn, or httperf's `--wlog`
+    /// order (call `j` of arrival `k` takes entry `(k * calls + j) mod len`, the list
+    /// walked once in order over every worker and client).
+    fn pick_in_session(&mut self, s: u32) -> bool {
+        let open = self.spec.open_loop.as_ref().expect("an open loop");
         let len = self.requests.len() as u64;
         let slot = &mut self.slots[s as usize];
-        let at = u128::from(slot.session) * u128::from(calls) + u128::from(slot.session_pos);
-        let entry = (at % u128::from(len)) as u32;
+        let entry = match slot.template {
+            Some(t) => {
+                let t = open.templates[t as usize];
+                t.first + slot.session_pos % t.len.max(1)
+            }
+            None => {
+                let at = u128::from(slot.session) * u128::from(open.calls)
+                    + u128::from(slot.session_pos);
+                (at % u128::from(len)) as u32
+            }
+        };
         slot.session_pos += 1;
-        slot.entry = entry;
-        slot.index = entry;
-        slot.hop = 0;
-        slot.dynamic = None;
-        self.draw_pre_delay(s);
-        true
+        self.take_entry(s, entry)
     }
 
     /// A custom iterator's next request; a new round (a fresh iterator) when it ends the
