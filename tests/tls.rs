@@ -457,3 +457,44 @@ fn an_early_reply_over_tls_is_a_reply_even_when_the_server_then_resets() {
     assert_eq!(v["replies"]["4xx"], 2, "{v:#}");
     assert_eq!(v["errors"]["total"], 0, "{v:#}");
 }
+
+#[test]
+fn resolve_connects_a_name_to_an_address_and_the_certificate_is_checked_for_the_name() {
+    let pki = TestPki::new();
+    let ca = pki.ca_pem().to_str().unwrap();
+    let srv = tls_server(&pki, Leaf::Good);
+    let port = srv.addr().port();
+    // --resolve says where to connect; the name stays the Host and the checked name.
+    let v = run_json(
+        &format!("https://localhost:{port}/r"),
+        2,
+        &[
+            "--cacert",
+            ca,
+            "--resolve",
+            &format!("localhost:{port}:127.0.0.1"),
+        ],
+    );
+    assert_eq!(v["replies"]["total"], 2, "{v:#}");
+    assert_eq!(
+        srv.received()[0].header("Host"),
+        Some(format!("localhost:{port}").as_str())
+    );
+    let v = run_json(
+        &format!("https://other.example:{port}/r"),
+        1,
+        &[
+            "--cacert",
+            ca,
+            "--resolve",
+            &format!("other.example:{port}:127.0.0.1"),
+        ],
+    );
+    assert_eq!(errors(&v, "tls", "cert-wrong-name"), 1, "{v:#}");
+    // A bad --resolve is a usage error.
+    let out = volley()
+        .args([&srv.url("/"), "--resolve", "nonsense"])
+        .run();
+    assert_eq!(out.code, Some(2), "{}", out.stderr);
+    assert!(out.stderr.contains("HOST:PORT:ADDR"), "{}", out.stderr);
+}

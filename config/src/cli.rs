@@ -185,6 +185,11 @@ pub struct TlsArgs {
     /// session (tickets or IDs) of an earlier one.
     #[arg(long)]
     pub no_tls_resume: bool,
+
+    /// Connect to ADDR for HOST:PORT instead of resolving HOST (curl's --resolve; the URL's
+    /// host stays the Host header and the name the certificate must hold); repeatable.
+    #[arg(long, value_name = "HOST:PORT:ADDR")]
+    pub resolve: Vec<crate::values::ResolveArg>,
 }
 
 /// Options of `volley top`.

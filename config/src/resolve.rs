@@ -82,7 +82,7 @@ pub fn resolve_with(cli: Cli, extra: &[&str]) -> Result<Command, ConfigError> {
                     "a target URL is required (http://host[:port]/path), or use `volley demo`",
                 )
             })?;
-            let target = parse_url(&url)?;
+            let target = parse_url_resolving(&url, &cli.load.tls.resolve)?;
             run_spec(target, cli.load, DEFAULT_DURATION).map(Command::Run)
         }
     }
@@ -430,11 +430,31 @@ fn random_seed() -> u64 {
 /// [`ConfigError::Invalid`] for `URL` when the syntax is wrong, the scheme is not http or
 /// https, or the host does not resolve.
 pub fn parse_url(url: &str) -> Result<Target, ConfigError> {
+    parse_url_resolving(url, &[])
+}
+
+/// [`parse_url`], connecting to the address a `--resolve HOST:PORT:ADDR` gives for the
+/// URL's host and port instead of resolving the name.
+///
+/// # Errors
+///
+/// As [`parse_url`].
+pub fn parse_url_resolving(
+    url: &str,
+    overrides: &[crate::values::ResolveArg],
+) -> Result<Target, ConfigError> {
     let syntax = "expected http[s]://host[:port][/path]";
     let bad = |why: &str| ConfigError::invalid("URL", url, format!("{why}; {syntax}"));
     let (tls, host, port, path) = split_url(url).map_err(|why| bad(&why))?;
-    let (addr, dns_cached) = resolve_host(&host, port, &Default::default())
-        .ok_or_else(|| bad(&format!("host '{host}' does not resolve")))?;
+    let given = overrides
+        .iter()
+        .find(|r| r.port == port && r.host.eq_ignore_ascii_case(&host))
+        .map(|r| (SocketAddr::new(r.addr, port), true));
+    let (addr, dns_cached) = match given {
+        Some(a) => a,
+        None => resolve_host(&host, port, &Default::default())
+            .ok_or_else(|| bad(&format!("host '{host}' does not resolve")))?,
+    };
     Ok(Target {
         host,
         port,
@@ -570,6 +590,31 @@ mod tests {
         assert_eq!(t.host_header(), "[::1]:81");
         assert_eq!(parse_url("http://localhost/a#frag").unwrap().path, "/a");
         assert_eq!(parse_url("http://127.0.0.1?q").unwrap().path, "/?q");
+        let over: crate::values::ResolveArg = "Staging.Example:8443:127.0.0.9".parse().unwrap();
+        let t = parse_url_resolving(
+            "https://staging.example:8443/x",
+            std::slice::from_ref(&over),
+        )
+        .unwrap();
+        assert_eq!(
+            (t.addr.to_string(), t.dns_cached),
+            ("127.0.0.9:8443".into(), true)
+        );
+        assert_eq!(t.host_header(), "staging.example:8443");
+        assert!(
+            parse_url_resolving("https://staging.example:9443/x", &[over]).is_err(),
+            "another port is not overridden (and the name does not resolve)"
+        );
+        for bad in ["nohost", "h:0:127.0.0.1", "h:80:notip", ":80:127.0.0.1"] {
+            assert!(bad.parse::<crate::values::ResolveArg>().is_err(), "{bad}");
+        }
+        assert_eq!(
+            "h:443:[::1]"
+                .parse::<crate::values::ResolveArg>()
+                .unwrap()
+                .addr,
+            std::net::IpAddr::from(std::net::Ipv6Addr::LOCALHOST)
+        );
         let t = parse_url("https://127.0.0.1/s").unwrap();
         assert_eq!(
             (t.tls, t.port, t.host_header()),

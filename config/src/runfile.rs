@@ -311,7 +311,14 @@ fn build(
     for entry in file.request {
         let span = entry.span();
         let params = entry.into_inner().or(&file.defaults);
-        requests.push(request(params, span, at, base, &dnscache)?);
+        requests.push(request(
+            params,
+            span,
+            at,
+            base,
+            &dnscache,
+            &args.tls.resolve,
+        )?);
     }
 
     // Slots and workers: flags, then the file, then defaults.
@@ -597,6 +604,7 @@ fn request(
     at: &Locator<'_>,
     base: &Path,
     dnscache: &BTreeMap<String, IpAddr>,
+    overrides: &[crate::values::ResolveArg],
 ) -> Result<RequestSpec, ConfigError> {
     let method = match &p.method {
         Some(m) => {
@@ -685,12 +693,19 @@ fn request(
             return Err(at.error(span, "a request needs url, or host (with port and uri)"));
         }
     };
-    let (addr, dns_cached) = resolve_host(&host, port, dnscache).ok_or_else(|| {
-        at.error(
-            where_.clone(),
-            format!("host '{host}' does not resolve (add it to dnscache?)"),
-        )
-    })?;
+    let given = overrides
+        .iter()
+        .find(|r| r.port == port && r.host.eq_ignore_ascii_case(&host))
+        .map(|r| (std::net::SocketAddr::new(r.addr, port), true));
+    let (addr, dns_cached) = match given {
+        Some(a) => a,
+        None => resolve_host(&host, port, dnscache).ok_or_else(|| {
+            at.error(
+                where_.clone(),
+                format!("host '{host}' does not resolve (add it to dnscache?)"),
+            )
+        })?,
+    };
     let target = Target {
         host,
         port,

@@ -345,3 +345,33 @@ mod tests {
         assert!(": empty".parse::<HeaderArg>().is_err());
     }
 }
+
+/// `--resolve HOST:PORT:ADDR` (curl's syntax; an IPv6 ADDR may be in brackets).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ResolveArg {
+    /// Host name, lower-cased.
+    pub host: String,
+    /// The port it applies to.
+    pub port: u16,
+    /// Where to connect instead.
+    pub addr: std::net::IpAddr,
+}
+
+impl FromStr for ResolveArg {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, String> {
+        let bad = || format!("'{s}' is not HOST:PORT:ADDR (e.g. example.com:443:127.0.0.1)");
+        let (host, rest) = s.split_once(':').ok_or_else(bad)?;
+        let (port, addr) = rest.split_once(':').ok_or_else(bad)?;
+        let addr = addr.trim_start_matches('[').trim_end_matches(']');
+        if host.is_empty() || host.contains(['/', ' ', '@']) {
+            return Err(bad());
+        }
+        Ok(ResolveArg {
+            host: host.to_ascii_lowercase(),
+            port: port.parse().ok().filter(|&p| p > 0).ok_or_else(bad)?,
+            addr: addr.parse().map_err(|_| bad())?,
+        })
+    }
+}
