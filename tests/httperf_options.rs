@@ -195,12 +195,11 @@ fn print_request_and_reply_show_every_message_in_httperfs_lines() {
         "chunked",
         hostile::chunked("6\r\nhello\n\r\n6\r\nworld\n\r\n0\r\n\r\n"),
     );
-    let out = volley()
-        .arg("httperf")
-        .args(base(chunked.addr().port(), "/c"))
-        .args(["--print-reply=body", "--print-request=h"])
-        .run();
-    assert_eq!(out.code, Some(0), "{}", out.stderr);
+    let out = httperf_ok(
+        chunked.addr().port(),
+        "/c",
+        &["--print-reply=body", "--print-request=h"],
+    );
     let prefixes = print_prefixes(&out.stdout);
     assert!(
         !prefixes
@@ -229,12 +228,11 @@ fn print_request_and_reply_show_every_message_in_httperfs_lines() {
 #[test]
 fn http_1_0_requests_ask_for_keep_alive_and_sessions_close_after_each_reply() {
     let srv = HostileServer::answering("http10", hostile::ok("x"));
-    let out = volley()
-        .arg("httperf")
-        .args(base(srv.addr().port(), "/v"))
-        .args(["--http-version=1.0", "--num-conns=1", "--num-calls=3"])
-        .run();
-    assert_eq!(out.code, Some(0), "{}", out.stderr);
+    let out = httperf_ok(
+        srv.addr().port(),
+        "/v",
+        &["--http-version=1.0", "--num-conns=1", "--num-calls=3"],
+    );
     let heads = srv.received_heads();
     assert_eq!(heads.len(), 3, "{heads:?}");
     for h in &heads {
@@ -250,12 +248,11 @@ fn http_1_0_requests_ask_for_keep_alive_and_sessions_close_after_each_reply() {
 
     // A session over HTTP/1.0: a connection per call, nothing asked.
     let srv = HostileServer::answering("http10-sess", hostile::ok("x"));
-    let out = volley()
-        .arg("httperf")
-        .args(base(srv.addr().port(), "/s"))
-        .args(["--http-version=1.0", "--wsess=2,2,0", "--rate=20"])
-        .run();
-    assert_eq!(out.code, Some(0), "{}", out.stderr);
+    httperf_ok(
+        srv.addr().port(),
+        "/s",
+        &["--http-version=1.0", "--wsess=2,2,0", "--rate=20"],
+    );
     let heads = srv.received_heads();
     assert_eq!(heads.len(), 4);
     assert!(heads.iter().all(|h| !h.contains("Connection")), "{heads:?}");
@@ -288,12 +285,11 @@ fn failure_status_retry_and_session_cookies() {
 
     // The 503 fails the session: its last call is never made. The reply is a reply.
     let srv = cookie_server();
-    let out = volley()
-        .arg("httperf")
-        .args(base(srv.addr().port(), "/"))
-        .args([&wsesslog(2), "--rate=20", "--failure-status=503"])
-        .run();
-    assert_eq!(out.code, Some(0), "{}", out.stderr);
+    let out = httperf_ok(
+        srv.addr().port(),
+        "/",
+        &[&wsesslog(2), "--rate=20", "--failure-status=503"],
+    );
     let text = &out.stdout;
     assert!(
         line(text, "Session rate [sess/s]:").ends_with("(0/2)"),
@@ -308,12 +304,11 @@ fn failure_status_retry_and_session_cookies() {
 
     // Retried at once, up to volley's cap, then the session fails.
     let srv = cookie_server();
-    let out = volley()
-        .arg("httperf")
-        .args(base(srv.addr().port(), "/"))
-        .args([&wsesslog(1), "--failure-status=503", "--retry-on-failure"])
-        .run();
-    assert_eq!(out.code, Some(0), "{}", out.stderr);
+    let out = httperf_ok(
+        srv.addr().port(),
+        "/",
+        &[&wsesslog(1), "--failure-status=503", "--retry-on-failure"],
+    );
     assert!(
         line(&out.stdout, "Session rate").ends_with("(0/1)"),
         "{}",
@@ -325,17 +320,16 @@ fn failure_status_retry_and_session_cookies() {
     // With the session's cookie the page answers: every session completes. A session
     // starts without a cookie; the cookie is the Set-Cookie's name=value.
     let srv = cookie_server();
-    let out = volley()
-        .arg("httperf")
-        .args(base(srv.addr().port(), "/"))
-        .args([
+    let out = httperf_ok(
+        srv.addr().port(),
+        "/",
+        &[
             &wsesslog(2),
             "--rate=20",
             "--failure-status=503",
             "--session-cookies",
-        ])
-        .run();
-    assert_eq!(out.code, Some(0), "{}", out.stderr);
+        ],
+    );
     assert!(
         line(&out.stdout, "Session rate").ends_with("(2/2)"),
         "{}",
@@ -373,12 +367,11 @@ fn retry_on_failure_remakes_a_call_whose_new_connection_failed() {
         })
     };
     let srv = start();
-    let out = volley()
-        .arg("httperf")
-        .args(base(srv.addr().port(), "/r"))
-        .args(["--wsess=1,2,0", "--retry-on-failure"])
-        .run();
-    assert_eq!(out.code, Some(0), "{}", out.stderr);
+    let out = httperf_ok(
+        srv.addr().port(),
+        "/r",
+        &["--wsess=1,2,0", "--retry-on-failure"],
+    );
     let text = &out.stdout;
     assert!(
         text.contains("Total: connections 2 requests 3 replies 2 "),
@@ -391,12 +384,7 @@ fn retry_on_failure_remakes_a_call_whose_new_connection_failed() {
     assert!(line(text, "Session rate").ends_with("(1/1)"), "{text}");
 
     let srv = start();
-    let out = volley()
-        .arg("httperf")
-        .args(base(srv.addr().port(), "/r"))
-        .args(["--wsess=1,2,0"])
-        .run();
-    assert_eq!(out.code, Some(0), "{}", out.stderr);
+    let out = httperf_ok(srv.addr().port(), "/r", &["--wsess=1,2,0"]);
     assert!(
         line(&out.stdout, "Session rate").ends_with("(0/1)"),
         "{}",
@@ -408,12 +396,11 @@ fn retry_on_failure_remakes_a_call_whose_new_connection_failed() {
 #[test]
 fn socket_buffer_sizes_are_accepted_and_echoed() {
     let srv = TestServer::start(ServerConfig::default());
-    let out = volley()
-        .arg("httperf")
-        .args(base(srv.addr().port(), "/b"))
-        .args(["--send-buffer=4096", "--recv-buffer=16384", "--num-conns=3"])
-        .run();
-    assert_eq!(out.code, Some(0), "{}", out.stderr);
+    let out = httperf_ok(
+        srv.addr().port(),
+        "/b",
+        &["--send-buffer=4096", "--recv-buffer=16384", "--num-conns=3"],
+    );
     assert!(
         out.stdout
             .contains(" --send-buffer=4096 --recv-buffer=16384 --num-conns=3"),
@@ -446,16 +433,15 @@ fn a_session_logs_bursts_are_pipelined_along_their_boundaries() {
     );
     let scratch = Scratch::new("bursts");
     let log = scratch.file("log", "/page think=0.05\n  /page.css\n/next\n");
-    let out = volley()
-        .arg("httperf")
-        .args(base(srv.addr().port(), "/"))
-        .args([
+    let out = httperf_ok(
+        srv.addr().port(),
+        "/",
+        &[
             &format!("--wsesslog=3,0,{}", log.display()),
             "--rate=20",
             "--timeout=2",
-        ])
-        .run();
-    assert_eq!(out.code, Some(0), "{}", out.stderr);
+        ],
+    );
     let text = &out.stdout;
     assert!(
         text.contains("Total: connections 3 requests 9 replies 9 "),
@@ -474,16 +460,15 @@ fn a_session_logs_bursts_are_pipelined_along_their_boundaries() {
 #[test]
 fn server_name_sets_host_and_close_with_reset_resets() {
     let srv = TestServer::start(ServerConfig::default());
-    let out = volley()
-        .arg("httperf")
-        .args(base(srv.addr().port(), "/n"))
-        .args([
+    let out = httperf_ok(
+        srv.addr().port(),
+        "/n",
+        &[
             "--server-name=www.example.test",
             "--num-conns=2",
             "--close-with-reset",
-        ])
-        .run();
-    assert_eq!(out.code, Some(0), "{}", out.stderr);
+        ],
+    );
     assert!(
         out.stdout.contains(" --server-name=www.example.test ")
             && out.stdout.contains(" --close-with-reset "),
@@ -521,16 +506,15 @@ fn sessions_with_bursts_keep_cookies_and_do_not_retry_pipelined_calls() {
     // A login, then a burst of two calls: both must carry the login's cookie.
     let log = scratch.file("log", "/login\n/page\n  /after\n");
     let srv = cookie_server();
-    let out = volley()
-        .arg("httperf")
-        .args(base(srv.addr().port(), "/"))
-        .args([
+    let out = httperf_ok(
+        srv.addr().port(),
+        "/",
+        &[
             &format!("--wsesslog=2,0,{}", log.display()),
             "--session-cookies",
             "--failure-status=503",
-        ])
-        .run();
-    assert_eq!(out.code, Some(0), "{}", out.stderr);
+        ],
+    );
     assert!(
         line(&out.stdout, "Session rate").ends_with("(2/2)"),
         "{}",
@@ -542,16 +526,15 @@ fn sessions_with_bursts_keep_cookies_and_do_not_retry_pipelined_calls() {
 
     // Without the cookie the burst's /page fails: pipelined, it is not retried.
     let srv = cookie_server();
-    let out = volley()
-        .arg("httperf")
-        .args(base(srv.addr().port(), "/"))
-        .args([
+    let out = httperf_ok(
+        srv.addr().port(),
+        "/",
+        &[
             &format!("--wsesslog=1,0,{}", log.display()),
             "--failure-status=503",
             "--retry-on-failure",
-        ])
-        .run();
-    assert_eq!(out.code, Some(0), "{}", out.stderr);
+        ],
+    );
     assert!(
         line(&out.stdout, "Session rate").ends_with("(0/1)"),
         "{}",
@@ -561,12 +544,11 @@ fn sessions_with_bursts_keep_cookies_and_do_not_retry_pipelined_calls() {
 
     // HTTP/1.0 sessions are not pipelined, whatever --burst-length says.
     let srv = TestServer::start(ServerConfig::default());
-    let out = volley()
-        .arg("httperf")
-        .args(base(srv.addr().port(), "/b"))
-        .args(["--wsess=2,4,0", "--burst-length=2", "--http-version=1.0"])
-        .run();
-    assert_eq!(out.code, Some(0), "{}", out.stderr);
+    let out = httperf_ok(
+        srv.addr().port(),
+        "/b",
+        &["--wsess=2,4,0", "--burst-length=2", "--http-version=1.0"],
+    );
     assert!(
         out.stdout
             .contains("Total: connections 8 requests 8 replies 8 "),
