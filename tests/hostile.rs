@@ -497,26 +497,34 @@ fn s21_listener_gone_then_back_recovers() {
 
 /// S22: a listener with backlog 1 that never accepts: the first connects complete in the
 /// kernel and wait for a reply (first-byte deadline), the rest never complete (connect
-/// deadline). Every request is a client timeout of one of the two kinds.
+/// deadline). Every request is a client timeout of one of the two kinds. The same in an
+/// open loop, whose first write follows the connect at once (and must take the EAGAIN of
+/// a connect still under way in its stride).
 #[test]
 fn s22_backlog_never_accepted_hits_connect_or_first_byte_deadlines() {
-    let listener = BacklogNeverAccepted::bind();
-    let run = run_ok(
-        &listener.url("/"),
-        &["-w", "1", "-c", "4", "-n", "8", "--timeout", "300ms"],
-    );
-    assert_classes(&run.r, &[("client-timo", 8)]);
-    let d = details(&run.r);
-    let timo = d["client-timo"].as_object().cloned().unwrap_or_default();
-    let connect = timo.get("connect").and_then(Value::as_u64).unwrap_or(0);
-    let first_byte = timo.get("first-byte").and_then(Value::as_u64).unwrap_or(0);
-    assert_eq!(
-        connect + first_byte,
-        8,
-        "only connect and first-byte timeouts: {d:#?}"
-    );
-    assert_eq!(d.len(), 1, "{d:#?}");
-    assert_quick(&run, Duration::from_secs(5));
+    let open: &[&str] = &["--rate", "500", "-H", "Connection: close"];
+    for extra in [&[][..], open] {
+        let listener = BacklogNeverAccepted::bind();
+        let args = [
+            &["-w", "1", "-c", "4", "-n", "8", "--timeout", "300ms"][..],
+            extra,
+        ]
+        .concat();
+        let run = run_ok(&listener.url("/"), &args);
+        assert_classes(&run.r, &[("client-timo", 8)]);
+        let d = details(&run.r);
+        let timo = d["client-timo"].as_object().cloned().unwrap_or_default();
+        let connect = timo.get("connect").and_then(Value::as_u64).unwrap_or(0);
+        let first_byte = timo.get("first-byte").and_then(Value::as_u64).unwrap_or(0);
+        assert_eq!(
+            connect + first_byte,
+            8,
+            "{extra:?}: only connect and first-byte timeouts: {d:#?}"
+        );
+        assert!(connect >= 4, "{extra:?}: connects left hanging: {d:#?}");
+        assert_eq!(d.len(), 1, "{d:#?}");
+        assert_quick(&run, Duration::from_secs(5));
+    }
 }
 
 // ---------------------------------------------------------------------------------------

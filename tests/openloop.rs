@@ -262,3 +262,90 @@ fn the_log_has_each_requests_scheduled_time() {
         );
     }
 }
+
+/// Runs `volley URL --rate 500 -n N -w 1 --json -q` plus `extra` against `srv`.
+fn lazy_run(srv: &TestServer, n: u32, extra: &[&str]) -> serde_json::Value {
+    lazy_run_url(&srv.url("/lazy"), n, extra)
+}
+
+/// Runs `volley URL --rate 500 -n N -w 1 --json -q` plus `extra`.
+fn lazy_run_url(url: &str, n: u32, extra: &[&str]) -> serde_json::Value {
+    let n = n.to_string();
+    let mut args = vec![
+        url.to_string(),
+        "--rate".into(),
+        "500".into(),
+        "-n".into(),
+        n,
+        "-w".into(),
+        "1".into(),
+        "--json".into(),
+        "-q".into(),
+    ];
+    args.extend(extra.iter().map(|s| s.to_string()));
+    let out = volley().args(args).deadline(Duration::from_secs(30)).run();
+    assert_eq!(out.code, Some(0), "{}", out.stderr);
+    let r = out.json();
+    assert_invariant(&r);
+    r
+}
+
+#[test]
+fn an_open_loop_sleeps_through_replies_and_dates_them_on_arrival() {
+    // 500 arrivals/s: a start every 2 ms. The loop sleeps from one start to the next and
+    // reads the reply that came meanwhile when it wakes, about 2 ms after the request.
+    // The server answers 200 µs after each request; the reply time must say that (the
+    // kernel's receive date), not when it was read.
+    let srv = TestServer::start(ServerConfig::default().with_delay(Duration::from_micros(200)));
+    for extra in [&[][..], &["-H", "Connection: close"][..]] {
+        let r = lazy_run(&srv, 500, &[&["-c", "20"][..], extra].concat());
+        assert_eq!(r["replies"]["total"], 500, "{extra:?} {r:#}");
+        let lat = |k: &str, q: &str| r["latency_ms"][k][q].as_f64().unwrap_or(-1.0);
+        let (p50, first) = (lat("reply", "p50"), lat("first_byte", "p50"));
+        assert!(
+            (0.2..1.0).contains(&p50) && (0.2..1.0).contains(&first),
+            "{extra:?}: reply p50 {p50} ms, first byte p50 {first} ms: the server's delay \
+             is 0.2 ms, the next wake-up 2 ms"
+        );
+        // One wake-up per request, not one for the start and one for the reply.
+        let wakeups = r["cpu_s"]["wakeups"].as_f64().unwrap();
+        assert!(wakeups < 1.4 * 500.0, "{extra:?}: {wakeups} wake-ups");
+        // Connects are not slept through: a new connection's request goes out at once.
+        assert!(lat("connect", "p50") < 1.0, "{extra:?} connect {r:#}");
+        let secs = r["duration_s"].as_f64().unwrap();
+        assert!((0.9..1.5).contains(&secs), "{extra:?}: {secs} s");
+    }
+    // The schedule stays even: the server sees a request every 2 ms.
+    let got = srv.received();
+    let gaps = gaps_ms(&got[got.len() - 499..]);
+    let (mean, _) = mean_cv(&gaps);
+    assert!((1.9..2.1).contains(&mean), "mean gap {mean} ms");
+    let (p10, p90) = (quantile(&gaps, 0.1), quantile(&gaps, 0.9));
+    assert!(p10 > 1.0 && p90 < 3.0, "gaps p10 {p10} p90 {p90} ms");
+}
+
+#[test]
+fn an_open_loop_sleeping_through_replies_still_times_out_on_time() {
+    // Replies that never come within the 100 ms timeout: each request fails at its
+    // deadline, not at some later wake-up, and the run ends soon after the last one.
+    let srv = TestServer::start(ServerConfig::default().with_delay(Duration::from_secs(2)));
+    let r = lazy_run(&srv, 100, &["--timeout", "100ms", "-c", "100"]);
+    assert_eq!(r["errors"]["client-timo"], 100, "{r:#}");
+    assert_eq!(r["replies"]["total"], 0, "{r:#}");
+    let secs = r["duration_s"].as_f64().unwrap();
+    // 100 starts take 0.2 s; the last one times out 0.1 s later.
+    assert!((0.25..0.6).contains(&secs), "{secs} s");
+}
+
+#[test]
+fn an_open_loop_sleeping_through_replies_ends_a_body_at_its_last_byte_not_its_eof() {
+    // A body that runs to the connection's end (no length): the reply ends with its last
+    // byte, read late like any other; the end-of-file read at the next wake-up, 2 ms
+    // later, must not date it.
+    let srv = volley_testsupport::hostile::s10_body_until_close(1, "until the close\n");
+    let r = lazy_run_url(&srv.url("/"), 200, &["-c", "20"]);
+    assert_eq!(r["replies"]["total"], 200, "{r:#}");
+    assert_eq!(r["bytes"]["body"], 200 * 16, "{r:#}");
+    let p50 = r["latency_ms"]["reply"]["p50"].as_f64().unwrap();
+    assert!(p50 < 1.0, "reply p50 {p50} ms");
+}

@@ -33,6 +33,7 @@ pub fn merge(report: &mut Report, children: &[Child], waited: &Waited, sb: &Scor
                 r.response_us.add_to(&mut report.response);
                 report.max_open += r.max_open;
                 report.max_connect_burst = report.max_connect_burst.max(r.max_connect_burst);
+                report.wakeups += r.wakeups;
                 if let Some(t) = report.tls.as_mut() {
                     t.full += r.tls_full;
                     t.resumed += r.tls_resumed;

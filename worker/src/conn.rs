@@ -1,7 +1,11 @@
 //! A connection: the socket (plain or TLS), its remembered readiness, and its owner slot.
 
+use std::io::IoSliceMut;
 use std::io::{self, Read, Write};
 use std::net::SocketAddr;
+use std::os::fd::{AsRawFd, RawFd};
+
+use nix::sys::socket::{ControlMessageOwned, MsgFlags, recvmsg, setsockopt, sockopt};
 
 use mio::net::TcpStream;
 
@@ -54,6 +58,17 @@ impl Transport {
                 Transport::Plain(_) => true,
                 Transport::Tls(t) => t.last_read_short,
             }
+    }
+
+    /// Reads like [`Read::read`] and also returns the kernel's receive timestamp of the
+    /// last segment read (`CLOCK_REALTIME` ns), when the socket has `SO_TIMESTAMPNS` on
+    /// (see [`enable_rx_stamps`]) and the transport is plain TCP. One `recvmsg` either way.
+    #[inline]
+    pub fn read_stamped(&mut self, buf: &mut [u8]) -> io::Result<(usize, Option<u64>)> {
+        match self {
+            Transport::Plain(s) => recv_stamped(s.as_raw_fd(), buf),
+            Transport::Tls(t) => t.read(buf).map(|n| (n, None)),
+        }
     }
 
     /// The peer ended a TLS connection without `close_notify` (never for plain TCP).
@@ -138,4 +153,38 @@ impl Conn {
             addr,
         }
     }
+}
+
+/// Turns on receive timestamps (`SO_TIMESTAMPNS`) for a socket: the kernel then dates
+/// every segment as it arrives, and [`Transport::read_stamped`] hands that date over. An
+/// open loop reads replies when it wakes for its next start, not when they arrive; the
+/// dates keep its reply times true.
+pub fn enable_rx_stamps(tcp: &TcpStream) -> io::Result<()> {
+    setsockopt(tcp, sockopt::ReceiveTimestampns, &true).map_err(io::Error::from)
+}
+
+/// Room for one `SCM_TIMESTAMPNS` control message (a `timespec`) and then some, aligned
+/// for `cmsghdr`.
+#[repr(C, align(8))]
+struct ControlBuf([u8; 64]);
+
+/// `recv` into `buf`, returning the receive timestamp of the last segment read, if the
+/// kernel attached one.
+fn recv_stamped(fd: RawFd, buf: &mut [u8]) -> io::Result<(usize, Option<u64>)> {
+    let mut control = ControlBuf([0; 64]);
+    let mut iov = [IoSliceMut::new(buf)];
+    let msg = recvmsg::<()>(fd, &mut iov, Some(&mut control.0), MsgFlags::empty())?;
+    let mut stamp = None;
+    if let Ok(cmsgs) = msg.cmsgs() {
+        for c in cmsgs {
+            if let ControlMessageOwned::ScmTimestampns(ts) = c {
+                stamp = Some(
+                    (ts.tv_sec() as u64)
+                        .saturating_mul(1_000_000_000)
+                        .saturating_add(ts.tv_nsec() as u64),
+                );
+            }
+        }
+    }
+    Ok((msg.bytes, stamp))
 }

@@ -7,7 +7,7 @@ use mio::net::TcpStream;
 use volley_scoreboard::{Counter, ErrorClass};
 
 use crate::arrivals::SESSION_STREAM_BASE;
-use crate::conn::{Conn, Transport};
+use crate::conn::{Conn, Transport, enable_rx_stamps};
 use crate::event_loop::Worker;
 use crate::hooks::{Ctx, Next, Prev, SlotHooks};
 use crate::http::Framing;
@@ -509,6 +509,7 @@ impl Worker<'_> {
             slot.times.connected = now;
             slot.phase = Phase::Sending;
             self.stats.add(Counter::ConnsReused, 1);
+            self.watch_io(s);
         } else if let Err(f) = self.connect(s, addr, tls, now) {
             self.fail(s, f, now);
             return;
@@ -590,6 +591,10 @@ impl Worker<'_> {
                 Err(e) => return Err(self.io_failure(s, &e, Stage::Send)),
             }
         } else {
+            if self.lazy {
+                // Replies may be read well after they arrive: date them by the kernel.
+                enable_rx_stamps(&stream).map_err(|e| self.io_failure(s, &e, Stage::Send))?;
+            }
             Transport::Plain(stream)
         };
         let h = self.conns.insert(Conn::new(io, addr, s, now));
@@ -604,7 +609,19 @@ impl Worker<'_> {
         self.stats.max_open = self.stats.max_open.max(self.conns.len() as u64);
         self.slots[s as usize].conn = Some(h);
         self.slots[s as usize].phase = Phase::Connecting;
-        self.register(h).map_err(|e| classify_io(&e, Stage::Send))
+        self.watch_io(s);
+        self.register(h).map_err(|e| classify_io(&e, Stage::Send))?;
+        if self.lazy
+            && let Some(conn) = self.conns.get_mut(h)
+            && matches!(conn.io, Transport::Plain(_))
+        {
+            // An open loop that sleeps through replies tries the request at once: a
+            // connect that is already done (loopback, often) then needs no wake-up of
+            // its own; one still under way makes the write return EAGAIN, and the
+            // writable edge follows as usual.
+            conn.writable = true;
+        }
+        Ok(())
     }
 
     /// Advances slot `s` as far as its connection's readiness allows.
@@ -773,6 +790,13 @@ impl Worker<'_> {
             }
             Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
                 conn.writable = false;
+                if fresh {
+                    // Nothing went out on a new connection: its connect is still under
+                    // way (a write tried before the writable edge, see `connect`).
+                    self.slots[s as usize].phase = Phase::Connecting;
+                    self.watch_io(s);
+                    self.rearm(s);
+                }
                 Step::Wait
             }
             Err(e) if e.kind() == io::ErrorKind::Interrupted => Step::Again,
@@ -818,6 +842,7 @@ impl Worker<'_> {
         // The reply deadlines start again once the whole request is out.
         slot.times.written = 0;
         slot.phase = Phase::Sending;
+        self.watch_io(s);
         self.rearm(s);
         Step::Again
     }
@@ -851,12 +876,39 @@ impl Worker<'_> {
         };
         let space = slot.buf.len() - at;
         let mut grow = false;
-        match conn.io.read(&mut slot.buf[at..]) {
-            Ok(0) => {
-                self.on_eof(s, now);
+        let read = if self.lazy {
+            conn.io.read_stamped(&mut slot.buf[at..])
+        } else {
+            conn.io.read(&mut slot.buf[at..]).map(|n| (n, None))
+        };
+        match read {
+            Ok((0, _)) => {
+                // A body that ends with the connection ends with its last byte; when
+                // replies are read late (an open loop's lazy wake-ups) that byte's date
+                // is the reply's end, not the moment the end-of-file was read.
+                let end = if self.lazy && slot.times.first_byte != 0 {
+                    slot.times.last_read
+                } else {
+                    now
+                };
+                self.on_eof(s, end);
                 Step::Wait
             }
-            Ok(n) => {
+            Ok((n, stamp)) => {
+                // The kernel's receive date, in the loop's clock, between the request's
+                // start and now.
+                let now = match stamp {
+                    Some(rt) => {
+                        let t = (rt as i64).wrapping_sub(self.rt_offset) as u64;
+                        let from = slot
+                            .times
+                            .start
+                            .max(slot.times.written)
+                            .max(slot.times.last_read);
+                        t.clamp(from.min(now), now)
+                    }
+                    None => now,
+                };
                 if !conn.read_closed && conn.io.drained_after(n, space) {
                     // Short read: the receive queue is drained; the next byte brings an edge.
                     conn.readable = false;

@@ -22,6 +22,7 @@ use mio::unix::SourceFd;
 use mio::{Events, Interest, Poll};
 use nix::sys::time::TimeSpec;
 use nix::sys::timerfd::{ClockId, Expiration, TimerFd, TimerFlags, TimerSetTimeFlags};
+use nix::time::{ClockId as Clock, ClockNanosleepFlags, clock_gettime, clock_nanosleep};
 use volley_config::{Limit, RunSpec};
 use volley_scoreboard::{Counter, Header, WorkerSlot, now_ns};
 
@@ -50,6 +51,9 @@ const TIMER_TOKEN: mio::Token = mio::Token(usize::MAX);
 const PRECISE_BACKSTOP: Duration = Duration::from_millis(2);
 /// Events taken from the kernel per poll.
 const EVENTS_CAPACITY: usize = 1024;
+/// An open loop whose next start is at most this far away sleeps through reply arrivals
+/// and reads the replies when it wakes for that start (see [`Worker::run`]).
+const LAZY_NS: u64 = 2_000_000;
 
 /// One worker process's load engine: its slots, connections, timers and statistics.
 ///
@@ -88,6 +92,16 @@ pub struct Worker<'a> {
     /// Open loop: a timer with ns resolution for the next wake-up (epoll's timeout has
     /// 1 ms), and the instant it is armed for.
     precise: Option<(TimerFd, u64)>,
+    /// Open loop of single requests: replies are read with their kernel receive dates,
+    /// and the loop may sleep through their arrival (see [`Worker::run`]).
+    pub(crate) lazy: bool,
+    /// `CLOCK_REALTIME − CLOCK_MONOTONIC` (ns) when the last events were taken: turns
+    /// receive dates into the loop's clock.
+    pub(crate) rt_offset: i64,
+    /// Slots that may be waiting for a connect or write edge (see `Slot::io_watch`).
+    io_wait: Vec<u32>,
+    /// Events were taken (without waiting) since the loop last slept.
+    polled: bool,
     pub(crate) stats: Stats<'a>,
     /// Requests this worker may still start (`None` = no request limit).
     pub(crate) budget: Option<u64>,
@@ -166,6 +180,8 @@ impl<'a> Worker<'a> {
         };
         let requests: Vec<Prepared> = spec.requests.iter().map(Prepared::new).collect();
         let pipelining = spec.pipeline > 1 && !requests.iter().any(|p| p.wire.expect_continue);
+        let printer = Printer::new(spec.print, index, spec.workers);
+        let lazy = lazy_eligible(spec, &requests) && spec.pipeline <= 1 && printer.is_none();
         let log = match &spec.log {
             Some(l) => Some(
                 LogWriter::create(&l.path, index, l.format).map_err(|source| WorkerError::Log {
@@ -188,7 +204,7 @@ impl<'a> Worker<'a> {
             timers: Timers::with_capacity(2 * n + 1),
             requests,
             pipelining,
-            printer: Printer::new(spec.print, index, spec.workers),
+            printer,
             tls: None,
             turn: 0,
             log,
@@ -197,6 +213,10 @@ impl<'a> Worker<'a> {
             board: None,
             arrivals,
             precise,
+            lazy,
+            rt_offset: 0,
+            io_wait: Vec::with_capacity(n),
+            polled: false,
             stats: Stats::new(slot),
             // In an open loop -n counts arrivals (the schedule's), not requests.
             budget: if spec.open_loop.is_some() {
@@ -227,6 +247,8 @@ impl<'a> Worker<'a> {
     pub fn with_hooks(mut self, hooks: &'a mut dyn SlotHooks, board: Board<'a>) -> Self {
         self.hooks = Some(hooks);
         self.board = Some(board);
+        // Hooks may start work when a reply arrives: wake for every reply.
+        self.lazy = false;
         self
     }
 
@@ -255,13 +277,73 @@ impl<'a> Worker<'a> {
             if self.done_slots == self.slots.len() {
                 break;
             }
-            let timeout = self.poll_timeout(start_ns, end_ns, now);
+            let wake = if self.ready.is_empty() {
+                self.wake_at(start_ns, end_ns, now)
+            } else {
+                now
+            };
+            if self.lazy && wake > now && wake - now <= LAZY_NS && self.io_idle() {
+                // The next start is near and no slot waits on a connect or a write: take
+                // what has arrived without waiting, then sleep until that start, however
+                // many replies arrive meanwhile. Replies carry their kernel receive
+                // dates, so reading them late does not make them late. This halves the
+                // wake-ups of an open loop (one per request instead of two), and waking
+                // is most of its cost.
+                if self.polled {
+                    self.polled = false;
+                    self.stats.wakeups += 1;
+                    let at = TimeSpec::from_duration(Duration::from_nanos(wake));
+                    // EINTR (a signal) only ends the sleep early: the loop looks again.
+                    let _ = clock_nanosleep(
+                        Clock::CLOCK_MONOTONIC,
+                        ClockNanosleepFlags::TIMER_ABSTIME,
+                        &at,
+                    );
+                    continue;
+                }
+                self.polled = true;
+                match self.poll.poll(&mut self.events, Some(Duration::ZERO)) {
+                    Ok(()) => {}
+                    Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                    Err(e) => return Err(WorkerError::Poll(e)),
+                }
+                self.dispatch(now_ns());
+                continue;
+            }
+            self.polled = false;
+            let timeout = self.poll_timeout(wake, now);
+            if !timeout.is_zero() {
+                self.stats.wakeups += 1;
+            }
             match self.poll.poll(&mut self.events, Some(timeout)) {
                 Ok(()) => {}
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
                 Err(e) => return Err(WorkerError::Poll(e)),
             }
-            let now = now_ns();
+            self.dispatch(now_ns());
+        }
+        if let Some(p) = self.printer.as_mut() {
+            p.flush();
+        }
+        let elapsed = now_ns().saturating_sub(start_ns);
+        let mut report = WorkerReport::new(self.index, &self.stats, elapsed);
+        if let Some(log) = self.log.as_mut() {
+            log.finish();
+            report.log_records = log.written;
+            report.log_error = log.error.clone();
+        }
+        Ok(report)
+    }
+
+    /// Drives the slots of the events the last poll took, at `now`.
+    fn dispatch(&mut self, now: u64) {
+        if self.events.is_empty() {
+            return;
+        }
+        if self.lazy {
+            self.rt_offset = realtime_ns().wrapping_sub(now) as i64;
+        }
+        {
             // Copy out first: driving a slot needs `&mut self`. No allocation: the
             // buffer's capacity covers a full batch of events.
             let mut fired = std::mem::take(&mut self.fired);
@@ -277,11 +359,11 @@ impl<'a> Worker<'a> {
                     })
                     .map(|ev| (Handle::from_token(ev.token()), Ready::of(ev))),
             );
-            if let Some((fd, armed)) = self.precise.as_mut()
+            if let Some((_, armed)) = self.precise.as_mut()
                 && timer_fired
             {
-                // Consume the expiry so the next one brings a new edge.
-                let _ = fd.wait();
+                // The expiry need not be read: arming the timer again (`poll_timeout`)
+                // resets its count, and its next expiry brings a new edge.
                 *armed = 0;
             }
             for &(h, ready) in &fired {
@@ -289,17 +371,30 @@ impl<'a> Worker<'a> {
             }
             self.fired = fired;
         }
-        if let Some(p) = self.printer.as_mut() {
-            p.flush();
+    }
+
+    /// Notes that slot `s` waits on its socket for a connect or a write: while it does,
+    /// the loop wakes for socket events.
+    #[inline]
+    pub(crate) fn watch_io(&mut self, s: u32) {
+        if self.lazy {
+            let slot = &mut self.slots[s as usize];
+            if !slot.io_watch {
+                slot.io_watch = true;
+                self.io_wait.push(s);
+            }
         }
-        let elapsed = now_ns().saturating_sub(start_ns);
-        let mut report = WorkerReport::new(self.index, &self.stats, elapsed);
-        if let Some(log) = self.log.as_mut() {
-            log.finish();
-            report.log_records = log.written;
-            report.log_error = log.error.clone();
-        }
-        Ok(report)
+    }
+
+    /// No slot waits for a connect or a write (those in `io_wait` that moved on leave it).
+    fn io_idle(&mut self) -> bool {
+        let slots = &mut self.slots;
+        self.io_wait.retain(|&s| {
+            let slot = &mut slots[s as usize];
+            slot.io_watch = matches!(slot.phase, Phase::Connecting | Phase::Sending);
+            slot.io_watch
+        });
+        self.io_wait.is_empty()
     }
 
     /// Registers a new connection's socket for both edges, once for its whole life.
@@ -393,11 +488,11 @@ impl<'a> Worker<'a> {
         }
     }
 
-    fn poll_timeout(&mut self, start_ns: u64, end_ns: Option<u64>, now: u64) -> Duration {
-        if !self.ready.is_empty() {
+    /// How long to wait for events before `wake` (`now` when slots are ready to start).
+    fn poll_timeout(&mut self, wake: u64, now: u64) -> Duration {
+        if wake <= now {
             return Duration::ZERO;
         }
-        let wake = self.wake_at(start_ns, end_ns, now);
         if let Some((fd, armed)) = self.precise.as_mut()
             && wake < now.saturating_add(STOP_CHECK_NS)
         {
@@ -475,6 +570,34 @@ impl Ready {
             read_closed: ev.is_read_closed() || error,
         }
     }
+}
+
+/// Whether a run's open loop can sleep through reply arrivals: single-request sessions
+/// on a schedule, over plain TCP, with nothing that starts work the moment a reply
+/// arrives (a session's next call, a redirect hop, a `100 Continue` body, a pipelined
+/// burst's next reply). The caller also rules out pipelining, printing and hooks.
+fn lazy_eligible(spec: &RunSpec, requests: &[Prepared]) -> bool {
+    let Some(open) = spec.open_loop.as_ref() else {
+        return false;
+    };
+    open.calls == 1
+        && open.arrival != volley_config::Arrival::Immediate
+        && open.templates.is_empty()
+        && open.bursts.is_empty()
+        && open.sessions.is_none()
+        && !spec.iterator.follows()
+        && requests
+            .iter()
+            .all(|p| !p.spec.target.tls && !p.wire.expect_continue)
+}
+
+/// `CLOCK_REALTIME` in ns (the clock of kernel receive timestamps).
+fn realtime_ns() -> u64 {
+    clock_gettime(Clock::CLOCK_REALTIME).map_or(0, |ts| {
+        (ts.tv_sec() as u64)
+            .saturating_mul(1_000_000_000)
+            .saturating_add(ts.tv_nsec() as u64)
+    })
 }
 
 /// A duration in ns, saturating.

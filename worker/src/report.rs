@@ -70,6 +70,9 @@ pub struct WorkerReport {
     pub cpu_sys_us: u64,
     /// Stale events dropped (handles of closed connections).
     pub stale_events: u64,
+    /// Times the event loop slept.
+    #[serde(default)]
+    pub wakeups: u64,
     /// Open loop: scheduled time → full reply, µs.
     #[serde(default)]
     pub response_us: HistogramData,
@@ -139,6 +142,7 @@ impl WorkerReport {
             cpu_user_us,
             cpu_sys_us,
             stale_events: stats.stale_events,
+            wakeups: stats.wakeups,
             details: stats
                 .details
                 .iter()

@@ -140,6 +140,9 @@ pub struct Slot {
     pub timer_ns: u64,
     /// Queued in the worker's ready list.
     pub queued: bool,
+    /// In the worker's list of slots that wait on the socket for something other than a
+    /// reply (a connect or a write): the loop must not sleep through their events.
+    pub io_watch: bool,
     /// Where the slot is in the URL list.
     pub walk: Walk,
     /// The URL-list entry of the current request (of the chain's first request for a
@@ -312,6 +315,7 @@ impl Slot {
             send_error: None,
             timer_ns: 0,
             queued: false,
+            io_watch: false,
             walk: Walk::default(),
             entry: 0,
             hop: 0,

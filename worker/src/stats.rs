@@ -97,6 +97,8 @@ pub struct Stats<'a> {
     pub session_lengths: Vec<u64>,
     /// Events whose handle was stale (a closed connection's leftovers), dropped.
     pub stale_events: u64,
+    /// Times the event loop slept (waited for events, a timer or a scheduled start).
+    pub wakeups: u64,
     /// Failures by `(class, detail)`; a handful of distinct pairs per run.
     pub details: Vec<(ErrorClass, &'static str, u64)>,
     /// The first errno counted as `other`, so the report can name it.
@@ -127,6 +129,7 @@ impl<'a> Stats<'a> {
             session_conns: 0,
             session_lengths: Vec::new(),
             stale_events: 0,
+            wakeups: 0,
             details: Vec::new(),
             first_other_errno: None,
         }

@@ -179,6 +179,7 @@ fn to_value(r: &Report) -> Value {
         "cpu_s": {
             "user": num(user_us as f64 / 1e6),
             "system": num(sys_us as f64 / 1e6),
+            "wakeups": r.wakeups,
         },
         "timing": { "startup_ms": num(r.startup_ms) },
         "reply_rate_samples": r.reply_rate_samples.iter().map(|&x| num(x)).collect::<Vec<_>>(),

@@ -130,6 +130,9 @@ pub struct Report {
     /// Most connects one worker started in one turn of its event loop (httperf's
     /// "Maximum connect burst length").
     pub max_connect_burst: u64,
+    /// Times the workers' event loops slept (waited for events, a timer or a start): the
+    /// client's own cost, as wake-ups are most of it.
+    pub wakeups: u64,
     /// https runs: handshakes and how they were verified.
     pub tls: Option<TlsSummary>,
     /// TLS: TCP connected → handshake done.
@@ -256,6 +259,7 @@ impl Report {
             log: None,
             max_open: 0,
             max_connect_burst: 0,
+            wakeups: 0,
             tls: None,
             tls_handshake: latency_histogram(),
             open_loop: None,
