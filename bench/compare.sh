@@ -17,7 +17,8 @@
 #              (monotonic clock), the JSON timing.startup_ms, and the first request's arrival at
 #              nginx (/small-logged) for volley and for wrk -t 8 -c 8 -d 1s
 #   rate       open loop at 2000 and 20000 requests/s next to httperf (bench/rate.py): achieved rate
-#              and evenness as nginx logged the arrivals, client CPU % of a core and us/request
+#              and evenness as nginx logged the arrivals, client CPU % of a core and us/request,
+#              and the gaps between request writes (perf syscall tracepoints, GAP_SECONDS=2 runs)
 #   close      a new connection per request ("Connection: close"), 50 connections: client CPU us/req
 # It prints one detail table per scenario and, last, one table over every scenario that ran, with
 # wrk's figure from the same run, volley's, the ratio, the target and met / not met.

@@ -18,6 +18,10 @@ prints medians of:
   sd/10ms    standard deviation of the arrivals per 10 ms bucket (an even stream: small)
   max/10ms   most arrivals in one 10 ms bucket (bursts), and empty 10 ms buckets in %
   max gap    largest gap between consecutive arrivals, ms (nginx's $msec has 1 ms resolution)
+  send gaps  p1, p50, p99 and max of the gaps between the client's request writes, µs: one more
+             run per tool and cell (GAP_SECONDS, default 2) under `perf record` of the
+             sendto/writev/write syscall entries on sockets (kernel timestamps; perf pinned
+             to the server's CPU). The ideal gap is 1e6/R µs. Skipped without perf.
 
 Installs nothing; needs nginx running (the shared nginx-start.sh) and httperf. With
 RATE_TSV=FILE it also writes the medians there (bench/compare.sh's rate scenario does).
@@ -39,10 +43,13 @@ CPU = os.environ.get("CLIENT_CPU", "1")
 REPS = int(sys.argv[1]) if len(sys.argv) > 1 else 3
 SECS = int(sys.argv[2]) if len(sys.argv) > 2 else 5
 RATES = [int(r) for r in sys.argv[3:]] or [2000, 20000]
+GAP_SECONDS = int(os.environ.get("GAP_SECONDS", "2"))
+PERF_CPU = os.environ.get("PERF_CPU", "0")
+GAP_DATA = "/tmp/volley-rate-gaps.data"
 
 
-def cmd(tool, mode, rate):
-    n = rate * SECS
+def cmd(tool, mode, rate, secs=None):
+    n = rate * (secs or SECS)
     url = f"http://{HOST}:{PORT}{URI}"
     if tool == "httperf":
         base = ["httperf", "--server", HOST, "--port", PORT, "--uri", URI, "--timeout", "5"]
@@ -101,11 +108,47 @@ def run(tool, mode, rate):
     return p
 
 
+def quantile(v, q):
+    return v[min(len(v) - 1, int(round((len(v) - 1) * q)))]
+
+
+def send_gaps(tool, mode, rate):
+    """p1, p50, p99 and max of the gaps between request writes (µs), from syscall tracepoints."""
+    events = ["syscalls:sys_enter_sendto", "syscalls:sys_enter_writev", "syscalls:sys_enter_write"]
+    rec = ["taskset", "-c", PERF_CPU, "perf", "record", "-q", "-o", GAP_DATA]
+    for e in events:
+        rec += ["-e", e]
+    c = rec + ["--", "taskset", "-c", CPU] + cmd(tool, mode, rate, GAP_SECONDS)
+    try:
+        subprocess.run(c, capture_output=True, text=True, timeout=GAP_SECONDS * 6 + 30)
+        out = subprocess.run(["perf", "script", "--ns", "-i", GAP_DATA, "-F", "time,trace"],
+                             capture_output=True, text=True, timeout=120).stdout
+    except (OSError, subprocess.SubprocessError):
+        return None
+    times = []
+    for line in out.splitlines():
+        # "  15372.784825123: fd: 0x00000003, ..."
+        head, _, rest = line.partition(":")
+        if "fd: 0x" not in rest:
+            continue
+        fd = int(rest.split("fd: ")[1].split(",")[0], 16)
+        if fd <= 2:
+            continue
+        times.append(float(head.strip()) * 1e6)
+    if len(times) < 3:
+        return None
+    times.sort()
+    gaps = sorted(b - a for a, b in zip(times, times[1:]))
+    return {"gap_p1": quantile(gaps, 0.01), "gap_p50": quantile(gaps, 0.5),
+            "gap_p99": quantile(gaps, 0.99), "gap_max": gaps[-1]}
+
+
 def main():
     if not os.path.exists(VOLLEY):
         subprocess.run(["cargo", "build", "--release", "-q"], cwd=REPO, check=True)
     tools = ["volley", "httperf"]
     res = {}
+    gaps = {}
     for rate in RATES:
         for mode in ("close", "keepalive"):
             for rep in range(REPS):
@@ -113,12 +156,18 @@ def main():
                 for tool in order:
                     res.setdefault((rate, mode, tool), []).append(run(tool, mode, rate))
                     time.sleep(1)
+            if GAP_SECONDS > 0:
+                for tool in tools:
+                    gaps[(rate, mode, tool)] = send_gaps(tool, mode, rate)
+                    time.sleep(1)
     print(f"open-loop rate accuracy: {REPS} alternating runs of {SECS} s, medians; "
           "arrivals as nginx logged them")
     head = f"{'rate':>6} {'mode':9} {'tool':8} {'achieved':>9} {'CPU %':>6} {'us/req':>7} " \
-           f"{'sd/10ms':>8} {'max/10ms':>8} {'empty%':>6} {'max gap':>8}"
+           f"{'sd/10ms':>8} {'max/10ms':>8} {'empty%':>6} {'max gap':>8} " \
+           f"{'send gap p1/p50/p99/max us':>27}"
     print(head)
     keys = ("achieved", "cpu_pct", "us_req", "sd10", "max10", "empty10", "maxgap")
+    gap_keys = ("gap_p1", "gap_p50", "gap_p99", "gap_max")
     tsv = os.environ.get("RATE_TSV")
     rows = []
     for rate in RATES:
@@ -126,14 +175,17 @@ def main():
             for tool in tools:
                 rs = res[(rate, mode, tool)]
                 m = lambda k: statistics.median(r[k] for r in rs)
+                g = gaps.get((rate, mode, tool))
+                gtxt = "/".join(f"{g[k]:.0f}" for k in gap_keys) if g else "-"
                 print(f"{rate:>6} {mode:9} {tool:8} {m('achieved'):9.1f} {m('cpu_pct'):6.1f} "
                       f"{m('us_req'):7.1f} {m('sd10'):8.2f} {m('max10'):8.0f} {m('empty10'):6.1f} "
-                      f"{m('maxgap'):8.1f}")
-                rows.append([str(rate), mode, tool] + [f"{m(k):.3f}" for k in keys])
+                      f"{m('maxgap'):8.1f} {gtxt:>27}")
+                rows.append([str(rate), mode, tool] + [f"{m(k):.3f}" for k in keys]
+                            + [f"{g[k]:.1f}" if g else "" for k in gap_keys])
     if tsv:
         # Medians for bench/compare.sh's summary.
         with open(tsv, "w") as f:
-            f.write("\t".join(("rate", "mode", "tool") + keys) + "\n")
+            f.write("\t".join(("rate", "mode", "tool") + keys + gap_keys) + "\n")
             for r in rows:
                 f.write("\t".join(r) + "\n")
 

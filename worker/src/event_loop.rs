@@ -11,6 +11,10 @@
 //!     for each event: token -> (slab index, generation); stale -> dropped; else drive the slot
 //! }
 //! ```
+//!
+//! An open loop of single requests may instead take the events without waiting and then
+//! sleep until its next start, so that replies do not wake it (they carry their kernel
+//! receive dates): see [`Worker::run`].
 
 use std::io;
 use std::sync::Arc;
@@ -254,6 +258,14 @@ impl<'a> Worker<'a> {
 
     /// Runs the load from the release instant `start_ns` (monotonic ns) until every slot is
     /// done, the duration is over, or the supervisor sets the stop flag.
+    ///
+    /// An open loop of single requests over plain TCP (`lazy`) sleeps through reply
+    /// arrivals while its next start is at most 2 ms (`LAZY_NS`) away and no slot waits on a
+    /// connect or a write: it takes the events already there (a zero-timeout poll), then
+    /// sleeps on the clock until that start. Replies are read with `SO_TIMESTAMPNS` and
+    /// dated by the kernel's receive time, clamped between the request's start and the
+    /// read, so reading them late changes no figure. Timeouts are timers, so they wake
+    /// the loop as before.
     ///
     /// # Errors
     ///
