@@ -3,7 +3,7 @@
 use std::io::IoSliceMut;
 use std::io::{self, Read, Write};
 use std::net::SocketAddr;
-use std::os::fd::{AsRawFd, RawFd};
+use std::os::fd::{AsFd, AsRawFd, RawFd};
 
 use nix::sys::socket::{ControlMessageOwned, MsgFlags, recvmsg, setsockopt, sockopt};
 
@@ -159,8 +159,8 @@ impl Conn {
 /// every segment as it arrives, and [`Transport::read_stamped`] hands that date over. An
 /// open loop reads replies when it wakes for its next start, not when they arrive; the
 /// dates keep its reply times true.
-pub fn enable_rx_stamps(tcp: &TcpStream) -> io::Result<()> {
-    setsockopt(tcp, sockopt::ReceiveTimestampns, &true).map_err(io::Error::from)
+pub fn enable_rx_stamps(socket: &impl AsFd) -> io::Result<()> {
+    setsockopt(socket, sockopt::ReceiveTimestampns, &true).map_err(io::Error::from)
 }
 
 /// Room for one `SCM_TIMESTAMPNS` control message (a `timespec`) and then some, aligned

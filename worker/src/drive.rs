@@ -8,7 +8,7 @@ use volley_scoreboard::{Counter, ErrorClass};
 
 use crate::arrivals::SESSION_STREAM_BASE;
 use crate::conn::{Conn, Transport, enable_rx_stamps};
-use crate::event_loop::Worker;
+use crate::event_loop::{MAX_UNSTAMPED, Worker};
 use crate::hooks::{Ctx, Next, Prev, SlotHooks};
 use crate::http::Framing;
 use crate::http::request::serialize;
@@ -907,7 +907,18 @@ impl Worker<'_> {
                             .max(slot.times.last_read);
                         t.clamp(from.min(now), now)
                     }
-                    None => now,
+                    None => {
+                        if self.lazy {
+                            // No receive date (the kernel turns dating on for the whole
+                            // system a moment after it is first asked): this reply is
+                            // dated when read. Should that persist, wake for replies.
+                            self.unstamped += 1;
+                            if self.unstamped > MAX_UNSTAMPED {
+                                self.lazy = false;
+                            }
+                        }
+                        now
+                    }
                 };
                 if !conn.read_closed && conn.io.drained_after(n, space) {
                     // Short read: the receive queue is drained; the next byte brings an edge.

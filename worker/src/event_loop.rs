@@ -58,6 +58,9 @@ const EVENTS_CAPACITY: usize = 1024;
 /// An open loop whose next start is at most this far away sleeps through reply arrivals
 /// and reads the replies when it wakes for that start (see [`Worker::run`]).
 const LAZY_NS: u64 = 2_000_000;
+/// Replies read without a kernel receive date after which an open loop stops sleeping
+/// through replies (the dates are not coming).
+pub(crate) const MAX_UNSTAMPED: u64 = 64;
 
 /// One worker process's load engine: its slots, connections, timers and statistics.
 ///
@@ -104,6 +107,12 @@ pub struct Worker<'a> {
     pub(crate) rt_offset: i64,
     /// Slots that may be waiting for a connect or write edge (see `Slot::io_watch`).
     io_wait: Vec<u32>,
+    /// Replies read without a receive date while `lazy`.
+    pub(crate) unstamped: u64,
+    /// While `lazy`: a socket with receive dating on, open for the whole run. Linux turns
+    /// dating on system-wide a moment after the first socket asks (and off after the last
+    /// one closes); this one asks before the release, so the first replies are dated.
+    _dating: Option<socket2::Socket>,
     /// Events were taken (without waiting) since the loop last slept.
     polled: bool,
     pub(crate) stats: Stats<'a>,
@@ -186,6 +195,13 @@ impl<'a> Worker<'a> {
         let pipelining = spec.pipeline > 1 && !requests.iter().any(|p| p.wire.expect_continue);
         let printer = Printer::new(spec.print, index, spec.workers);
         let lazy = lazy_eligible(spec, &requests) && spec.pipeline <= 1 && printer.is_none();
+        let dating = if lazy {
+            socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::DGRAM, None)
+                .ok()
+                .filter(|s| crate::conn::enable_rx_stamps(s).is_ok())
+        } else {
+            None
+        };
         let log = match &spec.log {
             Some(l) => Some(
                 LogWriter::create(&l.path, index, l.format).map_err(|source| WorkerError::Log {
@@ -220,6 +236,8 @@ impl<'a> Worker<'a> {
             lazy,
             rt_offset: 0,
             io_wait: Vec::with_capacity(n),
+            unstamped: 0,
+            _dating: dating,
             polled: false,
             stats: Stats::new(slot),
             // In an open loop -n counts arrivals (the schedule's), not requests.
