@@ -274,3 +274,45 @@ fn reply_caps_are_overridable() {
         .run();
     assert_eq!(u(&out.json(), "replies.2xx"), 20);
 }
+
+#[test]
+fn a_timed_run_lasts_its_duration_not_its_teardown() {
+    // 1500 kept-alive connections are open when the 1 s are over; closing them is not
+    // load, and the request rate divides by the duration. The server's end of them lives
+    // in this process, so its open-file limit is raised first.
+    use nix::sys::resource::{Resource, getrlimit, setrlimit};
+    let (_, hard) = getrlimit(Resource::RLIMIT_NOFILE).expect("getrlimit");
+    let _ = setrlimit(Resource::RLIMIT_NOFILE, hard, hard);
+    let conns = (getrlimit(Resource::RLIMIT_NOFILE).expect("getrlimit").0 / 2)
+        .saturating_sub(200)
+        .min(1500);
+    assert!(
+        conns >= 300,
+        "open-file limit too low for this test: {hard}"
+    );
+    let srv = TestServer::start(ServerConfig::default());
+    let out = volley()
+        .args([
+            &srv.url("/t"),
+            "-c",
+            &conns.to_string(),
+            "-w",
+            "1",
+            "-d",
+            "1s",
+            "--json",
+            "-q",
+        ])
+        .deadline(std::time::Duration::from_secs(60))
+        .run();
+    assert_eq!(out.code, Some(0), "{}", out.stderr);
+    let r = out.json();
+    let secs = r["duration_s"].as_f64().unwrap();
+    assert!((1.0..1.02).contains(&secs), "duration_s {secs}");
+    let rate = r["throughput"]["requests_per_s"].as_f64().unwrap();
+    let replies = u(&r, "replies.total") as f64;
+    assert!(
+        (rate - replies / secs).abs() < 1.0,
+        "{rate} vs {replies}/{secs}"
+    );
+}
