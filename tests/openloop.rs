@@ -349,3 +349,21 @@ fn an_open_loop_sleeping_through_replies_ends_a_body_at_its_last_byte_not_its_eo
     let p50 = r["latency_ms"]["reply"]["p50"].as_f64().unwrap();
     assert!(p50 < 1.0, "reply p50 {p50} ms");
 }
+
+#[test]
+fn an_open_loop_sleeping_through_replies_reads_them_before_their_deadline_fires() {
+    // Every reply comes 2 ms before its 40 ms deadline, which falls on a scheduled start
+    // (40 ms is 20 starts at 500/s): no start comes between the reply and the deadline.
+    // The loop slept through the reply; waking for the deadline, it must read the reply
+    // before it counts a timeout.
+    let srv = TestServer::start(ServerConfig::default().with_delay(Duration::from_millis(38)));
+    let r = lazy_run(&srv, 200, &["--timeout", "40ms", "-c", "50"]);
+    let replies = r["replies"]["total"].as_u64().unwrap();
+    // A reply the server sends more than 1 ms late is a real timeout; a loaded machine
+    // may make a few.
+    assert!(
+        replies >= 180,
+        "{replies} replies of 200: {:#}",
+        r["errors"]
+    );
+}

@@ -423,6 +423,20 @@ impl Worker<'_> {
             self.resume_sending(s);
             self.drive(s, now);
         } else if slot.phase.in_request() {
+            if self.lazy && matches!(slot.phase, Phase::AwaitHead { .. } | Phase::Body { .. }) {
+                // An open loop that slept through replies reads what came before this
+                // wake-up first, as a loop woken by each reply would have: a reply that
+                // arrived before its deadline is a reply.
+                if let Some(conn) = self.conn_mut(s) {
+                    conn.readable = true;
+                }
+                self.drive(s, now);
+                let slot = &self.slots[s as usize];
+                if !slot.phase.in_request() || slot.deadline_ns == 0 || slot.deadline_ns > now {
+                    return;
+                }
+            }
+            let slot = &self.slots[s as usize];
             let phase = slot.deadline_phase;
             let handshaking = matches!(slot.phase, Phase::Connecting)
                 && self

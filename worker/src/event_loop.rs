@@ -290,6 +290,9 @@ impl<'a> Worker<'a> {
     /// [`WorkerError::Poll`] when waiting for events fails for a reason other than a signal.
     pub fn run(mut self, start_ns: u64) -> Result<WorkerReport, WorkerError> {
         self.start_ns = start_ns;
+        if self.lazy {
+            self.rt_offset = realtime_ns().wrapping_sub(now_ns()) as i64;
+        }
         let end_ns = self
             .spec
             .duration()
