@@ -268,20 +268,13 @@ fn lazy_run(srv: &TestServer, n: u32, extra: &[&str]) -> serde_json::Value {
     lazy_run_url(&srv.url("/lazy"), n, extra)
 }
 
-/// Runs `volley URL --rate 500 -n N -w 1 --json -q` plus `extra`.
+/// Runs `volley URL --rate 500 -n N -w 1 --json -q` (no `-n` when N is 0) plus `extra`.
 fn lazy_run_url(url: &str, n: u32, extra: &[&str]) -> serde_json::Value {
-    let n = n.to_string();
-    let mut args = vec![
-        url.to_string(),
-        "--rate".into(),
-        "500".into(),
-        "-n".into(),
-        n,
-        "-w".into(),
-        "1".into(),
-        "--json".into(),
-        "-q".into(),
-    ];
+    let mut args = vec![url.to_string(), "--rate".into(), "500".into()];
+    if n > 0 {
+        args.extend(["-n".into(), n.to_string()]);
+    }
+    args.extend(["-w".into(), "1".into(), "--json".into(), "-q".into()]);
     args.extend(extra.iter().map(|s| s.to_string()));
     let out = volley().args(args).deadline(Duration::from_secs(30)).run();
     assert_eq!(out.code, Some(0), "{}", out.stderr);
@@ -366,4 +359,19 @@ fn an_open_loop_sleeping_through_replies_reads_them_before_their_deadline_fires(
         "{replies} replies of 200: {:#}",
         r["errors"]
     );
+}
+
+#[test]
+fn an_open_loop_sleeping_through_replies_counts_the_last_ones_at_the_end() {
+    // A timed run ends at a wake-up for its end; the reply to the last start came while
+    // the loop slept. It is a reply, not an aborted request.
+    let srv = TestServer::start(ServerConfig::default().with_delay(Duration::from_micros(200)));
+    let r = lazy_run_url(&srv.url("/end"), 0, &["-d", "1s", "-c", "20"]);
+    let started = r["requests"]["started"].as_u64().unwrap();
+    assert!(
+        (450..=510).contains(&started),
+        "{started} starts in 1 s at 500/s"
+    );
+    assert_eq!(r["requests"]["aborted"], 0, "{:#}", r["requests"]);
+    assert_eq!(r["replies"]["total"].as_u64().unwrap(), started, "{r:#}");
 }

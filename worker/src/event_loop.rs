@@ -306,6 +306,15 @@ impl<'a> Worker<'a> {
             let now = now_ns();
             if self.header.stop_requested() || end_ns.is_some_and(|end| now >= end) {
                 stopped_ns = Some(now);
+                if self.lazy
+                    && self
+                        .poll
+                        .poll(&mut self.events, Some(Duration::ZERO))
+                        .is_ok()
+                {
+                    // Replies that came while the loop slept are replies, not aborts.
+                    self.dispatch(now_ns());
+                }
                 self.abort_all(now);
                 break;
             }
