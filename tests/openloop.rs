@@ -263,14 +263,18 @@ fn the_log_has_each_requests_scheduled_time() {
     }
 }
 
-/// Runs `volley URL --rate 500 -n N -w 1 --json -q` plus `extra` against `srv`.
+/// An open loop that sleeps through replies: 200 starts per second on one worker, a
+/// start every 5 ms (within `LAZY_NS`), so a reply is read up to 5 ms after it came.
+const LAZY_RATE: &str = "200";
+
+/// Runs `volley URL --rate 200 -n N -w 1 --json -q` plus `extra` against `srv`.
 fn lazy_run(srv: &TestServer, n: u32, extra: &[&str]) -> serde_json::Value {
     lazy_run_url(&srv.url("/lazy"), n, extra)
 }
 
-/// Runs `volley URL --rate 500 -n N -w 1 --json -q` (no `-n` when N is 0) plus `extra`.
+/// Runs `volley URL --rate 200 -n N -w 1 --json -q` (no `-n` when N is 0) plus `extra`.
 fn lazy_run_url(url: &str, n: u32, extra: &[&str]) -> serde_json::Value {
-    let mut args = vec![url.to_string(), "--rate".into(), "500".into()];
+    let mut args = vec![url.to_string(), "--rate".into(), LAZY_RATE.into()];
     if n > 0 {
         args.extend(["-n".into(), n.to_string()]);
     }
@@ -285,36 +289,36 @@ fn lazy_run_url(url: &str, n: u32, extra: &[&str]) -> serde_json::Value {
 
 #[test]
 fn an_open_loop_sleeps_through_replies_and_dates_them_on_arrival() {
-    // 500 arrivals/s: a start every 2 ms. The loop sleeps from one start to the next and
-    // reads the reply that came meanwhile when it wakes, about 2 ms after the request.
-    // The server answers 200 µs after each request; the reply time must say that (the
-    // kernel's receive date), not when it was read.
+    // The loop sleeps from one start to the next and reads the reply that came meanwhile
+    // when it wakes, 5 ms after the request. The server answers 200 µs after each
+    // request; the reply time must say that (the kernel's receive date), not when it
+    // was read.
     let srv = TestServer::start(ServerConfig::default().with_delay(Duration::from_micros(200)));
     for extra in [&[][..], &["-H", "Connection: close"][..]] {
-        let r = lazy_run(&srv, 500, &[&["-c", "20"][..], extra].concat());
-        assert_eq!(r["replies"]["total"], 500, "{extra:?} {r:#}");
+        let r = lazy_run(&srv, 200, &[&["-c", "20"][..], extra].concat());
+        assert_eq!(r["replies"]["total"], 200, "{extra:?} {r:#}");
         let lat = |k: &str, q: &str| r["latency_ms"][k][q].as_f64().unwrap_or(-1.0);
         let (p50, first) = (lat("reply", "p50"), lat("first_byte", "p50"));
         assert!(
-            (0.2..1.0).contains(&p50) && (0.2..1.0).contains(&first),
+            (0.2..2.5).contains(&p50) && (0.2..2.5).contains(&first),
             "{extra:?}: reply p50 {p50} ms, first byte p50 {first} ms: the server's delay \
-             is 0.2 ms, the next wake-up 2 ms"
+             is 0.2 ms, the next wake-up 5 ms"
         );
         // One wake-up per request, not one for the start and one for the reply.
         let wakeups = r["cpu_s"]["wakeups"].as_f64().unwrap();
-        assert!(wakeups < 1.4 * 500.0, "{extra:?}: {wakeups} wake-ups");
+        assert!(wakeups < 1.4 * 200.0, "{extra:?}: {wakeups} wake-ups");
         // Connects are not slept through: a new connection's request goes out at once.
         assert!(lat("connect", "p50") < 1.0, "{extra:?} connect {r:#}");
         let secs = r["duration_s"].as_f64().unwrap();
-        assert!((0.9..1.5).contains(&secs), "{extra:?}: {secs} s");
+        assert!((0.95..1.5).contains(&secs), "{extra:?}: {secs} s");
     }
-    // The schedule stays even: the server sees a request every 2 ms.
+    // The schedule stays even: the server sees a request every 5 ms.
     let got = srv.received();
-    let gaps = gaps_ms(&got[got.len() - 499..]);
+    let gaps = gaps_ms(&got[got.len() - 199..]);
     let (mean, _) = mean_cv(&gaps);
-    assert!((1.9..2.1).contains(&mean), "mean gap {mean} ms");
+    assert!((4.8..5.2).contains(&mean), "mean gap {mean} ms");
     let (p10, p90) = (quantile(&gaps, 0.1), quantile(&gaps, 0.9));
-    assert!(p10 > 1.0 && p90 < 3.0, "gaps p10 {p10} p90 {p90} ms");
+    assert!(p10 > 3.0 && p90 < 7.0, "gaps p10 {p10} p90 {p90} ms");
 }
 
 #[test]
@@ -326,38 +330,58 @@ fn an_open_loop_sleeping_through_replies_still_times_out_on_time() {
     assert_eq!(r["errors"]["client-timo"], 100, "{r:#}");
     assert_eq!(r["replies"]["total"], 0, "{r:#}");
     let secs = r["duration_s"].as_f64().unwrap();
-    // 100 starts take 0.2 s; the last one times out 0.1 s later.
-    assert!((0.25..0.6).contains(&secs), "{secs} s");
+    // 100 starts take 0.5 s; the last one times out 0.1 s later.
+    assert!((0.55..0.9).contains(&secs), "{secs} s");
 }
 
 #[test]
 fn an_open_loop_sleeping_through_replies_ends_a_body_at_its_last_byte_not_its_eof() {
-    // A body that runs to the connection's end (no length): the reply ends with its last
-    // byte, read late like any other; the end-of-file read at the next wake-up, 2 ms
-    // later, must not date it.
+    // A body that runs to the connection's end (no length), closed right after it: the
+    // reply ends with its last byte, read late like any other; the end-of-file read at
+    // the next wake-up, up to 5 ms later, must not date it.
     let srv = volley_testsupport::hostile::s10_body_until_close(1, "until the close\n");
-    let r = lazy_run_url(&srv.url("/"), 200, &["-c", "20"]);
-    assert_eq!(r["replies"]["total"], 200, "{r:#}");
-    assert_eq!(r["bytes"]["body"], 200 * 16, "{r:#}");
+    let r = lazy_run_url(&srv.url("/"), 100, &["-c", "20"]);
+    assert_eq!(r["replies"]["total"], 100, "{r:#}");
+    assert_eq!(r["bytes"]["body"], 100 * 16, "{r:#}");
     let p50 = r["latency_ms"]["reply"]["p50"].as_f64().unwrap();
-    assert!(p50 < 1.0, "reply p50 {p50} ms");
+    assert!(p50 < 2.5, "reply p50 {p50} ms");
+}
+
+#[test]
+fn an_open_loop_sleeping_through_replies_dates_a_late_close_when_it_comes() {
+    // A body that ends with the connection, closed 30 ms after its last byte: the reply
+    // ends with the close, as in a loop woken by each reply.
+    use volley_testsupport::hostile::{HostileServer, Step, raw};
+    let srv = HostileServer::every_connection(
+        "late-close",
+        vec![
+            Step::ReadRequest,
+            Step::Write(raw("HTTP/1.1 200 OK", "", b"until the close\n")),
+            Step::Sleep(Duration::from_millis(30)),
+            Step::Close,
+        ],
+    );
+    let r = lazy_run_url(&srv.url("/"), 60, &["-c", "40"]);
+    assert_eq!(r["replies"]["total"], 60, "{r:#}");
+    let p50 = r["latency_ms"]["reply"]["p50"].as_f64().unwrap();
+    assert!((29.0..45.0).contains(&p50), "reply p50 {p50} ms");
 }
 
 #[test]
 fn an_open_loop_sleeping_through_replies_reads_them_before_their_deadline_fires() {
-    // Every reply comes 2 ms before its 40 ms deadline, which falls on a scheduled start
-    // (40 ms is 20 starts at 500/s): no start comes between the reply and the deadline.
+    // Every reply comes 4 ms before its 40 ms deadline, which falls on a scheduled start
+    // (40 ms is 8 starts at 200/s): no start comes between the reply and the deadline.
     // The loop slept through the reply; waking for the deadline, it must read the reply
     // before it counts a timeout.
-    let srv = TestServer::start(ServerConfig::default().with_delay(Duration::from_millis(38)));
-    let r = lazy_run(&srv, 200, &["--timeout", "40ms", "-c", "50"]);
+    let srv = TestServer::start(ServerConfig::default().with_delay(Duration::from_millis(36)));
+    let r = lazy_run(&srv, 100, &["--timeout", "40ms", "-c", "50"]);
     let replies = r["replies"]["total"].as_u64().unwrap();
-    // A reply the server sends more than 1 ms late is a real timeout; a loaded machine
-    // may make a few.
+    // A reply the server sends over 4 ms late is a real timeout; a loaded machine may
+    // make some. Reading after the deadline instead made most of them timeouts.
     assert!(
-        replies >= 180,
-        "{replies} replies of 200: {:#}",
-        r["errors"]
+        replies >= 75,
+        "{replies} replies of 100: {:#}",
+        r["errors_detail"]
     );
 }
 
@@ -369,9 +393,29 @@ fn an_open_loop_sleeping_through_replies_counts_the_last_ones_at_the_end() {
     let r = lazy_run_url(&srv.url("/end"), 0, &["-d", "1s", "-c", "20"]);
     let started = r["requests"]["started"].as_u64().unwrap();
     assert!(
-        (450..=510).contains(&started),
-        "{started} starts in 1 s at 500/s"
+        (190..=205).contains(&started),
+        "{started} starts in 1 s at 200/s"
     );
     assert_eq!(r["requests"]["aborted"], 0, "{:#}", r["requests"]);
     assert_eq!(r["replies"]["total"].as_u64().unwrap(), started, "{r:#}");
+}
+
+#[test]
+fn an_open_loop_sleeping_through_replies_reads_a_large_body_as_it_comes() {
+    // 160 KiB bodies overfill a fresh receive window: a loop that slept on through a body
+    // would stall the server for the rest of its sleep, and the body's last bytes would
+    // really come late. A worker that sees such replies wakes for each.
+    let srv = TestServer::start(ServerConfig::new(volley_testsupport::Reply::Fixed {
+        status: 200,
+        body: vec![b'x'; 160 * 1024],
+    }));
+    let r = lazy_run(&srv, 100, &["-c", "20"]);
+    assert_eq!(r["replies"]["total"], 100, "{r:#}");
+    let lat = |q: &str| r["latency_ms"]["reply"][q].as_f64().unwrap();
+    assert!(
+        lat("p50") < 2.0 && lat("p90") < 2.5,
+        "reply p50 {} p90 {} ms",
+        lat("p50"),
+        lat("p90")
+    );
 }

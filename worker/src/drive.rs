@@ -8,7 +8,7 @@ use volley_scoreboard::{Counter, ErrorClass};
 
 use crate::arrivals::SESSION_STREAM_BASE;
 use crate::conn::{Conn, Transport, enable_rx_stamps};
-use crate::event_loop::{MAX_UNSTAMPED, Worker};
+use crate::event_loop::{LAZY_MAX_REPLY, MAX_UNSTAMPED, Worker};
 use crate::hooks::{Ctx, Next, Prev, SlotHooks};
 use crate::http::Framing;
 use crate::http::request::serialize;
@@ -883,10 +883,13 @@ impl Worker<'_> {
         };
         match read {
             Ok((0, _)) => {
-                // A body that ends with the connection ends with its last byte; when
-                // replies are read late (an open loop's lazy wake-ups) that byte's date
-                // is the reply's end, not the moment the end-of-file was read.
-                let end = if self.lazy && slot.times.first_byte != 0 {
+                // A body that ends with the connection: when the loop slept through
+                // both its last bytes and the close (an open loop's lazy wake-ups), the
+                // close came between the last byte's date and now; the last byte's date
+                // it is (servers close right after the body). A close that came later
+                // found the slot watched (a reply begun) and is dated when read.
+                let end = if self.lazy && slot.times.first_byte != 0 && slot.read_turn == self.turn
+                {
                     slot.times.last_read
                 } else {
                     now
@@ -926,6 +929,11 @@ impl Worker<'_> {
                 }
                 self.stats.add(Counter::BytesReceived, n as u64);
                 slot.reply_bytes += n;
+                if self.lazy && slot.reply_bytes > LAZY_MAX_REPLY {
+                    // Replies larger than a fresh receive window stall the server while
+                    // the loop sleeps: from now on this worker wakes for every reply.
+                    self.lazy = false;
+                }
                 if n == space
                     && slot.buf.len() < LARGE_BUFFER
                     && matches!(slot.phase, Phase::Body { .. })
@@ -935,6 +943,7 @@ impl Worker<'_> {
                     grow = true;
                 }
                 slot.times.last_read = now;
+                slot.read_turn = self.turn;
                 if slot.times.first_byte == 0 {
                     slot.times.first_byte = now;
                     self.rearm(s);
@@ -946,6 +955,8 @@ impl Worker<'_> {
                 {
                     self.rearm(s);
                 }
+                // A reply begun is read as it comes (see `Worker::io_idle`).
+                self.watch_io(s);
                 let slot = &mut self.slots[s as usize];
                 if matches!(slot.phase, Phase::Body { .. }) {
                     let step = self.on_body_bytes(s, 0, n, now);

@@ -57,7 +57,10 @@ const PRECISE_BACKSTOP: Duration = Duration::from_millis(2);
 const EVENTS_CAPACITY: usize = 1024;
 /// An open loop whose next start is at most this far away sleeps through reply arrivals
 /// and reads the replies when it wakes for that start (see [`Worker::run`]).
-const LAZY_NS: u64 = 2_000_000;
+const LAZY_NS: u64 = 5_000_000;
+/// A reply larger than this (about a fresh connection's receive window) makes a worker
+/// stop sleeping through replies: the server would stall on a full window meanwhile.
+pub(crate) const LAZY_MAX_REPLY: usize = 64 * 1024;
 /// Replies read without a kernel receive date after which an open loop stops sleeping
 /// through replies (the dates are not coming).
 pub(crate) const MAX_UNSTAMPED: u64 = 64;
@@ -271,6 +274,7 @@ impl<'a> Worker<'a> {
         self.board = Some(board);
         // Hooks may start work when a reply arrives: wake for every reply.
         self.lazy = false;
+        self._dating = None;
         self
     }
 
@@ -278,12 +282,16 @@ impl<'a> Worker<'a> {
     /// done, the duration is over, or the supervisor sets the stop flag.
     ///
     /// An open loop of single requests over plain TCP (`lazy`) sleeps through reply
-    /// arrivals while its next start is at most 2 ms (`LAZY_NS`) away and no slot waits on a
-    /// connect or a write: it takes the events already there (a zero-timeout poll), then
-    /// sleeps on the clock until that start. Replies are read with `SO_TIMESTAMPNS` and
-    /// dated by the kernel's receive time, clamped between the request's start and the
-    /// read, so reading them late changes no figure. Timeouts are timers, so they wake
-    /// the loop as before.
+    /// arrivals while its next start is at most 5 ms (`LAZY_NS`) away and no slot waits on
+    /// a connect, a write or the rest of a reply begun: it sleeps on the clock until that
+    /// start, then takes the events that came (a zero-timeout poll) before it starts
+    /// anything. Replies are read with `SO_TIMESTAMPNS` and dated by the kernel's receive
+    /// time, clamped between the request's start and the read, so reading them late
+    /// changes no reply time (a first byte merged with later segments during one sleep
+    /// takes their date). Timeouts are timers and wake the loop as before; a deadline
+    /// reads its slot's socket before it counts a timeout. A reply over
+    /// `LAZY_MAX_REPLY` bytes, or 64 replies without a date, end the sleeping for the
+    /// worker.
     ///
     /// # Errors
     ///
@@ -330,14 +338,14 @@ impl<'a> Worker<'a> {
                 now
             };
             if self.lazy && wake > now && wake - now <= LAZY_NS && self.io_idle() {
-                // The next start is near and no slot waits on a connect or a write: take
-                // what has arrived without waiting, then sleep until that start, however
-                // many replies arrive meanwhile. Replies carry their kernel receive
-                // dates, so reading them late does not make them late. This halves the
-                // wake-ups of an open loop (one per request instead of two), and waking
-                // is most of its cost.
+                // The next start is near and no slot waits on a connect, a write or the
+                // rest of a reply: sleep until that start, however many replies arrive
+                // meanwhile, then take what came (before the start: a server's close
+                // of a kept connection is seen before a request is written into it).
+                // Replies carry their kernel receive dates, so reading them late does
+                // not make them late. This halves the wake-ups of an open loop (one per
+                // request instead of two), and waking is most of its cost.
                 if self.polled {
-                    self.polled = false;
                     self.stats.wakeups += 1;
                     let at = TimeSpec::from_duration(Duration::from_nanos(wake));
                     // EINTR (a signal) only ends the sleep early: the loop looks again.
@@ -346,7 +354,6 @@ impl<'a> Worker<'a> {
                         ClockNanosleepFlags::TIMER_ABSTIME,
                         &at,
                     );
-                    continue;
                 }
                 self.polled = true;
                 match self.poll.poll(&mut self.events, Some(Duration::ZERO)) {
@@ -388,7 +395,8 @@ impl<'a> Worker<'a> {
             return;
         }
         if self.lazy {
-            self.rt_offset = realtime_ns().wrapping_sub(now) as i64;
+            // Back to back, so that a preemption between them cannot skew the offset.
+            self.rt_offset = realtime_ns().wrapping_sub(now_ns()) as i64;
         }
         {
             // Copy out first: driving a slot needs `&mut self`. No allocation: the
@@ -420,8 +428,8 @@ impl<'a> Worker<'a> {
         }
     }
 
-    /// Notes that slot `s` waits on its socket for a connect or a write: while it does,
-    /// the loop wakes for socket events.
+    /// Notes that slot `s` waits on its socket for a connect, a write or the rest of a
+    /// reply it has begun to read: while it does, the loop wakes for socket events.
     #[inline]
     pub(crate) fn watch_io(&mut self, s: u32) {
         if self.lazy {
@@ -433,12 +441,18 @@ impl<'a> Worker<'a> {
         }
     }
 
-    /// No slot waits for a connect or a write (those in `io_wait` that moved on leave it).
+    /// No slot waits for a connect, a write or the rest of a reply (those in `io_wait`
+    /// that moved on leave it). A reply begun is read as it comes: sleeping through it
+    /// would let a large body fill the receive window and stall the server.
     fn io_idle(&mut self) -> bool {
         let slots = &mut self.slots;
         self.io_wait.retain(|&s| {
             let slot = &mut slots[s as usize];
-            slot.io_watch = matches!(slot.phase, Phase::Connecting | Phase::Sending);
+            slot.io_watch = match slot.phase {
+                Phase::Connecting | Phase::Sending | Phase::Body { .. } => true,
+                Phase::AwaitHead { .. } => slot.filled > 0,
+                _ => false,
+            };
             slot.io_watch
         });
         self.io_wait.is_empty()

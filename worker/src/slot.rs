@@ -143,6 +143,9 @@ pub struct Slot {
     /// In the worker's list of slots that wait on the socket for something other than a
     /// reply (a connect or a write): the loop must not sleep through their events.
     pub io_watch: bool,
+    /// Loop turn of the last read that brought bytes (dates an end-of-file read in the
+    /// same turn, see `on_receiving`).
+    pub read_turn: u64,
     /// Where the slot is in the URL list.
     pub walk: Walk,
     /// The URL-list entry of the current request (of the chain's first request for a
@@ -316,6 +319,7 @@ impl Slot {
             timer_ns: 0,
             queued: false,
             io_watch: false,
+            read_turn: 0,
             walk: Walk::default(),
             entry: 0,
             hop: 0,
