@@ -110,6 +110,7 @@ impl Worker<'_> {
         }
         if start_at > now {
             self.slots[s as usize].phase = Phase::PreDelay;
+            self.scheduled_slots += 1;
             self.arm(s, start_at);
             return;
         }

@@ -414,6 +414,7 @@ impl Worker<'_> {
             self.enqueue(s);
         } else if matches!(slot.phase, Phase::PreDelay) {
             slot.deadline_ns = 0;
+            self.scheduled_slots -= 1;
             self.begin(s, false, now);
         } else if awaiting
             && slot.continue_pending

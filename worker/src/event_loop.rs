@@ -112,6 +112,10 @@ pub struct Worker<'a> {
     io_wait: Vec<u32>,
     /// Replies read without a receive date while `lazy`.
     pub(crate) unstamped: u64,
+    /// Slots waiting for their next start (`Phase::PreDelay`). None in an open loop
+    /// means every slot is busy: a reply then frees a slot for a start already due, so
+    /// the loop must not sleep through it.
+    pub(crate) scheduled_slots: usize,
     /// While `lazy`: a socket with receive dating on, open for the whole run. Linux turns
     /// dating on system-wide a moment after the first socket asks (and off after the last
     /// one closes); this one asks before the release, so the first replies are dated.
@@ -240,6 +244,7 @@ impl<'a> Worker<'a> {
             rt_offset: 0,
             io_wait: Vec::with_capacity(n),
             unstamped: 0,
+            scheduled_slots: 0,
             _dating: dating,
             polled: false,
             stats: Stats::new(slot),
@@ -313,7 +318,9 @@ impl<'a> Worker<'a> {
             self.turn += 1;
             let now = now_ns();
             if self.header.stop_requested() || end_ns.is_some_and(|end| now >= end) {
-                stopped_ns = Some(now);
+                // A duration ends at its end: a last turn that ran past it (a large
+                // batch) does not stretch it.
+                stopped_ns = Some(end_ns.map_or(now, |end| end.min(now)));
                 if self.lazy
                     && self
                         .poll
@@ -337,7 +344,12 @@ impl<'a> Worker<'a> {
             } else {
                 now
             };
-            if self.lazy && wake > now && wake - now <= LAZY_NS && self.io_idle() {
+            if self.lazy
+                && self.scheduled_slots > 0
+                && wake > now
+                && wake - now <= LAZY_NS
+                && self.io_idle()
+            {
                 // The next start is near and no slot waits on a connect, a write or the
                 // rest of a reply: sleep until that start, however many replies arrive
                 // meanwhile, then take what came (before the start: a server's close
