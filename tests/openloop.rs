@@ -454,5 +454,27 @@ fn an_open_loop_with_every_slot_busy_starts_the_next_request_when_a_reply_frees_
     );
     turn.sort_by(f64::total_cmp);
     let p50 = turn[turn.len() / 2];
-    assert!(p50 < 1.0, "turnaround p50 {p50} ms");
+    assert!(p50 < 2.0, "turnaround p50 {p50} ms");
+}
+
+#[test]
+fn wake_per_reply_wakes_for_every_reply_and_only_in_an_open_loop() {
+    let srv = TestServer::start(ServerConfig::default().with_delay(Duration::from_micros(200)));
+    let r = lazy_run(&srv, 200, &["-c", "20", "--wake-per-reply"]);
+    assert_eq!(r["replies"]["total"], 200, "{r:#}");
+    // One wake-up for each start and one for each reply.
+    let wakeups = r["cpu_s"]["wakeups"].as_f64().unwrap();
+    assert!(wakeups > 1.7 * 200.0, "{wakeups} wake-ups");
+    let p50 = r["latency_ms"]["reply"]["p50"].as_f64().unwrap();
+    assert!((0.2..2.5).contains(&p50), "reply p50 {p50} ms");
+    let out = volley()
+        .args([&srv.url("/"), "-n", "1", "--wake-per-reply"])
+        .run();
+    assert_eq!(out.code, Some(2), "{}", out.stderr);
+    assert!(
+        out.stderr
+            .contains("'--wake-per-reply': only with --rate or --period"),
+        "{}",
+        out.stderr
+    );
 }

@@ -159,6 +159,13 @@ pub struct OpenLoopArgs {
     /// [default: 1, or one round of a run file's URL list].
     #[arg(long, value_name = "N")]
     pub calls: Option<u32>,
+
+    /// Open loop: wake for every reply. By default a worker whose next start is near
+    /// sleeps until it and reads the replies that came meanwhile (half the wake-ups),
+    /// dated by the kernel on arrival; a first byte that came in its own segment during
+    /// such a sleep can then read late.
+    #[arg(long)]
+    pub wake_per_reply: bool,
 }
 
 /// TLS client options (for https URLs): the same flags for `volley URL` and `volley run`.

@@ -945,6 +945,7 @@ pub fn parse(args: &[String]) -> Result<Parsed, ConfigError> {
     let (requests, open_loop, limit, conn_requests) = match sessions {
         None => {
             let open_loop = arrival.map(|arrival| OpenLoop {
+                wake_per_reply: false,
                 arrival,
                 calls: num_calls,
                 client,
@@ -978,6 +979,7 @@ pub fn parse(args: &[String]) -> Result<Parsed, ConfigError> {
                 })
                 .collect();
             let open_loop = OpenLoop {
+                wake_per_reply: false,
                 arrival: arrival.unwrap_or(Arrival::Immediate),
                 calls,
                 client,
@@ -1016,6 +1018,7 @@ pub fn parse(args: &[String]) -> Result<Parsed, ConfigError> {
             // Without a rate, httperf runs sessions one after another.
             let arrival = arrival.unwrap_or(Arrival::Immediate);
             let open_loop = OpenLoop {
+                wake_per_reply: false,
                 arrival,
                 calls: templates[0].calls,
                 client,

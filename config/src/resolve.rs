@@ -197,6 +197,7 @@ fn run_spec(
             load.open.calls,
             1,
             load.open.client,
+            load.open.wake_per_reply,
         )?,
         conn_requests: None,
         pipeline: pipeline(load.open.pipeline, IteratorKind::Default)?,
@@ -233,13 +234,15 @@ pub(crate) fn read_body(flag: &'static str, s: &str) -> Result<Vec<u8>, ConfigEr
     }
 }
 
-/// `--rate`/`--period` and `--calls` (whose default is `default_calls`).
+/// `--rate`/`--period`, `--calls` (whose default is `default_calls`) and
+/// `--wake-per-reply`.
 pub(crate) fn open_loop(
     rate: Option<crate::values::RateArg>,
     period: Option<crate::values::PeriodArg>,
     calls: Option<u32>,
     default_calls: u32,
     client: Option<crate::values::ClientArg>,
+    wake_per_reply: bool,
 ) -> Result<Option<crate::spec::OpenLoop>, ConfigError> {
     let arrival = match (rate, period) {
         (Some(r), _) => r.arrival(),
@@ -259,6 +262,13 @@ pub(crate) fn open_loop(
                     "only with --rate or --period (an open-loop run)",
                 ));
             }
+            if wake_per_reply {
+                return Err(ConfigError::invalid(
+                    "--wake-per-reply",
+                    true,
+                    "only with --rate or --period (a closed loop always wakes for replies)",
+                ));
+            }
             return Ok(None);
         }
     };
@@ -269,6 +279,7 @@ pub(crate) fn open_loop(
     };
     Ok(Some(crate::spec::OpenLoop {
         arrival,
+        wake_per_reply,
         calls,
         client: client.map_or((0, 1), |c| (c.0, c.1)),
         templates: Vec::new(),

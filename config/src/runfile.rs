@@ -553,6 +553,7 @@ fn build(
             args.open.calls.or(file_calls),
             list_len,
             args.open.client,
+            args.open.wake_per_reply,
         )?,
         conn_requests: None,
         pipeline: crate::resolve::pipeline(args.open.pipeline, iterator)?,

@@ -654,6 +654,7 @@ fn lazy_eligible(spec: &RunSpec, requests: &[Prepared]) -> bool {
         return false;
     };
     open.calls == 1
+        && !open.wake_per_reply
         && open.arrival != volley_config::Arrival::Immediate
         && open.templates.is_empty()
         && open.bursts.is_empty()
