@@ -410,34 +410,32 @@ impl<'a> Worker<'a> {
             // Back to back, so that a preemption between them cannot skew the offset.
             self.rt_offset = realtime_ns().wrapping_sub(now_ns()) as i64;
         }
+        // Copy out first: driving a slot needs `&mut self`. No allocation: the
+        // buffer's capacity covers a full batch of events.
+        let mut fired = std::mem::take(&mut self.fired);
+        fired.clear();
+        let mut timer_fired = false;
+        fired.extend(
+            self.events
+                .iter()
+                .filter(|ev| {
+                    let timer = ev.token() == TIMER_TOKEN;
+                    timer_fired |= timer;
+                    !timer
+                })
+                .map(|ev| (Handle::from_token(ev.token()), Ready::of(ev))),
+        );
+        if let Some((_, armed)) = self.precise.as_mut()
+            && timer_fired
         {
-            // Copy out first: driving a slot needs `&mut self`. No allocation: the
-            // buffer's capacity covers a full batch of events.
-            let mut fired = std::mem::take(&mut self.fired);
-            fired.clear();
-            let mut timer_fired = false;
-            fired.extend(
-                self.events
-                    .iter()
-                    .filter(|ev| {
-                        let timer = ev.token() == TIMER_TOKEN;
-                        timer_fired |= timer;
-                        !timer
-                    })
-                    .map(|ev| (Handle::from_token(ev.token()), Ready::of(ev))),
-            );
-            if let Some((_, armed)) = self.precise.as_mut()
-                && timer_fired
-            {
-                // The expiry need not be read: arming the timer again (`poll_timeout`)
-                // resets its count, and its next expiry brings a new edge.
-                *armed = 0;
-            }
-            for &(h, ready) in &fired {
-                self.on_event(h, ready, now);
-            }
-            self.fired = fired;
+            // The expiry need not be read: arming the timer again (`poll_timeout`)
+            // resets its count, and its next expiry brings a new edge.
+            *armed = 0;
         }
+        for &(h, ready) in &fired {
+            self.on_event(h, ready, now);
+        }
+        self.fired = fired;
     }
 
     /// Notes that slot `s` waits on its socket for a connect, a write or the rest of a
