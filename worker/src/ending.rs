@@ -27,6 +27,15 @@ pub const GENERATOR_BACKOFF_NS: u64 = 10_000_000;
 pub const EXPECT_WAIT_NS: u64 = 1_000_000_000;
 
 impl Worker<'_> {
+    /// httperf's `--retry-on-failure` is on for this run's sessions.
+    fn retry_on_failure(&self) -> bool {
+        self.spec
+            .open_loop
+            .as_ref()
+            .and_then(|o| o.sessions)
+            .is_some_and(|r| r.retry_on_failure)
+    }
+
     /// Counts a reply and readies the slot for its next request.
     pub(crate) fn complete(&mut self, s: u32, status: u16, reusable: bool, now: u64) {
         if self.printer.is_some() {
@@ -143,12 +152,7 @@ impl Worker<'_> {
     /// again at once under `--retry-on-failure` (not for a pipelined burst, and at most
     /// [`MAX_SESSION_RETRIES`] times), else the session fails and its connection closes.
     fn failure_status(&mut self, s: u32, status: u16, bad_status: bool, now: u64) {
-        let retry_on = self
-            .spec
-            .open_loop
-            .as_ref()
-            .and_then(|o| o.sessions)
-            .is_some_and(|r| r.retry_on_failure);
+        let retry_on = self.retry_on_failure();
         let slot = &mut self.slots[s as usize];
         let in_burst = std::mem::take(&mut slot.session_failed) | slot.pipelined;
         slot.session_replies += 1;
@@ -350,12 +354,7 @@ impl Worker<'_> {
             return;
         }
         self.stats.failed(f);
-        let retry_on = self
-            .spec
-            .open_loop
-            .as_ref()
-            .and_then(|o| o.sessions)
-            .is_some_and(|r| r.retry_on_failure);
+        let retry_on = self.retry_on_failure();
         let slot = &self.slots[s as usize];
         // httperf's --retry-on-failure: a session's new connection that fails before any
         // reply is made again (a timeout still fails the session).

@@ -213,53 +213,53 @@ pub fn parse_head_limited(
 /// path never calls it. Invalid UTF-8 is replaced.
 pub fn reply_details(buf: &[u8], reason: &mut String, location: Option<&mut String>) {
     reason.clear();
-    let mut storage = [const { MaybeUninit::<httparse::Header<'_>>::uninit() }; MAX_HEADERS_CAP];
-    let mut reply = httparse::Response::new(&mut []);
-    let parsed = httparse::ParserConfig::default()
-        .allow_obsolete_multiline_headers_in_responses(true)
-        .parse_response_with_uninit_headers(&mut reply, buf, &mut storage);
-    if !matches!(parsed, Ok(httparse::Status::Complete(_))) {
-        if let Some(l) = location {
-            l.clear();
-        }
-        return;
-    }
-    reason.push_str(&String::from_utf8_lossy(
-        reply.reason.unwrap_or("").as_bytes(),
-    ));
-    if let Some(l) = location {
+    let mut location = location;
+    if let Some(l) = location.as_deref_mut() {
         l.clear();
-        if let Some(h) = reply
-            .headers
-            .iter()
-            .find(|h| h.name.eq_ignore_ascii_case("location"))
+    }
+    with_complete_head(buf, |reply| {
+        reason.push_str(&String::from_utf8_lossy(
+            reply.reason.unwrap_or("").as_bytes(),
+        ));
+        if let Some(l) = location
+            && let Some(h) = reply
+                .headers
+                .iter()
+                .find(|h| h.name.eq_ignore_ascii_case("location"))
         {
             l.push_str(String::from_utf8_lossy(h.value).trim());
         }
-    }
+    });
 }
 
 /// Sets `cookie` to the `name=value` part (up to the first `;`, trimmed) of the last
 /// `Set-Cookie` field of the complete head at the start of `buf`, if it has one; otherwise
 /// leaves it as it is. httperf's session cookie: one per session, the last one wins.
 pub fn take_cookie(buf: &[u8], cookie: &mut String) {
+    with_complete_head(buf, |reply| {
+        if let Some(h) = reply
+            .headers
+            .iter()
+            .rev()
+            .find(|h| h.name.eq_ignore_ascii_case("set-cookie"))
+        {
+            let value = h.value.split(|&b| b == b';').next().unwrap_or_default();
+            cookie.clear();
+            cookie.push_str(String::from_utf8_lossy(value.trim_ascii()).as_ref());
+        }
+    });
+}
+
+/// Parses the head at the start of `buf` (off the hot path) and hands it to `f` if it is
+/// complete.
+fn with_complete_head(buf: &[u8], f: impl FnOnce(&httparse::Response<'_, '_>)) {
     let mut storage = [const { MaybeUninit::<httparse::Header<'_>>::uninit() }; MAX_HEADERS_CAP];
     let mut reply = httparse::Response::new(&mut []);
     let parsed = httparse::ParserConfig::default()
         .allow_obsolete_multiline_headers_in_responses(true)
         .parse_response_with_uninit_headers(&mut reply, buf, &mut storage);
-    if !matches!(parsed, Ok(httparse::Status::Complete(_))) {
-        return;
-    }
-    if let Some(h) = reply
-        .headers
-        .iter()
-        .rev()
-        .find(|h| h.name.eq_ignore_ascii_case("set-cookie"))
-    {
-        let value = h.value.split(|&b| b == b';').next().unwrap_or_default();
-        cookie.clear();
-        cookie.push_str(String::from_utf8_lossy(value.trim_ascii()).as_ref());
+    if matches!(parsed, Ok(httparse::Status::Complete(_))) {
+        f(&reply);
     }
 }
 
