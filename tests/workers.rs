@@ -184,13 +184,14 @@ fn a_second_sigint_kills_workers_that_do_not_stop() {
     // A stopped worker cannot see the stop flag: only the second SIGINT ends it.
     nix::sys::signal::kill(frozen, nix::sys::signal::Signal::SIGSTOP).unwrap();
     running.signal(libc::SIGINT);
-    std::thread::sleep(Duration::from_millis(300));
+    // A second interrupt counts only a second after the first (see the next test).
+    std::thread::sleep(Duration::from_millis(1300));
     let second = std::time::Instant::now();
     running.signal(libc::SIGINT);
     let out = running.wait();
     assert!(
         second.elapsed() < Duration::from_secs(3),
-        "the second SIGINT ends the run at once (the grace period is 5 s): {:?}",
+        "the second SIGINT ends the run at once (the heartbeat grace is 3 s): {:?}",
         second.elapsed()
     );
     assert_eq!(out.code, Some(130), "{}", out.stderr);
@@ -201,4 +202,121 @@ fn a_second_sigint_kills_workers_that_do_not_stop() {
     assert_eq!(r["workers"][0]["reported"], true);
     assert_invariant(&r);
     assert!(!segment_exists(&name), "segment left behind");
+}
+
+/// Issue 13: a Ctrl-C that reaches volley twice at once (from the terminal and from a
+/// wrapper such as `timeout` that forwards it) is one interrupt: the workers stop and
+/// report, nobody is killed, the run stays valid.
+#[test]
+fn two_interrupts_at_once_are_one_interrupt() {
+    let srv = slow_server(Duration::from_millis(50));
+    let name = run_name("sigint-double");
+    let running = volley()
+        .args([&srv.url("/"), "-w", "2", "-c", "4", "-d", "60s", "--json"])
+        .args(["--run-name", &name])
+        .spawn();
+    wait_for_requests(&name);
+    running.signal(libc::SIGINT);
+    running.signal(libc::SIGINT);
+    let out = running.wait();
+    assert_eq!(out.code, Some(130), "{}", out.stderr);
+    let r = out.json();
+    assert_eq!(r["interrupted"], true);
+    for w in r["workers"].as_array().unwrap() {
+        assert_eq!(w["reported"], true, "no worker was killed: {w:#}");
+        assert_eq!(w["exit"]["code"], 0, "{w:#}");
+    }
+    assert_eq!(r["valid"], true, "{:#}", r["invalid_reasons"]);
+    assert_invariant(&r);
+    assert!(!segment_exists(&name), "segment left behind");
+}
+
+/// Issue 13: a worker that stops making progress (here SIGSTOPped) is found by its
+/// heartbeat in the scoreboard and killed after the 3 s grace; the report names it as
+/// "stopped responding", the other worker's figures are whole, and the run ends on time.
+#[test]
+fn a_worker_that_stops_responding_is_killed_after_the_heartbeat_grace() {
+    let srv = slow_server(Duration::from_millis(5));
+    let name = run_name("stuck");
+    let running = volley()
+        .args([&srv.url("/"), "-w", "2", "-c", "4", "-d", "5s"])
+        .args(["--run-name", &name])
+        .spawn();
+    wait_for_requests(&name);
+    let sb = Scoreboard::<ReadOnly>::attach_read_only(&format!("volley-{name}")).unwrap();
+    let frozen = sb.slot(1).pid() as i32;
+    let stopped = std::time::Instant::now();
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(frozen),
+        nix::sys::signal::Signal::SIGSTOP,
+    )
+    .unwrap();
+    // Dead within the grace (plus the supervisor's 100 ms tick and some slack), while
+    // the run is still going: not at its end.
+    let gone = wait_until(Duration::from_secs(6), || {
+        !Path::new(&format!("/proc/{frozen}/stat")).exists()
+            || std::fs::read_to_string(format!("/proc/{frozen}/stat"))
+                .is_ok_and(|s| s.contains(") Z "))
+    });
+    assert!(gone, "the stopped worker was not killed");
+    let after = stopped.elapsed();
+    assert!(
+        after >= Duration::from_millis(2900) && after < Duration::from_millis(4500),
+        "killed {after:?} after it stopped (grace 3 s)"
+    );
+    let out = running.wait();
+    assert_eq!(
+        out.code,
+        Some(3),
+        "a run with a dead worker is invalid: {}",
+        out.stdout
+    );
+    assert!(
+        out.stdout.contains(&format!(
+            "worker 1 (pid {frozen}) stopped responding, killed after 3 s"
+        )),
+        "{}",
+        out.stdout
+    );
+    assert!(
+        out.elapsed < Duration::from_secs(8),
+        "the run kept its 5 s: {:?}",
+        out.elapsed
+    );
+    assert!(!segment_exists(&name), "segment left behind");
+}
+
+/// The same run in JSON: the worker's exit says `stopped_responding`, the other worker
+/// reported, and the accounting closes.
+#[test]
+fn a_stopped_worker_is_marked_in_the_json_report() {
+    let srv = slow_server(Duration::from_millis(5));
+    let name = run_name("stuck-json");
+    let running = volley()
+        .args([&srv.url("/"), "-w", "2", "-c", "4", "-d", "4s", "--json"])
+        .args(["--run-name", &name])
+        .spawn();
+    wait_for_requests(&name);
+    let sb = Scoreboard::<ReadOnly>::attach_read_only(&format!("volley-{name}")).unwrap();
+    let frozen = nix::unistd::Pid::from_raw(sb.slot(0).pid() as i32);
+    nix::sys::signal::kill(frozen, nix::sys::signal::Signal::SIGSTOP).unwrap();
+    let out = running.wait();
+    assert_eq!(out.code, Some(3), "{}", out.stderr);
+    let r = out.json();
+    let w0 = &r["workers"][0];
+    assert_eq!(w0["exit"]["stopped_responding"], true, "{w0:#}");
+    assert_eq!(w0["exit"]["signal"], 9, "{w0:#}");
+    assert_eq!(w0["reported"], false);
+    assert_eq!(r["workers"][1]["reported"], true);
+    assert_eq!(r["workers"][1]["exit"]["stopped_responding"], false);
+    assert!(
+        r["invalid_reasons"]
+            .to_string()
+            .contains("stopped responding"),
+        "{:#}",
+        r["invalid_reasons"]
+    );
+    assert_invariant(&r);
+    let d = r["duration_s"].as_f64().unwrap();
+    assert!((3.9..4.3).contains(&d), "duration_s {d}: the run's -d");
 }

@@ -23,7 +23,7 @@ use crate::counters::{Counter, ErrorClass};
 pub const MAGIC: u64 = u64::from_le_bytes(*b"VOLLEYSB");
 
 /// The layout version in [`Header`]; readers refuse any other.
-pub const LAYOUT_VERSION: u32 = 3;
+pub const LAYOUT_VERSION: u32 = 4;
 
 /// Bytes of the header, a multiple of 128 so slot 0 starts on its own cache-line pair.
 pub const HEADER_SIZE: usize = size_of::<Header>();
@@ -290,6 +290,9 @@ impl<M: Access> Header<M> {
 pub struct WorkerSlot<M: Access = ReadWrite> {
     pid: AtomicU32,
     state: AtomicU32,
+    /// `CLOCK_MONOTONIC` ns of the worker's last loop turn (0 before its first): a worker
+    /// whose heartbeat stops moving has stopped responding (stopped, stuck).
+    heartbeat_ns: AtomicU64,
     counters: [AtomicU64; Counter::COUNT],
     errors: [AtomicU64; ErrorClass::COUNT],
     mode: PhantomData<M>,
@@ -338,6 +341,12 @@ impl WorkerSlot<ReadWrite> {
     pub fn set_state(&self, state: WorkerState) {
         self.state.store(state as u32, Ordering::Release);
     }
+
+    /// Records that the worker is alive at `now_ns` (monotonic). Single writer; one plain
+    /// store on the worker's own cache lines, cheap enough for every loop turn.
+    pub fn beat(&self, now_ns: u64) {
+        self.heartbeat_ns.store(now_ns, Ordering::Relaxed);
+    }
 }
 
 impl<M: Access> WorkerSlot<M> {
@@ -354,6 +363,11 @@ impl<M: Access> WorkerSlot<M> {
     /// The worker's pid as it wrote it (0 before). Untrusted: never signal it.
     pub fn pid(&self) -> u32 {
         self.pid.load(Ordering::Relaxed)
+    }
+
+    /// The monotonic instant (ns) of the worker's last heartbeat, 0 before its first.
+    pub fn heartbeat_ns(&self) -> u64 {
+        self.heartbeat_ns.load(Ordering::Relaxed)
     }
 
     /// The worker's phase; an unknown value (a corrupt slot) reads as [`WorkerState::Forked`].
@@ -412,6 +426,8 @@ impl SlotSnapshot {
 const _: () = assert!(offset_of!(Header, magic) == 0 && offset_of!(Header, version) == 8);
 const _: () = assert!(HEADER_SIZE == 256 && align_of::<Header>() == 128);
 const _: () = assert!(SLOT_SIZE.is_multiple_of(128) && align_of::<WorkerSlot>() == 128);
+// README's "Performance and scaling" draws this size.
+const _: () = assert!(SLOT_SIZE == 384);
 const _: () = assert!(size_of::<Header<ReadOnly>>() == HEADER_SIZE);
 const _: () = assert!(size_of::<WorkerSlot<ReadOnly>>() == SLOT_SIZE);
 

@@ -9,7 +9,7 @@ use nix::errno::Errno;
 use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
 use nix::sys::signal::{Signal, kill};
 use nix::sys::wait::{WaitPidFlag, WaitStatus, waitpid};
-use volley_scoreboard::{Counter, RunState, Scoreboard, now_ns};
+use volley_scoreboard::{Counter, RunState, Scoreboard, WorkerState, now_ns};
 
 use crate::monitor::Progress;
 use crate::report::Exit;
@@ -20,6 +20,15 @@ use crate::spawn::Child;
 pub const REPLY_RATE_INTERVAL_NS: u64 = 5_000_000_000;
 /// After a stop request, how long workers get to send their reports before being killed.
 pub const STOP_GRACE: Duration = Duration::from_secs(5);
+/// A running worker whose heartbeat (its loop writes one into its scoreboard slot every
+/// turn, at least every 50 ms) is older than this has stopped responding (SIGSTOP, a
+/// hook that blocks, a bug): it is killed, and the report says so. Its counters come from
+/// the scoreboard and its requests in flight count as aborted.
+pub const HEARTBEAT_GRACE: Duration = Duration::from_secs(3);
+/// A second SIGINT/SIGTERM kills the workers only this long after the first: a Ctrl-C
+/// that reaches volley twice at once (from the terminal and from a wrapper such as
+/// `timeout` that forwards it) is one interrupt.
+pub const SECOND_INTERRUPT_AFTER: Duration = Duration::from_secs(1);
 /// The loop wakes at least this often.
 const TICK_NS: u64 = 100_000_000;
 
@@ -43,6 +52,8 @@ pub struct Waited {
 struct Tracked {
     pipe_open: bool,
     reaped: bool,
+    /// Killed for not responding (see [`HEARTBEAT_GRACE`]).
+    stuck: bool,
 }
 
 /// Waits for every child. `stop_at_ns`: when the run should be over by itself (duration
@@ -66,6 +77,7 @@ pub fn wait_all(
         .map(|_| Tracked {
             pipe_open: true,
             reaped: false,
+            stuck: false,
         })
         .collect();
     let grace = STOP_GRACE.as_nanos() as u64;
@@ -74,8 +86,11 @@ pub fn wait_all(
     let mut next_sample = start_ns.saturating_add(REPLY_RATE_INTERVAL_NS);
     let mut last_replies = 0u64;
     let mut last_sessions = 0u64;
+    let mut first_interrupt: Option<u64> = None;
+    let mut interrupts_seen = 0usize;
     while tracked.iter().any(|t| t.pipe_open || !t.reaped) {
         let now = now_ns();
+        kill_unresponsive(children, &mut tracked, sb, start_ns, now);
         if stop_deadline.is_some_and(|d| now >= d) {
             stop_deadline = None;
             sb.header().request_stop();
@@ -101,15 +116,28 @@ pub fn wait_all(
             p.tick(sb, now);
         }
         poll_once(children, &mut tracked, signals, &mut out);
-        let stops = signals.count;
-        if stops >= 1 && !out.interrupted {
-            out.interrupted = true;
-            sb.header().request_stop();
-            sb.header().set_state(RunState::Stopping);
-            kill_deadline = Some(now_ns().saturating_add(grace));
-        }
-        if stops >= 2 {
-            kill_all(children, &tracked);
+        if signals.count > interrupts_seen {
+            interrupts_seen = signals.count;
+            let now = now_ns();
+            match first_interrupt {
+                None => {
+                    first_interrupt = Some(now);
+                    out.interrupted = true;
+                    sb.header().request_stop();
+                    sb.header().set_state(RunState::Stopping);
+                    kill_deadline = Some(now.saturating_add(grace));
+                    eprintln!(
+                        "volley: interrupted: stopping the workers (interrupt again to kill them)"
+                    );
+                }
+                Some(first)
+                    if now.saturating_sub(first) >= SECOND_INTERRUPT_AFTER.as_nanos() as u64 =>
+                {
+                    kill_all(children, &tracked);
+                }
+                // The same interrupt delivered twice (terminal and wrapper).
+                Some(_) => {}
+            }
         }
         reap(children, &mut tracked, &mut out, false);
         // Every pipe closed: the remaining children are exiting; wait for them for real.
@@ -192,6 +220,7 @@ fn reap(children: &[Child], tracked: &mut [Tracked], out: &mut Waited, block: bo
                     code: None,
                     signal: Some(sig as i32),
                     core_dumped: core,
+                    stopped_responding: tracked[i].stuck && sig == Signal::SIGKILL,
                 };
                 tracked[i].reaped = true;
             }
@@ -201,6 +230,32 @@ fn reap(children: &[Child], tracked: &mut [Tracked], out: &mut Waited, block: bo
                 // ECHILD: not our child any more; nothing more will come from it.
                 tracked[i].reaped = true;
             }
+        }
+    }
+}
+
+/// Kills every running worker whose heartbeat is older than [`HEARTBEAT_GRACE`] (counted
+/// from the release for a worker that has not beaten yet).
+fn kill_unresponsive(
+    children: &[Child],
+    tracked: &mut [Tracked],
+    sb: &Scoreboard,
+    start_ns: u64,
+    now: u64,
+) {
+    let grace = HEARTBEAT_GRACE.as_nanos() as u64;
+    for (c, t) in children.iter().zip(tracked.iter_mut()) {
+        if t.reaped || t.stuck {
+            continue;
+        }
+        let slot = sb.slot(c.index as usize);
+        if slot.state() != WorkerState::Running {
+            continue;
+        }
+        let last = slot.heartbeat_ns().max(start_ns);
+        if now.saturating_sub(last) > grace {
+            t.stuck = true;
+            let _ = kill(c.pid, Signal::SIGKILL);
         }
     }
 }

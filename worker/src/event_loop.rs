@@ -317,6 +317,8 @@ impl<'a> Worker<'a> {
         loop {
             self.turn += 1;
             let now = now_ns();
+            // Alive: the supervisor kills a worker whose heartbeat stops moving.
+            self.stats.slot().beat(now);
             if self.header.stop_requested() || end_ns.is_some_and(|end| now >= end) {
                 // A duration ends at its end: a last turn that ran past it (a large
                 // batch) does not stretch it.
@@ -607,6 +609,10 @@ impl<'a> Worker<'a> {
     fn abort_all(&mut self, now: u64) {
         self.stopping = true;
         for s in 0..self.slots.len() as u32 {
+            if s % 1024 == 1023 {
+                // Closing tens of thousands of connections takes a while: still alive.
+                self.stats.slot().beat(now_ns());
+            }
             let slot = &mut self.slots[s as usize];
             match slot.phase {
                 Phase::Done | Phase::Waiting => continue,

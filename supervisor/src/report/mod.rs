@@ -19,6 +19,9 @@ pub struct Exit {
     pub signal: Option<i32>,
     /// The signal left a core dump.
     pub core_dumped: bool,
+    /// The supervisor killed it because its heartbeat in the scoreboard stopped moving
+    /// for [`crate::wait::HEARTBEAT_GRACE`] (it was stopped or stuck).
+    pub stopped_responding: bool,
 }
 
 impl Exit {
@@ -27,8 +30,15 @@ impl Exit {
         self.code == Some(0) && self.signal.is_none()
     }
 
-    /// "exited 0", "killed by signal 9 (SIGKILL)", "killed by signal 11 (SIGSEGV), core dumped".
+    /// "exited 0", "killed by signal 9 (SIGKILL)", "killed by signal 11 (SIGSEGV), core
+    /// dumped", "stopped responding, killed after 3 s".
     pub fn describe(&self) -> String {
+        if self.stopped_responding {
+            return format!(
+                "stopped responding, killed after {} s",
+                crate::wait::HEARTBEAT_GRACE.as_secs()
+            );
+        }
         match (self.code, self.signal) {
             (Some(c), _) => format!("exited {c}"),
             (None, Some(s)) => {

@@ -506,6 +506,7 @@ mod tests {
                 code: Some(0),
                 signal: None,
                 core_dumped: false,
+                stopped_responding: false,
             },
             reported: true,
             counters: snapshot(
@@ -659,6 +660,7 @@ Worker 1 pid 4243: exited 0, requests 50 replies 47 errors 2 aborted 1
             code: None,
             signal: Some(9),
             core_dumped: false,
+            stopped_responding: false,
         };
         r.workers[1].reported = false;
         let out = render(&r);
