@@ -89,10 +89,11 @@ pub fn main_with<H: Hooks>(mut hooks: H) -> ExitCode {
         Ok(code) => ExitCode::from(code),
         Err(e) => {
             eprintln!("volley: {e:#}");
-            // A bad --cacert/--cert/--key is bad input, like a bad flag.
+            // A bad --cacert/--cert/--key is bad input, like a bad flag; so is a -c this
+            // machine's descriptor limit cannot hold.
             let bad_input = matches!(
                 e.downcast_ref::<SupervisorError>(),
-                Some(SupervisorError::Tls(_))
+                Some(SupervisorError::Tls(_) | SupervisorError::TooFewDescriptors { .. })
             );
             ExitCode::from(if bad_input { 2 } else { 1 })
         }

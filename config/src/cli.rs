@@ -219,7 +219,9 @@ pub struct LoadArgs {
     #[arg(short = 'w', long, value_name = "N")]
     pub workers: Option<u32>,
 
-    /// Thread slots in total (concurrent requests); slot t runs in worker t mod N.
+    /// Thread slots in total (concurrent requests); slot t runs in worker t mod N. Refused
+    /// before the run when one worker's share (plus 16) exceeds the open-file limit
+    /// (ulimit -n): add workers (-w) or raise the limit.
     #[arg(short = 'c', long, value_name = "N", default_value_t = 10)]
     pub concurrency: u32,
 

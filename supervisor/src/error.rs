@@ -46,6 +46,27 @@ pub enum SupervisorError {
     /// The TLS client could not be set up (a bad `--cacert`, `--cert` or `--key`).
     #[error("{0}")]
     Tls(#[from] volley_worker::tls::TlsConfigError),
+    /// A worker would have more slots (each holds a connection) than the descriptors a
+    /// process may open: the run is refused before it starts.
+    #[error(
+        "-c {concurrency} over {workers} worker(s) puts {per_worker} connections in one worker \
+         process, but a process may have at most {limit} open files here (ulimit -n, hard \
+         limit); each worker needs one per slot and {reserve} more. Lower -c, add workers \
+         with -w (each has descriptors of its own), or raise the limit (ulimit -Hn, \
+         systemd's LimitNOFILE)"
+    )]
+    TooFewDescriptors {
+        /// `-c`.
+        concurrency: u32,
+        /// `-w`.
+        workers: u32,
+        /// Slots of the fullest worker.
+        per_worker: u64,
+        /// `RLIMIT_NOFILE` after raising the soft limit to the hard one.
+        limit: u64,
+        /// Descriptors a worker needs besides its connections.
+        reserve: u64,
+    },
     /// `volley top` found no run to watch.
     #[error("no running volley run of this user was found in /dev/shm")]
     NoRun,

@@ -70,11 +70,12 @@ pub fn run_with<H: Hooks>(spec: &RunSpec, hooks: &mut H) -> Result<Report, Super
     } else {
         None
     };
+    raise_fd_limit();
+    check_descriptors(spec)?;
     if H::ACTIVE {
         hooks.parent_init(spec);
     }
     remove_stale_segments();
-    raise_fd_limit();
     let name = spec.run_name.clone().unwrap_or_else(random_run_name);
     let sb = Scoreboard::create(&name, spec.workers, spec.concurrency)?;
     let mut signals = signals::StopSignals::install().map_err(SupervisorError::Signals)?;
@@ -242,6 +243,30 @@ fn wait_ready(
         }
         std::thread::sleep(Duration::from_millis(1));
     }
+}
+
+/// Descriptors a worker holds besides its connections: stdio, epoll, its timer, its report
+/// pipe, its log part, the scoreboard, a receive-dating socket, with room to spare.
+pub const FD_RESERVE: u64 = 16;
+
+/// Refuses a run whose fullest worker would need more descriptors than a process may
+/// have: it could only count `fd-unavail` and be invalid, and with tens of thousands of
+/// slots spend its time failing connects.
+fn check_descriptors(spec: &RunSpec) -> Result<(), SupervisorError> {
+    let Ok((soft, _)) = getrlimit(Resource::RLIMIT_NOFILE) else {
+        return Ok(());
+    };
+    let per_worker = u64::from(spec.concurrency).div_ceil(u64::from(spec.workers.max(1)));
+    if per_worker.saturating_add(FD_RESERVE) > soft {
+        return Err(SupervisorError::TooFewDescriptors {
+            concurrency: spec.concurrency,
+            workers: spec.workers,
+            per_worker,
+            limit: soft,
+            reserve: FD_RESERVE,
+        });
+    }
+    Ok(())
 }
 
 /// Raises the soft open-file limit to the hard one, so workers inherit the most sockets

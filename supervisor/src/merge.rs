@@ -62,6 +62,10 @@ pub fn merge(report: &mut Report, children: &[Child], waited: &Waited, sb: &Scor
                 }
                 report.first_other_errno = report.first_other_errno.or(r.first_other_errno);
                 elapsed_ns = elapsed_ns.max(r.elapsed_ns);
+                if let Some(o) = r.stop_overrun_ns {
+                    let ms = o as f64 / 1e6;
+                    report.stop_overrun_ms = Some(report.stop_overrun_ms.map_or(ms, |m| m.max(ms)));
+                }
             }
             None => {
                 let mut c = sb.slot(child.index as usize).snapshot();

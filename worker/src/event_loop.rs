@@ -55,6 +55,11 @@ const TIMER_TOKEN: mio::Token = mio::Token(usize::MAX);
 const PRECISE_BACKSTOP: Duration = Duration::from_millis(2);
 /// Events taken from the kernel per poll.
 const EVENTS_CAPACITY: usize = 1024;
+/// Most time one loop turn spends starting requests, and as much again firing timers,
+/// before it looks at the clock, the stop flag and its sockets again: tens of thousands of
+/// slots starting together (each a connect, slow when local ports run short) must not
+/// keep a worker from noticing the end of the run. What is left waits for the next turn.
+pub(crate) const TURN_BUDGET_NS: u64 = 2_000_000;
 /// An open loop whose next start is at most this far away sleeps through reply arrivals
 /// and reads the replies when it wakes for that start (see [`Worker::run`]).
 const LAZY_NS: u64 = 5_000_000;
@@ -314,6 +319,7 @@ impl<'a> Worker<'a> {
         // after the teardown (closing 10,000 connections takes ~0.2 s, which would
         // otherwise lower the request rate by that share).
         let mut stopped_ns = None;
+        let mut overrun_ns = None;
         loop {
             self.turn += 1;
             let now = now_ns();
@@ -323,6 +329,7 @@ impl<'a> Worker<'a> {
                 // A duration ends at its end: a last turn that ran past it (a large
                 // batch) does not stretch it.
                 stopped_ns = Some(end_ns.map_or(now, |end| end.min(now)));
+                overrun_ns = end_ns.filter(|&end| now >= end).map(|end| now - end);
                 if self.lazy
                     && self
                         .poll
@@ -336,8 +343,8 @@ impl<'a> Worker<'a> {
                 break;
             }
             self.start_due_slots(start_ns, now);
-            self.start_ready(now);
-            self.fire_timers(now);
+            let now = self.start_ready(now);
+            let now = self.fire_timers(now);
             if self.done_slots == self.slots.len() {
                 break;
             }
@@ -395,6 +402,7 @@ impl<'a> Worker<'a> {
         }
         let elapsed = stopped_ns.unwrap_or_else(now_ns).saturating_sub(start_ns);
         let mut report = WorkerReport::new(self.index, &self.stats, elapsed);
+        report.stop_overrun_ns = overrun_ns;
         if let Some(log) = self.log.as_mut() {
             log.finish();
             report.log_records = log.written;
@@ -512,21 +520,50 @@ impl<'a> Worker<'a> {
         }
     }
 
-    fn start_ready(&mut self, now: u64) {
+    /// Starts the next request of the slots queued before this turn, each at the time
+    /// it is started (so a long batch does not date its last requests early), for at most
+    /// [`TURN_BUDGET_NS`]; returns the time after the last. Slots not reached stay queued,
+    /// ahead of the others, for the next turn.
+    fn start_ready(&mut self, turn_ns: u64) -> u64 {
         // Slots queued while this batch runs (a connect that failed at once) wait for the
         // next turn, so a persistent failure cannot spin inside one turn.
         // Two vectors swap roles, so queueing during the batch never allocates.
         let mut batch = std::mem::replace(&mut self.ready, std::mem::take(&mut self.spare));
+        let mut now = turn_ns;
+        let mut done = 0;
         for &s in &batch {
             self.slots[s as usize].queued = false;
             self.start_request(s, now);
+            done += 1;
+            now = now_ns();
+            if now.saturating_sub(turn_ns) > TURN_BUDGET_NS {
+                break;
+            }
+        }
+        if done < batch.len() {
+            // Still queued (`queued` is set): first in line next turn. Capacity covers
+            // every slot once, so this does not allocate.
+            let rest = batch.len() - done;
+            self.ready.extend_from_slice(&batch[done..]);
+            self.ready.rotate_right(rest);
         }
         batch.clear();
         self.spare = batch;
+        now
     }
 
-    fn fire_timers(&mut self, now: u64) {
-        while let Some(entry) = self.timers.pop_due(now) {
+    /// Fires the timers due at `turn_ns`, for at most [`TURN_BUDGET_NS`] (a pre-delay's
+    /// end starts a request, maybe a connect); returns the time after the last. Timers not
+    /// reached fire next turn.
+    fn fire_timers(&mut self, turn_ns: u64) -> u64 {
+        let mut now = turn_ns;
+        while let Some(entry) = self.timers.pop_due(turn_ns) {
+            now = now_ns();
+            if now.saturating_sub(turn_ns) > TURN_BUDGET_NS {
+                // Over budget: back in the heap, due as before.
+                self.timers.push(entry.slot, entry.at_ns);
+                break;
+            }
             let slot = &mut self.slots[entry.slot as usize];
             if slot.timer_ns == entry.at_ns {
                 slot.timer_ns = 0;
@@ -541,6 +578,7 @@ impl<'a> Worker<'a> {
                 self.arm(entry.slot, deadline);
             }
         }
+        now
     }
 
     /// Sets the slot's watchdog deadline, pushing a timer only if none fires earlier.

@@ -121,6 +121,10 @@ pub struct WorkerReport {
     /// The first errno counted as `other`.
     #[serde(default)]
     pub first_other_errno: Option<i32>,
+    /// How long after the end of `-d` the worker's loop stopped the load, ns (`None` when
+    /// the run did not end by its duration).
+    #[serde(default)]
+    pub stop_overrun_ns: Option<u64>,
 }
 
 impl WorkerReport {
@@ -163,6 +167,7 @@ impl WorkerReport {
             session_lengths: stats.session_lengths.clone(),
             log_records: 0,
             log_error: None,
+            stop_overrun_ns: None,
         }
     }
 

@@ -182,7 +182,10 @@ fn to_value(r: &Report) -> Value {
             "system": num(sys_us as f64 / 1e6),
             "wakeups": r.wakeups,
         },
-        "timing": { "startup_ms": num(r.startup_ms) },
+        "timing": {
+            "startup_ms": num(r.startup_ms),
+            "stop_overrun_ms": r.stop_overrun_ms.map(num),
+        },
         "reply_rate_samples": r.reply_rate_samples.iter().map(|&x| num(x)).collect::<Vec<_>>(),
         "workers": workers,
     })

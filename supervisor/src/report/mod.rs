@@ -108,6 +108,9 @@ pub struct Report {
     /// Milliseconds from the supervisor starting the run to the release of the workers
     /// (scoreboard, forks, every worker's event loop built and ready).
     pub startup_ms: f64,
+    /// How long after the end of `-d` the last worker stopped its load, ms (`None` when the
+    /// run did not end by its duration).
+    pub stop_overrun_ms: Option<f64>,
     /// Sum of the workers' counters.
     pub totals: SlotSnapshot,
     /// Connect latency (µs).
@@ -254,6 +257,7 @@ impl Report {
             run_name: String::new(),
             duration_s: 0.0,
             startup_ms: 0.0,
+            stop_overrun_ms: None,
             totals: SlotSnapshot::default(),
             connect: latency_histogram(),
             first_byte: latency_histogram(),
