@@ -132,24 +132,34 @@ pub struct Conn {
     pub established: bool,
     /// Replies completed on this connection.
     pub completed: u64,
-    /// When the connect started (monotonic ns), for the connection's lifetime.
+    /// When the connect started (monotonic ns, read just before the `connect` call): the
+    /// connect time and the connection's lifetime count from here.
     pub opened_ns: u64,
+    /// When the `connect` call had returned (monotonic ns), while the first attempt to
+    /// write has not yet been refused with `EAGAIN`. A write that then succeeds at once
+    /// proves the connection was up by this instant (on loopback the handshake completes
+    /// inside the call). 0 once the connect had to wait for its writable edge: it is dated
+    /// by that edge instead.
+    pub up_by_ns: u64,
     /// The address it was opened to: a kept connection only carries requests to it.
     pub addr: SocketAddr,
 }
 
 impl Conn {
-    /// A new, not yet connected connection for `slot`.
-    pub fn new(io: Transport, addr: SocketAddr, slot: u32, opened_ns: u64) -> Self {
+    /// A new, not yet connected connection for `slot`, whose `connect` call started at
+    /// `opened_ns` and returned at `up_by_ns`. It is tried for writing at once (see
+    /// [`Conn::up_by_ns`]): a connect still under way refuses the write with `EAGAIN`.
+    pub fn new(io: Transport, addr: SocketAddr, slot: u32, opened_ns: u64, up_by_ns: u64) -> Self {
         Conn {
             io,
             slot,
             readable: false,
-            writable: false,
+            writable: true,
             read_closed: false,
             established: false,
             completed: 0,
             opened_ns,
+            up_by_ns,
             addr,
         }
     }

@@ -511,7 +511,7 @@ impl Worker<'_> {
             slot.phase = Phase::Sending;
             self.stats.add(Counter::ConnsReused, 1);
             self.watch_io(s);
-        } else if let Err(f) = self.connect(s, addr, tls, now) {
+        } else if let Err(f) = self.connect(s, addr, tls) {
             self.fail(s, f, now);
             return;
         }
@@ -565,14 +565,10 @@ impl Worker<'_> {
         }
     }
 
-    fn connect(
-        &mut self,
-        s: u32,
-        addr: std::net::SocketAddr,
-        tls: bool,
-        now: u64,
-    ) -> Result<(), Failure> {
+    fn connect(&mut self, s: u32, addr: std::net::SocketAddr, tls: bool) -> Result<(), Failure> {
         let sock = self.spec.socket;
+        // Connect times are measured around the call, not from the loop turn's clock.
+        let opened_ns = volley_scoreboard::now_ns();
         let opened = if sock == Default::default() {
             TcpStream::connect(addr)
         } else {
@@ -598,7 +594,13 @@ impl Worker<'_> {
             }
             Transport::Plain(stream)
         };
-        let h = self.conns.insert(Conn::new(io, addr, s, now));
+        let h = self.conns.insert(Conn::new(
+            io,
+            addr,
+            s,
+            opened_ns,
+            volley_scoreboard::now_ns(),
+        ));
         self.stats.add(Counter::ConnsOpen, 1);
         let burst = &mut self.stats.connect_burst;
         if burst.0 != self.turn {
@@ -611,17 +613,11 @@ impl Worker<'_> {
         self.slots[s as usize].conn = Some(h);
         self.slots[s as usize].phase = Phase::Connecting;
         self.watch_io(s);
+        // The request (or the ClientHello) is tried at once (`Conn::new` marks the socket
+        // writable): a connect that is already done (loopback, often) then needs no
+        // wake-up of its own; one still under way makes the write return EAGAIN, and the
+        // writable edge follows.
         self.register(h).map_err(|e| classify_io(&e, Stage::Send))?;
-        if self.lazy
-            && let Some(conn) = self.conns.get_mut(h)
-            && matches!(conn.io, Transport::Plain(_))
-        {
-            // An open loop that sleeps through replies tries the request at once: a
-            // connect that is already done (loopback, often) then needs no wake-up of
-            // its own; one still under way makes the write return EAGAIN, and the
-            // writable edge follows as usual.
-            conn.writable = true;
-        }
         Ok(())
     }
 
@@ -692,10 +688,15 @@ impl Worker<'_> {
         let was_up = tls.tcp_up;
         let result = tls.handshake(readable, writable);
         let (up, resumed) = (tls.tcp_up, tls.resumed());
+        if !*writable && !up {
+            // The ClientHello had to wait: the connect is dated by its writable edge.
+            conn.up_by_ns = 0;
+        }
+        let (opened, up_by) = (conn.opened_ns, conn.up_by_ns);
         if up && !was_up {
-            let start = self.slots[s as usize].times.start;
-            self.slots[s as usize].times.connected = now;
-            record_ns(&mut self.stats.connect, now.saturating_sub(start));
+            let at = if up_by != 0 { up_by } else { now };
+            self.slots[s as usize].times.connected = at;
+            record_ns(&mut self.stats.connect, at.saturating_sub(opened));
         }
         match result {
             Ok(false) => Step::Wait,
@@ -732,7 +733,9 @@ impl Worker<'_> {
         }
     }
 
-    /// Counts a connection as established: its first bytes went out.
+    /// Counts a connection as established: its first bytes went out. It was up by the
+    /// end of the `connect` call when that first write was the first try, else by the
+    /// writable edge that let it through (`now`).
     fn established(&mut self, s: u32, now: u64) {
         let large =
             wire_of(&self.requests, &self.slots[s as usize]).bytes.len() > NAGLE_SAFE_REQUEST;
@@ -741,10 +744,18 @@ impl Worker<'_> {
         if large {
             let _ = conn.io.tcp_mut().set_nodelay(true);
         }
+        let at = if conn.up_by_ns != 0 {
+            conn.up_by_ns
+        } else {
+            now
+        };
+        let opened = conn.opened_ns;
         self.stats.add(Counter::ConnsOpened, 1);
-        self.slots[s as usize].times.connected = now;
-        let start = self.slots[s as usize].times.start;
-        record_ns(&mut self.stats.connect, now.saturating_sub(start));
+        let times = &mut self.slots[s as usize].times;
+        times.connected = at;
+        // The request went out right after.
+        times.sent = times.sent.max(at);
+        record_ns(&mut self.stats.connect, at.saturating_sub(opened));
     }
 
     /// Writes the request. Bytes arriving meanwhile are read first: the server may
@@ -793,7 +804,9 @@ impl Worker<'_> {
                 conn.writable = false;
                 if fresh {
                     // Nothing went out on a new connection: its connect is still under
-                    // way (a write tried before the writable edge, see `connect`).
+                    // way (a write tried before the writable edge, see `connect`); the
+                    // edge will date it.
+                    conn.up_by_ns = 0;
                     self.slots[s as usize].phase = Phase::Connecting;
                     self.watch_io(s);
                     self.rearm(s);
