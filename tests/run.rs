@@ -316,3 +316,41 @@ fn a_timed_run_lasts_its_duration_not_its_teardown() {
         "{rate} vs {replies}/{secs}"
     );
 }
+
+/// Issue 13: a connection that lived 2 s reads the same as min, mean, median and max
+/// (one sample: its exact lifetime), with a standard deviation of 0. The histogram alone
+/// put min at its bucket's bottom and max and median at its top, about 1 ms apart.
+#[test]
+fn one_long_connection_has_one_lifetime_in_every_statistic() {
+    let srv = server(Reply::ok("life\n"));
+    for json in [true, false] {
+        let mut args = vec![srv.url("/life"), "-w".into(), "1".into()];
+        args.extend(["-c", "1", "-d", "1500ms"].map(String::from));
+        if json {
+            args.push("--json".into());
+        }
+        let out = volley().args(args).run();
+        assert_eq!(out.code, Some(0), "{}", out.stderr);
+        if json {
+            let r = out.json();
+            assert_eq!(r["connections"]["opened"], 1);
+            let l = &r["connections"]["lifetime_ms"];
+            let v = |k: &str| l[k].as_f64().unwrap_or_else(|| panic!("{k}: {l:#}"));
+            assert!(v("min") > 1400.0, "{l:#}");
+            for k in ["mean", "p50", "p99", "max"] {
+                assert_eq!(v(k), v("min"), "{k} of one sample: {l:#}");
+            }
+        } else {
+            let line = out
+                .stdout
+                .lines()
+                .find(|l| l.starts_with("Connection time [ms]: min"))
+                .expect("a connection time line");
+            let f: Vec<&str> = line.split_whitespace().collect();
+            // Connection time [ms]: min A avg B max C median D stddev E
+            let (min, avg, max, median, sd) = (f[4], f[6], f[8], f[10], f[12]);
+            assert!(min == avg && avg == max && max == median, "{line}");
+            assert_eq!(sd, "0.0", "{line}");
+        }
+    }
+}

@@ -1,41 +1,53 @@
 //! `WorkerReport`: a worker's final counters and histograms, encoded for the pipe to the
 //! supervisor (JSON lines with a version field; sent once per run, so size does not matter).
 
-use hdrhistogram::Histogram;
 use serde::{Deserialize, Serialize};
 use volley_scoreboard::{Counter, ErrorClass, SlotSnapshot};
 
-use crate::stats::{self, Stats};
+use crate::stats::{self, Latency, Moments, Stats};
 
 /// Version of the encoding; the supervisor rejects any other.
-pub const REPORT_VERSION: u32 = 1;
+pub const REPORT_VERSION: u32 = 2;
 
-/// A histogram as its recorded `(value, count)` pairs.
+/// A latency distribution as its histogram's recorded `(value, count)` pairs and its
+/// exact moments.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct HistogramData(pub Vec<(u64, u64)>);
+pub struct HistogramData {
+    /// `(value, count)` for every recorded bucket, µs.
+    pub pairs: Vec<(u64, u64)>,
+    /// The exact moments of the samples.
+    pub moments: Moments,
+}
 
 impl HistogramData {
-    /// Captures the recorded values of `h`.
-    pub fn from_histogram(h: &Histogram<u64>) -> Self {
+    /// Captures the recorded values of `l`.
+    pub fn from_latency(l: &Latency) -> Self {
+        let h = &l.hist;
         // Sized first: one allocation whatever the number of distinct values.
         let mut pairs = Vec::with_capacity(h.iter_recorded().count());
         pairs.extend(
             h.iter_recorded()
                 .map(|v| (v.value_iterated_to(), v.count_at_value())),
         );
-        HistogramData(pairs)
+        HistogramData {
+            pairs,
+            moments: l.moments,
+        }
     }
 
     /// The recorded values of a histogram made on its first sample (none if it was not).
     pub fn from_lazy(h: &crate::stats::LazyHistogram) -> Self {
-        h.get().map(Self::from_histogram).unwrap_or_default()
+        h.get().map(Self::from_latency).unwrap_or_default()
     }
 
-    /// Adds these values into `h`.
-    pub fn add_to(&self, h: &mut Histogram<u64>) {
-        for &(value, count) in &self.0 {
-            let _ = h.record_n(value.clamp(1, stats::MAX_LATENCY_US), count);
+    /// Adds these values into `l`.
+    pub fn add_to(&self, l: &mut Latency) {
+        for &(value, count) in &self.pairs {
+            let _ = l
+                .hist
+                .record_n(value.clamp(1, stats::MAX_LATENCY_US), count);
         }
+        l.moments.add(&self.moments);
     }
 }
 
@@ -137,10 +149,10 @@ impl WorkerReport {
             worker,
             counters: snap.counters.to_vec(),
             errors: snap.errors.to_vec(),
-            connect_us: HistogramData::from_histogram(&stats.connect),
-            first_byte_us: HistogramData::from_histogram(&stats.first_byte),
-            reply_us: HistogramData::from_histogram(&stats.reply),
-            conn_life_us: HistogramData::from_histogram(&stats.conn_life),
+            connect_us: HistogramData::from_latency(&stats.connect),
+            first_byte_us: HistogramData::from_latency(&stats.first_byte),
+            reply_us: HistogramData::from_latency(&stats.reply),
+            conn_life_us: HistogramData::from_latency(&stats.conn_life),
             reply_error_us: HistogramData::from_lazy(&stats.reply_error),
             elapsed_ns,
             cpu_user_us,
@@ -241,16 +253,63 @@ mod tests {
 
     #[test]
     fn histogram_round_trip_keeps_counts_and_quantiles() {
-        let mut h = stats::latency_histogram();
+        let mut h = Latency::new();
         for v in [1u64, 5, 5, 100, 2_000, 1_000_000] {
-            h.record(v).unwrap();
+            h.record_us(v);
         }
-        let data = HistogramData::from_histogram(&h);
-        let mut back = stats::latency_histogram();
+        let data = HistogramData::from_latency(&h);
+        let mut back = Latency::new();
         data.add_to(&mut back);
         assert_eq!(back.len(), h.len());
-        assert_eq!(back.value_at_quantile(0.5), h.value_at_quantile(0.5));
-        assert_eq!(back.max(), h.max());
+        assert_eq!(back.hist.len(), h.hist.len());
+        assert_eq!(back.quantile_us(0.5), h.quantile_us(0.5));
+        assert_eq!(back.moments, h.moments);
+    }
+
+    /// Issue 13: connections that each lived about 10 s, a few ms apart, share one
+    /// histogram bucket (8 ms wide at 10 s). Min, max, mean and standard deviation stay
+    /// exact; the median is the middle of the bucket, within the exact min and max.
+    #[test]
+    fn ten_second_lifetimes_keep_their_spread() {
+        let lives = [9_998_100u64, 9_999_000, 10_000_500, 10_001_200];
+        let mut l = Latency::new();
+        for v in lives {
+            l.record_us(v);
+        }
+        let mut merged = Latency::new();
+        HistogramData::from_latency(&l).add_to(&mut merged);
+        let m = merged.moments;
+        assert_eq!((m.min, m.max, m.count), (9_998_100, 10_001_200, 4));
+        assert_eq!(m.mean(), Some(9_999_700.0));
+        // Population stddev of the four values: sqrt(5_940_000 / 4) = 1218.61 µs.
+        let sd = m.stdev().unwrap();
+        assert!((sd - 1218.606).abs() < 0.01, "stddev {sd}");
+        let median = merged.quantile_us(0.5).unwrap();
+        assert!(
+            median > 9_998_100.0 && median < 10_001_200.0,
+            "median {median} strictly between min and max"
+        );
+        assert!((median - 9_999_750.0).abs() < 5_000.0, "median {median}");
+    }
+
+    #[test]
+    fn one_sample_reads_the_same_everywhere() {
+        let mut l = Latency::new();
+        l.record_us(2_000_123);
+        for q in [0.0, 0.5, 0.99, 1.0] {
+            assert_eq!(l.quantile_us(q), Some(2_000_123.0));
+        }
+        assert_eq!(l.moments.stdev(), Some(0.0));
+    }
+
+    #[test]
+    fn stdev_survives_sums_too_large_for_integers() {
+        let mut m = Moments::default();
+        for _ in 0..3 {
+            m.record(stats::MAX_LATENCY_US);
+        }
+        m.sum_sq = u128::MAX / 2;
+        assert!(m.stdev().is_some_and(f64::is_finite));
     }
 
     #[test]

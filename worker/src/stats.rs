@@ -28,27 +28,154 @@ pub fn latency_histogram() -> Histogram<u64> {
     h
 }
 
-/// Records `ns` nanoseconds in `h` as microseconds, clamped into the histogram's range.
-pub fn record_ns(h: &mut Histogram<u64>, ns: u64) {
-    let us = (ns / 1_000).clamp(1, MAX_LATENCY_US);
-    // Cannot fail: the value is clamped into the histogram's bounds.
-    let _ = h.record(us);
+/// Records `ns` nanoseconds in `l` as microseconds, clamped into the histogram's range.
+pub fn record_ns(l: &mut Latency, ns: u64) {
+    l.record_us((ns / 1_000).clamp(1, MAX_LATENCY_US));
 }
 
-/// A latency histogram made on its first sample. Most runs never use the ones for open
+/// Exact moments of a set of samples (µs): count, sum, sum of squares, min and max. They
+/// keep min, max, mean and standard deviation exact where the histogram keeps only 3
+/// significant digits: ten connections that each lived 10 s, a few ms apart, share one
+/// histogram bucket (8 ms wide there), and would show a standard deviation of 0.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Moments {
+    /// Samples.
+    pub count: u64,
+    /// Sum of the samples.
+    pub sum: u128,
+    /// Sum of their squares.
+    pub sum_sq: u128,
+    /// Smallest sample (0 without samples).
+    pub min: u64,
+    /// Largest sample.
+    pub max: u64,
+}
+
+impl Moments {
+    /// Adds one sample.
+    #[inline]
+    pub fn record(&mut self, v: u64) {
+        self.min = if self.count == 0 { v } else { self.min.min(v) };
+        self.max = self.max.max(v);
+        self.count += 1;
+        self.sum += u128::from(v);
+        self.sum_sq += u128::from(v) * u128::from(v);
+    }
+
+    /// Adds another set of samples.
+    pub fn add(&mut self, o: &Moments) {
+        if o.count == 0 {
+            return;
+        }
+        self.min = if self.count == 0 {
+            o.min
+        } else {
+            self.min.min(o.min)
+        };
+        self.max = self.max.max(o.max);
+        self.count += o.count;
+        self.sum = self.sum.saturating_add(o.sum);
+        self.sum_sq = self.sum_sq.saturating_add(o.sum_sq);
+    }
+
+    /// The mean, if there are samples.
+    pub fn mean(&self) -> Option<f64> {
+        (self.count > 0).then(|| self.sum as f64 / self.count as f64)
+    }
+
+    /// The population standard deviation, if there are samples. Computed as
+    /// `sqrt(n * Σx² - (Σx)²) / n` in integers where they fit, so samples a few µs apart
+    /// around 10 s keep their spread (a float difference of two ~1e14 sums would not).
+    pub fn stdev(&self) -> Option<f64> {
+        if self.count == 0 {
+            return None;
+        }
+        let n = u128::from(self.count);
+        let var_n2 = match (n.checked_mul(self.sum_sq), self.sum.checked_mul(self.sum)) {
+            (Some(a), Some(b)) => a.saturating_sub(b) as f64,
+            _ => {
+                let mean = self.sum as f64 / n as f64;
+                let ex2 = self.sum_sq as f64 / n as f64;
+                return Some((ex2 - mean * mean).max(0.0).sqrt());
+            }
+        };
+        Some(var_n2.sqrt() / n as f64)
+    }
+}
+
+/// A latency distribution in microseconds: an HdrHistogram (3 significant digits, for
+/// quantiles) and the exact [`Moments`] (for min, max, mean and standard deviation).
+#[derive(Debug, Clone)]
+pub struct Latency {
+    /// The histogram.
+    pub hist: Histogram<u64>,
+    /// The exact moments of the same samples.
+    pub moments: Moments,
+}
+
+impl Default for Latency {
+    fn default() -> Self {
+        Latency::new()
+    }
+}
+
+impl Latency {
+    /// An empty distribution.
+    pub fn new() -> Self {
+        Latency {
+            hist: latency_histogram(),
+            moments: Moments::default(),
+        }
+    }
+
+    /// Records `us` microseconds (clamped into the histogram's range).
+    #[inline]
+    pub fn record_us(&mut self, us: u64) {
+        let us = us.clamp(1, MAX_LATENCY_US);
+        // Cannot fail: the value is clamped into the histogram's bounds.
+        let _ = self.hist.record(us);
+        self.moments.record(us);
+    }
+
+    /// Samples recorded.
+    pub fn len(&self) -> u64 {
+        self.moments.count
+    }
+
+    /// True without samples.
+    pub fn is_empty(&self) -> bool {
+        self.moments.count == 0
+    }
+
+    /// The value at quantile `q` (µs), to the histogram's 3 significant digits: the middle
+    /// of the bucket holding it (within half a bucket either way, not always its top),
+    /// kept within the exact min and max. `None` without samples.
+    pub fn quantile_us(&self, q: f64) -> Option<f64> {
+        if self.is_empty() {
+            return None;
+        }
+        let v = self
+            .hist
+            .median_equivalent(self.hist.value_at_quantile(q))
+            .clamp(self.moments.min, self.moments.max);
+        Some(v as f64)
+    }
+}
+
+/// A latency distribution made on its first sample. Most runs never use the ones for open
 /// loops, sessions, TLS or error replies, and a histogram costs 40 KiB of resident memory
 /// as soon as it exists (see [`INITIAL_LATENCY_RANGE_US`]).
 #[derive(Debug, Default)]
-pub struct LazyHistogram(Option<Histogram<u64>>);
+pub struct LazyHistogram(Option<Latency>);
 
 impl LazyHistogram {
     /// Records `ns` nanoseconds (see [`record_ns`]), making the histogram if needed.
     pub fn record_ns(&mut self, ns: u64) {
-        record_ns(self.0.get_or_insert_with(latency_histogram), ns);
+        record_ns(self.0.get_or_insert_with(Latency::new), ns);
     }
 
-    /// The histogram, if anything was recorded.
-    pub fn get(&self) -> Option<&Histogram<u64>> {
+    /// The distribution, if anything was recorded.
+    pub fn get(&self) -> Option<&Latency> {
         self.0.as_ref()
     }
 }
@@ -58,15 +185,15 @@ impl LazyHistogram {
 pub struct Stats<'a> {
     slot: &'a WorkerSlot,
     /// Connect latency (new connections only).
-    pub connect: Histogram<u64>,
+    pub connect: Latency,
     /// Request sent → first byte of the reply, for replies with status < 400.
-    pub first_byte: Histogram<u64>,
+    pub first_byte: Latency,
     /// Request sent → last byte of the reply, for replies with status < 400.
-    pub reply: Histogram<u64>,
+    pub reply: Latency,
     /// Request sent → last byte of the reply, for 4xx and 5xx replies.
     pub reply_error: LazyHistogram,
     /// Lifetime of connections that carried at least one reply (connect → close).
-    pub conn_life: Histogram<u64>,
+    pub conn_life: Latency,
     /// Open loop: scheduled time → last byte of the reply, for replies with status < 400
     /// (the response time a user would see; free of coordinated omission).
     pub response: LazyHistogram,
@@ -110,11 +237,11 @@ impl<'a> Stats<'a> {
     pub fn new(slot: &'a WorkerSlot) -> Self {
         Stats {
             slot,
-            connect: latency_histogram(),
-            first_byte: latency_histogram(),
-            reply: latency_histogram(),
+            connect: Latency::new(),
+            first_byte: Latency::new(),
+            reply: Latency::new(),
             reply_error: LazyHistogram::default(),
-            conn_life: latency_histogram(),
+            conn_life: Latency::new(),
             response: LazyHistogram::default(),
             lag: LazyHistogram::default(),
             late_starts: 0,

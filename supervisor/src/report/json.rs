@@ -2,12 +2,12 @@
 //!
 //! Every float is finite; a value without meaning (no sample) is `null`.
 
-use hdrhistogram::Histogram;
 use serde_json::{Map, Value, json};
 use volley_scoreboard::{Counter, ErrorClass, SlotSnapshot};
 
 use super::text::latency_ms;
 use super::{Report, rate};
+use volley_worker::stats::Latency;
 
 /// Renders `r` as pretty JSON, ending with a newline.
 pub fn render(r: &Report) -> String {
@@ -49,7 +49,7 @@ fn errors_detail(r: &Report) -> Value {
 
 /// `{"count", "min", "mean", "p50", "p90", "p99", "p999", "max"}` in milliseconds; every
 /// statistic is `null` without samples.
-fn latency(h: &Histogram<u64>) -> Value {
+fn latency(h: &Latency) -> Value {
     let keys = ["min", "mean", "p50", "p90", "p99", "p999", "max"];
     let mut m = Map::new();
     m.insert("count".into(), json!(h.len()));
@@ -233,8 +233,8 @@ mod tests {
             ],
             &[(ErrorClass::ConnRefused, 3)],
         );
-        r.reply.record(1234).unwrap();
-        r.reply.record(1500).unwrap();
+        r.reply.record_us(1234);
+        r.reply.record_us(1500);
         r.reply_rate_samples = vec![4.0, 4.5];
         r.workers = vec![WorkerPart {
             index: 0,

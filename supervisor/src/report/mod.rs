@@ -6,9 +6,8 @@ pub mod json;
 /// The httperf-style text renderer.
 pub mod text;
 
-use hdrhistogram::Histogram;
 use volley_scoreboard::{Counter, ErrorClass, SlotSnapshot};
-use volley_worker::stats::latency_histogram;
+use volley_worker::stats::Latency;
 
 /// How a worker process ended.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -114,15 +113,15 @@ pub struct Report {
     /// Sum of the workers' counters.
     pub totals: SlotSnapshot,
     /// Connect latency (µs).
-    pub connect: Histogram<u64>,
+    pub connect: Latency,
     /// First-byte latency (µs).
-    pub first_byte: Histogram<u64>,
+    pub first_byte: Latency,
     /// Full-reply latency (µs).
-    pub reply: Histogram<u64>,
+    pub reply: Latency,
     /// Full-reply latency of 4xx/5xx replies (µs), kept apart from `reply`.
-    pub reply_error: Histogram<u64>,
+    pub reply_error: Latency,
     /// Lifetimes of connections that carried at least one reply (µs).
-    pub conn_life: Histogram<u64>,
+    pub conn_life: Latency,
     /// Replies per second, one sample per 5 s of run (httperf's reply-rate samples).
     pub reply_rate_samples: Vec<f64>,
     /// Failures by `(class, detail)`.
@@ -149,15 +148,15 @@ pub struct Report {
     /// https runs: handshakes and how they were verified.
     pub tls: Option<TlsSummary>,
     /// TLS: TCP connected → handshake done.
-    pub tls_handshake: Histogram<u64>,
+    pub tls_handshake: Latency,
     /// Open loop: the schedule and how well it was kept.
     pub open_loop: Option<OpenLoopSummary>,
     /// Session workloads (`--wsess`, `--wsesslog`): httperf's session statistics.
     pub sessions: Option<SessionReport>,
     /// Open loop: scheduled time → full reply (µs), replies with status < 400.
-    pub response: Histogram<u64>,
+    pub response: Latency,
     /// Open loop: session start lag against the schedule (µs).
-    pub lag: Histogram<u64>,
+    pub lag: Latency,
 }
 
 /// httperf's session statistics.
@@ -168,9 +167,9 @@ pub struct SessionReport {
     /// Sessions that ended with a failed request.
     pub failed: u64,
     /// Lifetimes of the successful sessions (µs).
-    pub life: Histogram<u64>,
+    pub life: Latency,
     /// Due → failure of the failed sessions (µs).
-    pub fail: Histogram<u64>,
+    pub fail: Latency,
     /// Connections opened by ended sessions.
     pub conns: u64,
     /// Ended sessions by replies got.
@@ -184,8 +183,8 @@ impl Default for SessionReport {
         SessionReport {
             ok: 0,
             failed: 0,
-            life: latency_histogram(),
-            fail: latency_histogram(),
+            life: Latency::new(),
+            fail: Latency::new(),
             conns: 0,
             lengths: Vec::new(),
             rate_samples: Vec::new(),
@@ -259,11 +258,11 @@ impl Report {
             startup_ms: 0.0,
             stop_overrun_ms: None,
             totals: SlotSnapshot::default(),
-            connect: latency_histogram(),
-            first_byte: latency_histogram(),
-            reply: latency_histogram(),
-            conn_life: latency_histogram(),
-            reply_error: latency_histogram(),
+            connect: Latency::new(),
+            first_byte: Latency::new(),
+            reply: Latency::new(),
+            conn_life: Latency::new(),
+            reply_error: Latency::new(),
             reply_rate_samples: Vec::new(),
             error_details: Default::default(),
             first_other_errno: None,
@@ -275,11 +274,11 @@ impl Report {
             max_connect_burst: 0,
             wakeups: 0,
             tls: None,
-            tls_handshake: latency_histogram(),
+            tls_handshake: Latency::new(),
             open_loop: None,
             sessions: None,
-            response: latency_histogram(),
-            lag: latency_histogram(),
+            response: Latency::new(),
+            lag: Latency::new(),
         }
     }
 

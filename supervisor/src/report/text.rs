@@ -6,10 +6,10 @@
 
 use std::fmt::Write as _;
 
-use hdrhistogram::Histogram;
 use volley_scoreboard::{Counter, ErrorClass, SlotSnapshot};
 
 use super::Report;
+use volley_worker::stats::Latency;
 
 /// `n` per second over `secs`, if there was time.
 fn rate_of(n: u64, secs: f64) -> Option<f64> {
@@ -24,27 +24,22 @@ pub fn render(r: &Report) -> String {
     out
 }
 
-/// Latency statistics of a histogram in milliseconds, with microsecond precision:
-/// `[min, mean, p50, p90, p99, p99.9, max]`, or `None` without samples.
-pub(super) fn latency_ms(h: &Histogram<u64>) -> Option<[f64; 7]> {
-    if h.is_empty() {
-        return None;
-    }
-    let ms = |us: u64| us as f64 / 1000.0;
-    let mean = h.mean();
-    let mean = if mean.is_finite() {
-        mean.round() / 1000.0
-    } else {
-        0.0
-    };
+/// Latency statistics in milliseconds, with microsecond precision: `[min, mean, p50,
+/// p90, p99, p99.9, max]`, or `None` without samples. Min, mean and max are exact; the
+/// quantiles keep 3 significant digits at any magnitude (see [`Latency::quantile_us`]).
+pub(super) fn latency_ms(l: &Latency) -> Option<[f64; 7]> {
+    let m = &l.moments;
+    let mean = m.mean()?;
+    let ms = |us: f64| us.round() / 1000.0;
+    let q = |q: f64| ms(l.quantile_us(q).unwrap_or(0.0));
     Some([
-        ms(h.min()),
-        mean,
-        ms(h.value_at_quantile(0.5)),
-        ms(h.value_at_quantile(0.9)),
-        ms(h.value_at_quantile(0.99)),
-        ms(h.value_at_quantile(0.999)),
-        ms(h.max()),
+        ms(m.min as f64),
+        ms(mean),
+        q(0.5),
+        q(0.9),
+        q(0.99),
+        q(0.999),
+        ms(m.max as f64),
     ])
 }
 
@@ -75,10 +70,9 @@ fn pct(x: Option<f64>) -> String {
     }
 }
 
-/// Mean of a histogram in milliseconds, or `None` without samples.
-fn mean_ms(h: &Histogram<u64>) -> Option<f64> {
-    let m = h.mean();
-    (!h.is_empty() && m.is_finite()).then_some(m / 1000.0)
+/// Exact mean of a latency distribution in milliseconds, or `None` without samples.
+fn mean_ms(l: &Latency) -> Option<f64> {
+    l.moments.mean().map(|m| m / 1000.0)
 }
 
 /// httperf's reply-rate statistics: min, avg, max and sample standard deviation (zero with
@@ -134,16 +128,18 @@ fn write_report(out: &mut String, r: &Report) -> std::fmt::Result {
         f1(ratio(dur * 1000.0, conns as f64)),
         r.max_open
     )?;
+    // Exact min, mean, max and standard deviation; the median to 3 significant digits.
     let life = &r.conn_life;
-    let life_stat = |f: fn(&Histogram<u64>) -> f64| (!life.is_empty()).then(|| f(life) / 1000.0);
+    let ms = |us: Option<f64>| us.map(|v| v / 1000.0);
+    let exact = (!life.is_empty()).then_some(&life.moments);
     writeln!(
         out,
         "Connection time [ms]: min {} avg {} max {} median {} stddev {}",
-        f1(life_stat(|h| h.min() as f64)),
-        f1(life_stat(|h| h.mean())),
-        f1(life_stat(|h| h.max() as f64)),
-        f1(life_stat(|h| h.value_at_quantile(0.5) as f64)),
-        f1(life_stat(|h| h.stdev())),
+        f1(exact.map(|m| m.min as f64 / 1000.0)),
+        f1(ms(life.moments.mean())),
+        f1(exact.map(|m| m.max as f64 / 1000.0)),
+        f1(ms(life.quantile_us(0.5))),
+        f1(ms(life.moments.stdev())),
     )?;
     writeln!(
         out,
@@ -272,7 +268,7 @@ fn write_report(out: &mut String, r: &Report) -> std::fmt::Result {
             "Session: avg {:.2} connections/session",
             ratio(sr.conns as f64, ended as f64).unwrap_or(0.0)
         )?;
-        let mean_s = |h: &Histogram<u64>| if h.is_empty() { 0.0 } else { h.mean() / 1e6 };
+        let mean_s = |l: &Latency| l.moments.mean().map_or(0.0, |m| m / 1e6);
         writeln!(out, "Session lifetime [s]: {:.1}", mean_s(&sr.life))?;
         writeln!(out, "Session failtime [s]: {:.1}", mean_s(&sr.fail))?;
         write!(out, "Session length histogram:")?;
@@ -349,7 +345,7 @@ fn write_report(out: &mut String, r: &Report) -> std::fmt::Result {
     }
     for (label, h) in rows {
         write!(out, "{label:<13}")?;
-        let h: &Histogram<u64> = h;
+        let h: &Latency = h;
         match latency_ms(h) {
             Some(stats) => {
                 for v in stats {
@@ -547,14 +543,14 @@ mod tests {
         );
         r.max_open = 4;
         r.max_connect_burst = 3;
-        r.connect.record(1000).unwrap();
-        r.connect.record(2000).unwrap();
-        r.first_byte.record(1500).unwrap();
-        r.first_byte.record(1700).unwrap();
-        r.reply.record(1800).unwrap();
-        r.reply.record(2000).unwrap();
-        r.conn_life.record(10_000).unwrap();
-        r.conn_life.record(30_000).unwrap();
+        r.connect.record_us(1000);
+        r.connect.record_us(2000);
+        r.first_byte.record_us(1500);
+        r.first_byte.record_us(1700);
+        r.reply.record_us(1800);
+        r.reply.record_us(2000);
+        r.conn_life.record_us(10_000);
+        r.conn_life.record_us(30_000);
         r.reply_rate_samples = vec![9.0, 10.0, 9.5];
         let mut w0 = worker(0, 4242, 50, 48, 1);
         w0.cpu_us = (1_000_000, 500_000);
