@@ -2,7 +2,8 @@
 //! `volley` binary against loopback servers it starts itself (tests/support), each run
 //! under a deadline.
 
-// Flag and usage errors: messages name the flag, exit code 2, never a panic.
+// Flag and usage errors: messages name the flag, exit code 2, never a panic; capped file
+// reads, control bytes in header values, credentials masked.
 mod cli;
 // End-to-end runs: exact counts, keep-alive, body framing, status classes, refusals.
 mod run;

@@ -4,7 +4,9 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand};
 
-use crate::values::{ClientArg, DurationArg, HeaderArg, PeriodArg, RateArg, TimeoutArg};
+use crate::values::{
+    ClientArg, DurationArg, HeaderArg, PeriodArg, RateArg, Redacted, ResolveArg, TimeoutArg,
+};
 
 /// volley: an HTTP load generator (supervisor + worker processes over a shared-memory
 /// scoreboard).
@@ -195,8 +197,9 @@ pub struct TlsArgs {
 
     /// Connect to ADDR for HOST:PORT instead of resolving HOST (curl's --resolve; the URL's
     /// host stays the Host header and the name the certificate must hold); repeatable.
-    #[arg(long, value_name = "HOST:PORT:ADDR")]
-    pub resolve: Vec<crate::values::ResolveArg>,
+    // Redacted: clap would echo a rejected value raw (user info, control bytes).
+    #[arg(long, value_name = "HOST:PORT:ADDR", value_parser = Redacted::<ResolveArg>::new())]
+    pub resolve: Vec<ResolveArg>,
 }
 
 /// Options of `volley top`.
@@ -246,10 +249,11 @@ pub struct LoadArgs {
     pub method: String,
 
     /// Extra request header "Name: value" (repeatable; order kept).
-    #[arg(short = 'H', long = "header", value_name = "HEADER")]
+    // Redacted: clap would echo a rejected value raw (control bytes, credentials).
+    #[arg(short = 'H', long = "header", value_name = "HEADER", value_parser = Redacted::<HeaderArg>::new())]
     pub headers: Vec<HeaderArg>,
 
-    /// Request body: a string, or @FILE to read it from a file.
+    /// Request body: a string, or @FILE to read it from a file (at most 64 MiB).
     #[arg(long, value_name = "STR|@FILE")]
     pub body: Option<String>,
 
@@ -388,5 +392,32 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(err.contains("--timeout"), "{err}");
+    }
+
+    #[test]
+    fn redacted_flags_name_the_flag_without_echoing_the_value() {
+        let err = parse(&["http://h/", "-H", "X-Ctl: a\x01b"]).unwrap_err();
+        assert_eq!(err.kind(), clap::error::ErrorKind::ValueValidation);
+        let msg = err.to_string();
+        assert!(msg.contains("--header") && msg.contains("'X-Ctl'"), "{msg}");
+        assert!(msg.contains("\\x01") && !msg.contains('\x01'), "{msg:?}");
+        let err = parse(&["http://h/", "--resolve", "user:secret@h:443:127.0.0.1"])
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("--resolve") && err.contains("user:***@"),
+            "{err}"
+        );
+        assert!(!err.contains("secret"), "{err}");
+        let cli = parse(&[
+            "http://h/",
+            "-H",
+            "X-Tab: a\tb",
+            "--resolve",
+            "h:80:127.0.0.1",
+        ])
+        .unwrap();
+        assert_eq!(cli.load.headers[0].value, "a\tb");
+        assert_eq!(cli.load.tls.resolve[0].port, 80);
     }
 }

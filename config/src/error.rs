@@ -1,4 +1,8 @@
 //! `ConfigError`: every rejected input, naming the flag, the value and what is allowed.
+//!
+//! The constructors ([`ConfigError::invalid`], [`ConfigError::run_file`]) pass what the
+//! user gave through [`crate::redact::shown`]: a message never shows a URL's password or a
+//! raw control byte.
 
 /// Why the command line was rejected.
 #[derive(Debug, thiserror::Error)]
@@ -12,7 +16,7 @@ pub enum ConfigError {
     Invalid {
         /// The flag, as spelled on the command line (`--workers`).
         flag: &'static str,
-        /// The value given.
+        /// The value given, as [`crate::redact::shown`] shows it (credentials masked).
         value: String,
         /// What is allowed instead.
         allowed: String,
@@ -30,7 +34,8 @@ pub enum ConfigError {
         line: usize,
         /// 1-based column.
         column: usize,
-        /// What is wrong and what is allowed.
+        /// What is wrong and what is allowed (credentials masked, see
+        /// [`ConfigError::run_file`]).
         message: String,
     },
     /// A file named by a flag could not be read.
@@ -46,12 +51,24 @@ pub enum ConfigError {
 }
 
 impl ConfigError {
-    /// Shorthand for [`ConfigError::Invalid`].
+    /// Shorthand for [`ConfigError::Invalid`]; `value` and `allowed` (which may quote the
+    /// value) are shown with credentials masked and control bytes escaped.
     pub fn invalid(flag: &'static str, value: impl ToString, allowed: impl Into<String>) -> Self {
         ConfigError::Invalid {
             flag,
-            value: value.to_string(),
-            allowed: allowed.into(),
+            value: crate::redact::shown(&value.to_string()),
+            allowed: crate::redact::shown(&allowed.into()),
+        }
+    }
+
+    /// Shorthand for [`ConfigError::RunFile`]; `message` (which quotes values from the
+    /// file) is shown with credentials masked and control bytes escaped.
+    pub fn run_file(path: impl Into<String>, line: usize, column: usize, message: &str) -> Self {
+        ConfigError::RunFile {
+            path: path.into(),
+            line,
+            column,
+            message: crate::redact::shown(message),
         }
     }
 

@@ -508,7 +508,18 @@ pub fn parse(args: &[String]) -> Result<Parsed, ConfigError> {
         let given = value.is_some();
         let v = value.unwrap_or_default();
         match name {
-            "server" => server = v,
+            "server" => {
+                // httperf takes a host name or address. User info ('user:pw@host') is no
+                // part of it, and its password must not be echoed in the refusal.
+                if v.contains('@') {
+                    return Err(bad(
+                        name,
+                        &crate::redact::mask_authority(&v),
+                        "a host name or address; user info is not supported",
+                    ));
+                }
+                server = v;
+            }
             "port" => {
                 port = Some(
                     v.parse()
@@ -645,17 +656,18 @@ pub fn parse(args: &[String]) -> Result<Parsed, ConfigError> {
                     }
                     _ => return Err(bad(name, &v, "B,FILE: y or n (wrap around), URI file")),
                 };
-                let bytes = std::fs::read(&file).map_err(|source| ConfigError::File {
+                let bytes = crate::files::read_capped(
+                    std::path::Path::new(&file),
+                    crate::files::MAX_LOG_BYTES,
+                    crate::files::URI_LOG,
+                )
+                .map_err(|source| ConfigError::File {
                     flag: "--wlog",
                     path: file.clone(),
                     source,
                 })?;
-                let uris = parse_wlog(&bytes).map_err(|message| ConfigError::RunFile {
-                    path: file.clone(),
-                    line: 1,
-                    column: 1,
-                    message,
-                })?;
+                let uris = parse_wlog(&bytes)
+                    .map_err(|message| ConfigError::run_file(file.clone(), 1, 1, &message))?;
                 wlog = Some((wrap, uris, v.clone()));
             }
             "workers" => {
@@ -724,19 +736,23 @@ pub fn parse(args: &[String]) -> Result<Parsed, ConfigError> {
                         "N,X,FILE: sessions, default think time in seconds, session log",
                     ));
                 };
-                let text = std::fs::read_to_string(file).map_err(|source| ConfigError::File {
+                let text = crate::files::read_capped(
+                    std::path::Path::new(file),
+                    crate::files::MAX_LOG_BYTES,
+                    crate::files::SESSION_LOG,
+                )
+                .and_then(|bytes| {
+                    String::from_utf8(bytes).map_err(|_| {
+                        std::io::Error::new(std::io::ErrorKind::InvalidData, "it is not UTF-8 text")
+                    })
+                })
+                .map_err(|source| ConfigError::File {
                     flag: "--wsesslog",
                     path: file.to_string(),
                     source,
                 })?;
-                let log = parse_wsesslog(&text, Duration::from_secs_f64(x)).map_err(
-                    |(line, message)| ConfigError::RunFile {
-                        path: file.to_string(),
-                        line,
-                        column: 1,
-                        message,
-                    },
-                )?;
+                let log = parse_wsesslog(&text, Duration::from_secs_f64(x))
+                    .map_err(|(line, message)| ConfigError::run_file(file, line, 1, &message))?;
                 sessions = Some(Sessions::Log { n, log });
             }
             "help" => return Err(ConfigError::Help(help())),
@@ -1232,6 +1248,48 @@ mod tests {
         assert!(rejected(&["--num-conns"]).contains("a value"));
         assert!(rejected(&["--hog=1"]).contains("without a value"));
         assert!(rejected(&["server"]).contains("--name"));
+    }
+
+    #[test]
+    fn add_header_refuses_control_bytes_but_htab() {
+        let err = rejected(&["--server=127.0.0.1", "--add-header=X-Ctl: a\x01b"]);
+        assert!(
+            err.contains("--add-header") && err.contains("'X-Ctl'"),
+            "{err}"
+        );
+        assert!(err.contains("\\x01") && !err.contains('\x01'), "{err:?}");
+        let err = rejected(&["--server=127.0.0.1", "--add-header=X-A: 1\\nX-Ctl: \x1b[2J"]);
+        assert!(err.contains("\\x1b") && !err.contains('\x1b'), "{err:?}");
+        let r = p(&["--server=127.0.0.1", "--add-header=X-Tab: a\tb"]).unwrap();
+        assert_eq!(r.spec.requests[0].headers[0].1, "a\tb");
+    }
+
+    #[test]
+    fn credentials_in_server_or_uri_are_masked() {
+        let err = rejected(&["--server=user:secret@127.0.0.1"]);
+        assert!(
+            err.contains("user:***@127.0.0.1") && !err.contains("secret"),
+            "{err}"
+        );
+        assert!(err.contains("user info"), "{err}");
+        let err = rejected(&[
+            "--server=127.0.0.1",
+            "--uri=http://user:secret@127.0.0.1:1/",
+        ]);
+        assert!(err.contains("--uri=http://user:***@127.0.0.1:1/"), "{err}");
+        assert!(!err.contains("secret"), "{err}");
+    }
+
+    #[test]
+    fn logs_are_read_under_the_cap() {
+        for opt in ["--wlog=n,/dev/zero", "--wsesslog=1,0,/dev/zero"] {
+            let flag = opt.split('=').next().unwrap();
+            let err = match p(&["--server=127.0.0.1", opt]) {
+                Err(e @ ConfigError::File { .. }) => e.to_string(),
+                other => panic!("{opt}: {other:?}"),
+            };
+            assert!(err.contains(flag) && err.contains("256 MiB"), "{err}");
+        }
     }
 
     #[test]

@@ -4,14 +4,18 @@
 //! flag types whose errors quote the expected syntax; [`resolve`] is the only place that
 //! applies defaults and cross-flag rules and produces a [`Command`]. Nothing outside this
 //! crate imports clap. Every rejected input is a [`ConfigError`] that names the flag, the
-//! value given and what is allowed; the binary exits with code 2 for it.
+//! value given and what is allowed; the binary exits with code 2 for it. [`files`] reads
+//! the files a run names (bodies, run files, httperf logs) under a cap; [`redact`] is how a
+//! value appears in a message (a URL's password masked, control bytes escaped).
 
 #![deny(missing_docs)]
 #![forbid(unsafe_code)]
 
 pub mod cli;
 pub mod error;
+pub mod files;
 pub mod httperf;
+pub mod redact;
 pub mod resolve;
 pub mod runfile;
 pub mod spec;

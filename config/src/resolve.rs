@@ -222,10 +222,16 @@ pub(crate) fn check_method(flag: &'static str, method: &str) -> Result<(), Confi
     }
 }
 
-/// A body given as a string, or `@FILE` to read it from a file.
+/// A body given as a string, or `@FILE` to read it from a file (at most
+/// [`crate::files::MAX_BODY_BYTES`]).
 pub(crate) fn read_body(flag: &'static str, s: &str) -> Result<Vec<u8>, ConfigError> {
     match s.strip_prefix('@') {
-        Some(path) => std::fs::read(path).map_err(|source| ConfigError::File {
+        Some(path) => crate::files::read_capped(
+            std::path::Path::new(path),
+            crate::files::MAX_BODY_BYTES,
+            crate::files::BODY,
+        )
+        .map_err(|source| ConfigError::File {
             flag,
             path: path.to_string(),
             source,
@@ -498,6 +504,11 @@ pub(crate) fn split_url(url: &str) -> Result<(bool, String, u16, String), String
     if host.is_empty() {
         return Err("empty host".into());
     }
+    // The host becomes the Host header (and a --resolve or dnscache name need not
+    // resolve): a space or control byte in it would split the request.
+    if host.bytes().any(|b| b <= b' ' || b == 0x7f) {
+        return Err("the host contains spaces or control characters".into());
+    }
     let path = check_path(&path)?;
     Ok((tls, host, port, path))
 }
@@ -653,6 +664,50 @@ mod tests {
     }
 
     #[test]
+    fn an_endless_body_file_is_refused_at_the_cap() {
+        let err = resolve_args(&["http://127.0.0.1:1/", "--body", "@/dev/zero"]).unwrap_err();
+        assert!(
+            matches!(err, ConfigError::File { flag: "--body", .. }),
+            "{err:?}"
+        );
+        let msg = err.to_string();
+        assert!(msg.contains("--body") && msg.contains("/dev/zero"), "{msg}");
+        assert!(msg.contains("64 MiB"), "{msg}");
+        assert_eq!(err.exit_code(), 2);
+    }
+
+    #[test]
+    fn url_credentials_are_never_shown() {
+        for url in [
+            "http://user:secret@127.0.0.1:1/",
+            "https://user:secret@127.0.0.1/x",
+            "http://user:secret@127.0.0.1",
+        ] {
+            let err = parse_url(url).unwrap_err().to_string();
+            assert!(err.contains("user info is not supported"), "{err}");
+            assert!(err.contains("user:***@127.0.0.1"), "{err}");
+            assert!(!err.contains("secret"), "{err}");
+        }
+        let err = parse_url("http://secret@127.0.0.1/")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("http://***@127.0.0.1/") && !err.contains("secret"),
+            "{err}"
+        );
+        let err = parse_url("http://127.0.0.1\r\nX: y/")
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("\\x0d\\x0a") && !err.contains('\r'), "{err:?}");
+    }
+
+    #[test]
+    fn a_host_with_control_bytes_is_refused_before_resolving() {
+        let err = parse_url("http://h\x01/").unwrap_err().to_string();
+        assert!(err.contains("control characters"), "{err}");
+    }
+
+    #[test]
     fn defaults() {
         let spec = run(&["http://127.0.0.1:1/"]);
         assert_eq!(spec.concurrency, 10);
@@ -770,6 +825,10 @@ mod tests {
             resolve_args(&["http://127.0.0.1:1/", "--body", "@/nonexistent/x"]),
             Err(ConfigError::File { flag: "--body", .. })
         ));
+        assert_eq!(
+            run(&["http://127.0.0.1:1/", "--body", "@/dev/null"]).requests[0].body,
+            b""
+        );
         let spec = run(&[
             "http://127.0.0.1:1/",
             "--seed",

@@ -183,7 +183,17 @@ pub fn load(args: RunArgs) -> Result<RunSpec, ConfigError> {
 ///
 /// As [`load`].
 pub fn load_with(args: RunArgs, extra: &[&str]) -> Result<RunSpec, ConfigError> {
-    let text = std::fs::read_to_string(&args.file).map_err(|source| ConfigError::File {
+    let text = crate::files::read_capped(
+        &args.file,
+        crate::files::MAX_RUN_FILE_BYTES,
+        crate::files::RUN_FILE,
+    )
+    .and_then(|bytes| {
+        String::from_utf8(bytes).map_err(|_| {
+            std::io::Error::new(std::io::ErrorKind::InvalidData, "it is not UTF-8 text")
+        })
+    })
+    .map_err(|source| ConfigError::File {
         flag: "run",
         path: args.file.display().to_string(),
         source,
@@ -212,12 +222,8 @@ impl Locator<'_> {
         let before = &self.text[..start];
         let line = before.matches('\n').count() + 1;
         let column = before.len() - before.rfind('\n').map_or(0, |i| i + 1) + 1;
-        ConfigError::RunFile {
-            path: self.path.clone(),
-            line,
-            column,
-            message: message.into(),
-        }
+        let message: String = message.into();
+        ConfigError::run_file(self.path.clone(), line, column, &message)
     }
 
     fn count<T: TryFrom<i64>>(
@@ -673,8 +679,20 @@ fn request(
                 .trim_start_matches('[')
                 .trim_end_matches(']')
                 .to_string();
-            if host.is_empty() || host.contains(['/', ' ', '@', '?', '#']) {
-                return Err(at.error(h.span(), format!("bad host '{}'", h.get_ref())));
+            // The host becomes the Host header: no spaces or control bytes; and no user
+            // info, whose password the message masks.
+            if host.is_empty()
+                || host.contains(['/', '@', '?', '#'])
+                || host.bytes().any(|b| b <= b' ' || b == 0x7f)
+            {
+                return Err(at.error(
+                    h.span(),
+                    format!(
+                        "bad host '{}'; expected a host name or IP address (no user info, \
+                         spaces or control characters)",
+                        crate::redact::mask_authority(h.get_ref())
+                    ),
+                ));
             }
             let port = match &p.port {
                 Some(v) => at.count(v, "port", 1..65536)?,
@@ -744,7 +762,7 @@ fn request(
         for h in list.get_ref() {
             let (name, value) = match h.get_ref() {
                 HeaderValue::Line(line) => match line.split_once(':') {
-                    Some((n, v)) => (n.to_string(), v.trim().to_string()),
+                    Some((n, v)) => (n.to_string(), v.to_string()),
                     None => {
                         return Err(at.error(
                             h.span(),
@@ -752,9 +770,7 @@ fn request(
                         ));
                     }
                 },
-                HeaderValue::Pair(pair) if pair.len() == 2 => {
-                    (pair[0].clone(), pair[1].trim().to_string())
-                }
+                HeaderValue::Pair(pair) if pair.len() == 2 => (pair[0].clone(), pair[1].clone()),
                 HeaderValue::Pair(_) => {
                     return Err(at.error(
                         h.span(),
@@ -765,20 +781,16 @@ fn request(
             if !is_token(&name) {
                 return Err(at.error(h.span(), format!("'{name}' is not a valid header name")));
             }
-            if value.contains(['\r', '\n', '\0']) {
-                return Err(at.error(
-                    h.span(),
-                    format!("the value of header '{name}' contains CR, LF or NUL"),
-                ));
-            }
-            headers.push((name, value));
+            crate::values::check_field_value(&name, &value).map_err(|e| at.error(h.span(), e))?;
+            headers.push((name, value.trim().to_string()));
         }
     }
     let body = match &p.body {
         Some(v) => match v.get_ref().strip_prefix('@') {
             Some(file) => {
                 let path = base.join(file);
-                std::fs::read(&path).map_err(|e| {
+                crate::files::read_capped(&path, crate::files::MAX_BODY_BYTES, crate::files::BODY)
+                    .map_err(|e| {
                     at.error(
                         v.span(),
                         format!("body: cannot read {}: {e}", path.display()),
@@ -993,6 +1005,79 @@ conn_timeout = "never"
         assert!(msg.contains("[[request]]"), "{msg}");
         let (line, _, msg) = err("workers = 0\n[[request]]\nurl = \"http://127.0.0.1/\"\n");
         assert_eq!(line, 1, "{msg}");
+    }
+
+    #[test]
+    fn header_values_with_control_bytes_name_the_line() {
+        let (line, _, msg) = err(
+            "[[request]]\nurl = \"http://127.0.0.1/\"\nheaders = [\"X-Ok: a\tb\", \"X-Ctl: a\\u0001b\"]\n",
+        );
+        assert_eq!(line, 3, "{msg}");
+        assert!(msg.contains("'X-Ctl'") && msg.contains("\\x01"), "{msg}");
+        assert!(!msg.contains('\x01'), "{msg:?}");
+        let (line, _, msg) = err(
+            "[[request]]\nurl = \"http://127.0.0.1/\"\n\nheaders = [[\"X-Del\", \"a\\u007f\"]]\n",
+        );
+        assert_eq!(line, 4, "{msg}");
+        assert!(msg.contains("\\x7f"), "{msg}");
+        let spec = ok("[[request]]\nurl = \"http://127.0.0.1/\"\nheaders = [\"X-Tab: a\\tb \"]\n");
+        assert_eq!(
+            spec.requests[0].headers[0].1, "a\tb",
+            "HTAB kept, ends trimmed"
+        );
+    }
+
+    #[test]
+    fn url_credentials_are_masked() {
+        let (line, _, msg) = err("[[request]]\nurl = \"http://u:secret@127.0.0.1:1/\"\n");
+        assert_eq!(line, 2, "{msg}");
+        assert!(msg.contains("user info is not supported"), "{msg}");
+        assert!(
+            msg.contains("http://u:***@127.0.0.1:1/") && !msg.contains("secret"),
+            "{msg}"
+        );
+        let (line, _, msg) = err("[[request]]\nhost = \"u:secret@127.0.0.1\"\n");
+        assert_eq!(line, 2, "{msg}");
+        assert!(
+            msg.contains("u:***@127.0.0.1") && !msg.contains("secret"),
+            "{msg}"
+        );
+        let (_, _, msg) = err("[[request]]\nhost = \"a\\rb\"\n");
+        assert!(msg.contains("\\x0d"), "{msg}");
+    }
+
+    #[test]
+    fn body_files_are_read_under_the_cap() {
+        let (line, _, msg) =
+            err("[[request]]\nurl = \"http://127.0.0.1/\"\nbody = \"@/dev/zero\"\n");
+        assert_eq!(line, 3, "{msg}");
+        assert!(
+            msg.starts_with("body: ") && msg.contains("/dev/zero"),
+            "{msg}"
+        );
+        assert!(msg.contains("64 MiB"), "{msg}");
+    }
+
+    #[test]
+    fn a_run_file_over_its_cap_is_refused() {
+        let dir = std::env::temp_dir().join(format!("volley-runfile-big-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("big.toml");
+        // Sparse: no 16 MiB written.
+        std::fs::File::create(&path)
+            .unwrap()
+            .set_len(crate::files::MAX_RUN_FILE_BYTES + 1)
+            .unwrap();
+        let r = load(RunArgs {
+            file: path,
+            ..RunArgs::default()
+        });
+        let _ = std::fs::remove_dir_all(&dir);
+        let msg = match r {
+            Err(e @ ConfigError::File { flag: "run", .. }) => e.to_string(),
+            other => panic!("{other:?}"),
+        };
+        assert!(msg.contains("big.toml") && msg.contains("16 MiB"), "{msg}");
     }
 
     #[test]
