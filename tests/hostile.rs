@@ -1844,3 +1844,215 @@ fn s16_the_expect_wait_does_not_cut_a_slow_final_reply() {
     assert_no_errors(&run.r);
     assert_eq!(num(&run.r, "bytes.body"), 4);
 }
+
+// ---------------------------------------------------------------------------------------
+// Idle kept-alive connections (issue 13): every reply belongs to its request.
+
+/// The two ways a slot waits between requests in these tests: an open loop that sleeps
+/// through replies, and one that wakes for every event. 10 starts per second leave each
+/// kept connection idle for about 100 ms between its requests.
+const IDLE_GAPS: [&[&str]; 2] = [&["--rate", "10"], &["--rate", "10", "--wake-per-reply"]];
+
+/// A `408 Request Timeout` and a close sent to an idle kept-alive connection are not the
+/// reply to the next request (which the server never saw): the connection is closed when
+/// the bytes come, counted as an anomaly, and the next request goes on a new connection.
+#[test]
+fn a_408_sent_to_an_idle_connection_is_not_the_next_requests_reply() {
+    let srv = HostileServer::every_connection(
+        "408-on-idle",
+        vec![
+            Step::ReadRequest,
+            Step::Write(hostile::ok("ok")),
+            Step::Sleep(Duration::from_millis(20)),
+            Step::Write(hostile::raw(
+                "HTTP/1.1 408 Request Timeout",
+                "Content-Length: 0\r\nConnection: close\r\n",
+                b"",
+            )),
+            Step::Close,
+        ],
+    );
+    for gap in IDLE_GAPS {
+        let args = [
+            gap,
+            &["-w", "1", "-c", "1", "-n", "4", "--timeout", "2s"][..],
+        ]
+        .concat();
+        let run = run_ok(&srv.url("/"), &args);
+        let r = &run.r;
+        assert_no_errors(r);
+        assert_replies(r, &[("2xx", 4)]);
+        assert_eq!(num(r, "connections.opened"), 4, "{gap:?}: {r:#}");
+        assert_eq!(num(r, "connections.reused"), 0, "{gap:?}");
+        assert_eq!(num(r, "requests.retried"), 0, "{gap:?}");
+        assert!(
+            num(r, "anomalies.unsolicited_data") >= 3,
+            "{gap:?}: {:#}",
+            r["anomalies"]
+        );
+    }
+    assert_eq!(srv.requests(), 8, "every request reached the server");
+}
+
+/// Bytes after a reply's framed end (a `Content-Length` shorter than what was sent) that
+/// come while the connection is idle: the connection is dropped, not read as the next
+/// reply (`protocol/bad-status` before).
+#[test]
+fn a_replys_tail_that_comes_while_idle_ends_the_connection() {
+    let srv = HostileServer::every_connection(
+        "tail-while-idle",
+        vec![
+            Step::ReadRequest,
+            Step::Write(hostile::raw(
+                "HTTP/1.1 200 OK",
+                "Content-Length: 2\r\n",
+                b"ok",
+            )),
+            Step::Sleep(Duration::from_millis(20)),
+            Step::Write(b"EXTRA".to_vec()),
+            Step::Repeat,
+        ],
+    );
+    for gap in IDLE_GAPS {
+        let args = [
+            gap,
+            &["-w", "1", "-c", "1", "-n", "4", "--timeout", "2s"][..],
+        ]
+        .concat();
+        let r = run_ok(&srv.url("/"), &args).r;
+        assert_no_errors(&r);
+        assert_replies(&r, &[("2xx", 4)]);
+        assert_eq!(num(&r, "requests.retried"), 0, "{gap:?}");
+        assert_eq!(num(&r, "connections.opened"), 4, "{gap:?}: {r:#}");
+        let a = &r["anomalies"];
+        assert!(num(&r, "anomalies.unsolicited_data") >= 3, "{gap:?}: {a:#}");
+        assert!(
+            num(&r, "anomalies.unsolicited_bytes") >= 15,
+            "{gap:?}: {a:#}"
+        );
+    }
+}
+
+/// A HEAD reply whose (forbidden) body comes a moment later, after the next request went
+/// out on the kept connection at once: the bytes that are no status line are that tail,
+/// not the next reply. The request is retried once on a new connection (HEAD is
+/// idempotent), counted in `requests.retried`, and the anomaly is counted; no request
+/// error.
+#[test]
+fn a_head_replys_late_body_is_not_the_next_reply() {
+    let srv = HostileServer::every_connection(
+        "head-late-body",
+        vec![
+            Step::ReadRequest,
+            Step::Write(hostile::raw(
+                "HTTP/1.1 200 OK",
+                "Content-Length: 5\r\n",
+                b"",
+            )),
+            Step::Sleep(Duration::from_millis(30)),
+            Step::Write(b"hello".to_vec()),
+            Step::Repeat,
+        ],
+    );
+    let run = run_ok(
+        &srv.url("/"),
+        &[
+            "-m",
+            "HEAD",
+            "-w",
+            "1",
+            "-c",
+            "1",
+            "-n",
+            "6",
+            "--timeout",
+            "2s",
+        ],
+    );
+    let r = &run.r;
+    assert_no_errors(r);
+    assert_replies(r, &[("2xx", 6)]);
+    assert_eq!(num(r, "requests.started"), 6);
+    // Each connection carries one reply; the request after it meets the tail.
+    assert_eq!(num(r, "requests.retried"), 5, "{r:#}");
+    assert_eq!(
+        num(r, "anomalies.unsolicited_data"),
+        5,
+        "{:#}",
+        r["anomalies"]
+    );
+    assert_eq!(num(r, "connections.opened"), 6);
+    assert_eq!(
+        srv.requests(),
+        6 + 5,
+        "the server read each retried attempt too"
+    );
+}
+
+/// The same with POST, which is not retried: the request that met the tail is counted
+/// `protocol/unsolicited`, never as a reply.
+#[test]
+fn a_late_tail_met_by_a_post_is_protocol_unsolicited() {
+    let srv = HostileServer::every_connection(
+        "post-late-tail",
+        vec![
+            Step::ReadRequest,
+            Step::Write(hostile::raw(
+                "HTTP/1.1 200 OK",
+                "Content-Length: 2\r\n",
+                b"ok",
+            )),
+            Step::Sleep(Duration::from_millis(30)),
+            Step::Write(b"EXTRA".to_vec()),
+            Step::Repeat,
+        ],
+    );
+    let args = ["-m", "POST", "--body", "x", "-w", "1", "-c", "1", "-n", "4"];
+    let r = run_ok(&srv.url("/"), &[&args[..], &["--timeout", "2s"]].concat()).r;
+    assert_errors(&r, &[("protocol", "unsolicited", 2)]);
+    assert_replies(&r, &[("2xx", 2)]);
+    assert_eq!(num(&r, "requests.retried"), 0);
+}
+
+/// A FIN that arrived long before the connection is reused: the connection is closed
+/// while idle, and a POST (not retryable) goes on a new connection instead of becoming
+/// `stale-conn` although nothing raced.
+#[test]
+fn a_close_long_before_reuse_is_seen_before_writing() {
+    let srv = hostile::s17_close_after_each_reply();
+    for gap in IDLE_GAPS {
+        let args = [
+            gap,
+            &["-m", "POST", "--body", "x", "-w", "1", "-c", "1", "-n", "4"][..],
+        ]
+        .concat();
+        let r = run_ok(&srv.url("/"), &args).r;
+        assert_no_errors(&r);
+        assert_replies(&r, &[("2xx", 4)]);
+        assert_eq!(num(&r, "requests.retried"), 0, "{gap:?}");
+        assert_eq!(num(&r, "connections.opened"), 4, "{gap:?}");
+        assert!(
+            num(&r, "anomalies.closed_while_idle") >= 3,
+            "{gap:?}: {:#}",
+            r["anomalies"]
+        );
+    }
+}
+
+/// `Connection: close` sent by the client ends the connection whatever the server
+/// answers (RFC 9112 §9.6): against a server that ignores it and keeps connections open,
+/// one connection per request.
+#[test]
+fn a_clients_connection_close_ends_the_connection() {
+    let srv = HostileServer::answering("ignores-close", hostile::ok("ok"));
+    let run = run_ok(
+        &srv.url("/"),
+        &["-H", "Connection: close", "-w", "1", "-c", "1", "-n", "5"],
+    );
+    assert_no_errors(&run.r);
+    assert_replies(&run.r, &[("2xx", 5)]);
+    assert_eq!(num(&run.r, "connections.opened"), 5);
+    assert_eq!(num(&run.r, "connections.reused"), 0);
+    assert!(wait_until(Duration::from_secs(5), || srv.connections() == 5));
+    assert_eq!(srv.requests(), 5);
+}

@@ -61,6 +61,7 @@ pub fn merge(report: &mut Report, children: &[Child], waited: &Waited, sb: &Scor
                         .or_default() += n;
                 }
                 report.first_other_errno = report.first_other_errno.or(r.first_other_errno);
+                report.anomalies.add(&r.anomalies);
                 elapsed_ns = elapsed_ns.max(r.elapsed_ns);
                 if let Some(o) = r.stop_overrun_ns {
                     let ms = o as f64 / 1e6;

@@ -15,7 +15,7 @@ use crate::http::request::serialize;
 use crate::http::{BodyDecoder, MAX_INTERIM, parse_head_limited, reply_details, take_cookie};
 use crate::outcome::{
     self, Failure, HEAD_TOO_LARGE, NO_TLS_CONFIG, STALE, Stage, TLS_REPLY_TO_HTTP, TLS_TRUNCATED,
-    TOO_MANY_INTERIM, classify_body, classify_head, classify_io,
+    TOO_MANY_INTERIM, UNSOLICITED, classify_body, classify_head, classify_io,
 };
 use crate::record::make_record;
 use crate::rng::stream_rng;
@@ -128,6 +128,7 @@ impl Worker<'_> {
         if slot.dynamic.is_some()
             || self.hooks.is_some()
             || !spec_of(&self.requests, slot).keepalive.store
+            || wire_of(&self.requests, slot).closes
         {
             // Alone: a redirect hop, a hook's request, or one whose connection closes
             // after its reply.
@@ -176,6 +177,10 @@ impl Worker<'_> {
             }
             if let Some(b) = self.budget.as_mut() {
                 *b -= 1;
+            }
+            if self.requests[slot.entry as usize].wire.closes {
+                // Nothing goes after a request that closes its connection.
+                break;
             }
         }
         let slot = &mut self.slots[s as usize];
@@ -494,6 +499,9 @@ impl Worker<'_> {
         {
             self.close_conn(s, now);
         }
+        // Never written to: a kept connection the kernel reported readable or closed
+        // since its last reply, unless a read shows it was nothing.
+        self.idle_conn_usable(s, now);
         let expect_continue = wire_of(&self.requests, &self.slots[s as usize]).expect_continue;
         let slot = &mut self.slots[s as usize];
         slot.times = Default::default();
@@ -517,6 +525,56 @@ impl Worker<'_> {
         }
         self.rearm(s);
         self.drive(s, now);
+    }
+
+    /// Whether slot `s`'s kept connection, idle (no request outstanding), may carry its
+    /// next request. RFC 9112 §9.2 and §9.6: anything readable on it while no request is
+    /// outstanding means it is not reusable. When the kernel reported it readable or
+    /// closed since its last reply, one read tells: nothing to read (an edge left from
+    /// the reply) keeps it; bytes (a reply's tail after its framed end, a `408` sent to
+    /// an idle connection) or its end (FIN, RST, TLS `close_notify`) close it and count
+    /// an anomaly, not a request error, and the slot's next request opens a new
+    /// connection. False when the slot has no usable connection (any more).
+    pub(crate) fn idle_conn_usable(&mut self, s: u32, now: u64) -> bool {
+        let slot = &mut self.slots[s as usize];
+        let Some(conn) = slot.conn.and_then(|h| self.conns.get_mut(h)) else {
+            return false;
+        };
+        if !conn.readable && !conn.read_closed {
+            return true;
+        }
+        // The slot reads no reply now: its buffer is free.
+        let mut unsolicited = 0u64;
+        let closed = loop {
+            match conn.io.read(&mut slot.buf) {
+                Ok(0) => break true,
+                Ok(n) => {
+                    // Closed either way; one read is enough to know (a server that keeps
+                    // sending must not hold the loop here).
+                    unsolicited = n as u64;
+                    break false;
+                }
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                    conn.readable = false;
+                    break false;
+                }
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(_) => break true,
+            }
+        };
+        if unsolicited == 0 && !closed {
+            return true;
+        }
+        self.stats.add(Counter::BytesReceived, unsolicited);
+        let a = &mut self.stats.anomalies;
+        if unsolicited > 0 {
+            a.unsolicited_data += 1;
+            a.unsolicited_bytes += unsolicited;
+        } else {
+            a.closed_while_idle += 1;
+        }
+        self.close_conn(s, now);
+        false
     }
 
     /// `--session-cookies`: the request about to go out, and those pipelined behind it,
@@ -1062,6 +1120,18 @@ impl Worker<'_> {
                     // should be: an http:// URL pointed at a TLS port.
                     let f = match slot.buf[..slot.filled] {
                         [0x15 | 0x16, 0x03, ..] => TLS_REPLY_TO_HTTP,
+                        _ if e.detail() == "bad-status"
+                            && slot.reused
+                            && slot.result.header_bytes == 0 =>
+                        {
+                            // On a reused connection, bytes that are no status line are
+                            // the last reply's tail that came after it was complete (and
+                            // after this request went out): the connection's framing is
+                            // lost, not this request's reply.
+                            self.stats.anomalies.unsolicited_data += 1;
+                            self.stats.anomalies.unsolicited_bytes += slot.filled as u64;
+                            UNSOLICITED
+                        }
                         _ => classify_head(&e),
                     };
                     self.fail(s, f, now);

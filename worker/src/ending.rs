@@ -6,7 +6,7 @@ use volley_config::spec::MAX_SESSION_RETRIES;
 use volley_scoreboard::{Counter, ErrorClass};
 
 use crate::event_loop::{Worker, duration_ns};
-use crate::outcome::{self, Failure, HANDSHAKE_TIMEOUT, STALE, Stage, TimeoutPhase};
+use crate::outcome::{self, Failure, HANDSHAKE_TIMEOUT, STALE, Stage, TimeoutPhase, UNSOLICITED};
 use crate::record::make_record;
 use crate::slot::Phase;
 use crate::stats::record_ns;
@@ -71,9 +71,12 @@ impl Worker<'_> {
             conn.completed += 1;
             used_up = per_conn.is_some_and(|n| conn.completed >= u64::from(n));
         }
+        // A request that said `Connection: close` ends its connection whatever the
+        // server answered (RFC 9112 §9.6).
         let store = spec_of(&self.requests, &self.slots[s as usize])
             .keepalive
-            .store;
+            .store
+            && !wire_of(&self.requests, &self.slots[s as usize]).closes;
         if !self.slots[s as usize].burst.is_empty() {
             if reusable && store && !used_up {
                 // Pipelined: more replies are due on this connection; the caller reads
@@ -346,7 +349,7 @@ impl Worker<'_> {
         let slot = &mut self.slots[s as usize];
         slot.deadline_ns = 0;
         slot.continue_pending = false;
-        if f == STALE && idempotent && slot.burst.is_empty() {
+        if (f == STALE || f == UNSOLICITED) && idempotent && slot.burst.is_empty() {
             slot.retrying = true;
             self.stats.add(Counter::RequestsRetried, 1);
             slot.phase = Phase::Ready;

@@ -501,7 +501,13 @@ impl<'a> Worker<'a> {
         conn.writable |= ready.writable;
         conn.read_closed |= ready.read_closed;
         let slot = conn.slot;
-        self.drive(slot, now);
+        if self.slots[slot as usize].phase.in_request() {
+            self.drive(slot, now);
+        } else if ready.readable {
+            // Readable with no request outstanding: the kept connection is watched while
+            // idle (see `Worker::idle_conn_usable`).
+            self.idle_conn_usable(slot, now);
+        }
     }
 
     fn start_due_slots(&mut self, start_ns: u64, now: u64) {

@@ -111,6 +111,11 @@ pub fn eof(stage: Stage) -> Failure {
 /// A reused keep-alive connection failed before any byte of the reply: the server had
 /// closed it while idle.
 pub const STALE: Failure = Failure::new(ErrorClass::StaleConn, "failed");
+/// A reused keep-alive connection whose first bytes after the request were not a status
+/// line: data the server sent after its last reply was complete (a reply's tail beyond
+/// its framing), read as if it answered this request. Retried once on a new connection
+/// when the method is idempotent, like [`STALE`].
+pub const UNSOLICITED: Failure = Failure::new(ErrorClass::Protocol, "unsolicited");
 /// More interim (1xx) replies than [`crate::http::MAX_INTERIM`].
 pub const TOO_MANY_INTERIM: Failure = Failure::new(ErrorClass::Protocol, "too-many-1xx");
 /// A reply head larger than the receive buffer may grow.

@@ -82,6 +82,9 @@ pub struct WorkerReport {
     pub cpu_sys_us: u64,
     /// Stale events dropped (handles of closed connections).
     pub stale_events: u64,
+    /// What servers did to kept-alive connections outside any request.
+    #[serde(default)]
+    pub anomalies: crate::stats::Anomalies,
     /// Times the event loop slept.
     #[serde(default)]
     pub wakeups: u64,
@@ -158,6 +161,7 @@ impl WorkerReport {
             cpu_user_us,
             cpu_sys_us,
             stale_events: stats.stale_events,
+            anomalies: stats.anomalies,
             wakeups: stats.wakeups,
             details: stats
                 .details

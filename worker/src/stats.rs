@@ -180,6 +180,29 @@ impl LazyHistogram {
     }
 }
 
+/// What a server did to kept-alive connections outside any request (RFC 9112 §9.2, §9.6):
+/// counted apart from request outcomes, since no request failed.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Anomalies {
+    /// Connections on which bytes arrived with no request outstanding (a reply's tail
+    /// after its framed end, a `408` sent to an idle connection): closed, never reused.
+    pub unsolicited_data: u64,
+    /// Bytes read on those connections.
+    pub unsolicited_bytes: u64,
+    /// Kept-alive connections the server closed (FIN or RST) while they sat idle: closed,
+    /// and the slot's next request went on a new connection.
+    pub closed_while_idle: u64,
+}
+
+impl Anomalies {
+    /// Adds `o` into `self`.
+    pub fn add(&mut self, o: &Anomalies) {
+        self.unsolicited_data += o.unsolicited_data;
+        self.unsolicited_bytes += o.unsolicited_bytes;
+        self.closed_while_idle += o.closed_while_idle;
+    }
+}
+
 /// Counters (in the scoreboard) and latency histograms of one worker.
 #[derive(Debug)]
 pub struct Stats<'a> {
@@ -224,6 +247,9 @@ pub struct Stats<'a> {
     pub session_lengths: Vec<u64>,
     /// Events whose handle was stale (a closed connection's leftovers), dropped.
     pub stale_events: u64,
+    /// Connection anomalies: not request outcomes, but what made volley drop a kept-alive
+    /// connection (see [`Anomalies`]).
+    pub anomalies: Anomalies,
     /// Times the event loop slept (waited for events, a timer or a scheduled start).
     pub wakeups: u64,
     /// Failures by `(class, detail)`; a handful of distinct pairs per run.
@@ -256,6 +282,7 @@ impl<'a> Stats<'a> {
             session_conns: 0,
             session_lengths: Vec::new(),
             stale_events: 0,
+            anomalies: Anomalies::default(),
             wakeups: 0,
             details: Vec::new(),
             first_other_errno: None,

@@ -118,6 +118,11 @@ fn to_value(r: &Report) -> Value {
         "invalid_reasons": reasons,
         "requests": requests(t),
         "errors_detail": errors_detail(r),
+        "anomalies": {
+            "unsolicited_data": r.anomalies.unsolicited_data,
+            "unsolicited_bytes": r.anomalies.unsolicited_bytes,
+            "closed_while_idle": r.anomalies.closed_while_idle,
+        },
         "replies": {
             "total": r.replies(),
             "1xx": t.get(Counter::Replies1xx),

@@ -128,6 +128,8 @@ pub struct Report {
     pub error_details: std::collections::BTreeMap<(String, String), u64>,
     /// The first errno counted as `other`, if any.
     pub first_other_errno: Option<i32>,
+    /// What servers did to kept-alive connections outside any request.
+    pub anomalies: volley_worker::stats::Anomalies,
     /// Per-worker parts.
     pub workers: Vec<WorkerPart>,
     /// The run was stopped by SIGINT/SIGTERM.
@@ -266,6 +268,7 @@ impl Report {
             reply_rate_samples: Vec::new(),
             error_details: Default::default(),
             first_other_errno: None,
+            anomalies: Default::default(),
             workers: Vec::new(),
             interrupted: false,
             workload: None,

@@ -306,6 +306,15 @@ fn write_report(out: &mut String, r: &Report) -> std::fmt::Result {
             name.desc()
         )?;
     }
+    let a = &r.anomalies;
+    if a.unsolicited_data + a.closed_while_idle > 0 {
+        writeln!(
+            out,
+            "Connections: {} closed for unsolicited data ({} bytes), {} closed by the server \
+             while idle (not request errors; never reused)",
+            a.unsolicited_data, a.unsolicited_bytes, a.closed_while_idle
+        )?;
+    }
     let (errors, aborted) = (r.errors(), r.aborted());
     writeln!(
         out,

@@ -21,6 +21,10 @@ pub struct WireRequest {
     /// The user sent `Expect: 100-continue` with a body: after the head, wait for a
     /// `100 Continue` (or a final reply, or the expect-wait) before sending the body.
     pub expect_continue: bool,
+    /// The request says `Connection: close` (volley's own, for an entry that does not keep
+    /// its connection, or the user's): the connection ends after its reply whatever the
+    /// server answers, and nothing is sent after it (RFC 9112 §9.6).
+    pub closes: bool,
 }
 
 /// Serializes a URL-list entry: request line, Host (from host:port unless given),
@@ -100,9 +104,16 @@ pub fn serialize_parts(p: &Parts<'_>) -> WireRequest {
         && p.headers.iter().any(|(n, v)| {
             n.eq_ignore_ascii_case("expect") && v.trim().eq_ignore_ascii_case("100-continue")
         });
+    // A `close` option in any Connection field of the user's, or volley's own.
+    let closes = (p.close && !has("connection"))
+        || p.headers.iter().any(|(n, v)| {
+            n.eq_ignore_ascii_case("connection")
+                && v.split(',').any(|t| t.trim().eq_ignore_ascii_case("close"))
+        });
     WireRequest {
         head_len,
         expect_continue,
+        closes,
         bytes: out,
         is_head: p.method.eq_ignore_ascii_case("HEAD"),
         idempotent: matches!(
@@ -214,5 +225,21 @@ mod tests {
         assert!(serialize(&req("HEAD", &[], "")).is_head);
         let text = String::from_utf8(serialize(&req("POST", &[], "")).bytes).unwrap();
         assert!(text.ends_with("Content-Length: 0\r\n\r\n"));
+    }
+
+    #[test]
+    fn a_close_option_anywhere_makes_the_request_close_its_connection() {
+        assert!(!serialize(&req("GET", &[], "")).closes);
+        assert!(serialize(&req("GET", &[("Connection", "close")], "")).closes);
+        assert!(serialize(&req("GET", &[("connection", "Upgrade, CLOSE")], "")).closes);
+        assert!(!serialize(&req("GET", &[("Connection", "keep-alive")], "")).closes);
+        let mut none = req("GET", &[], "");
+        none.keepalive.store = false;
+        let w = serialize(&none);
+        assert!(w.closes);
+        assert!(String::from_utf8_lossy(&w.bytes).contains("Connection: close\r\n"));
+        // The user's own Connection field wins over volley's; it does not say close.
+        none.headers.push(("Connection".into(), "keep-alive".into()));
+        assert!(!serialize(&none).closes);
     }
 }
