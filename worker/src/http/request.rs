@@ -239,7 +239,8 @@ mod tests {
         assert!(w.closes);
         assert!(String::from_utf8_lossy(&w.bytes).contains("Connection: close\r\n"));
         // The user's own Connection field wins over volley's; it does not say close.
-        none.headers.push(("Connection".into(), "keep-alive".into()));
+        none.headers
+            .push(("Connection".into(), "keep-alive".into()));
         assert!(!serialize(&none).closes);
     }
 }
