@@ -1,7 +1,10 @@
 //! https over rustls: certificates verified by default (each failure counted in class
 //! `tls` with its detail), `--insecure`, client certificates, resumption counted and
-//! switchable, handshake timeouts, and plain HTTP and TLS ports mixed up. Every server
-//! is a rustls loopback server with certificates made by rcgen for this test run.
+//! switchable, handshake timeouts, close-delimited bodies ended with and without
+//! close_notify, and plain HTTP and TLS ports mixed up. Every server is a rustls loopback
+//! server with certificates made by rcgen for this test run.
+
+use std::time::Duration;
 
 use volley_testsupport::hostile::{HostileServer, Step};
 use volley_testsupport::tls::{Leaf, TestPki};
@@ -324,6 +327,47 @@ fn a_close_delimited_body_needs_close_notify() {
     assert_eq!(errors(&v, "tls", "close-without-notify"), 2, "{v:#}");
 }
 
+/// Issue 13: the server sends a close-delimited body's last record and its close_notify
+/// in one write, then keeps TCP open for longer than `--timeout`. rustls reads the alert
+/// with the data and no readable edge follows, so the body must end right there: a
+/// reply at once (as curl has it), not a `client-timo/reply` at the watchdog.
+#[test]
+fn close_notify_read_with_the_last_data_ends_the_body_at_once() {
+    let pki = TestPki::new();
+    let ca = pki.ca_pem().to_str().unwrap();
+    let reply = Reply::UntilClose {
+        status: 200,
+        body: b"all of it".to_vec(),
+    };
+    let srv = TestServer::start_tls(
+        ServerConfig::new(reply).with_tls_hold_after_notify(Duration::from_secs(10)),
+        pki.server_config(Leaf::Good),
+    );
+    let timeout = Duration::from_secs(3);
+    let out = volley()
+        .args([
+            &srv.url("/u"),
+            "-n",
+            "3",
+            "-c",
+            "1",
+            "-w",
+            "1",
+            "--json",
+            "-q",
+        ])
+        .args(["--cacert", ca, "--timeout", "3s"])
+        .run();
+    assert_eq!(out.code, Some(0), "{}", out.stderr);
+    let v = out.json();
+    assert_eq!(v["replies"]["2xx"], 3, "{v:#}");
+    assert_eq!(v["errors"]["total"], 0, "{v:#}");
+    assert_eq!(v["bytes"]["body"], 3 * 9, "{v:#}");
+    assert_eq!(srv.received().len(), 3);
+    // Three replies, none waiting for the watchdog.
+    assert!(out.elapsed < timeout, "{:?}: {v:#}", out.elapsed);
+}
+
 #[test]
 fn large_and_chunked_bodies_over_tls_are_read_to_the_end() {
     // Many TLS records per reply, read through buffers of several sizes: a read that
@@ -399,7 +443,6 @@ fn an_early_reply_over_tls_is_a_reply_even_when_the_server_then_resets() {
     // at once. The reply was received: it counts as a reply, not as connreset.
     use std::io::{Read, Write};
     use std::net::TcpListener;
-    use std::time::Duration;
     let pki = TestPki::new();
     let config = pki.server_config(Leaf::Good);
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();

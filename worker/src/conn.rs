@@ -49,14 +49,15 @@ impl Transport {
 
     /// A read that returned `n` of `space` bytes left nothing to read: the next byte
     /// brings a new readable edge. For plain TCP on Linux, a short read drained the
-    /// receive queue. With TLS, the plaintext must have run out (a short read) and the
-    /// last socket read must have been short too.
+    /// receive queue. With TLS, the plaintext must have run out (a short read), and
+    /// [`TlsStream::drained`] must hold: the last socket read was short, and rustls
+    /// keeps neither plaintext nor a `close_notify` still to be reported.
     #[inline]
     pub fn drained_after(&self, n: usize, space: usize) -> bool {
         n < space
             && match self {
                 Transport::Plain(_) => true,
-                Transport::Tls(t) => t.last_read_short,
+                Transport::Tls(t) => t.drained(),
             }
     }
 

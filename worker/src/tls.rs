@@ -305,7 +305,13 @@ pub struct TlsStream {
     /// The peer closed the TCP connection without a `close_notify` alert.
     pub unclean_eof: bool,
     /// The last read from the socket returned less than asked: it was drained.
-    pub last_read_short: bool,
+    last_read_short: bool,
+    /// Plaintext rustls holds that no read has returned yet (from the last
+    /// `process_new_packets`, less what reads took since).
+    pending_plain: usize,
+    /// The peer's `close_notify` was received: from now on a read answers without the
+    /// socket (`Ok(0)` once `pending_plain` is read), and no edge may ever announce it.
+    peer_closed: bool,
     /// The name the certificate was checked for (and the SNI): a kept connection carries
     /// only requests to this host.
     pub host: String,
@@ -345,6 +351,8 @@ impl TlsStream {
             tcp_up: false,
             unclean_eof: false,
             last_read_short: false,
+            pending_plain: 0,
+            peer_closed: false,
             host: host.to_string(),
         })
     }
@@ -398,13 +406,30 @@ impl TlsStream {
         self.tls.handshake_kind() == Some(HandshakeKind::Resumed)
     }
 
-    /// Processes received records; on a TLS error, sends the alert rustls has queued.
+    /// Processes received records, noting what rustls now holds for the reader; on a
+    /// TLS error, sends the alert rustls has queued.
     fn process(&mut self) -> io::Result<()> {
-        if let Err(e) = self.tls.process_new_packets() {
-            let _ = self.flush();
-            return Err(TlsFailure::io(TlsFailure::detail_of(&e)));
+        match self.tls.process_new_packets() {
+            Ok(state) => {
+                self.pending_plain = state.plaintext_bytes_to_read();
+                self.peer_closed = state.peer_has_closed();
+                Ok(())
+            }
+            Err(e) => {
+                let _ = self.flush();
+                Err(TlsFailure::io(TlsFailure::detail_of(&e)))
+            }
         }
-        Ok(())
+    }
+
+    /// Nothing more can be read until the socket brings a readable edge: the last socket
+    /// read came back short, rustls holds no plaintext, and no `close_notify` is waiting
+    /// to be reported. A `close_notify` that came in the same socket read as the last
+    /// data is followed by no edge at all (the server may keep TCP open, or close it much
+    /// later), so the end it announces must be read at once. Known from the last
+    /// `process_new_packets`, without a syscall.
+    pub fn drained(&self) -> bool {
+        self.last_read_short && self.pending_plain == 0 && !self.peer_closed
     }
 
     /// Encrypted bytes are waiting to be written.
@@ -433,14 +458,18 @@ impl TlsStream {
 }
 
 impl Read for TlsStream {
-    /// Plaintext of the connection. `Ok(0)` at its end: after `close_notify`, or after a
-    /// TCP close without it (then [`TlsStream::unclean_eof`] is set). `WouldBlock` when
-    /// the socket has nothing more (records that bring no plaintext, like session
-    /// tickets, are processed on the way).
+    /// Plaintext of the connection. `Ok(0)` at its end: after `close_notify` (a clean
+    /// end, whether or not TCP is still open), or after a TCP close without it (then
+    /// [`TlsStream::unclean_eof`] is set). `WouldBlock` when the socket has nothing more
+    /// (records that bring no plaintext, like session tickets, are processed on the way).
+    /// See [`TlsStream::drained`] for when the next read can wait for an edge.
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
         loop {
             match self.tls.reader().read(buf) {
-                Ok(n) => return Ok(n),
+                Ok(n) => {
+                    self.pending_plain = self.pending_plain.saturating_sub(n);
+                    return Ok(n);
+                }
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
                 Err(e) if e.kind() == io::ErrorKind::UnexpectedEof => {
                     self.unclean_eof = true;
@@ -487,6 +516,157 @@ impl Write for TlsStream {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::conn::Transport;
+    use mio::{Events, Interest, Poll, Token};
+    use rustls::ServerConnection;
+    use std::net::{Shutdown, TcpListener};
+    use std::time::{Duration, Instant};
+    use volley_testsupport::tls::{Leaf, TestPki};
+
+    /// Bound of every wait in these tests.
+    const WAIT: Duration = Duration::from_secs(5);
+
+    /// A client [`TlsStream`] and a rustls server on the two ends of one loopback TCP
+    /// connection, both past the handshake. The server's socket is blocking again.
+    fn connected(pki: &TestPki) -> (TlsStream, ServerConnection, std::net::TcpStream) {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let tcp = std::net::TcpStream::connect(listener.local_addr().unwrap()).unwrap();
+        tcp.set_nonblocking(true).unwrap();
+        let (mut server_tcp, _) = listener.accept().unwrap();
+        server_tcp.set_nonblocking(true).unwrap();
+        let config = pki.client_config();
+        let mut client = TlsStream::new(TcpStream::from_std(tcp), &config, "localhost").unwrap();
+        let mut server = ServerConnection::new(pki.server_config(Leaf::Good)).unwrap();
+        let until = Instant::now() + WAIT;
+        // The two sides take turns; each turn moves what the other side wrote.
+        loop {
+            let client_done = client.handshake(&mut true, &mut true).unwrap();
+            match server.read_tls(&mut server_tcp) {
+                Ok(0) => panic!("the client closed during the handshake"),
+                Ok(_) => {
+                    server.process_new_packets().unwrap();
+                }
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
+                Err(e) => panic!("server read: {e}"),
+            }
+            while server.wants_write() {
+                server.write_tls(&mut server_tcp).unwrap();
+            }
+            if client_done && !server.is_handshaking() {
+                break;
+            }
+            assert!(Instant::now() < until, "the handshake did not finish");
+        }
+        server_tcp.set_nonblocking(false).unwrap();
+        (client, server, server_tcp)
+    }
+
+    /// Queues `records` (one TLS record each) and, if `notify`, a `close_notify`, then
+    /// writes them all in one `writev`: the client's next socket read takes them together.
+    fn send_at_once(
+        server: &mut ServerConnection,
+        tcp: &mut std::net::TcpStream,
+        records: &[&[u8]],
+        notify: bool,
+    ) {
+        for r in records {
+            server.writer().write_all(r).unwrap();
+        }
+        if notify {
+            server.send_close_notify();
+        }
+        server.write_tls(tcp).unwrap();
+        assert!(!server.wants_write(), "more than one write");
+    }
+
+    /// Reads once, waiting (up to [`WAIT`]) for a readable edge while the stream says
+    /// `WouldBlock`.
+    fn read_ready(t: &mut Transport, buf: &mut [u8]) -> usize {
+        let mut poll = Poll::new().unwrap();
+        poll.registry()
+            .register(t.tcp_mut(), Token(0), Interest::READABLE)
+            .unwrap();
+        let mut events = Events::with_capacity(4);
+        let until = Instant::now() + WAIT;
+        loop {
+            match t.read(buf) {
+                Ok(n) => {
+                    poll.registry().deregister(t.tcp_mut()).unwrap();
+                    return n;
+                }
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                    let left = until.saturating_duration_since(Instant::now());
+                    assert!(!left.is_zero(), "nothing to read");
+                    poll.poll(&mut events, Some(left)).unwrap();
+                }
+                Err(e) => panic!("read: {e}"),
+            }
+        }
+    }
+
+    /// Issue 13: the last data and the server's `close_notify` come in one socket read,
+    /// and TCP stays open. The read that returns the data must not leave the connection
+    /// for drained (no edge would ever come), and the next read is the clean end.
+    #[test]
+    fn close_notify_read_with_the_last_data_ends_the_stream_at_once() {
+        let pki = TestPki::new();
+        let (client, mut server, mut server_tcp) = connected(&pki);
+        send_at_once(&mut server, &mut server_tcp, &[b"the last bytes"], true);
+        let mut t = Transport::Tls(Box::new(client));
+        let mut buf = [0u8; 1024];
+        let n = read_ready(&mut t, &mut buf);
+        assert_eq!(&buf[..n], b"the last bytes");
+        assert!(
+            !t.drained_after(n, buf.len()),
+            "the close_notify is still to be reported"
+        );
+        // Without waiting: the socket has nothing more, and TCP is still open.
+        assert_eq!(t.read(&mut buf).unwrap(), 0);
+        assert!(!t.unclean_eof(), "close_notify makes a clean end");
+        assert_eq!(t.read(&mut buf).unwrap(), 0, "the end stays the end");
+        drop(server_tcp);
+    }
+
+    /// Plaintext rustls decrypted beyond what one read takes keeps the stream undrained
+    /// until it is all read; then the stream is drained (the socket read was short, no
+    /// close_notify), and a further read says `WouldBlock`.
+    #[test]
+    fn buffered_plaintext_is_read_before_the_stream_counts_as_drained() {
+        let pki = TestPki::new();
+        let (client, mut server, mut server_tcp) = connected(&pki);
+        let records: [&[u8]; 3] = [&[b'a'; 700], &[b'b'; 700], &[b'c'; 700]];
+        send_at_once(&mut server, &mut server_tcp, &records, false);
+        let mut t = Transport::Tls(Box::new(client));
+        let mut buf = [0u8; 500];
+        let mut got = read_ready(&mut t, &mut buf);
+        let drained = |t: &Transport| matches!(t, Transport::Tls(s) if s.drained());
+        while got < 2100 {
+            assert!(!drained(&t), "{} bytes still held by rustls", 2100 - got);
+            let n = t.read(&mut buf).unwrap();
+            assert!(n > 0);
+            got += n;
+        }
+        assert_eq!(got, 2100);
+        assert!(drained(&t), "all read, the socket drained, no close_notify");
+        let e = t.read(&mut buf).unwrap_err();
+        assert_eq!(e.kind(), io::ErrorKind::WouldBlock);
+        drop(server_tcp);
+    }
+
+    /// A TCP end without `close_notify` is still an unclean end, after the data.
+    #[test]
+    fn a_tcp_end_without_close_notify_stays_unclean() {
+        let pki = TestPki::new();
+        let (client, mut server, mut server_tcp) = connected(&pki);
+        send_at_once(&mut server, &mut server_tcp, &[b"cut here"], false);
+        server_tcp.shutdown(Shutdown::Write).unwrap();
+        let mut t = Transport::Tls(Box::new(client));
+        let mut buf = [0u8; 1024];
+        let n = read_ready(&mut t, &mut buf);
+        assert_eq!(&buf[..n], b"cut here");
+        assert_eq!(read_ready(&mut t, &mut buf), 0);
+        assert!(t.unclean_eof());
+    }
 
     #[test]
     fn config_files_are_checked() {

@@ -27,8 +27,12 @@
 //! connection first completes a rustls handshake (bounded by the same
 //! timeouts), then carries HTTP/1.1 exactly like a plain one. Handshakes are
 //! counted by [`TestServer::tls_handshakes`]; a failed one closes the
-//! connection after sending whatever alert rustls queued. Certificates and
-//! rustls configs for it come from [`crate::tls::TestPki`].
+//! connection after sending whatever alert rustls queued. How the server
+//! ends a TLS connection is scripted too: with or without `close_notify`
+//! ([`ServerConfig::tls_close_notify`]), and with the last reply and the
+//! alert in one write, TCP then held open
+//! ([`ServerConfig::tls_hold_after_notify`]). Certificates and rustls
+//! configs for it come from [`crate::tls::TestPki`].
 
 use std::collections::HashMap;
 use std::fmt::Write as _;
@@ -276,6 +280,16 @@ pub struct ServerConfig {
     /// close-delimited body must report it as truncated. Ignored by plain
     /// servers. Default: `true`.
     pub tls_close_notify: bool,
+    /// TLS servers only, with [`ServerConfig::tls_close_notify`]: `Some(d)`
+    /// writes a closing reply and its `close_notify` alert in one `writev`
+    /// (up to 64 TLS records), so the client reads both in one read, then
+    /// keeps the TCP connection open, without FIN, for `d` or until the
+    /// client closes it or the server shuts down (what the client sends
+    /// meanwhile is discarded). A client that waits for the TCP end, or for
+    /// another readable edge, after such a read hangs for `d` (issue 13).
+    /// Default: `None` (the alert is written after the reply, and FIN
+    /// follows).
+    pub tls_hold_after_notify: Option<Duration>,
 }
 
 impl Default for ServerConfig {
@@ -287,6 +301,7 @@ impl Default for ServerConfig {
             routes: Vec::new(),
             stall: None,
             tls_close_notify: true,
+            tls_hold_after_notify: None,
         }
     }
 }
@@ -327,6 +342,12 @@ impl ServerConfig {
     /// Sets [`ServerConfig::tls_close_notify`].
     pub fn with_tls_close_notify(mut self, send: bool) -> ServerConfig {
         self.tls_close_notify = send;
+        self
+    }
+
+    /// Sets [`ServerConfig::tls_hold_after_notify`].
+    pub fn with_tls_hold_after_notify(mut self, hold: Duration) -> ServerConfig {
+        self.tls_hold_after_notify = Some(hold);
         self
     }
 }
@@ -686,12 +707,20 @@ fn serve_connection(shared: &Shared, conn: u64, tcp: TcpStream) {
             None => encode_reply(shared, &request, close),
         };
         shared.body_bytes.fetch_add(payload, Ordering::SeqCst);
-        if stream
-            .write_all(&bytes)
-            .and_then(|()| stream.flush())
-            .is_err()
-        {
+        let hold = shared.config.tls_hold_after_notify.filter(|_| {
+            close && shared.config.tls_close_notify && matches!(stream, Stream::Tls(_))
+        });
+        let written = match &mut stream {
+            Stream::Tls(tls) if hold.is_some() => write_with_close_notify(tls, &bytes),
+            _ => stream.write_all(&bytes).and_then(|()| stream.flush()),
+        };
+        if written.is_err() {
             shared.body_bytes.fetch_sub(payload, Ordering::SeqCst);
+            return;
+        }
+        if let Some(hold) = hold {
+            hold_open(shared, stream.tcp(), hold);
+            linger_close(stream.tcp());
             return;
         }
         if close {
@@ -844,6 +873,50 @@ fn close_gracefully(shared: &Shared, stream: &mut Stream) {
         let _ = tls.flush();
     }
     linger_close(stream.tcp());
+}
+
+/// Queues `reply` and a `close_notify` alert, then writes both with one
+/// `writev` (rustls writes up to 64 queued records at once), so the peer
+/// reads them in one read; see [`ServerConfig::tls_hold_after_notify`].
+fn write_with_close_notify(
+    tls: &mut rustls::StreamOwned<rustls::ServerConnection, TcpStream>,
+    reply: &[u8],
+) -> io::Result<()> {
+    // Unbounded for this one reply: the default 64 KiB limit would have the
+    // writer take only part of a large body before anything is written.
+    tls.conn.set_buffer_limit(None);
+    tls.conn.writer().write_all(reply)?;
+    tls.conn.send_close_notify();
+    while tls.conn.wants_write() {
+        tls.conn.write_tls(&mut tls.sock)?;
+    }
+    Ok(())
+}
+
+/// Keeps `tcp` open (no FIN) for `hold`, or until the peer closes it or the
+/// server shuts down, discarding what the peer sends.
+fn hold_open(shared: &Shared, mut tcp: &TcpStream, hold: Duration) {
+    let until = Instant::now() + hold;
+    let mut sink = [0u8; 4096];
+    loop {
+        let left = until.saturating_duration_since(Instant::now());
+        if left.is_zero() || shared.stopping() {
+            return;
+        }
+        let _ = tcp.set_read_timeout(Some(left));
+        match tcp.read(&mut sink) {
+            Ok(0) => return,
+            Ok(_) => {}
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    io::ErrorKind::Interrupted
+                        | io::ErrorKind::WouldBlock
+                        | io::ErrorKind::TimedOut
+                ) => {}
+            Err(_) => return,
+        }
+    }
 }
 
 /// Sends FIN, then drains what the peer still sends until it closes (or

@@ -660,6 +660,39 @@ mod tests {
     }
 
     #[test]
+    fn close_notify_with_the_reply_then_tcp_held_open() {
+        let pki = TestPki::new();
+        let reply = Reply::UntilClose {
+            status: 200,
+            body: b"held".to_vec(),
+        };
+        let config = ServerConfig::new(reply).with_tls_hold_after_notify(Duration::from_secs(10));
+        let server = TestServer::start_tls(config, pki.server_config(Leaf::Good));
+        let mut s = handshake(&server, &pki.client_config(), "localhost").expect("handshake");
+        let (got, end) = exchange(&mut s, b"GET / HTTP/1.1\r\nHost: localhost\r\n\r\n");
+        end.expect("close_notify makes a clean end");
+        assert_eq!(
+            String::from_utf8(got).unwrap(),
+            "HTTP/1.1 200 OK\r\nConnection: close\r\n\r\nheld"
+        );
+        // Neither FIN nor any byte follows the alert while the client stays.
+        s.sock
+            .set_read_timeout(Some(Duration::from_millis(200)))
+            .unwrap();
+        let err = s
+            .sock
+            .read(&mut [0u8; 1])
+            .expect_err("TCP was not held open");
+        assert!(
+            matches!(
+                err.kind(),
+                io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
+            ),
+            "{err}"
+        );
+    }
+
+    #[test]
     fn stalled_handshake_and_silent_tls_server_shut_down_promptly() {
         let pki = TestPki::new();
         let mut server = TestServer::start_tls(
