@@ -500,6 +500,11 @@ impl<'a> Worker<'a> {
         conn.readable |= ready.readable;
         conn.writable |= ready.writable;
         conn.read_closed |= ready.read_closed;
+        if ready.readable
+            && let Some(t) = conn.io.tls_mut()
+        {
+            t.socket_readable();
+        }
         let slot = conn.slot;
         if self.slots[slot as usize].phase.in_request() {
             self.drive(slot, now);

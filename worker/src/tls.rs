@@ -432,6 +432,13 @@ impl TlsStream {
         self.last_read_short && self.pending_plain == 0 && !self.peer_closed
     }
 
+    /// The kernel reported the socket readable: bytes came after the last socket read,
+    /// so a read served from what rustls already held must not count the socket as
+    /// drained by that earlier short read.
+    pub fn socket_readable(&mut self) {
+        self.last_read_short = false;
+    }
+
     /// Encrypted bytes are waiting to be written.
     pub fn wants_write(&self) -> bool {
         self.tls.wants_write()
