@@ -1899,19 +1899,16 @@ fn a_408_sent_to_an_idle_connection_is_not_the_next_requests_reply() {
 /// reply (`protocol/bad-status` before).
 #[test]
 fn a_replys_tail_that_comes_while_idle_ends_the_connection() {
-    let srv = HostileServer::every_connection(
+    let srv = hostile::late_tail(
         "tail-while-idle",
-        vec![
-            Step::ReadRequest,
-            Step::Write(hostile::raw(
-                "HTTP/1.1 200 OK",
-                "Content-Length: 2\r\n",
-                b"ok",
-            )),
-            Step::Sleep(Duration::from_millis(20)),
-            Step::Write(b"EXTRA".to_vec()),
-            Step::Repeat,
-        ],
+        hostile::raw(
+            "HTTP/1.1 200 OK",
+            "Content-Length: 2
+",
+            b"ok",
+        ),
+        Duration::from_millis(20),
+        b"EXTRA",
     );
     for gap in IDLE_GAPS {
         let args = [
@@ -1940,19 +1937,16 @@ fn a_replys_tail_that_comes_while_idle_ends_the_connection() {
 /// error.
 #[test]
 fn a_head_replys_late_body_is_not_the_next_reply() {
-    let srv = HostileServer::every_connection(
+    let srv = hostile::late_tail(
         "head-late-body",
-        vec![
-            Step::ReadRequest,
-            Step::Write(hostile::raw(
-                "HTTP/1.1 200 OK",
-                "Content-Length: 5\r\n",
-                b"",
-            )),
-            Step::Sleep(Duration::from_millis(30)),
-            Step::Write(b"hello".to_vec()),
-            Step::Repeat,
-        ],
+        hostile::raw(
+            "HTTP/1.1 200 OK",
+            "Content-Length: 5
+",
+            b"",
+        ),
+        Duration::from_millis(30),
+        b"hello",
     );
     let run = run_ok(
         &srv.url("/"),
@@ -1993,19 +1987,16 @@ fn a_head_replys_late_body_is_not_the_next_reply() {
 /// `protocol/unsolicited`, never as a reply.
 #[test]
 fn a_late_tail_met_by_a_post_is_protocol_unsolicited() {
-    let srv = HostileServer::every_connection(
+    let srv = hostile::late_tail(
         "post-late-tail",
-        vec![
-            Step::ReadRequest,
-            Step::Write(hostile::raw(
-                "HTTP/1.1 200 OK",
-                "Content-Length: 2\r\n",
-                b"ok",
-            )),
-            Step::Sleep(Duration::from_millis(30)),
-            Step::Write(b"EXTRA".to_vec()),
-            Step::Repeat,
-        ],
+        hostile::raw(
+            "HTTP/1.1 200 OK",
+            "Content-Length: 2
+",
+            b"ok",
+        ),
+        Duration::from_millis(30),
+        b"EXTRA",
     );
     let args = ["-m", "POST", "--body", "x", "-w", "1", "-c", "1", "-n", "4"];
     let r = run_ok(&srv.url("/"), &[&args[..], &["--timeout", "2s"]].concat()).r;

@@ -882,6 +882,28 @@ pub fn s17_close_after_each_reply() -> HostileServer {
     HostileServer::answering_once("s17-close-idle", ok("ok"), Step::Close)
 }
 
+/// Issue 13: every reply is followed, `after` a pause, by `tail`: bytes beyond the reply's
+/// framing (a `Content-Length` shorter than what is sent, a body after a HEAD reply), then
+/// the next request is read on the same connection. Exercises the idle-connection rule:
+/// the tail must never be read as the next request's reply.
+pub fn late_tail(
+    name: &'static str,
+    reply: Vec<u8>,
+    after: Duration,
+    tail: &[u8],
+) -> HostileServer {
+    HostileServer::every_connection(
+        name,
+        vec![
+            Step::ReadRequest,
+            Step::Write(reply),
+            Step::Sleep(after),
+            Step::Write(tail.to_vec()),
+            Step::Repeat,
+        ],
+    )
+}
+
 /// S18: an HTTP/1.1 reply with `Connection: close`, then FIN. Exercises the `close`
 /// option: the connection is not reused, the next request opens a new one. A reply.
 pub fn s18_connection_close() -> HostileServer {
