@@ -71,7 +71,8 @@ pub struct RunArgs {
     #[arg(short = 'w', long, value_name = "N")]
     pub workers: Option<u32>,
 
-    /// Thread slots in total [file: ramp_up.max].
+    /// Thread slots in total [file: ramp_up.max]; refused before the run when one worker's
+    /// share (plus 16) exceeds the open-file limit (ulimit -n).
     #[arg(short = 'c', long, value_name = "N")]
     pub concurrency: Option<u32>,
 
