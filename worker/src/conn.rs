@@ -19,6 +19,9 @@ pub enum Transport {
     Plain(TcpStream),
     /// TLS over TCP (boxed: the rustls state is large, plain connections stay small).
     Tls(Box<TlsStream>),
+    /// Tests: a scripted peer, no socket (see `exchange::tests`).
+    #[cfg(test)]
+    Script(Box<crate::exchange::tests::Script>),
 }
 
 impl Transport {
@@ -27,6 +30,18 @@ impl Transport {
         match self {
             Transport::Plain(s) => s,
             Transport::Tls(t) => &mut t.tcp,
+            #[cfg(test)]
+            Transport::Script(_) => unreachable!("a scripted peer has no socket"),
+        }
+    }
+
+    /// Turns Nagle's algorithm off (best effort: a request still goes out without it).
+    pub fn set_nodelay(&mut self) {
+        match self {
+            Transport::Plain(s) => drop(s.set_nodelay(true)),
+            Transport::Tls(t) => drop(t.tcp.set_nodelay(true)),
+            #[cfg(test)]
+            Transport::Script(_) => {}
         }
     }
 
@@ -35,6 +50,8 @@ impl Transport {
         match self {
             Transport::Plain(_) => None,
             Transport::Tls(t) => Some(t),
+            #[cfg(test)]
+            Transport::Script(_) => None,
         }
     }
 
@@ -44,6 +61,8 @@ impl Transport {
         match self {
             Transport::Plain(_) => false,
             Transport::Tls(t) => t.wants_write(),
+            #[cfg(test)]
+            Transport::Script(_) => false,
         }
     }
 
@@ -58,6 +77,8 @@ impl Transport {
             && match self {
                 Transport::Plain(_) => true,
                 Transport::Tls(t) => t.drained(),
+                #[cfg(test)]
+                Transport::Script(s) => s.drained(),
             }
     }
 
@@ -69,6 +90,8 @@ impl Transport {
         match self {
             Transport::Plain(s) => recv_stamped(s.as_raw_fd(), buf),
             Transport::Tls(t) => t.read(buf).map(|n| (n, None)),
+            #[cfg(test)]
+            Transport::Script(s) => s.read_stamped(buf),
         }
     }
 
@@ -77,6 +100,8 @@ impl Transport {
         match self {
             Transport::Plain(_) => false,
             Transport::Tls(t) => t.unclean_eof,
+            #[cfg(test)]
+            Transport::Script(s) => s.unclean_eof,
         }
     }
 }
@@ -87,6 +112,8 @@ impl Read for Transport {
         match self {
             Transport::Plain(s) => s.read(buf),
             Transport::Tls(t) => t.read(buf),
+            #[cfg(test)]
+            Transport::Script(s) => s.read_stamped(buf).map(|(n, _)| n),
         }
     }
 }
@@ -97,6 +124,8 @@ impl Write for Transport {
         match self {
             Transport::Plain(s) => s.write(buf),
             Transport::Tls(t) => t.write(buf),
+            #[cfg(test)]
+            Transport::Script(s) => s.write(buf),
         }
     }
 
@@ -104,6 +133,8 @@ impl Write for Transport {
         match self {
             Transport::Plain(_) => Ok(()),
             Transport::Tls(t) => TlsStream::flush(t),
+            #[cfg(test)]
+            Transport::Script(_) => Ok(()),
         }
     }
 }

@@ -5,7 +5,8 @@
 use volley_config::spec::MAX_SESSION_RETRIES;
 use volley_scoreboard::{Counter, ErrorClass};
 
-use crate::event_loop::{Worker, duration_ns};
+use crate::event_loop::Worker;
+use crate::exchange::State;
 use crate::outcome::{self, Failure, HANDSHAKE_TIMEOUT, STALE, Stage, TimeoutPhase, UNSOLICITED};
 use crate::record::make_record;
 use crate::slot::Phase;
@@ -21,10 +22,6 @@ pub const MAX_SESSION_LENGTH_BIN: usize = 1000;
 /// How long a slot waits before its next request after the client itself ran short of
 /// file descriptors or ports: long enough not to spin, short enough to notice recovery.
 pub const GENERATOR_BACKOFF_NS: u64 = 10_000_000;
-
-/// How long the body of an `Expect: 100-continue` request is held back waiting for the
-/// server's `100 Continue` (curl waits one second too).
-pub const EXPECT_WAIT_NS: u64 = 1_000_000_000;
 
 impl Worker<'_> {
     /// httperf's `--retry-on-failure` is on for this run's sessions.
@@ -46,9 +43,13 @@ impl Worker<'_> {
         let slot = &mut self.slots[s as usize];
         // Latency is kept per outcome: fast 4xx/5xx replies must not pull the success
         // percentiles down (nor slow ones push them up).
-        let reply_ns = now.saturating_sub(slot.times.sent);
+        let reply_ns = now.saturating_sub(slot.exchange.times.sent);
         if status < 400 {
-            let first_byte_ns = slot.times.first_byte.saturating_sub(slot.times.sent);
+            let first_byte_ns = slot
+                .exchange
+                .times
+                .first_byte
+                .saturating_sub(slot.exchange.times.sent);
             record_ns(&mut self.stats.first_byte, first_byte_ns);
             record_ns(&mut self.stats.reply, reply_ns);
         } else {
@@ -61,8 +62,8 @@ impl Worker<'_> {
                 .record_ns(now.saturating_sub(slot.scheduled_ns));
         }
         slot.deadline_ns = 0;
-        slot.continue_pending = false;
-        slot.reply_done();
+        slot.exchange.end();
+        slot.buf.reply_done(slot.exchange.reply_bytes);
         self.stats.add(Counter::RequestsSucceeded, 1);
         self.stats.add(Counter::for_status(status), 1);
         let mut used_up = false;
@@ -85,7 +86,7 @@ impl Worker<'_> {
                 slot.session_replies += 1;
                 // The session fails once the burst is read (no retry of pipelined calls).
                 slot.session_failed |= bad_status;
-                let r = &mut slot.result;
+                let r = &mut slot.exchange.result;
                 r.status = status;
                 r.end_ns = now;
                 r.post_delay = 0;
@@ -95,7 +96,7 @@ impl Worker<'_> {
             // The connection ends here: the requests pipelined behind this one get no
             // reply (each is counted, none is lost).
             self.close_conn(s, now);
-            let r = &mut self.slots[s as usize].result;
+            let r = &mut self.slots[s as usize].exchange.result;
             r.status = status;
             r.end_ns = now;
             r.post_delay = 0;
@@ -103,8 +104,8 @@ impl Worker<'_> {
             self.emit(s, now);
             self.fail_burst(s, outcome::eof(Stage::BeforeReply), now);
             let slot = &mut self.slots[s as usize];
-            slot.result.error = None;
-            slot.result.status = status;
+            slot.exchange.result.error = None;
+            slot.exchange.result.status = status;
             if self.arrivals.is_some() {
                 slot.session_left = 0;
                 self.session_ended(s, false, now);
@@ -141,7 +142,7 @@ impl Worker<'_> {
                 self.close_conn(s, now);
             }
         }
-        let r = &mut self.slots[s as usize].result;
+        let r = &mut self.slots[s as usize].exchange.result;
         r.status = status;
         r.end_ns = now;
         r.post_delay = post;
@@ -159,7 +160,7 @@ impl Worker<'_> {
         let slot = &mut self.slots[s as usize];
         let in_burst = std::mem::take(&mut slot.session_failed) | slot.pipelined;
         slot.session_replies += 1;
-        let r = &mut slot.result;
+        let r = &mut slot.exchange.result;
         r.status = status;
         r.end_ns = now;
         r.post_delay = 0;
@@ -189,11 +190,8 @@ impl Worker<'_> {
             return;
         };
         let slot = &mut self.slots[s as usize];
-        let footer = match &slot.phase {
-            Phase::Body { decoder, .. } => decoder.trailer_bytes() as u64,
-            _ => 0,
-        };
-        let r = &slot.result;
+        let footer = slot.exchange.trailer_bytes() as u64;
+        let r = &slot.exchange.result;
         p.reply_end(
             slot.call_id,
             &mut slot.print_line,
@@ -211,11 +209,11 @@ impl Worker<'_> {
             slot.entry = q.entry;
             slot.index = q.index;
             slot.pre_delay_ns = 0;
-            slot.times.first_byte = 0;
-            slot.times.head_done = 0;
-            slot.result.reset();
-            slot.result.error = Some(f);
-            slot.result.end_ns = now;
+            slot.exchange.times.first_byte = 0;
+            slot.exchange.times.head_done = 0;
+            slot.exchange.result.reset();
+            slot.exchange.result.error = Some(f);
+            slot.exchange.result.end_ns = now;
             self.stats.failed(f);
             self.emit(s, now);
         }
@@ -262,14 +260,14 @@ impl Worker<'_> {
         if !self.spec.iterator.follows()
             || !is_redirect(status)
             || slot.hop >= self.spec.max_redirects
-            || slot.result.location.is_empty()
+            || slot.exchange.result.location.is_empty()
         {
             return None;
         }
         let spec = spec_of(&self.requests, slot);
         let others = self.spec.follow_cross_origin.then_some(&self.spec.dnscache);
         resolve_location(
-            &slot.result.location,
+            &slot.exchange.result.location,
             &spec.target,
             &spec.target.path,
             others,
@@ -314,7 +312,7 @@ impl Worker<'_> {
                 slot,
                 self.index,
                 self.start_ns,
-                &slot.result.reason,
+                &slot.exchange.result.reason,
             );
             log.write(&r);
         }
@@ -329,7 +327,7 @@ impl Worker<'_> {
 
     /// Logs slot `s`'s request in flight as aborted (the run stopped).
     pub(crate) fn record_abort(&mut self, s: u32, now: u64) {
-        self.slots[s as usize].result.aborted = true;
+        self.slots[s as usize].exchange.result.aborted = true;
         self.emit(s, now);
     }
 
@@ -348,7 +346,7 @@ impl Worker<'_> {
         let idempotent = wire_of(&self.requests, &self.slots[s as usize]).idempotent;
         let slot = &mut self.slots[s as usize];
         slot.deadline_ns = 0;
-        slot.continue_pending = false;
+        slot.exchange.end();
         if (f == STALE || f == UNSOLICITED) && idempotent && slot.burst.is_empty() {
             slot.retrying = true;
             self.stats.add(Counter::RequestsRetried, 1);
@@ -369,7 +367,7 @@ impl Worker<'_> {
             && slot.session_retries < MAX_SESSION_RETRIES;
         if redo {
             self.redo_call(s);
-            let r = &mut self.slots[s as usize].result;
+            let r = &mut self.slots[s as usize].exchange.result;
             r.error = Some(f);
             r.end_ns = now;
             r.post_delay = 0;
@@ -382,14 +380,14 @@ impl Worker<'_> {
             self.slots[s as usize].session_left = 0;
             self.session_ended(s, false, now);
         }
-        let r = &mut self.slots[s as usize].result;
+        let r = &mut self.slots[s as usize].exchange.result;
         r.error = Some(f);
         r.end_ns = now;
         if !self.slots[s as usize].burst.is_empty() {
             // Pipelined requests behind this one shared its connection: they fail too.
             self.emit(s, now);
             self.fail_burst(s, f, now);
-            self.slots[s as usize].result.post_delay = 0;
+            self.slots[s as usize].exchange.result.post_delay = 0;
             self.after_request(s, 0, now);
             return;
         }
@@ -400,7 +398,7 @@ impl Worker<'_> {
             return;
         }
         let post = self.draw_post_delay(s);
-        self.slots[s as usize].result.post_delay = post;
+        self.slots[s as usize].exchange.result.post_delay = post;
         self.emit(s, now);
         self.after_request(s, post, now);
     }
@@ -409,94 +407,68 @@ impl Worker<'_> {
     /// of the phase whose deadline it was; a backoff ends.
     pub(crate) fn deadline_reached(&mut self, s: u32, now: u64) {
         let slot = &mut self.slots[s as usize];
-        let awaiting = matches!(slot.phase, Phase::AwaitHead { .. });
-        if matches!(slot.phase, Phase::Backoff | Phase::PostDelay) {
-            slot.deadline_ns = 0;
-            slot.phase = Phase::Ready;
-            self.enqueue(s);
-        } else if matches!(slot.phase, Phase::PreDelay) {
-            slot.deadline_ns = 0;
-            self.scheduled_slots -= 1;
-            self.begin(s, false, now);
-        } else if awaiting
-            && slot.continue_pending
-            && slot.deadline_phase == TimeoutPhase::ExpectWait
-        {
-            // No `100 Continue` in time: send the body anyway (RFC 9110 §10.1.1).
-            self.resume_sending(s);
-            self.drive(s, now);
-        } else if slot.phase.in_request() {
-            if self.lazy && matches!(slot.phase, Phase::AwaitHead { .. } | Phase::Body { .. }) {
-                // An open loop that slept through replies reads what came before this
-                // wake-up first, as a loop woken by each reply would have: a reply that
-                // arrived before its deadline is a reply.
-                if let Some(conn) = self.conn_mut(s) {
-                    conn.readable = true;
-                }
-                self.drive(s, now);
-                let slot = &self.slots[s as usize];
-                if !slot.phase.in_request() || slot.deadline_ns == 0 || slot.deadline_ns > now {
-                    return;
-                }
+        match slot.phase {
+            Phase::Backoff | Phase::PostDelay => {
+                slot.deadline_ns = 0;
+                slot.phase = Phase::Ready;
+                self.enqueue(s);
             }
-            let slot = &self.slots[s as usize];
-            let phase = slot.deadline_phase;
-            let handshaking = matches!(slot.phase, Phase::Connecting)
-                && self
-                    .conn_mut(s)
-                    .and_then(|c| c.io.tls_mut())
-                    .is_some_and(|t| t.tcp_up);
-            let f = if handshaking {
-                HANDSHAKE_TIMEOUT
-            } else {
-                phase.failure()
-            };
-            self.fail(s, f, now);
-        } else {
-            slot.deadline_ns = 0;
+            Phase::PreDelay => {
+                slot.deadline_ns = 0;
+                self.scheduled_slots -= 1;
+                self.begin(s, false, now);
+            }
+            Phase::Busy => self.request_deadline(s, now),
+            _ => slot.deadline_ns = 0,
         }
     }
 
-    /// Sets slot `s`'s watchdog from its phase: the earliest of the deadlines that apply
-    /// (connect; send from being queued; first byte, idle gap and whole reply from the
-    /// request being written). Every deadline is absolute: reading more never moves the
-    /// reply deadline, so a trickling server cannot stretch it.
+    /// The deadline of slot `s`'s request in flight has passed.
+    fn request_deadline(&mut self, s: u32, now: u64) {
+        let ex = &mut self.slots[s as usize].exchange;
+        let receiving = matches!(ex.state, State::AwaitHead { .. } | State::Body { .. });
+        if receiving
+            && ex.continue_pending
+            && self.slots[s as usize].deadline_phase == TimeoutPhase::ExpectWait
+        {
+            // No `100 Continue` in time: send the body anyway (RFC 9110 §10.1.1).
+            self.slots[s as usize].exchange.resume_sending();
+            self.rearm(s);
+            self.watch_io(s);
+            self.drive(s, now);
+            return;
+        }
+        if self.dating.is_some() && receiving {
+            // An open loop that slept through replies reads what came before this
+            // wake-up first, as a loop woken by each reply would have: a reply that
+            // arrived before its deadline is a reply.
+            if let Some(conn) = self.conn_mut(s) {
+                conn.readable = true;
+            }
+            self.drive(s, now);
+            let slot = &self.slots[s as usize];
+            if !slot.phase.in_request() || slot.deadline_ns == 0 || slot.deadline_ns > now {
+                return;
+            }
+        }
+        let connecting = matches!(self.slots[s as usize].exchange.state, State::Connecting);
+        let handshaking = connecting
+            && self
+                .conn_mut(s)
+                .and_then(|c| c.io.tls_mut())
+                .is_some_and(|t| t.tcp_up);
+        let f = if handshaking {
+            HANDSHAKE_TIMEOUT
+        } else {
+            self.slots[s as usize].deadline_phase.failure()
+        };
+        self.fail(s, f, now);
+    }
+
+    /// Sets slot `s`'s watchdog from its exchange (see [`crate::exchange::Exchange::deadline`]).
     pub(crate) fn rearm(&mut self, s: u32) {
         let t = spec_of(&self.requests, &self.slots[s as usize]).timeouts;
-        let slot = &self.slots[s as usize];
-        let at = |from: u64, d: Option<std::time::Duration>| {
-            d.map(|d| from.saturating_add(duration_ns(d)))
-        };
-        let times = &slot.times;
-        let mut best: Option<(u64, TimeoutPhase)> = None;
-        let mut consider = |deadline: Option<u64>, phase: TimeoutPhase| {
-            if let Some(d) = deadline
-                && best.is_none_or(|(b, _)| d < b)
-            {
-                best = Some((d, phase));
-            }
-        };
-        match slot.phase {
-            Phase::Connecting => consider(at(times.start, t.connect), TimeoutPhase::Connect),
-            Phase::Sending => consider(at(times.sent, t.send), TimeoutPhase::Send),
-            Phase::AwaitHead { .. } | Phase::Body { .. } => {
-                if slot.continue_pending {
-                    consider(
-                        Some(times.written.saturating_add(EXPECT_WAIT_NS)),
-                        TimeoutPhase::ExpectWait,
-                    );
-                }
-                // On a tie the earlier phase names the failure.
-                if times.first_byte == 0 {
-                    consider(at(times.written, t.first_byte), TimeoutPhase::FirstByte);
-                } else {
-                    consider(at(times.last_read, t.idle), TimeoutPhase::Idle);
-                }
-                consider(at(times.written, t.reply), TimeoutPhase::Reply);
-            }
-            _ => {}
-        }
-        match best {
+        match self.slots[s as usize].exchange.deadline(&t) {
             Some((deadline, phase)) => {
                 self.slots[s as usize].deadline_phase = phase;
                 self.arm(s, deadline);

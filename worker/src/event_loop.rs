@@ -33,6 +33,7 @@ use volley_scoreboard::{Counter, Header, WorkerSlot, now_ns};
 use crate::arrivals::Arrivals;
 use crate::conn::Conn;
 use crate::error::WorkerError;
+use crate::exchange::Dating;
 use crate::handle::{Handle, Slab};
 use crate::hooks::{Board, SlotHooks};
 use crate::print::Printer;
@@ -63,12 +64,6 @@ pub(crate) const TURN_BUDGET_NS: u64 = 2_000_000;
 /// An open loop whose next start is at most this far away sleeps through reply arrivals
 /// and reads the replies when it wakes for that start (see [`Worker::run`]).
 const LAZY_NS: u64 = 5_000_000;
-/// A reply larger than this (about a fresh connection's receive window) makes a worker
-/// stop sleeping through replies: the server would stall on a full window meanwhile.
-pub(crate) const LAZY_MAX_REPLY: usize = 64 * 1024;
-/// Replies read without a kernel receive date after which an open loop stops sleeping
-/// through replies (the dates are not coming).
-pub(crate) const MAX_UNSTAMPED: u64 = 64;
 
 /// One worker process's load engine: its slots, connections, timers and statistics.
 ///
@@ -108,15 +103,11 @@ pub struct Worker<'a> {
     /// 1 ms), and the instant it is armed for.
     precise: Option<(TimerFd, u64)>,
     /// Open loop of single requests: replies are read with their kernel receive dates,
-    /// and the loop may sleep through their arrival (see [`Worker::run`]).
-    pub(crate) lazy: bool,
-    /// `CLOCK_REALTIME − CLOCK_MONOTONIC` (ns) when the last events were taken: turns
-    /// receive dates into the loop's clock.
-    pub(crate) rt_offset: i64,
+    /// and the loop may sleep through their arrival (see [`Worker::run`]); `None`: the
+    /// loop wakes for every event.
+    pub(crate) dating: Option<Dating>,
     /// Slots that may be waiting for a connect or write edge (see `Slot::io_watch`).
     io_wait: Vec<u32>,
-    /// Replies read without a receive date while `lazy`.
-    pub(crate) unstamped: u64,
     /// Slots waiting for their next start (`Phase::PreDelay`). None in an open loop
     /// means every slot is busy: a reply then frees a slot for a start already due, so
     /// the loop must not sleep through it.
@@ -207,7 +198,7 @@ impl<'a> Worker<'a> {
         let pipelining = spec.pipeline > 1 && !requests.iter().any(|p| p.wire.expect_continue);
         let printer = Printer::new(spec.print, index, spec.workers);
         let lazy = lazy_eligible(spec, &requests) && spec.pipeline <= 1 && printer.is_none();
-        let dating = if lazy {
+        let dating_socket = if lazy {
             socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::DGRAM, None)
                 .ok()
                 .filter(|s| crate::conn::enable_rx_stamps(s).is_ok())
@@ -245,12 +236,10 @@ impl<'a> Worker<'a> {
             board: None,
             arrivals,
             precise,
-            lazy,
-            rt_offset: 0,
+            dating: lazy.then(Dating::default),
             io_wait: Vec::with_capacity(n),
-            unstamped: 0,
             scheduled_slots: 0,
-            _dating: dating,
+            _dating: dating_socket,
             polled: false,
             stats: Stats::new(slot),
             // In an open loop -n counts arrivals (the schedule's), not requests.
@@ -283,7 +272,7 @@ impl<'a> Worker<'a> {
         self.hooks = Some(hooks);
         self.board = Some(board);
         // Hooks may start work when a reply arrives: wake for every reply.
-        self.lazy = false;
+        self.dating = None;
         self._dating = None;
         self
     }
@@ -308,8 +297,8 @@ impl<'a> Worker<'a> {
     /// [`WorkerError::Poll`] when waiting for events fails for a reason other than a signal.
     pub fn run(mut self, start_ns: u64) -> Result<WorkerReport, WorkerError> {
         self.start_ns = start_ns;
-        if self.lazy {
-            self.rt_offset = realtime_ns().wrapping_sub(now_ns()) as i64;
+        if let Some(d) = self.dating.as_mut() {
+            d.rt_offset = realtime_ns().wrapping_sub(now_ns()) as i64;
         }
         let end_ns = self
             .spec
@@ -330,7 +319,7 @@ impl<'a> Worker<'a> {
                 // batch) does not stretch it.
                 stopped_ns = Some(end_ns.map_or(now, |end| end.min(now)));
                 overrun_ns = end_ns.filter(|&end| now >= end).map(|end| now - end);
-                if self.lazy
+                if self.dating.is_some()
                     && self
                         .poll
                         .poll(&mut self.events, Some(Duration::ZERO))
@@ -353,7 +342,7 @@ impl<'a> Worker<'a> {
             } else {
                 now
             };
-            if self.lazy
+            if self.dating.is_some()
                 && self.scheduled_slots > 0
                 && wake > now
                 && wake - now <= LAZY_NS
@@ -416,9 +405,9 @@ impl<'a> Worker<'a> {
         if self.events.is_empty() {
             return;
         }
-        if self.lazy {
+        if let Some(d) = self.dating.as_mut() {
             // Back to back, so that a preemption between them cannot skew the offset.
-            self.rt_offset = realtime_ns().wrapping_sub(now_ns()) as i64;
+            d.rt_offset = realtime_ns().wrapping_sub(now_ns()) as i64;
         }
         // Copy out first: driving a slot needs `&mut self`. No allocation: the
         // buffer's capacity covers a full batch of events.
@@ -452,7 +441,7 @@ impl<'a> Worker<'a> {
     /// reply it has begun to read: while it does, the loop wakes for socket events.
     #[inline]
     pub(crate) fn watch_io(&mut self, s: u32) {
-        if self.lazy {
+        if self.dating.is_some() {
             let slot = &mut self.slots[s as usize];
             if !slot.io_watch {
                 slot.io_watch = true;
@@ -468,14 +457,16 @@ impl<'a> Worker<'a> {
         let slots = &mut self.slots;
         self.io_wait.retain(|&s| {
             let slot = &mut slots[s as usize];
-            slot.io_watch = match slot.phase {
-                Phase::Connecting | Phase::Sending | Phase::Body { .. } => true,
-                Phase::AwaitHead { .. } => slot.filled > 0,
-                _ => false,
-            };
+            slot.io_watch = slot.exchange.waits_on_io(slot.buf.filled);
             slot.io_watch
         });
         self.io_wait.is_empty()
+    }
+
+    /// The loop stops sleeping through replies for good: their receive dates do not
+    /// come, or a reply is too large to sleep through.
+    pub(crate) fn stop_sleeping_through_replies(&mut self) {
+        self.dating = None;
     }
 
     /// Registers a new connection's socket for both edges, once for its whole life.

@@ -118,14 +118,14 @@ pub fn make_record<'a>(
             t.saturating_sub(start_ns).max(1)
         }
     };
-    let r = &slot.result;
+    let r = &slot.exchange.result;
     let error = if r.aborted {
         Some(("aborted", ""))
     } else {
         r.error.map(|f| (f.class.name(), f.detail))
     };
     let replied = error.is_none() && r.status != 0;
-    let t = &slot.times;
+    let t = &slot.exchange.times;
     Record {
         worker,
         slot: slot.global,
@@ -147,7 +147,7 @@ pub fn make_record<'a>(
         header_bytes: r.header_bytes,
         body_bytes: r.body_bytes,
         dns_cached: spec.target.dns_cached,
-        conn_cached: slot.reused,
+        conn_cached: slot.exchange.reused,
         pre_delay: slot.pre_delay_ns,
         post_delay: r.post_delay,
         scheduled: rel(slot.scheduled_ns),

@@ -34,46 +34,21 @@
 
 use rand_chacha::ChaCha8Rng;
 
+use crate::exchange::{Exchange, RecvBuf};
 use crate::handle::Handle;
-use crate::http::{BodyDecoder, ReplyHead};
-use crate::outcome::Failure as EndFailure;
-use crate::outcome::{Failure, TimeoutPhase};
+use crate::outcome::TimeoutPhase;
 use crate::workload::{Dynamic, Walk};
 
-/// Receive buffer size a slot starts with: enough for a typical small reply (head and
-/// body) in one read. Memory per slot stays proportional to what its replies need: 10,000
-/// idle-ish slots cost 10 MiB of buffers, not 160.
-pub const INITIAL_BUFFER: usize = 1024;
-/// Size a slot's buffer grows to when a reply head does not fit in it, or when a body read
-/// fills it (a large body: fewer, larger reads).
-pub const LARGE_BUFFER: usize = 64 * 1024;
-/// A grown buffer shrinks back after this many replies in a row that fit in
-/// [`INITIAL_BUFFER`] (hysteresis, so mixed workloads do not reallocate per request).
-pub const SHRINK_AFTER: u32 = 64;
-
-/// Where a slot is in its lifecycle.
-#[derive(Debug)]
+/// Where a slot is in its lifecycle. The state of a request in flight is its
+/// [`Exchange`]'s.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Phase {
     /// Not started yet (ramp-up).
     Waiting,
     /// Between requests: the next loop turn starts one.
     Ready,
-    /// Non-blocking connect in progress.
-    Connecting,
-    /// Writing the request (`Slot::sent` bytes are out).
-    Sending,
-    /// Reading the reply head; `interim` 1xx heads seen so far.
-    AwaitHead {
-        /// Interim (1xx) replies skipped so far.
-        interim: u32,
-    },
-    /// Reading the body of the final reply.
-    Body {
-        /// The final reply's head.
-        head: ReplyHead,
-        /// Decoder for its body.
-        decoder: BodyDecoder,
-    },
+    /// A request is in flight (see [`Slot::exchange`]).
+    Busy,
     /// Waiting before the next request after the client itself ran short (no file
     /// descriptor or port): retrying at once would only spin.
     Backoff,
@@ -89,10 +64,7 @@ pub enum Phase {
 impl Phase {
     /// True while a request is outstanding (it would be aborted by a stop).
     pub fn in_request(&self) -> bool {
-        matches!(
-            self,
-            Phase::Connecting | Phase::Sending | Phase::AwaitHead { .. } | Phase::Body { .. }
-        )
+        matches!(self, Phase::Busy)
     }
 }
 
@@ -107,18 +79,10 @@ pub struct Slot {
     pub conn: Option<Handle>,
     /// The slot's random stream (seed = run seed, stream = global number).
     pub rng: ChaCha8Rng,
-    /// Receive buffer; `buf[..filled]` holds unparsed bytes of a reply head.
-    pub buf: Vec<u8>,
-    /// Bytes of `buf` holding data.
-    pub filled: usize,
-    /// Bytes read for the current reply.
-    pub reply_bytes: usize,
-    /// Replies in a row that fit in [`INITIAL_BUFFER`] while the buffer was grown.
-    pub small_replies: u32,
-    /// Timestamps of the current request (monotonic ns; 0 = not reached).
-    pub times: RequestTimes,
-    /// The current request runs on a reused connection.
-    pub reused: bool,
+    /// The current (or last) request on its connection.
+    pub exchange: Exchange,
+    /// Receive buffer, reused for every reply the slot reads.
+    pub buf: RecvBuf,
     /// Watchdog deadline of the current phase, or the end of a backoff (monotonic ns;
     /// 0 = none).
     pub deadline_ns: u64,
@@ -127,15 +91,6 @@ pub struct Slot {
     /// The next request is a retry of the last one (after a `stale-conn`): it was already
     /// counted as started.
     pub retrying: bool,
-    /// Bytes of the current request written so far. Reading may start before the whole
-    /// request is out: an early reply (a 413 during an upload), or `Expect: 100-continue`.
-    pub sent: usize,
-    /// `Expect: 100-continue` was sent and the body is held back until a `100 Continue`,
-    /// a final reply or the expect-wait.
-    pub continue_pending: bool,
-    /// A write failed after part of the request went out: the failure counted unless the
-    /// server's (early) reply can still be read.
-    pub send_error: Option<Failure>,
     /// Earliest timer entry pending for this slot (0 = none).
     pub timer_ns: u64,
     /// Queued in the worker's ready list.
@@ -143,9 +98,6 @@ pub struct Slot {
     /// In the worker's list of slots that wait on the socket for something other than a
     /// reply (a connect or a write): the loop must not sleep through their events.
     pub io_watch: bool,
-    /// Loop turn of the last read that brought bytes (dates an end-of-file read in the
-    /// same turn, see `on_receiving`).
-    pub read_turn: u64,
     /// Where the slot is in the URL list.
     pub walk: Walk,
     /// The URL-list entry of the current request (of the chain's first request for a
@@ -191,8 +143,6 @@ pub struct Slot {
     pub follow: Option<volley_config::Target>,
     /// Pre-delay drawn for the current request, ns.
     pub pre_delay_ns: u64,
-    /// The current request's result so far, for its record.
-    pub result: ResultSoFar,
     /// httperf sessions: times the current call was made again (`--retry-on-failure`).
     pub session_retries: u32,
     /// httperf sessions: a pipelined reply had the failure status; the session fails
@@ -209,22 +159,6 @@ pub struct Slot {
     pub print_line: Vec<u8>,
 }
 
-impl ResultSoFar {
-    /// Ready for a new request (the strings keep their capacity).
-    pub fn reset(&mut self) {
-        self.status = 0;
-        self.minor_version = None;
-        self.header_bytes = 0;
-        self.body_bytes = 0;
-        self.error = None;
-        self.aborted = false;
-        self.end_ns = 0;
-        self.post_delay = 0;
-        self.reason.clear();
-        self.location.clear();
-    }
-}
-
 /// A pipelined request waiting for its reply: a URL-list entry.
 #[derive(Debug, Clone, Copy)]
 pub struct Queued {
@@ -234,69 +168,7 @@ pub struct Queued {
     pub index: u32,
 }
 
-/// What the per-request record needs beyond [`RequestTimes`]; reset per request.
-#[derive(Debug, Default)]
-pub struct ResultSoFar {
-    /// Final status code (0 = none yet).
-    pub status: u16,
-    /// Minor HTTP version of the final head.
-    pub minor_version: Option<u8>,
-    /// Bytes of reply heads.
-    pub header_bytes: u64,
-    /// Body payload bytes.
-    pub body_bytes: u64,
-    /// The reason phrase (only kept when a log is written; capacity reused).
-    pub reason: String,
-    /// The `Location` of a redirect (only kept when following; capacity reused).
-    pub location: String,
-    /// How the request failed (`None`: a reply, or still running).
-    pub error: Option<EndFailure>,
-    /// It was aborted when the run stopped.
-    pub aborted: bool,
-    /// When it ended (monotonic ns).
-    pub end_ns: u64,
-    /// The post-delay drawn after it, ns.
-    pub post_delay: u64,
-}
-
-/// Timestamps of one request, monotonic ns.
-#[derive(Debug, Clone, Copy, Default)]
-pub struct RequestTimes {
-    /// The request was started (queued on a connection or a connect).
-    pub start: u64,
-    /// The request's first byte was written (after connect if there was one).
-    pub sent: u64,
-    /// The request was fully written (the reply deadlines start here).
-    pub written: u64,
-    /// The first byte of the reply arrived.
-    pub first_byte: u64,
-    /// The last read of the reply (for the idle deadline).
-    pub last_read: u64,
-    /// The connection was established, or taken from the keep-alive cache.
-    pub connected: u64,
-    /// The final reply head was complete.
-    pub head_done: u64,
-}
-
 impl Slot {
-    /// Called at the end of each reply: shrinks a grown buffer once replies have been
-    /// small for a while.
-    pub fn reply_done(&mut self) {
-        if self.buf.len() <= INITIAL_BUFFER {
-            return;
-        }
-        if self.reply_bytes > INITIAL_BUFFER {
-            self.small_replies = 0;
-            return;
-        }
-        self.small_replies += 1;
-        if self.small_replies >= SHRINK_AFTER {
-            self.small_replies = 0;
-            self.buf.truncate(INITIAL_BUFFER);
-            self.buf.shrink_to_fit();
-        }
-    }
-
     /// A waiting slot with global number `global`.
     pub fn new(global: u32, rng: ChaCha8Rng) -> Self {
         Slot {
@@ -304,22 +176,14 @@ impl Slot {
             phase: Phase::Waiting,
             conn: None,
             rng,
-            buf: vec![0; INITIAL_BUFFER],
-            filled: 0,
-            reply_bytes: 0,
-            small_replies: 0,
-            times: RequestTimes::default(),
-            reused: false,
+            exchange: Exchange::default(),
+            buf: RecvBuf::default(),
             deadline_ns: 0,
             deadline_phase: TimeoutPhase::Connect,
             retrying: false,
-            sent: 0,
-            continue_pending: false,
-            send_error: None,
             timer_ns: 0,
             queued: false,
             io_watch: false,
-            read_turn: 0,
             walk: Walk::default(),
             entry: 0,
             hop: 0,
@@ -339,7 +203,6 @@ impl Slot {
             scheduled_ns: 0,
             follow: None,
             pre_delay_ns: 0,
-            result: ResultSoFar::default(),
             session_retries: 0,
             session_failed: false,
             pipelined: false,
@@ -347,34 +210,5 @@ impl Slot {
             call_id: 0,
             print_line: Vec::new(),
         }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::rng::slot_rng;
-
-    #[test]
-    fn a_grown_buffer_shrinks_only_after_a_run_of_small_replies() {
-        let mut slot = Slot::new(0, slot_rng(1, 0));
-        assert_eq!(slot.buf.len(), INITIAL_BUFFER);
-        slot.buf.resize(LARGE_BUFFER, 0);
-        for _ in 0..SHRINK_AFTER - 1 {
-            slot.reply_bytes = 100;
-            slot.reply_done();
-        }
-        assert_eq!(slot.buf.len(), LARGE_BUFFER, "not yet");
-        // A large reply resets the count.
-        slot.reply_bytes = LARGE_BUFFER;
-        slot.reply_done();
-        for _ in 0..SHRINK_AFTER - 1 {
-            slot.reply_bytes = 100;
-            slot.reply_done();
-        }
-        assert_eq!(slot.buf.len(), LARGE_BUFFER);
-        slot.reply_done();
-        assert_eq!(slot.buf.len(), INITIAL_BUFFER);
-        assert!(slot.buf.capacity() < LARGE_BUFFER);
     }
 }
