@@ -11,9 +11,6 @@ use crate::outcome::{self, Failure, HANDSHAKE_TIMEOUT, STALE, Stage, TimeoutPhas
 use crate::record::make_record;
 use crate::slot::Phase;
 use crate::stats::record_ns;
-use volley_config::Target;
-
-use crate::workload::{draw_delay, is_redirect, resolve_location, spec_of, wire_of};
 
 /// Sessions with more replies than this share the last bin of the session-length
 /// histogram.
@@ -26,7 +23,8 @@ pub const GENERATOR_BACKOFF_NS: u64 = 10_000_000;
 impl Worker<'_> {
     /// httperf's `--retry-on-failure` is on for this run's sessions.
     fn retry_on_failure(&self) -> bool {
-        self.spec
+        self.plan
+            .spec
             .open_loop
             .as_ref()
             .and_then(|o| o.sessions)
@@ -38,163 +36,157 @@ impl Worker<'_> {
         if self.printer.is_some() {
             self.print_reply_end(s);
         }
-        let rules = self.spec.open_loop.as_ref().and_then(|o| o.sessions);
+        let rules = self.plan.spec.open_loop.as_ref().and_then(|o| o.sessions);
         let bad_status = rules.is_some_and(|r| r.failure_status == Some(status));
+        self.record_reply(s, status, now);
         let slot = &mut self.slots[s as usize];
-        // Latency is kept per outcome: fast 4xx/5xx replies must not pull the success
-        // percentiles down (nor slow ones push them up).
-        let reply_ns = now.saturating_sub(slot.exchange.times.sent);
-        if status < 400 {
-            let first_byte_ns = slot
-                .exchange
-                .times
-                .first_byte
-                .saturating_sub(slot.exchange.times.sent);
-            record_ns(&mut self.stats.first_byte, first_byte_ns);
-            record_ns(&mut self.stats.reply, reply_ns);
-        } else {
-            self.stats.reply_error.record_ns(reply_ns);
-        }
-        if self.arrivals.is_some() && status < 400 {
-            // From when it was due: a server stall shows in every request it delayed.
-            self.stats
-                .response
-                .record_ns(now.saturating_sub(slot.scheduled_ns));
-        }
         slot.deadline_ns = 0;
         slot.exchange.end();
         slot.buf.reply_done(slot.exchange.reply_bytes);
-        self.stats.add(Counter::RequestsSucceeded, 1);
-        self.stats.add(Counter::for_status(status), 1);
+        let r = &mut slot.exchange.result;
+        r.status = status;
+        r.end_ns = now;
+        r.post_delay = 0;
         let mut used_up = false;
-        let per_conn = self.spec.conn_requests;
+        let per_conn = self.plan.spec.conn_requests;
         if let Some(conn) = self.conn_mut(s) {
             conn.completed += 1;
             used_up = per_conn.is_some_and(|n| conn.completed >= u64::from(n));
         }
         // A request that said `Connection: close` ends its connection whatever the
         // server answered (RFC 9112 §9.6).
-        let store = spec_of(&self.requests, &self.slots[s as usize])
-            .keepalive
-            .store
-            && !wire_of(&self.requests, &self.slots[s as usize]).closes;
-        if !self.slots[s as usize].burst.is_empty() {
-            if reusable && store && !used_up {
-                // Pipelined: more replies are due on this connection; the caller reads
-                // the next one. Post-delay, session end and the rest wait for the last.
-                let slot = &mut self.slots[s as usize];
-                slot.session_replies += 1;
-                // The session fails once the burst is read (no retry of pipelined calls).
-                slot.session_failed |= bad_status;
-                let r = &mut slot.exchange.result;
-                r.status = status;
-                r.end_ns = now;
-                r.post_delay = 0;
-                self.emit(s, now);
-                return;
-            }
-            // The connection ends here: the requests pipelined behind this one get no
-            // reply (each is counted, none is lost).
-            self.close_conn(s, now);
-            let r = &mut self.slots[s as usize].exchange.result;
-            r.status = status;
-            r.end_ns = now;
-            r.post_delay = 0;
-            self.slots[s as usize].session_replies += 1;
-            self.emit(s, now);
-            self.fail_burst(s, outcome::eof(Stage::BeforeReply), now);
-            let slot = &mut self.slots[s as usize];
-            slot.exchange.result.error = None;
-            slot.exchange.result.status = status;
-            if self.arrivals.is_some() {
-                slot.session_left = 0;
-                self.session_ended(s, false, now);
-            }
-            self.after_request(s, 0, now);
-            return;
+        let sched = &self.slots[s as usize].sched;
+        let store = sched.spec(&self.plan).keepalive.store && !sched.wire(&self.plan).closes;
+        let keep = reusable && store && !used_up;
+        if sched.queued() > 0 {
+            return self.complete_in_burst(s, keep, bad_status, now);
         }
-        if !reusable || !store || used_up {
+        if !keep {
             self.close_conn(s, now);
         }
-        if bad_status || self.slots[s as usize].session_failed {
-            self.failure_status(s, status, bad_status, now);
-            return;
+        let sched = &mut self.slots[s as usize].sched;
+        if bad_status || sched.session.as_ref().is_some_and(|s| s.failed) {
+            return self.failure_status(s, bad_status, now);
         }
-        let follow = self.redirect_to_follow(s, status);
-        let open = self.arrivals.is_some();
-        self.slots[s as usize].session_replies += 1;
-        let session_over = open && follow.is_none() && self.slots[s as usize].session_left == 0;
+        let location = &self.slots[s as usize].exchange.result.location;
+        let follow = self.slots[s as usize]
+            .sched
+            .redirect_target(&self.plan, status, location);
+        let sched = &mut self.slots[s as usize].sched;
+        let session_over = match sched.session.as_mut() {
+            Some(sess) => {
+                sess.replies += 1;
+                follow.is_none() && sess.left == 0
+            }
+            None => false,
+        };
         let post = if follow.is_some() || session_over {
             // No think time after a session's last request: the slot is free at once.
             0
         } else {
-            self.draw_post_delay(s)
+            sched.draw_post_delay(&self.plan)
         };
+        sched.follow = follow;
         if session_over {
             self.session_ended(s, true, now);
-            if self
-                .spec
-                .open_loop
-                .as_ref()
-                .is_some_and(|o| o.sessions.is_some())
-            {
+            if rules.is_some() {
                 // An httperf session has connections of its own.
                 self.close_conn(s, now);
             }
         }
-        let r = &mut self.slots[s as usize].exchange.result;
-        r.status = status;
-        r.end_ns = now;
-        r.post_delay = post;
-        self.slots[s as usize].follow = follow;
+        self.slots[s as usize].exchange.result.post_delay = post;
         self.emit(s, now);
         self.after_request(s, post, now);
+    }
+
+    /// Counts a reply of `status` that ended at `now` in the latency histograms, per
+    /// outcome: fast 4xx/5xx replies must not pull the success percentiles down (nor
+    /// slow ones push them up).
+    fn record_reply(&mut self, s: u32, status: u16, now: u64) {
+        let slot = &self.slots[s as usize];
+        let times = &slot.exchange.times;
+        let reply_ns = now.saturating_sub(times.sent);
+        if status < 400 {
+            let first_byte_ns = times.first_byte.saturating_sub(times.sent);
+            record_ns(&mut self.stats.first_byte, first_byte_ns);
+            record_ns(&mut self.stats.reply, reply_ns);
+            if let Some(due) = slot.sched.due_ns() {
+                // From when it was due: a server stall shows in every request it delayed.
+                self.stats.response.record_ns(now.saturating_sub(due));
+            }
+        } else {
+            self.stats.reply_error.record_ns(reply_ns);
+        }
+        self.stats.add(Counter::RequestsSucceeded, 1);
+        self.stats.add(Counter::for_status(status), 1);
+    }
+
+    /// A reply with requests pipelined behind it: on a connection that stays (`keep`)
+    /// the caller reads the next reply (post-delay, session end and the rest wait for
+    /// the last); otherwise the queued requests get no reply (each is counted, none is
+    /// lost) and the slot moves on.
+    fn complete_in_burst(&mut self, s: u32, keep: bool, bad_status: bool, now: u64) {
+        if keep {
+            if let Some(sess) = self.slots[s as usize].sched.session.as_mut() {
+                sess.replies += 1;
+                // The session fails once the burst is read (no retry of pipelined calls).
+                sess.failed |= bad_status;
+            }
+            self.emit(s, now);
+            return;
+        }
+        self.close_conn(s, now);
+        if let Some(sess) = self.slots[s as usize].sched.session.as_mut() {
+            sess.replies += 1;
+        }
+        self.emit(s, now);
+        let status = self.slots[s as usize].exchange.result.status;
+        self.fail_burst(s, outcome::eof(Stage::BeforeReply), now);
+        let slot = &mut self.slots[s as usize];
+        slot.exchange.result.error = None;
+        slot.exchange.result.status = status;
+        if slot.sched.session.is_some() {
+            slot.sched.end_session();
+            self.session_ended(s, false, now);
+        }
+        self.after_request(s, 0, now);
     }
 
     /// httperf sessions: a reply with the failure status (`bad_status`), or the end of a
     /// burst one of whose replies had it. The reply counts as a reply; the call is made
     /// again at once under `--retry-on-failure` (not for a pipelined burst, and at most
     /// [`MAX_SESSION_RETRIES`] times), else the session fails and its connection closes.
-    fn failure_status(&mut self, s: u32, status: u16, bad_status: bool, now: u64) {
+    fn failure_status(&mut self, s: u32, bad_status: bool, now: u64) {
         let retry_on = self.retry_on_failure();
-        let slot = &mut self.slots[s as usize];
-        let in_burst = std::mem::take(&mut slot.session_failed) | slot.pipelined;
-        slot.session_replies += 1;
-        let r = &mut slot.exchange.result;
-        r.status = status;
-        r.end_ns = now;
-        r.post_delay = 0;
-        if bad_status && !in_burst && retry_on && slot.session_retries < MAX_SESSION_RETRIES {
-            self.redo_call(s);
+        let sched = &mut self.slots[s as usize].sched;
+        let pipelined = sched.burst.as_ref().is_some_and(|b| b.pipelined);
+        let Some(sess) = sched.session.as_mut() else {
+            return;
+        };
+        let in_burst = std::mem::take(&mut sess.failed) | pipelined;
+        sess.replies += 1;
+        if bad_status && !in_burst && retry_on && sess.retries < MAX_SESSION_RETRIES {
+            sched.redo_call();
         } else {
             self.close_conn(s, now);
-            self.slots[s as usize].session_left = 0;
+            self.slots[s as usize].sched.end_session();
             self.session_ended(s, false, now);
         }
         self.emit(s, now);
         self.after_request(s, 0, now);
     }
 
-    /// httperf sessions: the current call is to be made again (a new request, counted as
-    /// such) as the session's next one.
-    fn redo_call(&mut self, s: u32) {
-        let slot = &mut self.slots[s as usize];
-        slot.session_retries += 1;
-        slot.session_left += 1;
-        slot.session_pos = slot.session_pos.saturating_sub(1);
-    }
-
     /// `--print-reply`: the reply's summary line.
     fn print_reply_end(&mut self, s: u32) {
-        let Some(p) = self.printer.as_mut() else {
+        let slot = &mut self.slots[s as usize];
+        let (Some(p), Some(call)) = (self.printer.as_mut(), slot.print.as_mut()) else {
             return;
         };
-        let slot = &mut self.slots[s as usize];
         let footer = slot.exchange.trailer_bytes() as u64;
         let r = &slot.exchange.result;
         p.reply_end(
-            slot.call_id,
-            &mut slot.print_line,
+            call.id,
+            &mut call.line,
             r.header_bytes,
             r.body_bytes,
             footer,
@@ -204,42 +196,42 @@ impl Worker<'_> {
     /// Pipelining: every request still queued behind the current one fails with `f`
     /// (counted and logged one by one).
     fn fail_burst(&mut self, s: u32, f: Failure, now: u64) {
-        while let Some(q) = self.slots[s as usize].burst.pop_front() {
-            let slot = &mut self.slots[s as usize];
-            slot.entry = q.entry;
-            slot.index = q.index;
-            slot.pre_delay_ns = 0;
-            slot.exchange.times.first_byte = 0;
-            slot.exchange.times.head_done = 0;
-            slot.exchange.result.reset();
-            slot.exchange.result.error = Some(f);
-            slot.exchange.result.end_ns = now;
+        while self.slots[s as usize].sched.next_queued() {
+            let ex = &mut self.slots[s as usize].exchange;
+            ex.times.first_byte = 0;
+            ex.times.head_done = 0;
+            ex.result.reset();
+            ex.result.error = Some(f);
+            ex.result.end_ns = now;
             self.stats.failed(f);
             self.emit(s, now);
         }
-        self.slots[s as usize].burst_bytes.clear();
+        if let Some(b) = self.slots[s as usize].sched.burst.as_mut() {
+            b.bytes.clear();
+        }
     }
 
     /// Pipelining: requests still queued when the run stops are aborted (counted and
     /// logged one by one).
     pub(crate) fn abort_burst(&mut self, s: u32, now: u64) {
-        while let Some(q) = self.slots[s as usize].burst.pop_front() {
-            let slot = &mut self.slots[s as usize];
-            slot.entry = q.entry;
-            slot.index = q.index;
+        while self.slots[s as usize].sched.next_queued() {
             self.stats.add(Counter::RequestsAborted, 1);
             self.record_abort(s, now);
         }
-        self.slots[s as usize].burst_bytes.clear();
+        if let Some(b) = self.slots[s as usize].sched.burst.as_mut() {
+            b.bytes.clear();
+        }
     }
 
     /// Open loop: slot `s`'s session is over, every request replied to (`ok`) or one
     /// failed.
     fn session_ended(&mut self, s: u32, ok: bool, now: u64) {
-        let slot = &self.slots[s as usize];
-        let life = now.saturating_sub(slot.session_start_ns);
-        self.stats.session_conns += slot.session_conns;
-        let bin = (slot.session_replies as usize).min(MAX_SESSION_LENGTH_BIN);
+        let Some(sess) = self.slots[s as usize].sched.session.as_ref() else {
+            return;
+        };
+        let life = now.saturating_sub(sess.start_ns);
+        self.stats.session_conns += sess.conns;
+        let bin = (sess.replies as usize).min(MAX_SESSION_LENGTH_BIN);
         if self.stats.session_lengths.len() <= bin {
             self.stats.session_lengths.resize(bin + 1, 0);
         }
@@ -253,43 +245,10 @@ impl Worker<'_> {
         }
     }
 
-    /// The path to follow after a redirect reply, when the iterator follows redirects, the
-    /// hop limit is not reached and `Location` stays on the same origin.
-    fn redirect_to_follow(&self, s: u32, status: u16) -> Option<Target> {
-        let slot = &self.slots[s as usize];
-        if !self.spec.iterator.follows()
-            || !is_redirect(status)
-            || slot.hop >= self.spec.max_redirects
-            || slot.exchange.result.location.is_empty()
-        {
-            return None;
-        }
-        let spec = spec_of(&self.requests, slot);
-        let others = self.spec.follow_cross_origin.then_some(&self.spec.dnscache);
-        resolve_location(
-            &slot.exchange.result.location,
-            &spec.target,
-            &spec.target.path,
-            others,
-        )
-    }
-
-    /// The post-delay after slot `s`'s request, drawn from the slot's RNG when it has
-    /// jitter.
-    fn draw_post_delay(&mut self, s: u32) -> u64 {
-        let slot = &mut self.slots[s as usize];
-        let post = spec_of(&self.requests, slot).post;
-        if post.is_zero() {
-            0
-        } else {
-            draw_delay(post, &mut slot.rng)
-        }
-    }
-
     /// After a request: wait the post-delay, or be ready at once; a slot a hook asked to
     /// end is done.
     fn after_request(&mut self, s: u32, post_ns: u64, now: u64) {
-        if self.slots[s as usize].done_after {
+        if self.slots[s as usize].sched.done_after {
             self.close_conn(s, now);
             self.finish_slot(s);
         } else if post_ns > 0 {
@@ -307,14 +266,7 @@ impl Worker<'_> {
         let _ = now;
         if let Some(log) = self.log.as_mut() {
             let slot = &self.slots[s as usize];
-            let r = make_record(
-                &self.requests,
-                slot,
-                self.index,
-                self.start_ns,
-                &slot.exchange.result.reason,
-            );
-            log.write(&r);
+            log.write(&make_record(&self.plan, slot, self.index, self.start_ns));
         }
         if self.hooks.is_some() {
             self.with_ctx(s, |h, ctx, prev| {
@@ -336,58 +288,57 @@ impl Worker<'_> {
     /// idempotent request is not counted but retried once on a new connection
     /// (RFC 9112 §9.3.1); its retry cannot be stale again, having a fresh connection.
     pub(crate) fn fail(&mut self, s: u32, f: Failure, now: u64) {
-        if let Some(p) = self.printer.as_mut() {
-            let slot = &mut self.slots[s as usize];
-            p.reply_failed(slot.call_id, &mut slot.print_line);
+        let slot = &mut self.slots[s as usize];
+        if let (Some(p), Some(call)) = (self.printer.as_mut(), slot.print.as_mut()) {
+            p.reply_failed(call.id, &mut call.line);
         }
         // No reply on the connection yet (or no connection at all).
         let first_on_conn = self.conn_mut(s).is_none_or(|c| c.completed == 0);
         self.close_conn(s, now);
-        let idempotent = wire_of(&self.requests, &self.slots[s as usize]).idempotent;
         let slot = &mut self.slots[s as usize];
+        let idempotent = slot.sched.wire(&self.plan).idempotent;
+        let alone = slot.sched.queued() == 0;
         slot.deadline_ns = 0;
         slot.exchange.end();
-        if (f == STALE || f == UNSOLICITED) && idempotent && slot.burst.is_empty() {
-            slot.retrying = true;
+        if (f == STALE || f == UNSOLICITED) && idempotent && alone {
+            slot.sched.retrying = true;
             self.stats.add(Counter::RequestsRetried, 1);
             slot.phase = Phase::Ready;
             self.enqueue(s);
             return;
         }
         self.stats.failed(f);
-        let retry_on = self.retry_on_failure();
-        let slot = &self.slots[s as usize];
+        let r = &mut self.slots[s as usize].exchange.result;
+        r.error = Some(f);
+        r.end_ns = now;
+        r.post_delay = 0;
         // httperf's --retry-on-failure: a session's new connection that fails before any
         // reply is made again (a timeout still fails the session).
-        let redo = retry_on
+        let redo = self.retry_on_failure()
             && first_on_conn
-            && slot.burst.is_empty()
+            && alone
             && f.class != ErrorClass::ClientTimo
             && !f.class.is_generator_fault()
-            && slot.session_retries < MAX_SESSION_RETRIES;
+            && self.slots[s as usize]
+                .sched
+                .session
+                .as_ref()
+                .is_some_and(|s| s.retries < MAX_SESSION_RETRIES);
         if redo {
-            self.redo_call(s);
-            let r = &mut self.slots[s as usize].exchange.result;
-            r.error = Some(f);
-            r.end_ns = now;
-            r.post_delay = 0;
+            self.slots[s as usize].sched.redo_call();
             self.emit(s, now);
             self.after_request(s, 0, now);
             return;
         }
-        if self.arrivals.is_some() {
+        if self.slots[s as usize].sched.session.is_some() {
             // A failed request ends its open-loop session (its connection is gone).
-            self.slots[s as usize].session_left = 0;
+            self.slots[s as usize].sched.end_session();
             self.session_ended(s, false, now);
         }
-        let r = &mut self.slots[s as usize].exchange.result;
-        r.error = Some(f);
-        r.end_ns = now;
-        if !self.slots[s as usize].burst.is_empty() {
+        if !alone {
             // Pipelined requests behind this one shared its connection: they fail too.
             self.emit(s, now);
             self.fail_burst(s, f, now);
-            self.slots[s as usize].exchange.result.post_delay = 0;
             self.after_request(s, 0, now);
             return;
         }
@@ -397,7 +348,7 @@ impl Worker<'_> {
             self.arm(s, now.saturating_add(GENERATOR_BACKOFF_NS));
             return;
         }
-        let post = self.draw_post_delay(s);
+        let post = self.slots[s as usize].sched.draw_post_delay(&self.plan);
         self.slots[s as usize].exchange.result.post_delay = post;
         self.emit(s, now);
         self.after_request(s, post, now);
@@ -467,7 +418,7 @@ impl Worker<'_> {
 
     /// Sets slot `s`'s watchdog from its exchange (see [`crate::exchange::Exchange::deadline`]).
     pub(crate) fn rearm(&mut self, s: u32) {
-        let t = spec_of(&self.requests, &self.slots[s as usize]).timeouts;
+        let t = self.slots[s as usize].sched.spec(&self.plan).timeouts;
         match self.slots[s as usize].exchange.deadline(&t) {
             Some((deadline, phase)) => {
                 self.slots[s as usize].deadline_phase = phase;
@@ -508,7 +459,7 @@ impl Worker<'_> {
         let started = !matches!(slot.phase, Phase::Waiting);
         slot.phase = Phase::Done;
         slot.deadline_ns = 0;
-        slot.follow = None;
+        slot.sched.follow = None;
         self.done_slots += 1;
         if started {
             self.stats.sub(Counter::ThreadsActive, 1);

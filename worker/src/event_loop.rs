@@ -41,6 +41,7 @@ use crate::ramp;
 use crate::record::LogWriter;
 use crate::report::WorkerReport;
 use crate::rng::slot_rng;
+use crate::schedule::{Plan, Schedule};
 use crate::slot::{Phase, Slot};
 use crate::stats::Stats;
 use crate::timer::Timers;
@@ -71,7 +72,6 @@ const LAZY_NS: u64 = 5_000_000;
 /// supervisor has released the workers.
 #[derive(Debug)]
 pub struct Worker<'a> {
-    pub(crate) spec: &'a RunSpec,
     pub(crate) index: u32,
     poll: Poll,
     events: Events,
@@ -79,14 +79,12 @@ pub struct Worker<'a> {
     pub(crate) conns: Slab<Conn>,
     pub(crate) slots: Vec<Slot>,
     pub(crate) timers: Timers,
-    /// The URL list, serialized once.
-    pub(crate) requests: Vec<Prepared>,
+    /// The run's workload: the spec and the URL list, serialized once.
+    pub(crate) plan: Plan<'a>,
     /// This worker's part of the per-request log.
     pub(crate) log: Option<LogWriter>,
     /// The release instant (monotonic ns): records count their times from it.
     pub(crate) start_ns: u64,
-    /// Pipelining is on and no URL-list entry waits for `100 Continue` (those go alone).
-    pub(crate) pipelining: bool,
     /// `--print-request`/`--print-reply`.
     pub(crate) printer: Option<Printer>,
     /// The TLS client configuration, for https targets.
@@ -147,9 +145,17 @@ impl<'a> Worker<'a> {
         slot: &'a WorkerSlot,
     ) -> Result<Self, WorkerError> {
         let poll = Poll::new().map_err(WorkerError::Poll)?;
+        let plan = Plan::new(spec);
+        // Pipelining is on and no URL-list entry waits for `100 Continue` (those go alone).
+        let pipelining = spec.pipeline > 1 && !plan.requests.iter().any(|p| p.wire.expect_continue);
+        let printing = spec.print.any();
         let slots: Vec<Slot> = spec
             .slots_of_worker(index)
-            .map(|t| Slot::new(t, slot_rng(spec.seed, t)))
+            .map(|t| {
+                let sched =
+                    Schedule::new(slot_rng(spec.seed, t), spec.open_loop.is_some(), pipelining);
+                Slot::new(t, sched, printing)
+            })
             .collect();
         let mut ramp: Vec<(u64, u32)> = slots
             .iter()
@@ -194,10 +200,8 @@ impl<'a> Worker<'a> {
         } else {
             None
         };
-        let requests: Vec<Prepared> = spec.requests.iter().map(Prepared::new).collect();
-        let pipelining = spec.pipeline > 1 && !requests.iter().any(|p| p.wire.expect_continue);
         let printer = Printer::new(spec.print, index, spec.workers);
-        let lazy = lazy_eligible(spec, &requests) && spec.pipeline <= 1 && printer.is_none();
+        let lazy = lazy_eligible(spec, &plan.requests) && spec.pipeline <= 1 && printer.is_none();
         let dating_socket = if lazy {
             socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::DGRAM, None)
                 .ok()
@@ -217,7 +221,6 @@ impl<'a> Worker<'a> {
             None => None,
         };
         Ok(Worker {
-            spec,
             index,
             poll,
             events: Events::with_capacity(EVENTS_CAPACITY),
@@ -225,8 +228,7 @@ impl<'a> Worker<'a> {
             conns: Slab::with_capacity(n),
             slots,
             timers: Timers::with_capacity(2 * n + 1),
-            requests,
-            pipelining,
+            plan,
             printer,
             tls: None,
             turn: 0,
@@ -301,6 +303,7 @@ impl<'a> Worker<'a> {
             d.rt_offset = realtime_ns().wrapping_sub(now_ns()) as i64;
         }
         let end_ns = self
+            .plan
             .spec
             .duration()
             .map(|d| start_ns.saturating_add(duration_ns(d)));
@@ -656,7 +659,7 @@ impl<'a> Worker<'a> {
             let slot = &mut self.slots[s as usize];
             match slot.phase {
                 Phase::Done | Phase::Waiting => continue,
-                ref p if p.in_request() || slot.retrying => {
+                ref p if p.in_request() || slot.sched.retrying => {
                     self.stats.add(Counter::RequestsAborted, 1);
                     self.record_abort(s, now);
                     self.abort_burst(s, now);

@@ -33,6 +33,7 @@ pub mod ramp;
 pub mod record;
 pub mod report;
 pub mod rng;
+mod schedule;
 mod slot;
 pub mod stats;
 pub mod timer;

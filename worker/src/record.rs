@@ -12,8 +12,8 @@ use std::path::{Path, PathBuf};
 
 use volley_config::LogFormat;
 
+use crate::schedule::Plan;
 use crate::slot::Slot;
-use crate::workload::{Prepared, spec_of, url_of};
 
 /// Columns of the per-request log, in order (CSV header; JSON keys).
 pub const COLUMNS: [&str; 23] = [
@@ -101,16 +101,16 @@ pub struct Record<'a> {
     pub scheduled: u64,
 }
 
-/// The record of slot `s`'s current (or last) request, from its timestamps and result
-/// (`reason` is its reason phrase, lent by the caller).
+/// The record of a slot's current (or last) request, from its timestamps and result.
 pub fn make_record<'a>(
-    requests: &'a [Prepared],
+    plan: &'a Plan<'_>,
     slot: &'a Slot,
     worker: u32,
     start_ns: u64,
-    reason: &'a str,
 ) -> Record<'a> {
-    let spec = spec_of(requests, slot);
+    let sched = &slot.sched;
+    let spec = sched.spec(plan);
+    let reason = &slot.exchange.result.reason;
     let rel = |t: u64| {
         if t == 0 {
             0
@@ -129,11 +129,11 @@ pub fn make_record<'a>(
     Record {
         worker,
         slot: slot.global,
-        round: slot.walk.round,
-        index: slot.index,
-        hop: slot.hop,
+        round: sched.walk.round,
+        index: sched.cur.index,
+        hop: sched.cur.hop,
         method: &spec.method,
-        url: url_of(requests, slot),
+        url: sched.url(plan),
         status: if replied { r.status } else { FAILED_STATUS },
         error,
         status_line: if replied { reason } else { "" },
@@ -148,9 +148,9 @@ pub fn make_record<'a>(
         body_bytes: r.body_bytes,
         dns_cached: spec.target.dns_cached,
         conn_cached: slot.exchange.reused,
-        pre_delay: slot.pre_delay_ns,
+        pre_delay: sched.cur.pre_delay_ns,
         post_delay: r.post_delay,
-        scheduled: rel(slot.scheduled_ns),
+        scheduled: rel(sched.due_ns().unwrap_or(0)),
     }
 }
 

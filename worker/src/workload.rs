@@ -98,39 +98,6 @@ impl Walk {
     }
 }
 
-/// The bytes of the request slot `slot` is running: its list entry, or a dynamic one.
-pub fn wire_of<'a>(requests: &'a [Prepared], slot: &'a crate::slot::Slot) -> &'a WireRequest {
-    match &slot.dynamic {
-        Some(d) => &d.wire,
-        None => &requests[slot.entry as usize].wire,
-    }
-}
-
-/// The bytes to write for slot `slot`: its pipelined burst, or its request.
-pub fn send_bytes<'a>(requests: &'a [Prepared], slot: &'a crate::slot::Slot) -> &'a [u8] {
-    if slot.burst_bytes.is_empty() {
-        &wire_of(requests, slot).bytes
-    } else {
-        &slot.burst_bytes
-    }
-}
-
-/// The description of the request slot `slot` is running.
-pub fn spec_of<'a>(requests: &'a [Prepared], slot: &'a crate::slot::Slot) -> &'a RequestSpec {
-    match &slot.dynamic {
-        Some(d) => &d.spec,
-        None => &requests[slot.entry as usize].spec,
-    }
-}
-
-/// The URL of the request slot `slot` is running.
-pub fn url_of<'a>(requests: &'a [Prepared], slot: &'a crate::slot::Slot) -> &'a str {
-    match &slot.dynamic {
-        Some(d) => &d.url,
-        None => &requests[slot.entry as usize].url,
-    }
-}
-
 /// A uniform draw in `0..n` (`n > 0`), by multiply-shift: one 64-bit draw, bias below
 /// 2^-32 for any `n` a run can have.
 pub fn below(rng: &mut ChaCha8Rng, n: u64) -> u64 {
