@@ -2,7 +2,8 @@
 //!
 //! The constructors ([`ConfigError::invalid`], [`ConfigError::run_file`]) pass what the
 //! user gave through [`crate::redact::shown`]: a message never shows a URL's password or a
-//! raw control byte.
+//! raw control byte. A [`Place`] is where a value stood in a run file, kept with the value
+//! so that a rule checked later (in the builder) can still name the line.
 
 /// Why the command line was rejected.
 #[derive(Debug, thiserror::Error)]
@@ -90,5 +91,23 @@ impl ConfigError {
             ConfigError::Help(text) => print!("{text}"),
             other => eprintln!("error: {other}"),
         }
+    }
+}
+
+/// Where a value stands in a file: the file, 1-based line and column.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Place {
+    /// The file, as the user named it.
+    pub path: String,
+    /// 1-based line.
+    pub line: usize,
+    /// 1-based column.
+    pub column: usize,
+}
+
+impl Place {
+    /// A [`ConfigError::RunFile`] at this place.
+    pub fn error(&self, message: &str) -> ConfigError {
+        ConfigError::run_file(self.path.clone(), self.line, self.column, message)
     }
 }

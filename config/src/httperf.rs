@@ -22,14 +22,14 @@
 
 use std::time::Duration;
 
+use crate::builder::{MAX_PIPELINE, SessionInputs, Source, SpecBuilder, TlsFlags, Watchdog};
 use crate::error::ConfigError;
-use crate::resolve::{default_workers, parse_url, seed};
 use crate::spec::{
-    Arrival, DEFAULT_MAX_REDIRECTS, Delay, HttpVersion, IteratorKind, KeepAlive, Limit, OpenLoop,
-    OutputSpec, PrintParts, PrintSpec, RampUp, ReplyLimits, RequestSpec, RunSpec, Sequence,
-    SessionRules, SocketOptions, Timeouts,
+    Arrival, Delay, HttpVersion, KeepAlive, PrintParts, PrintSpec, RequestSpec, RunSpec, Sequence,
+    SessionRules, SocketOptions,
 };
-use crate::values::{HeaderArg, PeriodArg, RateArg, is_token};
+use crate::target::parse_url;
+use crate::values::{ClientArg, HeaderArg, PeriodArg, RateArg, is_token};
 
 /// How an httperf option is handled.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -459,16 +459,13 @@ pub fn parse_wsesslog(
     Ok(sessions)
 }
 
-/// Most sessions volley runs at once for an httperf open loop.
-pub const MAX_OPEN_SLOTS: u32 = 10_000;
-
 /// Parses httperf's arguments (after `volley httperf`).
 ///
 /// # Errors
 ///
 /// [`ConfigError::Invalid`] naming the option for an unknown, ambiguous or rejected option
 /// or a bad value.
-pub fn parse(args: &[String]) -> Result<Parsed, ConfigError> {
+pub(crate) fn parse(args: &[String]) -> Result<(SpecBuilder, String, Vec<String>), ConfigError> {
     let mut server = "localhost".to_string();
     let mut port: Option<u16> = None;
     let mut uri = "/".to_string();
@@ -683,7 +680,7 @@ pub fn parse(args: &[String]) -> Result<Parsed, ConfigError> {
                 burst = v
                     .parse()
                     .ok()
-                    .filter(|&n| (1..=crate::resolve::MAX_PIPELINE).contains(&n))
+                    .filter(|&n| (1..=MAX_PIPELINE).contains(&n))
                     .ok_or_else(|| bad(name, &v, "a count from 1 to 1000"))?;
             }
             "max-piped-calls" => {
@@ -818,29 +815,6 @@ pub fn parse(args: &[String]) -> Result<Parsed, ConfigError> {
             format!("a server that resolves ({url})"),
         )
     })?;
-    let reply = timeout.map(|t| t + think);
-    let timeouts = Timeouts {
-        connect: timeout,
-        send: timeout,
-        first_byte: reply,
-        idle: None,
-        reply,
-    };
-    let concurrency = match &arrival {
-        None => 1,
-        Some(Arrival::Immediate) => 1,
-        Some(a) => {
-            // httperf has no cap: allow what the schedule can have in flight until the
-            // watchdog ends a stalled request.
-            let horizon = reply.unwrap_or(Duration::from_secs(10)).as_secs_f64();
-            let per_client = a.mean_rate() / f64::from(client.1);
-            ((per_client * horizon * 1.1 - 1e-6).ceil() as u32).clamp(16, MAX_OPEN_SLOTS)
-        }
-    };
-    // Printed requests and replies read best in order: one worker unless asked.
-    let default_workers = if print.any() { 1 } else { default_workers() };
-    let workers = workers.unwrap_or(default_workers).min(concurrency);
-    let (seed, seed_given) = seed(None);
     // In httperf's order (its --send-buffer/--recv-buffer are printed only when given:
     // volley leaves the kernel's sizes alone otherwise).
     let echo = {
@@ -908,11 +882,16 @@ pub fn parse(args: &[String]) -> Result<Parsed, ConfigError> {
         }
         e
     };
-    let version = if http10 {
-        HttpVersion::Http10
-    } else {
-        HttpVersion::Http11
-    };
+    let mut request = crate::builder::request(
+        target,
+        Watchdog {
+            timeout,
+            think,
+            ..Watchdog::default()
+        }
+        .timeouts(),
+    );
+    request.method = method;
     if let Some(name) = &server_name
         && !headers.iter().any(|(n, _)| n.eq_ignore_ascii_case("host"))
     {
@@ -920,22 +899,14 @@ pub fn parse(args: &[String]) -> Result<Parsed, ConfigError> {
         // --server); a Host given with --add-header wins.
         headers.insert(0, ("Host".to_string(), name.clone()));
     }
-    let request = RequestSpec {
-        method,
-        target,
-        headers,
-        body: Vec::new(),
+    request.headers = headers;
+    if http10 {
+        request.version = HttpVersion::Http10;
         // An httperf session over HTTP/1.0 closes its connection after each reply.
-        keepalive: if http10 && sessions.is_some() {
-            KeepAlive::NONE
-        } else {
-            KeepAlive::BOTH
-        },
-        pre: Delay::default(),
-        post: Delay::default(),
-        timeouts,
-        version,
-    };
+        if sessions.is_some() {
+            request.keepalive = KeepAlive::NONE;
+        }
+    }
     // A URI log: one list entry per URI, walked in order.
     let (base, sequence, log_len) = match &wlog {
         Some((wrap, uris, _)) => {
@@ -958,29 +929,23 @@ pub fn parse(args: &[String]) -> Result<Parsed, ConfigError> {
         _ => u64::MAX,
     };
     let mut pipeline = burst.min(max_piped.unwrap_or(u32::MAX));
-    let (requests, open_loop, limit, conn_requests) = match sessions {
+    let open = arrival.is_some() || sessions.is_some();
+    let (requests, limit, conn_requests, calls, shape) = match sessions {
         None => {
-            let open_loop = arrival.map(|arrival| OpenLoop {
-                wake_per_reply: false,
-                arrival,
-                calls: num_calls,
-                client,
-                templates: Vec::new(),
-                bursts: Vec::new(),
-                sequence,
-                sessions: None,
-            });
-            let limit = if open_loop.is_some() {
-                Limit::Requests(num_conns.min(log_cap(num_calls)))
+            let limit = if arrival.is_some() {
+                num_conns.min(log_cap(num_calls))
             } else {
                 let calls = num_conns.saturating_mul(u64::from(num_calls));
-                let calls = match sequence {
+                match sequence {
                     Some(Sequence { wrap: false }) => calls.min(log_len),
                     _ => calls,
-                };
-                Limit::Requests(calls)
+                }
             };
-            (base, open_loop, limit, Some(num_calls))
+            let shape = SessionInputs {
+                sequence,
+                ..SessionInputs::default()
+            };
+            (base, limit, Some(num_calls), num_calls, shape)
         }
         Some(Sessions::Uniform { n, calls, think }) if sequence.is_some() => {
             // --wsess over a URI log: the log's URIs in order, think time after each.
@@ -994,22 +959,12 @@ pub fn parse(args: &[String]) -> Result<Parsed, ConfigError> {
                     r
                 })
                 .collect();
-            let open_loop = OpenLoop {
-                wake_per_reply: false,
-                arrival: arrival.unwrap_or(Arrival::Immediate),
-                calls,
-                client,
-                templates: Vec::new(),
-                bursts: Vec::new(),
+            let shape = SessionInputs {
                 sequence,
-                sessions: Some(rules),
+                rules: Some(rules),
+                ..SessionInputs::default()
             };
-            (
-                requests,
-                Some(open_loop),
-                Limit::Requests(n.min(log_cap(calls))),
-                None,
-            )
+            (requests, n.min(log_cap(calls)), None, calls, shape)
         }
         Some(sessions) => {
             let (requests, templates, n, mut bursts) = sessions.build(&request);
@@ -1022,7 +977,7 @@ pub fn parse(args: &[String]) -> Result<Parsed, ConfigError> {
             if !bursts.is_empty() {
                 // The log's bursts are pipelined, up to httperf's --max-piped-calls
                 // (32 by default for sessions).
-                pipeline = max_piped.unwrap_or(32).min(crate::resolve::MAX_PIPELINE);
+                pipeline = max_piped.unwrap_or(32).min(MAX_PIPELINE);
                 if burst > 1 {
                     notes.push(
                         "volley httperf: --burst-length changes nothing with a session log's \
@@ -1031,58 +986,40 @@ pub fn parse(args: &[String]) -> Result<Parsed, ConfigError> {
                     );
                 }
             }
-            // Without a rate, httperf runs sessions one after another.
-            let arrival = arrival.unwrap_or(Arrival::Immediate);
-            let open_loop = OpenLoop {
-                wake_per_reply: false,
-                arrival,
-                calls: templates[0].calls,
-                client,
+            let calls = templates[0].calls;
+            let shape = SessionInputs {
                 templates,
                 bursts,
                 sequence: None,
-                sessions: Some(rules),
+                rules: Some(rules),
             };
-            (requests, Some(open_loop), Limit::Requests(n), None)
+            (requests, n, None, calls, shape)
         }
     };
-    Ok(Parsed {
-        spec: RunSpec {
-            requests,
-            iterator: IteratorKind::Default,
-            custom_iterator: None,
-            rounds: None,
-            max_redirects: DEFAULT_MAX_REDIRECTS,
-            follow_cross_origin: false,
-            dnscache: Default::default(),
-            workers,
-            concurrency,
-            ramp: RampUp {
-                start: concurrency,
-                duration: Duration::ZERO,
-            },
-            limit,
-            timeouts,
-            limits: ReplyLimits::default(),
-            seed,
-            seed_given,
-            output: OutputSpec {
-                json,
-                progress: false,
-            },
-            run_name: None,
-            open_loop,
-            conn_requests,
-            pipeline,
-            log: None,
-            run_file: None,
-            socket,
-            print,
-            tls,
-        },
-        echo,
-        notes,
-    })
+    let mut b = SpecBuilder::new(Source::Httperf, requests);
+    b.flags.workers = workers;
+    b.flags.requests = Some(limit);
+    // A connection, session or arrival schedule (or none: one connection after another).
+    b.flags.period = arrival.map(PeriodArg);
+    if open {
+        b.flags.calls = Some(calls);
+        b.flags.client = Some(ClientArg(client.0, client.1));
+    }
+    b.flags.pipeline = Some(pipeline);
+    b.flags.conn_requests = conn_requests;
+    b.flags.json = json;
+    // httperf prints no progress line.
+    b.flags.quiet = true;
+    b.flags.socket = socket;
+    b.flags.print = print;
+    b.flags.tls = TlsFlags {
+        cacert: tls.cacert,
+        insecure: tls.insecure,
+        cert: None,
+        no_resume: !tls.resume,
+    };
+    b.sessions = shape;
+    Ok((b, echo, notes))
 }
 
 /// Largest `--send-buffer`/`--recv-buffer` accepted (1 GiB).
@@ -1136,9 +1073,13 @@ fn host_port(server: &str, port: u16) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::spec::Limit;
 
+    /// httperf's arguments, built into a run.
     fn p(args: &[&str]) -> Result<Parsed, ConfigError> {
-        parse(&args.iter().map(|s| s.to_string()).collect::<Vec<_>>())
+        let (inputs, echo, notes) = parse(&args.iter().map(|s| s.to_string()).collect::<Vec<_>>())?;
+        let spec = inputs.build(&[])?;
+        Ok(Parsed { spec, echo, notes })
     }
 
     fn rejected(args: &[&str]) -> String {
