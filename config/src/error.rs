@@ -17,7 +17,7 @@ pub enum ConfigError {
     Invalid {
         /// The flag, as spelled on the command line (`--workers`).
         flag: &'static str,
-        /// The value given, as [`crate::redact::shown`] shows it (credentials masked).
+        /// The value given, as a message may show it (credentials masked, controls escaped).
         value: String,
         /// What is allowed instead.
         allowed: String,
@@ -36,7 +36,7 @@ pub enum ConfigError {
         /// 1-based column.
         column: usize,
         /// What is wrong and what is allowed (credentials masked, see
-        /// [`ConfigError::run_file`]).
+        /// the crate's `redact` module).
         message: String,
     },
     /// A file named by a flag could not be read.
@@ -54,7 +54,11 @@ pub enum ConfigError {
 impl ConfigError {
     /// Shorthand for [`ConfigError::Invalid`]; `value` and `allowed` (which may quote the
     /// value) are shown with credentials masked and control bytes escaped.
-    pub fn invalid(flag: &'static str, value: impl ToString, allowed: impl Into<String>) -> Self {
+    pub(crate) fn invalid(
+        flag: &'static str,
+        value: impl ToString,
+        allowed: impl Into<String>,
+    ) -> Self {
         ConfigError::Invalid {
             flag,
             value: crate::redact::shown(&value.to_string()),
@@ -64,7 +68,12 @@ impl ConfigError {
 
     /// Shorthand for [`ConfigError::RunFile`]; `message` (which quotes values from the
     /// file) is shown with credentials masked and control bytes escaped.
-    pub fn run_file(path: impl Into<String>, line: usize, column: usize, message: &str) -> Self {
+    pub(crate) fn run_file(
+        path: impl Into<String>,
+        line: usize,
+        column: usize,
+        message: &str,
+    ) -> Self {
         ConfigError::RunFile {
             path: path.into(),
             line,

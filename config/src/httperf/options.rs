@@ -606,3 +606,39 @@ fn buffer(v: &Value<'_>) -> Result<u32, ConfigError> {
     let n = n.filter(|n| (1..=MAX_SOCKET_BUFFER).contains(n));
     n.ok_or_else(|| v.refuse("a size in bytes from 1 to 1073741824"))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_entry_is_whole() {
+        let mut names: Vec<&str> = OPTIONS.iter().map(|o| o.name).collect();
+        names.sort();
+        names.dedup();
+        assert_eq!(names.len(), OPTIONS.len(), "a name twice");
+        let shorts: Vec<char> = OPTIONS.iter().filter_map(|o| o.short).collect();
+        assert!(
+            shorts
+                .iter()
+                .all(|c| shorts.iter().filter(|d| *d == c).count() == 1)
+        );
+        let mut places = Vec::new();
+        for o in OPTIONS {
+            assert!(!o.name.is_empty() && !o.name.starts_with('-'), "{}", o.name);
+            if let Action::Note(why) | Action::Refuse(why) = o.action {
+                assert!(!why.is_empty(), "--{} needs its reason", o.name);
+            }
+            if let Some((place, _)) = o.echo {
+                places.push((place, o.name));
+            }
+        }
+        places.sort();
+        for pair in places.windows(2) {
+            let (a, b) = (pair[0], pair[1]);
+            // --rate and --period share one place: only the last given is echoed.
+            let shared = a.1 == "period" && b.1 == "rate";
+            assert!(a.0 != b.0 || shared, "{a:?} and {b:?} share an echo place");
+        }
+    }
+}

@@ -86,3 +86,35 @@ fn usage_lines() -> String {
     out.push('\n');
     out
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn help_comes_from_the_table() {
+        let help = help();
+        let usage: Vec<&str> = help.lines().skip(2).take_while(|l| !l.is_empty()).collect();
+        assert!(usage.iter().all(|l| l.len() <= 85), "{usage:#?}");
+        let usage = usage.join(" ");
+        for o in OPTIONS {
+            if let Some(part) = o.usage {
+                assert!(usage.contains(part), "usage lacks {part}");
+            }
+            if let Action::Note(why) | Action::Refuse(why) = o.action {
+                let line = format!("  --{}: {why}\n", o.name);
+                assert!(help.contains(&line), "help lacks --{}", o.name);
+            }
+        }
+    }
+
+    #[test]
+    fn the_echo_shows_httperfs_defaults() {
+        let echo = echo(&Args::default());
+        assert_eq!(
+            echo,
+            "httperf --client=0/1 --server=localhost --port=80 --uri=/ --num-conns=1 \
+             --num-calls=1"
+        );
+    }
+}

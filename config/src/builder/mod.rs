@@ -5,30 +5,37 @@
 //! The fillers ([`crate::flags`] for the command line, [`crate::runfile`], [`crate::httperf`])
 //! parse each value with the parsers of [`crate::values`] where they can still name it (the
 //! flag, or the run file's line and column) and store it here, typed. A run file value that
-//! a later rule may refuse keeps its [`Place`] ([`At`]), so that the refusal names the line.
+//! a later rule may refuse keeps its [`crate::error::Place`] ([`At`]), so that the refusal
+//! names the line.
 //! Rules about one value that read the same whatever gave it (a run name's characters, a
 //! zero duration) are checked here too, so that each is written once.
 //!
-//! The inputs come in two layers, [`FlagInputs`] (the command line, or httperf's options)
-//! and [`FileInputs`] (a run file's keys): a flag wins over the file's key, and a few rules
-//! depend on which layer gave a value (a run file's `ramp_up.start` above a smaller `-c` is
-//! lowered to it; above the file's own `ramp_up.max` it is refused). [`Source`] says which
-//! command the inputs came from: it picks the defaults (how long a run lasts) and how a
-//! refusal names the slots (`--concurrency`, or `the slots` of a run file).
+//! The inputs come in two layers ([`inputs`]), [`FlagInputs`] (the command line, or
+//! httperf's options) and [`FileInputs`] (a run file's keys): a flag wins over the file's
+//! key, and a few rules depend on which layer gave a value (a run file's `ramp_up.start`
+//! above a smaller `-c` is lowered to it; above the file's own `ramp_up.max` it is
+//! refused). [`Source`] says which command the inputs came from: it picks the defaults (how
+//! long a run lasts, how many slots httperf needs) and how a refusal names the slots
+//! (`--concurrency`, or `the slots` of a run file). The URL list's entries are made by the
+//! fillers from [`request`], whose defaults and watchdog rule ([`Watchdog`]) live in
+//! [`entry`].
 
-use std::collections::BTreeMap;
+mod entry;
+mod inputs;
+
 use std::hash::{BuildHasher, Hasher};
-use std::net::IpAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use crate::error::{ConfigError, Place};
+use crate::error::ConfigError;
 use crate::spec::{
-    Arrival, DEFAULT_MAX_REDIRECTS, Delay, HttpVersion, IteratorKind, KeepAlive, Limit, LogFormat,
-    LogSpec, MAX_HEADERS_CAP, OpenLoop, OutputSpec, PrintSpec, RampUp, ReplyLimits, RequestSpec,
-    RunSpec, Sequence, SessionRules, SessionTemplate, SocketOptions, Target, Timeouts, TlsSpec,
+    Arrival, DEFAULT_MAX_REDIRECTS, IteratorKind, Limit, LogFormat, LogSpec, MAX_HEADERS_CAP,
+    OpenLoop, OutputSpec, RampUp, ReplyLimits, RequestSpec, RunSpec, TlsSpec,
 };
-use crate::values::{ClientArg, DurationArg, PeriodArg, RateArg, TimeoutArg};
+use crate::values::{DurationArg, RateArg};
+
+pub(crate) use entry::{Watchdog, request};
+pub(crate) use inputs::{At, FileInputs, FlagInputs, SessionInputs, TlsFlags};
 
 /// Most worker processes accepted (a sanity bound, far above any core count).
 pub const MAX_WORKERS: u32 = 1024;
@@ -59,139 +66,6 @@ pub(crate) enum Source {
     /// `volley httperf`: httperf's options in flag terms. httperf sizes its own slots and
     /// never refuses a worker count (it lowers it to the slots).
     Httperf,
-}
-
-/// A run file value and where it stands, for a rule that may refuse it later.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) struct At<T> {
-    /// The value.
-    pub value: T,
-    /// Its place in the run file.
-    pub place: Place,
-}
-
-/// What the command line gives (or httperf's options, in the same terms). `None` or
-/// `false`: not given.
-#[derive(Debug, Clone, Default)]
-pub(crate) struct FlagInputs {
-    /// `-w`.
-    pub workers: Option<u32>,
-    /// `-c`.
-    pub concurrency: Option<u32>,
-    /// `--ramp-start`.
-    pub ramp_start: Option<u32>,
-    /// `--ramp-duration`.
-    pub ramp_duration: Option<Duration>,
-    /// `--times`.
-    pub times: Option<u64>,
-    /// `-n`: requests in total.
-    pub requests: Option<u64>,
-    /// `-d`.
-    pub duration: Option<Duration>,
-    /// `--iterator`, a built-in or a custom iterator's name.
-    pub iterator: Option<String>,
-    /// `--seed`.
-    pub seed: Option<u64>,
-    /// `--rate`.
-    pub rate: Option<RateArg>,
-    /// `--period`.
-    pub period: Option<PeriodArg>,
-    /// `--calls`.
-    pub calls: Option<u32>,
-    /// `--client I/N`.
-    pub client: Option<ClientArg>,
-    /// `--wake-per-reply`.
-    pub wake_per_reply: bool,
-    /// `--pipeline`.
-    pub pipeline: Option<u32>,
-    /// `--log`.
-    pub log: Option<PathBuf>,
-    /// `--log-format`.
-    pub log_format: Option<LogFormat>,
-    /// `--run-name`.
-    pub run_name: Option<String>,
-    /// `--json`.
-    pub json: bool,
-    /// `-q`.
-    pub quiet: bool,
-    /// `--max-head-bytes`, `--max-headers`, `--max-chunk-ext-bytes`, `--max-trailer-bytes`.
-    pub limits: ReplyLimits,
-    /// `--cacert`, `-k`, `--cert`/`--key`, `--no-tls-resume`.
-    pub tls: TlsFlags,
-    /// httperf's `--num-calls` per connection.
-    pub conn_requests: Option<u32>,
-    /// httperf's `--send-buffer`, `--recv-buffer`, `--close-with-reset`.
-    pub socket: SocketOptions,
-    /// httperf's `--print-request`, `--print-reply`.
-    pub print: PrintSpec,
-}
-
-/// The TLS flags; they add to a run file's TLS keys and can only turn checks off.
-#[derive(Debug, Clone, Default)]
-pub(crate) struct TlsFlags {
-    /// `--cacert` (repeatable).
-    pub cacert: Vec<PathBuf>,
-    /// `-k`.
-    pub insecure: bool,
-    /// `--cert` and `--key` (clap makes them come together).
-    pub cert: Option<(PathBuf, PathBuf)>,
-    /// `--no-tls-resume`.
-    pub no_resume: bool,
-}
-
-/// What a run file's top-level keys give. Paths are already relative to the file's folder.
-#[derive(Debug, Clone, Default)]
-pub(crate) struct FileInputs {
-    /// `workers`.
-    pub workers: Option<At<u32>>,
-    /// `ramp_up.max`.
-    pub ramp_max: Option<u32>,
-    /// `ramp_up.start`.
-    pub ramp_start: Option<At<u32>>,
-    /// `ramp_up.duration`.
-    pub ramp_duration: Option<Duration>,
-    /// `times`.
-    pub times: Option<u64>,
-    /// `duration`.
-    pub duration: Option<At<Duration>>,
-    /// `iterator`.
-    pub iterator: Option<At<String>>,
-    /// `max_redirects`.
-    pub max_redirects: Option<u32>,
-    /// `follow_cross_origin`.
-    pub follow_cross_origin: bool,
-    /// `dnscache`, names lower-cased.
-    pub dnscache: BTreeMap<String, IpAddr>,
-    /// `seed`.
-    pub seed: Option<u64>,
-    /// `rate`.
-    pub rate: Option<RateArg>,
-    /// `period`.
-    pub period: Option<PeriodArg>,
-    /// `calls`.
-    pub calls: Option<u32>,
-    /// `log`.
-    pub log: Option<PathBuf>,
-    /// `log_format`.
-    pub log_format: Option<LogFormat>,
-    /// `run_name`.
-    pub run_name: Option<String>,
-    /// `cacert`, `insecure`, `cert`/`key`, `tls_resume`.
-    pub tls: TlsSpec,
-}
-
-/// httperf's session workloads, laid over the open loop (see [`OpenLoop`]).
-#[derive(Debug, Clone, Default)]
-pub(crate) struct SessionInputs {
-    /// [`OpenLoop::templates`].
-    pub templates: Vec<SessionTemplate>,
-    /// [`OpenLoop::bursts`].
-    pub bursts: Vec<u32>,
-    /// [`OpenLoop::sequence`].
-    pub sequence: Option<Sequence>,
-    /// [`OpenLoop::sessions`]; a session workload without a schedule runs its sessions
-    /// one after another ([`Arrival::Immediate`]).
-    pub rules: Option<SessionRules>,
 }
 
 /// The inputs of one run, as given; [`SpecBuilder::build`] makes the [`RunSpec`].
@@ -228,6 +102,10 @@ impl SpecBuilder {
     ///
     /// [`ConfigError::Invalid`] naming the flag, or [`ConfigError::RunFile`] naming the run
     /// file's line, for the first rule the inputs break.
+    ///
+    /// # Panics
+    ///
+    /// When the URL list is empty: every filler refuses that first (a bug otherwise).
     pub fn build(self, extra: &[&str]) -> Result<RunSpec, ConfigError> {
         assert!(!self.requests.is_empty(), "a filler gave an empty URL list");
         let arrival = self.arrival();
@@ -595,59 +473,6 @@ impl SpecBuilder {
     }
 }
 
-/// A URL-list entry to `target` with every default but its watchdog: GET, no header
-/// fields or body, kept-alive connections, no delays, HTTP/1.1.
-pub(crate) fn request(target: Target, timeouts: Timeouts) -> RequestSpec {
-    RequestSpec {
-        method: "GET".to_string(),
-        target,
-        headers: Vec::new(),
-        body: Vec::new(),
-        keepalive: KeepAlive::BOTH,
-        pre: Delay::default(),
-        post: Delay::default(),
-        timeouts,
-        version: HttpVersion::Http11,
-    }
-}
-
-/// A request's watchdog as given: the main timeout (httperf's meaning) and think time,
-/// and the finer deadlines, each of which defaults to what the main one implies.
-#[derive(Debug, Clone, Copy, Default)]
-pub(crate) struct Watchdog {
-    /// `--timeout` (`None`: never): connect, send, and with `think` the reply.
-    pub timeout: Option<Duration>,
-    /// `--think-timeout`: added to `timeout` for the first byte and the whole reply.
-    pub think: Duration,
-    /// `--connect-timeout`.
-    pub connect: Option<TimeoutArg>,
-    /// `--first-byte-timeout`.
-    pub first_byte: Option<TimeoutArg>,
-    /// `--idle-timeout`.
-    pub idle: Option<TimeoutArg>,
-}
-
-impl Watchdog {
-    /// The phase deadlines: connect and send within `timeout`, the first byte and the whole
-    /// reply within `timeout + think` of the request being sent, no idle limit; a finer
-    /// deadline given replaces its default (`never` switches it off).
-    pub fn timeouts(self) -> Timeouts {
-        let reply = self.timeout.map(|t| t + self.think);
-        let pick = |given: Option<TimeoutArg>, default: Option<Duration>| match given {
-            Some(TimeoutArg::After(d)) => Some(d),
-            Some(TimeoutArg::Never) => None,
-            None => default,
-        };
-        Timeouts {
-            connect: pick(self.connect, self.timeout),
-            send: self.timeout,
-            first_byte: pick(self.first_byte, reply),
-            idle: pick(self.idle, None),
-            reply,
-        }
-    }
-}
-
 /// Number of CPUs this process may run on.
 fn default_workers() -> u32 {
     std::thread::available_parallelism()
@@ -661,4 +486,519 @@ fn random_seed() -> u64 {
     let mut h = std::collections::hash_map::RandomState::new().build_hasher();
     h.write_u64(std::process::id().into());
     h.finish()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::error::Place;
+    use crate::spec::{PrintParts, SessionRules, Target, Timeouts};
+    use crate::values::{ClientArg, PeriodArg, TimeoutArg};
+
+    fn entry() -> RequestSpec {
+        let target = Target {
+            host: "127.0.0.1".into(),
+            port: 1,
+            addr: ([127, 0, 0, 1], 1).into(),
+            path: "/".into(),
+            dns_cached: false,
+            tls: false,
+        };
+        let watchdog = Watchdog {
+            timeout: Some(DEFAULT_TIMEOUT),
+            ..Watchdog::default()
+        };
+        request(target, watchdog.timeouts())
+    }
+
+    fn from(source: Source) -> SpecBuilder {
+        SpecBuilder::new(source, vec![entry()])
+    }
+
+    fn url() -> SpecBuilder {
+        let mut b = from(Source::Url);
+        // clap's default for -c.
+        b.flags.concurrency = Some(DEFAULT_CONCURRENCY);
+        b
+    }
+
+    fn run_file() -> SpecBuilder {
+        from(Source::RunFile("run.toml".into()))
+    }
+
+    /// A run file value at `line`.
+    fn at<T>(value: T, line: usize) -> At<T> {
+        let place = Place {
+            path: "run.toml".into(),
+            line,
+            column: 1,
+        };
+        At { value, place }
+    }
+
+    fn spec(b: SpecBuilder) -> RunSpec {
+        b.build(&["custom"]).unwrap()
+    }
+
+    /// The flag and the allowed text of a refusal.
+    fn refused(b: SpecBuilder) -> (&'static str, String) {
+        match b.build(&["custom"]) {
+            Err(ConfigError::Invalid { flag, allowed, .. }) => (flag, allowed),
+            other => panic!("{other:?}"),
+        }
+    }
+
+    /// The line and message of a refusal that names the run file.
+    fn refused_at(b: SpecBuilder) -> (usize, String) {
+        match b.build(&["custom"]) {
+            Err(ConfigError::RunFile { line, message, .. }) => (line, message),
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn defaults_depend_on_the_command() {
+        let s = spec(url());
+        assert_eq!(s.limit, Limit::Duration(DEFAULT_DURATION));
+        assert_eq!(
+            spec(from(Source::Demo)).limit,
+            Limit::Duration(DEMO_DURATION)
+        );
+        let s2 = spec(run_file());
+        assert_eq!((s2.limit, s2.rounds), (Limit::Rounds, None));
+        assert_eq!(s2.run_file, Some(PathBuf::from("run.toml")));
+        assert_eq!(s.run_file, None);
+        for s in [s, s2] {
+            assert_eq!(s.concurrency, DEFAULT_CONCURRENCY);
+            assert_eq!(s.ramp.start, DEFAULT_CONCURRENCY, "all slots at once");
+            assert!((1..=DEFAULT_CONCURRENCY).contains(&s.workers));
+            assert!(!s.seed_given);
+            assert_eq!(
+                (s.iterator, s.custom_iterator),
+                (IteratorKind::Default, None)
+            );
+            assert_eq!((s.pipeline, s.max_redirects), (1, DEFAULT_MAX_REDIRECTS));
+            assert_eq!((s.open_loop, s.log, s.run_name), (None, None, None));
+            assert_eq!(s.limits, ReplyLimits::default());
+            assert_eq!(s.tls, TlsSpec::default());
+            assert!(s.output.progress && !s.output.json);
+            assert_eq!(s.timeouts, s.requests[0].timeouts);
+        }
+        let mut b = run_file();
+        b.flags.ramp_duration = Some(Duration::from_secs(2));
+        assert_eq!(spec(b).ramp.start, 1, "a ramp starts with one slot");
+    }
+
+    #[test]
+    fn flags_win_over_the_file_key_by_key() {
+        let mut b = run_file();
+        b.file = FileInputs {
+            workers: Some(at(3, 1)),
+            ramp_max: Some(13),
+            ramp_start: Some(at(2, 2)),
+            ramp_duration: Some(Duration::from_secs(5)),
+            times: Some(3),
+            duration: Some(at(Duration::from_secs(60), 3)),
+            iterator: Some(at("random_start".into(), 4)),
+            seed: Some(7),
+            log: Some("file.csv".into()),
+            log_format: Some(LogFormat::Jsonl),
+            run_name: Some("file".into()),
+            rate: Some(RateArg(5.0)),
+            calls: Some(2),
+            ..FileInputs::default()
+        };
+        let file_only = spec(b.clone());
+        assert_eq!((file_only.workers, file_only.concurrency), (3, 13));
+        assert_eq!(
+            file_only.ramp,
+            RampUp {
+                start: 2,
+                duration: Duration::from_secs(5)
+            }
+        );
+        assert_eq!(file_only.rounds, Some(3));
+        assert_eq!(file_only.limit, Limit::Duration(Duration::from_secs(60)));
+        assert_eq!(file_only.iterator, IteratorKind::RandomStart);
+        assert_eq!((file_only.seed, file_only.seed_given), (7, true));
+        assert_eq!(file_only.run_name.as_deref(), Some("volley-file"));
+        assert_eq!(file_only.open_loop.unwrap().calls, 2);
+        b.flags = FlagInputs {
+            workers: Some(2),
+            concurrency: Some(4),
+            ramp_start: Some(1),
+            ramp_duration: Some(Duration::from_secs(1)),
+            times: Some(1),
+            duration: Some(Duration::from_secs(9)),
+            iterator: Some("follow".into()),
+            seed: Some(99),
+            log: Some("flag.csv".into()),
+            log_format: Some(LogFormat::Csv),
+            run_name: Some("flag".into()),
+            rate: Some(RateArg(10.0)),
+            calls: Some(4),
+            ..FlagInputs::default()
+        };
+        let s = spec(b);
+        assert_eq!((s.workers, s.concurrency), (2, 4));
+        assert_eq!(
+            s.ramp,
+            RampUp {
+                start: 1,
+                duration: Duration::from_secs(1)
+            }
+        );
+        assert_eq!(s.rounds, Some(1));
+        assert_eq!(s.limit, Limit::Duration(Duration::from_secs(9)));
+        assert_eq!(s.iterator, IteratorKind::Follow);
+        assert_eq!(s.seed, 99);
+        let log = s.log.unwrap();
+        assert_eq!(
+            (log.path, log.format),
+            (PathBuf::from("flag.csv"), LogFormat::Csv)
+        );
+        assert_eq!(s.run_name.as_deref(), Some("volley-flag"));
+        let open = s.open_loop.unwrap();
+        assert_eq!(open.arrival, RateArg(10.0).arrival());
+        assert_eq!(open.calls, 4);
+    }
+
+    #[test]
+    fn requests_win_over_any_duration_and_zero_times_means_until_stopped() {
+        let mut b = run_file();
+        b.file.times = Some(3);
+        b.file.duration = Some(at(Duration::from_secs(60), 1));
+        b.flags.requests = Some(50);
+        b.flags.times = Some(0);
+        let s = spec(b);
+        assert_eq!((s.limit, s.rounds), (Limit::Requests(50), None));
+    }
+
+    #[test]
+    fn a_run_files_slots_come_from_ramp_up() {
+        let mut b = run_file();
+        b.file.ramp_start = Some(at(20, 1));
+        assert_eq!(
+            spec(b.clone()).concurrency,
+            20,
+            "start stands for a missing max"
+        );
+        b.flags.ramp_start = Some(5);
+        assert_eq!(
+            spec(b.clone()).concurrency,
+            20,
+            "the file's start, not the flag's"
+        );
+        b.file.ramp_start = Some(at(0, 1));
+        b.file.ramp_duration = Some(Duration::from_secs(1));
+        assert_eq!(
+            spec(b).concurrency,
+            DEFAULT_CONCURRENCY,
+            "a start of 0 says nothing"
+        );
+    }
+
+    #[test]
+    fn a_file_ramp_start_above_the_slots() {
+        let mut b = run_file();
+        b.file.ramp_max = Some(13);
+        b.file.ramp_start = Some(at(20, 2));
+        let (line, msg) = refused_at(b.clone());
+        assert_eq!(line, 2);
+        assert_eq!(msg, "ramp_up.start = 20 is more than ramp_up.max (13)");
+        b.flags.concurrency = Some(4);
+        assert_eq!(spec(b).ramp.start, 4, "a smaller -c lowers it");
+    }
+
+    #[test]
+    fn a_flag_ramp_start_above_the_slots_is_named_by_the_command() {
+        let mut b = url();
+        b.flags.concurrency = Some(2);
+        b.flags.ramp_start = Some(3);
+        assert_eq!(
+            refused(b),
+            ("--ramp-start", "at most --concurrency (2)".into())
+        );
+        let mut b = run_file();
+        b.flags.concurrency = Some(2);
+        b.flags.ramp_start = Some(3);
+        assert_eq!(refused(b), ("--ramp-start", "at most the slots (2)".into()));
+    }
+
+    #[test]
+    fn no_slot_at_the_start_needs_a_ramp() {
+        let mut b = url();
+        b.flags.ramp_start = Some(0);
+        let (flag, allowed) = refused(b.clone());
+        assert_eq!(flag, "--ramp-start");
+        assert!(allowed.contains("--ramp-duration"), "{allowed}");
+        b.flags.ramp_duration = Some(Duration::from_secs(1));
+        assert_eq!(spec(b).ramp.start, 0);
+        let mut b = run_file();
+        b.flags.ramp_start = Some(0);
+        let (flag, allowed) = refused(b);
+        assert_eq!(
+            flag, "ramp_up.start",
+            "a run file's start may come from either"
+        );
+        assert!(allowed.contains("ramp_up.duration"), "{allowed}");
+    }
+
+    #[test]
+    fn workers_need_a_slot_each() {
+        let mut b = url();
+        b.flags.concurrency = Some(2);
+        b.flags.workers = Some(3);
+        let (flag, allowed) = refused(b.clone());
+        assert_eq!(flag, "--workers");
+        assert!(
+            allowed.starts_with("at most --concurrency (2)"),
+            "{allowed}"
+        );
+        b.flags.workers = Some(MAX_WORKERS + 1);
+        b.flags.concurrency = Some(MAX_WORKERS + 10);
+        assert_eq!(refused(b), ("--workers", "1 to 1024".into()));
+        let mut b = run_file();
+        b.file.ramp_max = Some(13);
+        b.flags.workers = Some(20);
+        assert_eq!(refused(b.clone()), ("--workers", "1 to 13".into()));
+        b.flags.workers = None;
+        b.file.workers = Some(at(20, 3));
+        let (line, msg) = refused_at(b.clone());
+        assert_eq!(line, 3);
+        assert!(
+            msg.starts_with("workers = 20 is more than the slots (13)"),
+            "{msg}"
+        );
+        b.flags.concurrency = Some(30);
+        assert_eq!(spec(b).workers, 20, "a bigger -c makes room");
+    }
+
+    #[test]
+    fn httperf_sizes_its_slots_and_lowers_its_workers() {
+        let httperf = || {
+            let mut b = from(Source::Httperf);
+            b.requests[0].timeouts = Watchdog {
+                timeout: Some(Duration::from_secs(2)),
+                ..Watchdog::default()
+            }
+            .timeouts();
+            b
+        };
+        let s = spec(httperf());
+        assert_eq!(
+            (s.concurrency, s.workers),
+            (1, 1),
+            "one connection after another"
+        );
+        let mut b = httperf();
+        b.flags.rate = Some(RateArg(50.0));
+        assert_eq!(spec(b.clone()).concurrency, 110, "50/s x 2 s x 1.1");
+        b.flags.client = Some(ClientArg(0, 2));
+        assert_eq!(spec(b.clone()).concurrency, 55, "a client's share");
+        b.flags.rate = Some(RateArg(1.0));
+        assert_eq!(spec(b.clone()).concurrency, 16, "at least 16");
+        b.flags.rate = Some(RateArg(5000.0));
+        b.flags.client = None;
+        b.flags.workers = Some(MAX_WORKERS + 1);
+        let s = spec(b.clone());
+        assert_eq!(
+            (s.concurrency, s.workers),
+            (MAX_OPEN_SLOTS, MAX_WORKERS + 1)
+        );
+        b.flags.rate = None;
+        let s = spec(b);
+        assert_eq!(
+            (s.concurrency, s.workers),
+            (1, 1),
+            "lowered to the slots, not refused"
+        );
+    }
+
+    #[test]
+    fn printing_runs_one_worker_unless_asked() {
+        let mut b = url();
+        b.flags.print.reply = Some(PrintParts::Both);
+        assert_eq!(spec(b.clone()).workers, 1);
+        b.flags.workers = Some(2);
+        assert_eq!(spec(b).workers, 2);
+    }
+
+    #[test]
+    fn limits_need_something_to_do() {
+        let mut b = url();
+        b.flags.requests = Some(0);
+        assert_eq!(refused(b), ("--requests", "at least 1".into()));
+        let mut b = url();
+        b.flags.duration = Some(Duration::ZERO);
+        assert_eq!(refused(b), ("--duration", "a positive duration".into()));
+        let mut b = run_file();
+        b.file.duration = Some(at(Duration::ZERO, 4));
+        assert_eq!(
+            refused_at(b.clone()),
+            (4, "duration must be positive".into())
+        );
+        b.flags.duration = Some(Duration::from_secs(1));
+        assert_eq!(spec(b).limit, Limit::Duration(Duration::from_secs(1)));
+    }
+
+    #[test]
+    fn iterators_are_built_in_or_registered() {
+        let mut b = url();
+        b.flags.iterator = Some("custom".into());
+        let s = spec(b.clone());
+        assert_eq!(
+            (s.iterator, s.custom_iterator.as_deref()),
+            (IteratorKind::Default, Some("custom"))
+        );
+        b.flags.iterator = Some("sideways".into());
+        let (flag, known) = refused(b);
+        assert_eq!(flag, "--iterator");
+        assert!(known.ends_with("random_start_follow, custom"), "{known}");
+        let mut b = run_file();
+        b.file.iterator = Some(at("sideways".into(), 5));
+        let (line, msg) = refused_at(b);
+        assert_eq!(line, 5);
+        assert!(
+            msg.starts_with("unknown iterator 'sideways'; known: default"),
+            "{msg}"
+        );
+    }
+
+    #[test]
+    fn run_names_become_file_names() {
+        let mut b = run_file();
+        b.file.run_name = Some("a/b".into());
+        let (flag, _) = refused(b.clone());
+        assert_eq!(
+            flag, "--run-name",
+            "named as the flag wherever it came from"
+        );
+        b.file.run_name = Some("x".repeat(49));
+        assert_eq!(refused(b.clone()).0, "--run-name");
+        b.file.run_name = Some("nightly-1.2_a".into());
+        assert_eq!(spec(b).run_name.as_deref(), Some("volley-nightly-1.2_a"));
+    }
+
+    #[test]
+    fn open_loop_flags_need_a_schedule() {
+        let mut b = url();
+        b.flags.client = Some(ClientArg(0, 2));
+        assert_eq!(refused(b).0, "--client");
+        let mut b = run_file();
+        b.file.calls = Some(3);
+        assert_eq!(refused(b).0, "--calls", "a run file's calls too");
+        let mut b = url();
+        b.flags.wake_per_reply = true;
+        assert_eq!(refused(b).0, "--wake-per-reply");
+        let mut b = url();
+        b.flags.period = Some(PeriodArg(Arrival::Exponential { mean_ns: 1000 }));
+        b.flags.calls = Some(0);
+        assert_eq!(refused(b).0, "--calls");
+    }
+
+    #[test]
+    fn a_session_walks_the_url_list_once() {
+        let mut b = run_file();
+        b.requests.push(entry());
+        b.requests.push(entry());
+        b.file.period = Some(PeriodArg(Arrival::Deterministic { period_ns: 1000 }));
+        b.flags.client = Some(ClientArg(1, 3));
+        let open = spec(b).open_loop.unwrap();
+        assert_eq!((open.calls, open.client), (3, (1, 3)));
+        assert_eq!(open.arrival, Arrival::Deterministic { period_ns: 1000 });
+    }
+
+    #[test]
+    fn sessions_without_a_schedule_run_one_after_another() {
+        let mut b = from(Source::Httperf);
+        b.sessions.rules = Some(SessionRules::default());
+        let open = spec(b).open_loop.unwrap();
+        assert_eq!(open.arrival, Arrival::Immediate);
+    }
+
+    #[test]
+    fn pipelining_is_bounded_and_not_for_redirects() {
+        let mut b = url();
+        b.flags.pipeline = Some(MAX_PIPELINE + 1);
+        assert_eq!(refused(b.clone()), ("--pipeline", "1 to 1000".into()));
+        b.flags.pipeline = Some(4);
+        assert_eq!(spec(b.clone()).pipeline, 4);
+        b.flags.iterator = Some("follow".into());
+        let (flag, allowed) = refused(b.clone());
+        assert_eq!(flag, "--pipeline");
+        assert!(allowed.contains("follow"), "{allowed}");
+        b.flags.pipeline = Some(1);
+        assert_eq!(spec(b).pipeline, 1);
+    }
+
+    #[test]
+    fn logs_are_csv_unless_told() {
+        let mut b = url();
+        b.flags.log = Some("x".into());
+        assert_eq!(spec(b.clone()).log.unwrap().format, LogFormat::Csv);
+        b.flags.log = Some(PathBuf::new());
+        assert_eq!(refused(b), ("--log", "a file path".into()));
+    }
+
+    #[test]
+    fn tls_flags_add_to_the_file_and_only_turn_checks_off() {
+        let mut b = run_file();
+        b.file.tls = TlsSpec {
+            cacert: vec!["file.pem".into()],
+            insecure: false,
+            cert: Some("file.crt".into()),
+            key: Some("file.key".into()),
+            resume: false,
+        };
+        let t = spec(b.clone()).tls;
+        assert_eq!(
+            (t.cert.as_deref(), t.resume),
+            (Some("file.crt".as_ref()), false)
+        );
+        b.flags.tls = TlsFlags {
+            cacert: vec!["flag.pem".into()],
+            insecure: true,
+            cert: Some(("flag.crt".into(), "flag.key".into())),
+            no_resume: false,
+        };
+        let t = spec(b).tls;
+        let cacert: Vec<&str> = t.cacert.iter().map(|p| p.to_str().unwrap()).collect();
+        assert_eq!(cacert, ["file.pem", "flag.pem"]);
+        assert!(t.insecure && !t.resume, "resumption stays off");
+        assert_eq!(
+            (t.cert.unwrap(), t.key.unwrap()),
+            ("flag.crt".into(), "flag.key".into())
+        );
+        let mut b = url();
+        b.flags.tls.no_resume = true;
+        assert!(!spec(b).tls.resume);
+    }
+
+    #[test]
+    fn a_watchdog_derives_every_phase() {
+        let s = |n| Some(Duration::from_secs(n));
+        let w = Watchdog {
+            timeout: s(2),
+            think: Duration::from_secs(1),
+            ..Watchdog::default()
+        };
+        let want = Timeouts {
+            connect: s(2),
+            send: s(2),
+            first_byte: s(3),
+            idle: None,
+            reply: s(3),
+        };
+        assert_eq!(w.timeouts(), want);
+        let finer = Watchdog {
+            connect: Some(TimeoutArg::Never),
+            first_byte: Some(TimeoutArg::After(Duration::from_secs(1))),
+            idle: Some(TimeoutArg::After(Duration::from_secs(4))),
+            ..w
+        };
+        let got = finer.timeouts();
+        assert_eq!((got.connect, got.first_byte, got.idle), (None, s(1), s(4)));
+        assert_eq!(Watchdog::default().timeouts(), Timeouts::default(), "never");
+    }
 }
