@@ -4,8 +4,10 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand};
 
+use crate::spec::LogFormat;
 use crate::values::{
-    ClientArg, DurationArg, HeaderArg, PeriodArg, RateArg, Redacted, ResolveArg, TimeoutArg,
+    ClientArg, DurationArg, HeaderArg, LogFormatArg, PeriodArg, RateArg, Redacted, ResolveArg,
+    TimeoutArg,
 };
 
 /// volley: an HTTP load generator (supervisor + worker processes over a shared-memory
@@ -118,8 +120,8 @@ pub struct RunArgs {
     pub log: Option<PathBuf>,
 
     /// Per-request log format: csv or jsonl [file: log_format; default: csv].
-    #[arg(long, value_name = "FORMAT")]
-    pub log_format: Option<String>,
+    #[arg(long, value_name = "FORMAT", value_parser = LogFormatArg)]
+    pub log_format: Option<LogFormat>,
 
     /// Print the report as JSON on stdout.
     #[arg(long)]
@@ -226,7 +228,7 @@ pub struct LoadArgs {
     /// Thread slots in total (concurrent requests); slot t runs in worker t mod N. Refused
     /// before the run when one worker's share (plus 16) exceeds the open-file limit
     /// (ulimit -n): add workers (-w) or raise the limit.
-    #[arg(short = 'c', long, value_name = "N", default_value_t = 10)]
+    #[arg(short = 'c', long, value_name = "N", default_value_t = crate::builder::DEFAULT_CONCURRENCY)]
     pub concurrency: u32,
 
     /// Slots started at once when the run begins [default: all, or 1 with --ramp-duration].
@@ -328,8 +330,8 @@ pub struct LoadArgs {
     pub log: Option<PathBuf>,
 
     /// Per-request log format: csv or jsonl [default: csv].
-    #[arg(long, value_name = "FORMAT")]
-    pub log_format: Option<String>,
+    #[arg(long, value_name = "FORMAT", value_parser = LogFormatArg)]
+    pub log_format: Option<LogFormat>,
 }
 
 #[cfg(test)]

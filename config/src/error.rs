@@ -2,7 +2,8 @@
 //!
 //! The constructors ([`ConfigError::invalid`], [`ConfigError::run_file`]) pass what the
 //! user gave through [`crate::redact::shown`]: a message never shows a URL's password or a
-//! raw control byte.
+//! raw control byte. A [`Place`] is where a value stood in a run file, kept with the value
+//! so that a rule checked later (in the builder) can still name the line.
 
 /// Why the command line was rejected.
 #[derive(Debug, thiserror::Error)]
@@ -16,7 +17,7 @@ pub enum ConfigError {
     Invalid {
         /// The flag, as spelled on the command line (`--workers`).
         flag: &'static str,
-        /// The value given, as [`crate::redact::shown`] shows it (credentials masked).
+        /// The value given, as a message may show it (credentials masked, controls escaped).
         value: String,
         /// What is allowed instead.
         allowed: String,
@@ -35,7 +36,7 @@ pub enum ConfigError {
         /// 1-based column.
         column: usize,
         /// What is wrong and what is allowed (credentials masked, see
-        /// [`ConfigError::run_file`]).
+        /// the crate's `redact` module).
         message: String,
     },
     /// A file named by a flag could not be read.
@@ -53,7 +54,11 @@ pub enum ConfigError {
 impl ConfigError {
     /// Shorthand for [`ConfigError::Invalid`]; `value` and `allowed` (which may quote the
     /// value) are shown with credentials masked and control bytes escaped.
-    pub fn invalid(flag: &'static str, value: impl ToString, allowed: impl Into<String>) -> Self {
+    pub(crate) fn invalid(
+        flag: &'static str,
+        value: impl ToString,
+        allowed: impl Into<String>,
+    ) -> Self {
         ConfigError::Invalid {
             flag,
             value: crate::redact::shown(&value.to_string()),
@@ -63,7 +68,12 @@ impl ConfigError {
 
     /// Shorthand for [`ConfigError::RunFile`]; `message` (which quotes values from the
     /// file) is shown with credentials masked and control bytes escaped.
-    pub fn run_file(path: impl Into<String>, line: usize, column: usize, message: &str) -> Self {
+    pub(crate) fn run_file(
+        path: impl Into<String>,
+        line: usize,
+        column: usize,
+        message: &str,
+    ) -> Self {
         ConfigError::RunFile {
             path: path.into(),
             line,
@@ -90,5 +100,23 @@ impl ConfigError {
             ConfigError::Help(text) => print!("{text}"),
             other => eprintln!("error: {other}"),
         }
+    }
+}
+
+/// Where a value stands in a file: the file, 1-based line and column.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Place {
+    /// The file, as the user named it.
+    pub path: String,
+    /// 1-based line.
+    pub line: usize,
+    /// 1-based column.
+    pub column: usize,
+}
+
+impl Place {
+    /// A [`ConfigError::RunFile`] at this place.
+    pub fn error(&self, message: &str) -> ConfigError {
+        ConfigError::run_file(self.path.clone(), self.line, self.column, message)
     }
 }

@@ -1,28 +1,37 @@
-//! volley's configuration: argv → one validated, immutable [`RunSpec`].
+//! volley's configuration: argv or a run file → one validated, immutable [`RunSpec`].
 //!
-//! [`cli`] mirrors the command line (clap derive, no logic); [`values`] holds the `FromStr`
-//! flag types whose errors quote the expected syntax; [`resolve`] is the only place that
-//! applies defaults and cross-flag rules and produces a [`Command`]. Nothing outside this
-//! crate imports clap. Every rejected input is a [`ConfigError`] that names the flag, the
-//! value given and what is allowed; the binary exits with code 2 for it. [`files`] reads
-//! the files a run names (bodies, run files, httperf logs) under a cap; [`redact`] is how a
-//! value appears in a message (a URL's password masked, control bytes escaped).
+//! Three fillers read what the user gave, each checking every value on its own where it
+//! can still name it: `flags` (the command line, parsed by clap from `cli`), `runfile` (a
+//! TOML run file, `volley run FILE`) and `httperf` (`volley httperf ARGS…`, one table
+//! entry per httperf option). They fill a `SpecBuilder` (the `builder` module), the one
+//! place that applies defaults, the precedence of flags over a run file and every rule that
+//! needs several inputs at once, and the one place a [`RunSpec`] is made. Below them sit
+//! `values` (the flag value types, whose errors quote the expected syntax), `target` (a URL
+//! → the address it is sent to) and [`spec`] (the output, plain data).
+//!
+//! Every rejected input is a [`ConfigError`] that names the flag (or the run file's
+//! `FILE:LINE:COLUMN`), the value given and what is allowed; the binary exits with code 2
+//! for it. `files` reads the files a run names (bodies, run files, httperf logs) under a
+//! cap; `redact` is how a value appears in a message (a URL's password masked, control
+//! bytes escaped). Nothing outside this crate imports clap.
 
 #![deny(missing_docs)]
 #![forbid(unsafe_code)]
 
-pub mod cli;
-pub mod error;
-pub mod files;
-pub mod httperf;
-pub mod redact;
-pub mod resolve;
-pub mod runfile;
+mod builder;
+mod cli;
+mod error;
+mod files;
+mod flags;
+mod httperf;
+mod redact;
+mod runfile;
 pub mod spec;
-pub mod values;
+mod target;
+mod values;
 
 pub use error::ConfigError;
-pub use resolve::{Command, parse_url};
+pub use httperf::Parsed as HttperfRun;
 pub use spec::{
     Arrival, Delay, IteratorKind, KeepAlive, Limit, LogFormat, LogSpec, OpenLoop, OutputSpec,
     RampUp, ReplyLimits, RequestSpec, RunSpec, SessionTemplate, Target, Timeouts, TopSpec,
@@ -30,6 +39,26 @@ pub use spec::{
 pub use spec::{
     HttpVersion, PrintParts, PrintSpec, Sequence, SessionRules, SocketOptions, TlsSpec,
 };
+pub use target::parse_url;
+
+use builder::SpecBuilder;
+use cli::{Cli, RunArgs, Sub};
+
+/// What the command line asks for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Command {
+    /// Run load as described.
+    Run(RunSpec),
+    /// Start the demo target, then run load against it; the spec's target is filled in
+    /// once the demo target is listening (`addr` is a placeholder until then).
+    Demo(RunSpec),
+    /// Serve the demo target (internal).
+    DemoServer,
+    /// Watch a running run.
+    Top(TopSpec),
+    /// `volley httperf ARGS…`: an httperf command line.
+    Httperf(Box<HttperfRun>),
+}
 
 /// Parses a full argv (program name first) into a [`Command`].
 ///
@@ -45,7 +74,8 @@ where
     parse_with(args, &[])
 }
 
-/// [`parse`] for a program with custom iterators (`extra` names them).
+/// [`parse`] for a program with custom iterators (`extra` names them), which a run file's
+/// `iterator` or `--iterator` may then name.
 ///
 /// # Errors
 ///
@@ -56,6 +86,24 @@ where
     T: Into<std::ffi::OsString> + Clone,
 {
     use clap::Parser;
-    let cli = cli::Cli::try_parse_from(args)?;
-    resolve::resolve_with(cli, extra)
+    let cli = Cli::try_parse_from(args)?;
+    Ok(match cli.command {
+        None => Command::Run(flags::url(cli.url, cli.load)?.build(extra)?),
+        Some(Sub::Demo { load }) => Command::Demo(flags::demo(load)?.build(extra)?),
+        Some(Sub::Run(args)) => Command::Run(run_file(args)?.build(extra)?),
+        Some(Sub::Httperf { args }) => {
+            let (inputs, echo, notes) = httperf::parse(&args)?;
+            let spec = inputs.build(extra)?;
+            Command::Httperf(Box::new(HttperfRun { spec, echo, notes }))
+        }
+        Some(Sub::Top(top)) => Command::Top(flags::top(top)?),
+        Some(Sub::DemoServer) => Command::DemoServer,
+    })
+}
+
+/// `volley run FILE`: the file's keys, and the flags laid over them.
+fn run_file(args: RunArgs) -> Result<SpecBuilder, ConfigError> {
+    let mut inputs = runfile::load(&args.file, &args.tls.resolve)?;
+    inputs.flags = flags::run_flags(args);
+    Ok(inputs)
 }

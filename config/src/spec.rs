@@ -4,7 +4,8 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
-/// Everything a run needs, validated. Built only by [`crate::resolve`]; never changed after.
+/// Everything a run needs, validated. Made in one place only (the crate's `SpecBuilder`, from
+/// the command line, a run file or an httperf command line); never changed after.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RunSpec {
     /// The URL list (LoadGen's URLList): every slot walks it, `rounds` times, in the
@@ -325,6 +326,18 @@ pub enum LogFormat {
     Csv,
     /// One JSON object per line.
     Jsonl,
+}
+
+impl LogFormat {
+    /// The format called `name` (`csv`, `jsonl`), as `--log-format` and a run file's
+    /// `log_format` spell it.
+    pub fn from_name(name: &str) -> Option<LogFormat> {
+        match name {
+            "csv" => Some(LogFormat::Csv),
+            "jsonl" => Some(LogFormat::Jsonl),
+            _ => None,
+        }
+    }
 }
 
 /// Where and how the per-request log is written.

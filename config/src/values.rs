@@ -4,6 +4,8 @@ use std::fmt;
 use std::str::FromStr;
 use std::time::Duration;
 
+use crate::spec::LogFormat;
+
 /// A duration flag value: `10s`, `500ms`, `250us`, `2m`, `1h`, `1.5s`, or a bare number of
 /// seconds.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -323,6 +325,34 @@ where
             format!("invalid value for '{flag}': {why}\n\nFor more information, try '--help'.\n"),
         )
         .with_cmd(cmd))
+    }
+}
+
+/// The clap value parser of `--log-format`: a [`LogFormat`] by name.
+///
+/// A refusal reads as every other refused flag value does (`invalid value 'xml' for
+/// '--log-format': csv or jsonl`, the value shown through [`crate::redact`]), not in clap's
+/// own words.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct LogFormatArg;
+
+impl clap::builder::TypedValueParser for LogFormatArg {
+    type Value = LogFormat;
+
+    fn parse_ref(
+        &self,
+        cmd: &clap::Command,
+        _arg: Option<&clap::Arg>,
+        value: &std::ffi::OsStr,
+    ) -> Result<LogFormat, clap::Error> {
+        use clap::error::ErrorKind;
+        let Some(text) = value.to_str() else {
+            return Err(clap::Error::new(ErrorKind::InvalidUtf8).with_cmd(cmd));
+        };
+        LogFormat::from_name(text).ok_or_else(|| {
+            let refused = crate::ConfigError::invalid("--log-format", text, "csv or jsonl");
+            clap::Error::raw(ErrorKind::ValueValidation, format!("{refused}\n")).with_cmd(cmd)
+        })
     }
 }
 

@@ -1,0 +1,417 @@
+//! The command line → builder inputs: what each flag of `volley URL`, `volley demo` and
+//! `volley run FILE` sets, and `volley top`'s options.
+//!
+//! Values arrive typed (clap ran the parsers of [`crate::values`]). What is checked here is
+//! what makes the URL list's one entry (the URL, `--method`, `--body`); every other rule is
+//! the builder's ([`crate::builder`]), whichever command gave the value.
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use crate::builder::{self, FlagInputs, Source, SpecBuilder, TlsFlags, Watchdog};
+use crate::cli::{LoadArgs, OpenLoopArgs, RunArgs, TlsArgs, TopArgs};
+use crate::error::ConfigError;
+use crate::spec::{ReplyLimits, Target, TopSpec};
+use crate::values::{TimeoutArg, is_token};
+
+/// `volley URL`: the URL (required) and the load flags.
+///
+/// # Errors
+///
+/// [`ConfigError::Invalid`] for a missing or bad URL or method, [`ConfigError::File`] when
+/// `--body @FILE` cannot be read.
+pub(crate) fn url(url: Option<String>, load: LoadArgs) -> Result<SpecBuilder, ConfigError> {
+    let url = url.ok_or_else(|| {
+        ConfigError::invalid(
+            "URL",
+            "",
+            "a target URL is required (http://host[:port]/path), or use `volley demo`",
+        )
+    })?;
+    let target = crate::target::parse_url_resolving(&url, &load.tls.resolve)?;
+    load_inputs(Source::Url, target, load)
+}
+
+/// `volley demo`: the load flags against the demo target. Its address is known only once
+/// it listens, so the entry's target is a placeholder (port 0) until then.
+///
+/// # Errors
+///
+/// As [`url`].
+pub(crate) fn demo(load: LoadArgs) -> Result<SpecBuilder, ConfigError> {
+    let placeholder = Target {
+        host: "127.0.0.1".into(),
+        port: 0,
+        addr: SocketAddr::from(([127, 0, 0, 1], 0)),
+        path: "/small".into(),
+        dns_cached: false,
+        tls: false,
+    };
+    load_inputs(Source::Demo, placeholder, load)
+}
+
+/// The one request of `volley URL`/`demo` and the flags that shape the run.
+fn load_inputs(source: Source, target: Target, load: LoadArgs) -> Result<SpecBuilder, ConfigError> {
+    if !is_token(&load.method) {
+        let allowed = "an HTTP method token such as GET, POST or HUGO";
+        return Err(ConfigError::invalid("--method", &load.method, allowed));
+    }
+    let body = match load.body.as_deref() {
+        None => Vec::new(),
+        Some(s) => read_body("--body", s)?,
+    };
+    let watchdog = Watchdog {
+        timeout: match load.timeout {
+            Some(TimeoutArg::After(d)) => Some(d),
+            Some(TimeoutArg::Never) | None => None,
+        },
+        think: load.think_timeout.0,
+        connect: load.connect_timeout,
+        first_byte: load.first_byte_timeout,
+        idle: load.idle_timeout,
+    };
+    let mut request = builder::request(target, watchdog.timeouts());
+    request.method = load.method;
+    request.headers = load
+        .headers
+        .into_iter()
+        .map(|h| (h.name, h.value))
+        .collect();
+    request.body = body;
+    let mut b = SpecBuilder::new(source, vec![request]);
+    b.flags = FlagInputs {
+        workers: load.workers,
+        concurrency: Some(load.concurrency),
+        ramp_start: load.ramp_start,
+        ramp_duration: load.ramp_duration.map(|d| d.0),
+        requests: load.requests,
+        duration: load.duration.map(|d| d.0),
+        seed: load.seed,
+        log: load.log,
+        log_format: load.log_format,
+        run_name: load.run_name,
+        json: load.json,
+        quiet: load.quiet,
+        limits: ReplyLimits {
+            head_bytes: load.max_head_bytes,
+            headers: load.max_headers,
+            chunk_ext_bytes: load.max_chunk_ext_bytes,
+            trailer_bytes: load.max_trailer_bytes,
+        },
+        tls: tls_flags(load.tls),
+        ..open_flags(load.open)
+    };
+    Ok(b)
+}
+
+/// The flags of `volley run FILE`, which win over the file's keys.
+pub(crate) fn run_flags(args: RunArgs) -> FlagInputs {
+    FlagInputs {
+        workers: args.workers,
+        concurrency: args.concurrency,
+        ramp_start: args.ramp_start,
+        ramp_duration: args.ramp_duration.map(|d| d.0),
+        times: args.times,
+        requests: args.requests,
+        duration: args.duration.map(|d| d.0),
+        iterator: args.iterator,
+        seed: args.seed,
+        log: args.log,
+        log_format: args.log_format,
+        run_name: args.run_name,
+        json: args.json,
+        quiet: args.quiet,
+        tls: tls_flags(args.tls),
+        ..open_flags(args.open)
+    }
+}
+
+/// The open-loop and pipelining flags (the same for `volley URL` and `volley run`).
+fn open_flags(open: OpenLoopArgs) -> FlagInputs {
+    FlagInputs {
+        rate: open.rate,
+        period: open.period,
+        calls: open.calls,
+        client: open.client,
+        wake_per_reply: open.wake_per_reply,
+        pipeline: open.pipeline,
+        ..FlagInputs::default()
+    }
+}
+
+/// The TLS flags (the same for `volley URL` and `volley run`); `--resolve` is the URL's.
+fn tls_flags(tls: TlsArgs) -> TlsFlags {
+    TlsFlags {
+        cacert: tls.cacert,
+        insecure: tls.insecure,
+        // clap makes --cert and --key come together.
+        cert: tls.cert.zip(tls.key),
+        no_resume: tls.no_tls_resume,
+    }
+}
+
+/// `volley top`'s options.
+///
+/// # Errors
+///
+/// [`ConfigError::Invalid`] for an `--interval` under 10 ms.
+pub(crate) fn top(top: TopArgs) -> Result<TopSpec, ConfigError> {
+    if top.interval.0 < Duration::from_millis(10) {
+        return Err(ConfigError::invalid(
+            "--interval",
+            top.interval,
+            "at least 10ms",
+        ));
+    }
+    Ok(TopSpec {
+        run_name: top.name,
+        interval: top.interval.0,
+        count: top.count,
+    })
+}
+
+/// A body given as a string, or `@FILE` to read it from a file (at most
+/// [`crate::files::MAX_BODY_BYTES`]).
+fn read_body(flag: &'static str, s: &str) -> Result<Vec<u8>, ConfigError> {
+    match s.strip_prefix('@') {
+        Some(path) => crate::files::read_capped(
+            std::path::Path::new(path),
+            crate::files::MAX_BODY_BYTES,
+            crate::files::BODY,
+        )
+        .map_err(|source| ConfigError::File {
+            flag,
+            path: path.to_string(),
+            source,
+        }),
+        None => Ok(s.as_bytes().to_vec()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::Command;
+    use crate::builder::{DEFAULT_DURATION, DEMO_DURATION};
+    use crate::spec::{Limit, RampUp, RunSpec, Timeouts};
+
+    fn resolve_args(args: &[&str]) -> Result<Command, ConfigError> {
+        crate::parse(std::iter::once("volley").chain(args.iter().copied()))
+    }
+
+    fn run(args: &[&str]) -> RunSpec {
+        match resolve_args(args).unwrap() {
+            Command::Run(spec) => spec,
+            other => panic!("{other:?}"),
+        }
+    }
+
+    fn invalid_flag(args: &[&str]) -> &'static str {
+        match resolve_args(args) {
+            Err(ConfigError::Invalid { flag, .. }) => flag,
+            other => panic!("{args:?}: {other:?}"),
+        }
+    }
+
+    #[test]
+    fn an_endless_body_file_is_refused_at_the_cap() {
+        let err = resolve_args(&["http://127.0.0.1:1/", "--body", "@/dev/zero"]).unwrap_err();
+        assert!(
+            matches!(err, ConfigError::File { flag: "--body", .. }),
+            "{err:?}"
+        );
+        let msg = err.to_string();
+        assert!(msg.contains("--body") && msg.contains("/dev/zero"), "{msg}");
+        assert!(msg.contains("64 MiB"), "{msg}");
+        assert_eq!(err.exit_code(), 2);
+    }
+
+    #[test]
+    fn defaults() {
+        let spec = run(&["http://127.0.0.1:1/"]);
+        assert_eq!(spec.concurrency, 10);
+        assert!(spec.workers >= 1 && spec.workers <= 10);
+        assert_eq!(spec.limit, Limit::Duration(DEFAULT_DURATION));
+        assert_eq!(
+            spec.ramp,
+            RampUp {
+                start: 10,
+                duration: Duration::ZERO
+            }
+        );
+        let t30 = Some(Duration::from_secs(30));
+        assert_eq!(
+            spec.timeouts,
+            Timeouts {
+                connect: t30,
+                send: t30,
+                first_byte: t30,
+                idle: None,
+                reply: t30
+            }
+        );
+        assert!(!spec.seed_given);
+    }
+
+    #[test]
+    fn workers_clamped_to_concurrency_by_default_but_not_when_asked() {
+        assert_eq!(run(&["http://127.0.0.1:1/", "-c", "1"]).workers, 1);
+        assert_eq!(
+            invalid_flag(&["http://127.0.0.1:1/", "-c", "2", "-w", "3"]),
+            "--workers"
+        );
+        assert_eq!(
+            invalid_flag(&["http://127.0.0.1:1/", "-w", "0"]),
+            "--workers"
+        );
+        assert_eq!(
+            invalid_flag(&["http://127.0.0.1:1/", "-c", "0"]),
+            "--concurrency"
+        );
+    }
+
+    #[test]
+    fn requests_split_exactly() {
+        let spec = run(&["http://127.0.0.1:1/", "-c", "3", "-w", "3", "-n", "10"]);
+        let split: Vec<_> = (0..3)
+            .map(|w| spec.requests_for_worker(w).unwrap())
+            .collect();
+        assert_eq!(split, [4, 3, 3]);
+        let slots: Vec<_> = spec.slots_of_worker(1).collect();
+        assert_eq!(slots, [1]);
+        let spec = run(&["http://127.0.0.1:1/", "-c", "7", "-w", "3"]);
+        assert_eq!(spec.slots_of_worker(0).collect::<Vec<_>>(), [0, 3, 6]);
+        assert_eq!(spec.slots_of_worker(2).collect::<Vec<_>>(), [2, 5]);
+    }
+
+    #[test]
+    fn ramp_rules() {
+        let spec = run(&["http://127.0.0.1:1/", "-c", "8", "--ramp-duration", "2s"]);
+        assert_eq!(
+            spec.ramp,
+            RampUp {
+                start: 1,
+                duration: Duration::from_secs(2)
+            }
+        );
+        assert_eq!(
+            invalid_flag(&["http://127.0.0.1:1/", "-c", "2", "--ramp-start", "3"]),
+            "--ramp-start"
+        );
+        assert_eq!(
+            invalid_flag(&["http://127.0.0.1:1/", "--ramp-start", "0"]),
+            "--ramp-start"
+        );
+    }
+
+    #[test]
+    fn reply_limits_are_overridable_within_bounds() {
+        let bad = |args: &[&str]| invalid_flag(&[&["http://127.0.0.1:1/"], args].concat());
+        assert_eq!(bad(&["--max-headers", "1001"]), "--max-headers");
+        assert_eq!(bad(&["--max-headers", "0"]), "--max-headers");
+        assert_eq!(bad(&["--max-head-bytes", "10"]), "--max-head-bytes");
+        let spec = run(&[
+            "http://127.0.0.1:1/",
+            "--max-headers",
+            "500",
+            "--max-trailer-bytes",
+            "0",
+        ]);
+        assert_eq!((spec.limits.headers, spec.limits.trailer_bytes), (500, 0));
+        assert_eq!(run(&["http://127.0.0.1:1/"]).limits, ReplyLimits::default());
+    }
+
+    #[test]
+    fn other_values() {
+        assert_eq!(
+            invalid_flag(&["http://127.0.0.1:1/", "-n", "0"]),
+            "--requests"
+        );
+        assert_eq!(
+            invalid_flag(&["http://127.0.0.1:1/", "-d", "0s"]),
+            "--duration"
+        );
+        assert_eq!(
+            invalid_flag(&["http://127.0.0.1:1/", "-m", "GE T"]),
+            "--method"
+        );
+        assert_eq!(
+            invalid_flag(&["http://127.0.0.1:1/", "--run-name", "a/b"]),
+            "--run-name"
+        );
+        assert_eq!(invalid_flag(&[]), "URL");
+        assert!(matches!(
+            resolve_args(&["http://127.0.0.1:1/", "--body", "@/nonexistent/x"]),
+            Err(ConfigError::File { flag: "--body", .. })
+        ));
+        assert_eq!(
+            run(&["http://127.0.0.1:1/", "--body", "@/dev/null"]).requests[0].body,
+            b""
+        );
+        let spec = run(&[
+            "http://127.0.0.1:1/",
+            "--seed",
+            "7",
+            "--timeout",
+            "never",
+            "--run-name",
+            "x",
+        ]);
+        assert_eq!((spec.seed, spec.seed_given), (7, true));
+        assert_eq!(spec.timeouts, Timeouts::default());
+        assert_eq!(spec.run_name.as_deref(), Some("volley-x"));
+    }
+
+    #[test]
+    fn timeout_flags_default_to_what_timeout_implies() {
+        let spec = run(&[
+            "http://127.0.0.1:1/",
+            "--timeout",
+            "2s",
+            "--think-timeout",
+            "1s",
+        ]);
+        let s = |n| Some(Duration::from_secs(n));
+        assert_eq!(
+            spec.timeouts,
+            Timeouts {
+                connect: s(2),
+                send: s(2),
+                first_byte: s(3),
+                idle: None,
+                reply: s(3)
+            }
+        );
+        let spec = run(&[
+            "http://127.0.0.1:1/",
+            "--timeout",
+            "never",
+            "--connect-timeout",
+            "1s",
+            "--idle-timeout",
+            "500ms",
+        ]);
+        assert_eq!(spec.timeouts.connect, s(1));
+        assert_eq!(spec.timeouts.idle, Some(Duration::from_millis(500)));
+        assert_eq!((spec.timeouts.send, spec.timeouts.reply), (None, None));
+        let spec = run(&["http://127.0.0.1:1/", "--first-byte-timeout", "never"]);
+        assert_eq!(
+            (spec.timeouts.first_byte, spec.timeouts.reply),
+            (None, s(30))
+        );
+    }
+
+    #[test]
+    fn demo_and_top() {
+        match resolve_args(&["demo"]).unwrap() {
+            Command::Demo(spec) => assert_eq!(spec.limit, Limit::Duration(DEMO_DURATION)),
+            other => panic!("{other:?}"),
+        }
+        match resolve_args(&["top", "--interval", "1ms"]) {
+            Err(ConfigError::Invalid {
+                flag: "--interval", ..
+            }) => {}
+            other => panic!("{other:?}"),
+        }
+    }
+}

@@ -1,0 +1,567 @@
+//! `volley httperf ARGS…`: httperf's command line, spellings and meanings, as builder
+//! inputs.
+//!
+//! Options are `--name=value` or `--name value`, and any unique prefix of a name stands for
+//! it (`--num-con`, `--ra`), as in httperf. What volley does with each:
+//!
+//! - `--server --port --uri --method --add-header --num-conns --num-calls --rate --period
+//!   --timeout --think-timeout --client --http-version --wsess --wsesslog --wlog
+//!   --burst-length --max-piped-calls --print-request --print-reply --failure-status
+//!   --retry-on-failure --session-cookies --send-buffer --recv-buffer --workers`: as httperf
+//!   means them (`volley httperf --help` says where volley differs: socket buffer sizes
+//!   only when given, a cap on retries);
+//! - `--hog`, `--verbose`, `--max-connections` (volley opens one connection per session):
+//!   accepted, with a note on stderr saying why they change nothing;
+//! - `--ssl` and `--ssl-no-reuse`: https over rustls, certificates verified (volley's own
+//!   `--cacert FILE` and `--insecure` are accepted too; httperf never verifies);
+//! - `--server-name` (the Host header) and `--close-with-reset` (SO_LINGER 0);
+//! - everything else httperf has (`--ssl-ciphers`, `--wset`, `--debug`, `--no-host-hdr`)
+//!   is rejected with a message: volley never silently ignores an option.
+//!
+//! httperf's quirk is kept: without `--rate` (or with `--rate 0`) connections are made one
+//! after another, each carrying `--num-calls` requests.
+//!
+//! [`options`] is the table of options (one entry each: parsing, help, echo); [`text`]
+//! renders the help and the echo line from it; [`logs`] reads `--wlog` and `--wsesslog`
+//! logs; [`workload`] turns the options into builder inputs.
+
+mod logs;
+mod options;
+mod text;
+mod workload;
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use crate::builder::SpecBuilder;
+use crate::error::ConfigError;
+use crate::spec::{PrintSpec, RunSpec, SessionRules, SocketOptions};
+use crate::values::{ClientArg, PeriodArg, RateArg};
+use options::{Action, Arity, OPTIONS, Opt, Value};
+use workload::Sessions;
+
+/// An httperf command line: the run, and what `volley httperf` prints before it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Parsed {
+    /// The run.
+    pub spec: RunSpec,
+    /// httperf's first output line (`httperf --client=0/1 --server=… …`).
+    pub echo: String,
+    /// Notes for options accepted without effect.
+    pub notes: Vec<String>,
+}
+
+/// httperf's options as given, with httperf's defaults; [`options::OPTIONS`] fills it.
+#[derive(Debug)]
+struct Args {
+    server: String,
+    port: Option<u16>,
+    uri: String,
+    method: String,
+    headers: Vec<(String, String)>,
+    num_conns: u64,
+    num_calls: u32,
+    schedule: Option<Schedule>,
+    timeout: Option<Duration>,
+    think: Duration,
+    client: ClientArg,
+    workers: Option<u32>,
+    json: bool,
+    sessions: Option<Sessions>,
+    burst: u32,
+    max_piped: Option<u32>,
+    print: PrintSpec,
+    socket: SocketOptions,
+    http10: bool,
+    rules: SessionRules,
+    wlog: Option<Wlog>,
+    ssl: bool,
+    ssl_no_reuse: bool,
+    server_name: Option<String>,
+    cacert: Vec<PathBuf>,
+    insecure: bool,
+}
+
+impl Default for Args {
+    fn default() -> Self {
+        Args {
+            server: "localhost".to_string(),
+            port: None,
+            uri: "/".to_string(),
+            method: "GET".to_string(),
+            headers: Vec::new(),
+            num_conns: 1,
+            num_calls: 1,
+            schedule: None,
+            timeout: None,
+            think: Duration::ZERO,
+            client: ClientArg(0, 1),
+            workers: None,
+            json: false,
+            sessions: None,
+            burst: 1,
+            max_piped: None,
+            print: PrintSpec::default(),
+            socket: SocketOptions::default(),
+            http10: false,
+            rules: SessionRules::default(),
+            wlog: None,
+            ssl: false,
+            ssl_no_reuse: false,
+            server_name: None,
+            cacert: Vec::new(),
+            insecure: false,
+        }
+    }
+}
+
+impl Args {
+    /// `--port`, else httperf's default: 80, or 443 with `--ssl`.
+    fn port(&self) -> u16 {
+        self.port.unwrap_or(if self.ssl { 443 } else { 80 })
+    }
+}
+
+/// When connections (or sessions) start: the last of `--rate` and `--period` given.
+#[derive(Debug)]
+enum Schedule {
+    /// `--rate R` (not 0).
+    Rate(RateArg),
+    /// `--period P`, and P as given (the echo line shows it so).
+    Period(PeriodArg, String),
+}
+
+/// A `--wlog` URI log.
+#[derive(Debug)]
+struct Wlog {
+    /// `y`: start again at the end of the log; `n`: the run ends there.
+    wrap: bool,
+    /// The URIs, in order.
+    uris: Vec<String>,
+    /// The option's value as given (for the echo line).
+    given: String,
+}
+
+/// Parses httperf's arguments (after `volley httperf`): the builder's inputs, the echo
+/// line, and notes for options that change nothing.
+///
+/// # Errors
+///
+/// [`ConfigError::Invalid`] naming the option for an unknown, ambiguous or rejected option
+/// or a bad value; [`ConfigError::Help`] for `--help` and `--version`.
+pub(crate) fn parse(argv: &[String]) -> Result<(SpecBuilder, String, Vec<String>), ConfigError> {
+    let mut args = Args::default();
+    let mut notes = Vec::new();
+    for (opt, value) in split(argv)? {
+        match opt.action {
+            Action::Set(set) => set(
+                &mut args,
+                &Value {
+                    name: opt.name,
+                    text: value.as_deref().unwrap_or_default(),
+                },
+            )?,
+            Action::Switch(set) => set(&mut args),
+            Action::Note(why) => {
+                notes.push(format!(
+                    "volley httperf: --{} changes nothing: {why}",
+                    opt.name
+                ));
+            }
+            Action::Refuse(_) => unreachable!("split refuses it"),
+        }
+    }
+    check(&args, &mut notes)?;
+    let echo = text::echo(&args);
+    let inputs = workload::inputs(args, &mut notes)?;
+    Ok((inputs, echo, notes))
+}
+
+/// The options as given, in order, with their values. As getopt does, this reads the
+/// whole command line before any value is used: an option volley refuses is refused
+/// whatever comes before it.
+fn split(argv: &[String]) -> Result<Vec<(&'static Opt, Option<String>)>, ConfigError> {
+    let mut out = Vec::new();
+    let mut it = argv.iter();
+    while let Some(arg) = it.next() {
+        let short = arg
+            .strip_prefix('-')
+            .and_then(|s| s.parse::<char>().ok())
+            .and_then(short);
+        let (opt, inline) = match short {
+            Some(opt) => (opt, None),
+            None => {
+                let body = arg.strip_prefix("--").ok_or_else(|| {
+                    ConfigError::invalid("httperf", arg, "options of the form --name[=value]")
+                })?;
+                match body.split_once('=') {
+                    Some((name, v)) => (lookup(name)?, Some(v.to_string())),
+                    None => (lookup(body)?, None),
+                }
+            }
+        };
+        let name = opt.name;
+        let value = match (opt.arity, inline) {
+            (Arity::Value | Arity::OptValue, Some(v)) => Some(v),
+            (Arity::OptValue, None) => None,
+            (Arity::Value, None) => Some(it.next().cloned().ok_or_else(|| {
+                ConfigError::invalid("httperf", format!("--{name}"), "a value after it")
+            })?),
+            (Arity::Flag, Some(v)) => {
+                let allowed = format!("--{name} without a value");
+                return Err(ConfigError::invalid(
+                    "httperf",
+                    format!("--{name}={v}"),
+                    allowed,
+                ));
+            }
+            (Arity::Flag, None) => None,
+        };
+        if let Action::Refuse(why) = opt.action {
+            let allowed = format!("an option volley can honour: {why}");
+            return Err(ConfigError::invalid(
+                "httperf",
+                format!("--{name}"),
+                allowed,
+            ));
+        }
+        out.push((opt, value));
+    }
+    Ok(out)
+}
+
+/// The option `name` (full or an unambiguous prefix) stands for.
+fn lookup(name: &str) -> Result<&'static Opt, ConfigError> {
+    if let Some(opt) = OPTIONS.iter().find(|o| o.name == name) {
+        return Ok(opt);
+    }
+    let mut matches: Vec<&Opt> = OPTIONS
+        .iter()
+        .filter(|o| o.name.starts_with(name))
+        .collect();
+    matches.sort_by_key(|o| o.name);
+    match matches.as_slice() {
+        [opt] => Ok(opt),
+        [] => Err(ConfigError::invalid(
+            "httperf",
+            format!("--{name}"),
+            "an httperf option (see `volley httperf --help`)",
+        )),
+        many => {
+            let names: Vec<String> = many.iter().map(|o| format!("--{}", o.name)).collect();
+            let allowed = format!("an unambiguous prefix; it could be {}", names.join(", "));
+            Err(ConfigError::invalid(
+                "httperf",
+                format!("--{name}"),
+                allowed,
+            ))
+        }
+    }
+}
+
+/// The option a getopt short name (`-v`) stands for.
+fn short(c: char) -> Option<&'static Opt> {
+    OPTIONS.iter().find(|o| o.short == Some(c))
+}
+
+/// The rules between options (as httperf has them), once all are read.
+fn check(a: &Args, notes: &mut Vec<String>) -> Result<(), ConfigError> {
+    if a.rules.cookies && a.sessions.is_none() {
+        return Err(ConfigError::invalid(
+            "httperf",
+            "--session-cookies",
+            "a session workload (--wsess or --wsesslog), as in httperf",
+        ));
+    }
+    if a.sessions.is_none() {
+        for (given, opt) in [
+            (a.rules.failure_status.is_some(), "--failure-status"),
+            (a.rules.retry_on_failure, "--retry-on-failure"),
+        ] {
+            if given {
+                notes.push(format!(
+                    "volley httperf: {opt} changes nothing without a session workload \
+                     (--wsess or --wsesslog), as in httperf"
+                ));
+            }
+        }
+    }
+    if a.wlog.is_some() && matches!(a.sessions, Some(Sessions::Log { .. })) {
+        return Err(ConfigError::invalid(
+            "httperf",
+            "--wlog",
+            "no --wsesslog with it (a session log gives its own URIs; httperf would \
+             ignore --wlog)",
+        ));
+    }
+    if a.print.any() && a.json {
+        return Err(ConfigError::invalid(
+            "httperf",
+            "--print-request/--print-reply",
+            "no --json with them (both write to stdout)",
+        ));
+    }
+    if a.ssl_no_reuse && !a.ssl {
+        notes.push("volley httperf: --ssl-no-reuse changes nothing without --ssl".into());
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::spec::{Arrival, Limit, PrintParts};
+
+    /// httperf's arguments, built into a run.
+    fn p(args: &[&str]) -> Result<Parsed, ConfigError> {
+        let (inputs, echo, notes) = parse(&args.iter().map(|s| s.to_string()).collect::<Vec<_>>())?;
+        let spec = inputs.build(&[])?;
+        Ok(Parsed { spec, echo, notes })
+    }
+
+    fn rejected(args: &[&str]) -> String {
+        match p(args) {
+            Err(e @ ConfigError::Invalid { .. }) => e.to_string(),
+            other => panic!("{args:?}: {other:?}"),
+        }
+    }
+
+    #[test]
+    fn httperf_spellings_and_prefixes() {
+        let r = p(&[
+            "--server=127.0.0.1",
+            "--port",
+            "8080",
+            "--ur=/small",
+            "--num-con",
+            "100",
+            "--num-ca=10",
+            "--ra",
+            "50",
+            "--timeo",
+            "2",
+            "--add-header=X-A: 1\\nX-B: 2\\n",
+        ])
+        .unwrap();
+        let s = &r.spec;
+        assert_eq!(s.requests[0].target.url(), "http://127.0.0.1:8080/small");
+        assert_eq!(s.limit, Limit::Requests(100), "num-conns counts arrivals");
+        let o = s.open_loop.as_ref().unwrap();
+        assert_eq!(o.calls, 10);
+        assert_eq!(
+            o.arrival,
+            Arrival::Deterministic {
+                period_ns: 20_000_000
+            }
+        );
+        assert_eq!(s.conn_requests, Some(10));
+        assert_eq!(s.timeouts.reply, Some(Duration::from_secs(2)));
+        assert_eq!(s.requests[0].headers.len(), 2);
+        assert_eq!(s.concurrency, 110, "50/s x 2 s x 1.1");
+        assert_eq!(
+            r.echo,
+            "httperf --timeout=2 --client=0/1 --server=127.0.0.1 --port=8080 --uri=/small \
+             --rate=50 --num-conns=100 --num-calls=10"
+        );
+    }
+
+    #[test]
+    fn no_rate_means_one_connection_at_a_time() {
+        let s = p(&[
+            "--server",
+            "127.0.0.1",
+            "--num-conns",
+            "5",
+            "--num-calls",
+            "2",
+        ])
+        .unwrap()
+        .spec;
+        assert!(s.open_loop.is_none());
+        assert_eq!((s.concurrency, s.workers), (1, 1));
+        assert_eq!(s.limit, Limit::Requests(10));
+        assert_eq!(s.conn_requests, Some(2));
+        assert!(
+            p(&["--server", "127.0.0.1", "--rate", "0"])
+                .unwrap()
+                .spec
+                .open_loop
+                .is_none()
+        );
+    }
+
+    #[test]
+    fn bad_ambiguous_and_unsupported_options_are_refused() {
+        assert!(
+            rejected(&["--r", "5"]).contains("--rate"),
+            "ambiguous: names candidates"
+        );
+        assert!(rejected(&["--bogus"]).contains("--bogus"));
+        assert!(rejected(&["--wset=10,5"]).contains("not supported yet"));
+        assert!(rejected(&["--ssl-ciphers=ALL"]).contains("rustls"));
+        let ssl = p(&[
+            "--server=127.0.0.1",
+            "--ssl",
+            "--ssl-no-reuse",
+            "--insecure",
+        ])
+        .unwrap();
+        let t = &ssl.spec.requests[0].target;
+        assert_eq!((t.tls, t.port), (true, 443));
+        assert!(!ssl.spec.tls.resume && ssl.spec.tls.insecure);
+        assert!(ssl.echo.contains(" --ssl --ssl-no-reuse "), "{}", ssl.echo);
+        assert!(rejected(&["--burst-len", "0"]).contains("1 to 1000"));
+        assert_eq!(
+            p(&["--server", "127.0.0.1", "--burst-length=8", "--max-piped=4"])
+                .unwrap()
+                .spec
+                .pipeline,
+            4
+        );
+        assert!(rejected(&["--http-version=2"]).contains("1.0 or 1.1"));
+        assert!(rejected(&["--send-buf=0"]).contains("size in bytes"));
+        assert!(rejected(&["--failure-status=42"]).contains("100 to 999"));
+        assert!(rejected(&["--period=x"]).contains("--period"));
+        assert!(rejected(&["--client=2/2"]).contains("I/N"));
+        assert!(rejected(&["--num-conns"]).contains("a value"));
+        assert!(rejected(&["--hog=1"]).contains("without a value"));
+        assert!(rejected(&["server"]).contains("--name"));
+    }
+
+    #[test]
+    fn add_header_refuses_control_bytes_but_htab() {
+        let err = rejected(&["--server=127.0.0.1", "--add-header=X-Ctl: a\x01b"]);
+        assert!(
+            err.contains("--add-header") && err.contains("'X-Ctl'"),
+            "{err}"
+        );
+        assert!(err.contains("\\x01") && !err.contains('\x01'), "{err:?}");
+        let err = rejected(&["--server=127.0.0.1", "--add-header=X-A: 1\\nX-Ctl: \x1b[2J"]);
+        assert!(err.contains("\\x1b") && !err.contains('\x1b'), "{err:?}");
+        let r = p(&["--server=127.0.0.1", "--add-header=X-Tab: a\tb"]).unwrap();
+        assert_eq!(r.spec.requests[0].headers[0].1, "a\tb");
+    }
+
+    #[test]
+    fn credentials_in_server_or_uri_are_masked() {
+        let err = rejected(&["--server=user:secret@127.0.0.1"]);
+        assert!(
+            err.contains("user:***@127.0.0.1") && !err.contains("secret"),
+            "{err}"
+        );
+        assert!(err.contains("user info"), "{err}");
+        let err = rejected(&[
+            "--server=127.0.0.1",
+            "--uri=http://user:secret@127.0.0.1:1/",
+        ]);
+        assert!(err.contains("--uri=http://user:***@127.0.0.1:1/"), "{err}");
+        assert!(!err.contains("secret"), "{err}");
+    }
+
+    #[test]
+    fn logs_are_read_under_the_cap() {
+        for opt in ["--wlog=n,/dev/zero", "--wsesslog=1,0,/dev/zero"] {
+            let flag = opt.split('=').next().unwrap();
+            let err = match p(&["--server=127.0.0.1", opt]) {
+                Err(e @ ConfigError::File { .. }) => e.to_string(),
+                other => panic!("{opt}: {other:?}"),
+            };
+            assert!(err.contains(flag) && err.contains("256 MiB"), "{err}");
+        }
+    }
+
+    #[test]
+    fn print_options_take_an_optional_inline_value() {
+        let r = p(&["--server", "127.0.0.1", "--print-rep=header", "--print-req"]).unwrap();
+        assert_eq!(
+            r.spec.print,
+            PrintSpec {
+                request: Some(PrintParts::Both),
+                reply: Some(PrintParts::Header)
+            }
+        );
+        assert_eq!(r.spec.workers, 1, "printing runs one worker unless asked");
+        assert!(
+            r.echo
+                .starts_with("httperf --print-reply=header --print-request ")
+        );
+        // `--print-reply body`: getopt leaves `body` as a stray argument; volley refuses it.
+        assert!(p(&["--print-reply", "body"]).is_err());
+    }
+
+    #[test]
+    fn session_rules_need_sessions() {
+        let r = p(&["--server", "127.0.0.1", "--failure-status=503"]).unwrap();
+        assert!(r.notes[0].contains("changes nothing"), "{:?}", r.notes);
+        let r = p(&[
+            "--server",
+            "127.0.0.1",
+            "--wsess=1,1,0",
+            "--failure-status=503",
+            "--retry",
+            "--session-cookie",
+        ])
+        .unwrap();
+        assert_eq!(
+            r.spec.open_loop.unwrap().sessions,
+            Some(SessionRules {
+                failure_status: Some(503),
+                retry_on_failure: true,
+                cookies: true
+            })
+        );
+    }
+
+    #[test]
+    fn accepted_no_ops_say_so() {
+        let r = p(&["--server", "127.0.0.1", "--hog", "-v", "--max-conn", "4"]).unwrap();
+        assert_eq!(r.notes.len(), 3, "{:?}", r.notes);
+        assert!(r.notes[0].contains("--hog"));
+    }
+
+    #[test]
+    fn wsess_builds_sessions() {
+        let s = p(&["--server", "127.0.0.1", "--wsess=10,3,0.5", "--rate", "5"])
+            .unwrap()
+            .spec;
+        let o = s.open_loop.unwrap();
+        assert_eq!(
+            o.templates,
+            [crate::spec::SessionTemplate {
+                first: 0,
+                len: 1,
+                calls: 3
+            }]
+        );
+        assert_eq!(s.limit, Limit::Requests(10));
+        assert_eq!(s.requests[0].post.delay, Duration::from_millis(500));
+        assert_eq!(s.conn_requests, None);
+        let seq = p(&["--server", "127.0.0.1", "--wsess=2,2,0"]).unwrap().spec;
+        assert_eq!(seq.open_loop.unwrap().arrival, Arrival::Immediate);
+        assert_eq!(seq.concurrency, 1);
+        assert!(rejected(&["--wsess=1,2"]).contains("N,C,T"));
+    }
+
+    #[test]
+    fn client_shares_and_periods() {
+        let s = p(&[
+            "--server",
+            "127.0.0.1",
+            "--period=e0.01",
+            "--client",
+            "1/4",
+            "--timeout=1",
+        ])
+        .unwrap()
+        .spec;
+        let o = s.open_loop.unwrap();
+        assert_eq!(o.client, (1, 4));
+        assert_eq!(
+            o.arrival,
+            Arrival::Exponential {
+                mean_ns: 10_000_000
+            }
+        );
+        assert!(matches!(p(&["--help"]), Err(ConfigError::Help(_))));
+    }
+}

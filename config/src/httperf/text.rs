@@ -1,0 +1,120 @@
+//! What `volley httperf` prints from the table of options: httperf's echo line of the
+//! options in effect, and `volley httperf --help`.
+
+use super::Args;
+use super::options::{Action, OPTIONS};
+
+/// httperf's echo of the options in effect (`httperf --client=0/1 --server=… …`), in
+/// httperf's order.
+pub(super) fn echo(args: &Args) -> String {
+    let mut parts: Vec<(u8, String)> = OPTIONS
+        .iter()
+        .filter_map(|o| {
+            let (place, show) = o.echo?;
+            Some((place, show(args)?))
+        })
+        .collect();
+    parts.sort_by_key(|(place, _)| *place);
+    let mut line = String::from("httperf");
+    for (_, part) in parts {
+        line.push(' ');
+        line.push_str(&part);
+    }
+    line
+}
+
+/// The usage text of `volley httperf --help`.
+pub(super) fn help() -> String {
+    let mut s = String::from("volley httperf: httperf's command line on volley's engine.\n\n");
+    s.push_str(&usage_lines());
+    s.push_str(
+        "\nOptions may be abbreviated to any unique prefix. As in httperf, without --rate (or\n\
+         with --rate 0) connections are made one after another, each carrying --num-calls\n\
+         requests; with --rate they are started on that schedule (open loop), at most\n\
+         rate x (timeout + think-timeout) at once (10 s when there is no --timeout).\n\n\
+         Where volley differs from httperf:\n\
+         \x20 --send-buffer/--recv-buffer: set only when given (httperf always sets 4096 and\n\
+         \x20   16384); otherwise the kernel's sizes.\n\
+         \x20 --retry-on-failure: at most 100 retries of one call (httperf has no limit).\n\
+         \x20 --print-request/--print-reply: one worker unless --workers is given; call\n\
+         \x20   numbers are unique over workers. The value needs '=' (--print-reply=header).\n\
+         \x20 --wlog: whitespace around a URI is ignored; a URI must start with '/'.\n\
+         \x20 --ssl: the server's certificate is verified (httperf never checks it): trust a\n\
+         \x20   private CA with --cacert FILE, or skip the check with --insecure.\n\n",
+    );
+    let mut listed = |title: &str, pick: fn(&Action) -> Option<&'static str>| {
+        s.push_str(title);
+        let mut lines: Vec<(&str, &str)> = OPTIONS
+            .iter()
+            .filter_map(|o| Some((o.name, pick(&o.action)?)))
+            .collect();
+        lines.sort();
+        for (name, why) in lines {
+            s.push_str(&format!("  --{name}: {why}\n"));
+        }
+    };
+    listed(
+        "Accepted without effect (a note says why):\n",
+        |a| match a {
+            Action::Note(why) => Some(why),
+            _ => None,
+        },
+    );
+    listed("Rejected (volley cannot honour them yet):\n", |a| match a {
+        Action::Refuse(why) => Some(why),
+        _ => None,
+    });
+    s
+}
+
+/// `usage: volley httperf [--server S] …`: the options' usage parts, wrapped at the width
+/// of an 85-column terminal line, continuation lines indented.
+fn usage_lines() -> String {
+    const WIDTH: usize = 85;
+    let mut out = String::new();
+    let mut line = String::from("usage: volley httperf");
+    for part in OPTIONS.iter().filter_map(|o| o.usage) {
+        if line.len() + 1 + part.len() > WIDTH {
+            out.push_str(&line);
+            out.push('\n');
+            line = String::from("      ");
+        }
+        line.push(' ');
+        line.push_str(part);
+    }
+    out.push_str(&line);
+    out.push('\n');
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn help_comes_from_the_table() {
+        let help = help();
+        let usage: Vec<&str> = help.lines().skip(2).take_while(|l| !l.is_empty()).collect();
+        assert!(usage.iter().all(|l| l.len() <= 85), "{usage:#?}");
+        let usage = usage.join(" ");
+        for o in OPTIONS {
+            if let Some(part) = o.usage {
+                assert!(usage.contains(part), "usage lacks {part}");
+            }
+            if let Action::Note(why) | Action::Refuse(why) = o.action {
+                let line = format!("  --{}: {why}\n", o.name);
+                assert!(help.contains(&line), "help lacks --{}", o.name);
+            }
+        }
+    }
+
+    #[test]
+    fn the_echo_shows_httperfs_defaults() {
+        let echo = echo(&Args::default());
+        assert_eq!(
+            echo,
+            "httperf --client=0/1 --server=localhost --port=80 --uri=/ --num-conns=1 \
+             --num-calls=1"
+        );
+    }
+}

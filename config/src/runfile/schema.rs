@@ -1,0 +1,126 @@
+//! The run file's shape as serde reads it: every key known (`deny_unknown_fields`), every
+//! value kept with its byte span ([`Spanned`]) so that a message can name its line.
+
+use std::collections::BTreeMap;
+
+use serde::Deserialize;
+use toml::Spanned;
+
+/// The top level of a run file.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct File {
+    pub workers: Option<Spanned<i64>>,
+    pub ramp_up: Option<RampFile>,
+    pub times: Option<Spanned<i64>>,
+    pub duration: Option<Spanned<DurationValue>>,
+    pub seed: Option<Spanned<i64>>,
+    pub iterator: Option<Spanned<String>>,
+    pub max_redirects: Option<Spanned<i64>>,
+    pub follow_cross_origin: Option<bool>,
+    pub rate: Option<Spanned<f64>>,
+    pub period: Option<Spanned<String>>,
+    pub calls: Option<Spanned<i64>>,
+    pub log: Option<Spanned<String>>,
+    pub log_format: Option<Spanned<String>>,
+    pub run_name: Option<Spanned<String>>,
+    pub cacert: Option<Spanned<StringOrList>>,
+    pub insecure: Option<bool>,
+    pub cert: Option<Spanned<String>>,
+    pub key: Option<Spanned<String>>,
+    pub tls_resume: Option<bool>,
+    #[serde(default)]
+    pub dnscache: BTreeMap<String, Spanned<String>>,
+    #[serde(default)]
+    pub defaults: Params,
+    #[serde(default)]
+    pub request: Vec<Spanned<Params>>,
+}
+
+/// One string or a list of them (`cacert = "ca.pem"` or `cacert = ["a.pem", "b.pem"]`).
+#[derive(Debug, Deserialize)]
+#[serde(untagged)]
+pub(super) enum StringOrList {
+    One(String),
+    Many(Vec<String>),
+}
+
+/// `ramp_up = { start, max, duration }`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RampFile {
+    pub start: Option<Spanned<i64>>,
+    pub max: Option<Spanned<i64>>,
+    pub duration: Option<Spanned<DurationValue>>,
+}
+
+/// A request entry, or the `defaults` every entry starts from.
+#[derive(Debug, Default, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct Params {
+    pub method: Option<Spanned<String>>,
+    pub url: Option<Spanned<String>>,
+    pub scheme: Option<Spanned<String>>,
+    pub host: Option<Spanned<String>>,
+    pub port: Option<Spanned<i64>>,
+    pub uri: Option<Spanned<String>>,
+    pub keepalive: Option<Spanned<String>>,
+    pub predelay: Option<Spanned<DurationValue>>,
+    pub prejitter: Option<Spanned<DurationValue>>,
+    pub postdelay: Option<Spanned<DurationValue>>,
+    pub postjitter: Option<Spanned<DurationValue>>,
+    pub headers: Option<Spanned<Vec<Spanned<HeaderValue>>>>,
+    pub body: Option<Spanned<String>>,
+    pub timeout: Option<Spanned<DurationValue>>,
+    pub conn_timeout: Option<Spanned<DurationValue>>,
+}
+
+impl Params {
+    /// `self` with every key it lacks taken from `defaults`.
+    /// A request's `url` replaces the defaults' scheme/host/port/uri, and its
+    /// scheme/host/port/uri replace the defaults' `url`.
+    pub fn or(self, defaults: &Params) -> Params {
+        let mut d = defaults.clone();
+        if self.url.is_some() {
+            (d.scheme, d.host, d.port, d.uri) = (None, None, None, None);
+        }
+        if self.scheme.is_some() || self.host.is_some() || self.port.is_some() || self.uri.is_some()
+        {
+            d.url = None;
+        }
+        Params {
+            method: self.method.or(d.method),
+            url: self.url.or(d.url),
+            scheme: self.scheme.or(d.scheme),
+            host: self.host.or(d.host),
+            port: self.port.or(d.port),
+            uri: self.uri.or(d.uri),
+            keepalive: self.keepalive.or(d.keepalive),
+            predelay: self.predelay.or(d.predelay),
+            prejitter: self.prejitter.or(d.prejitter),
+            postdelay: self.postdelay.or(d.postdelay),
+            postjitter: self.postjitter.or(d.postjitter),
+            headers: self.headers.or(d.headers),
+            body: self.body.or(d.body),
+            timeout: self.timeout.or(d.timeout),
+            conn_timeout: self.conn_timeout.or(d.conn_timeout),
+        }
+    }
+}
+
+/// A duration: a string with a unit (`"500ms"`), or a number of seconds (LoadGen's
+/// fractions: `0.5`).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(untagged)]
+pub(super) enum DurationValue {
+    Seconds(f64),
+    Text(String),
+}
+
+/// A header: `"Name: value"` or `["Name", "value"]`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(untagged)]
+pub(super) enum HeaderValue {
+    Line(String),
+    Pair(Vec<String>),
+}
