@@ -437,7 +437,7 @@ impl Worker<'_> {
                 Err(e) => return Err(self.connect_failure(&e)),
             }
         } else {
-            if self.dating.is_some() {
+            if self.waiter.sleeps() {
                 // Replies may be read well after they arrive: date them by the kernel.
                 enable_rx_stamps(&stream).map_err(|e| self.connect_failure(&e))?;
             }
@@ -503,7 +503,7 @@ impl Worker<'_> {
             plan,
             printer,
             turn,
-            dating,
+            waiter,
             log,
             hooks,
             ..
@@ -554,15 +554,15 @@ impl Worker<'_> {
             stats,
             now,
             turn: *turn,
-            dating: dating.as_mut(),
+            dating: waiter.dating(),
             tap: if taps { Some(&mut tap) } else { None },
             idle_deadline,
             more,
             details: (log.is_some() || hooks.is_some(), follows),
         };
         let outcome = slot.exchange.advance(&mut io);
-        if dating.as_ref().is_some_and(|d| d.give_up) {
-            self.stop_sleeping_through_replies();
+        if self.waiter.dating().is_some_and(|d| d.give_up) {
+            self.waiter.wake_for_every_event();
         }
         let ex = &mut self.slots[s as usize].exchange;
         let (rearm, watch) = (ex.take_rearm(), ex.take_watch());

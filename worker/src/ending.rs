@@ -389,7 +389,7 @@ impl Worker<'_> {
             self.drive(s, now);
             return;
         }
-        if self.dating.is_some() && receiving {
+        if self.waiter.sleeps() && receiving {
             // An open loop that slept through replies reads what came before this
             // wake-up first, as a loop woken by each reply would have: a reply that
             // arrived before its deadline is a reply.

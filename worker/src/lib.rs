@@ -38,6 +38,8 @@ mod slot;
 pub mod stats;
 pub mod timer;
 pub mod tls;
+mod turn;
+mod wake;
 pub mod workload;
 
 pub use error::WorkerError;

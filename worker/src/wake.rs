@@ -1,0 +1,298 @@
+//! How the event loop waits: epoll, a precise timer for open-loop starts, and the wake
+//! policy.
+//!
+//! [`Waiter`] owns the `mio::Poll` and its events. Its [`Policy`] is a value chosen once
+//! per run: a loop wakes for every event ([`Policy::EveryEvent`]), or an open loop of
+//! single requests sleeps through reply arrivals ([`Policy::SleepThroughReplies`]): while
+//! its next start is at most [`LAZY_NS`] away and no slot waits on a connect, a write or
+//! the rest of a reply it has begun, it sleeps on the clock until that start, then takes
+//! the events that came without waiting. Replies are then read with their kernel receive
+//! dates ([`Dating`]), so reading them late does not make them late; this halves the
+//! wake-ups of an open loop (one per request instead of two), and waking is most of its
+//! cost. The policy falls back to [`Policy::EveryEvent`] for good when the dates do not
+//! come or a reply is too large to sleep through.
+
+use std::io;
+use std::os::fd::{AsFd, AsRawFd};
+use std::time::Duration;
+
+use mio::unix::SourceFd;
+use mio::{Events, Interest, Poll, Registry, Token};
+use nix::sys::time::TimeSpec;
+use nix::sys::timerfd::{ClockId, Expiration, TimerFd, TimerFlags, TimerSetTimeFlags};
+use nix::time::{ClockId as Clock, ClockNanosleepFlags, clock_gettime, clock_nanosleep};
+use volley_scoreboard::now_ns;
+
+use crate::exchange::Dating;
+
+/// Longest the loop sleeps without looking at the stop flag.
+pub(crate) const STOP_CHECK_NS: u64 = 50_000_000;
+/// Token of the open loop's precise timer (never a connection's: slab indexes stay far
+/// below `u32::MAX`).
+pub(crate) const TIMER_TOKEN: Token = Token(usize::MAX);
+/// How long after the precise timer epoll's own timeout ends the wait, should the timer
+/// not fire.
+const PRECISE_BACKSTOP: Duration = Duration::from_millis(2);
+/// Events taken from the kernel per poll.
+pub(crate) const EVENTS_CAPACITY: usize = 1024;
+/// An open loop whose next start is at most this far away sleeps through reply arrivals
+/// and reads the replies when it wakes for that start.
+pub(crate) const LAZY_NS: u64 = 5_000_000;
+
+/// How the loop waits; see the module doc.
+#[derive(Debug)]
+pub(crate) enum Policy {
+    /// Wake for every event.
+    EveryEvent,
+    /// An open loop of single requests: sleep through reply arrivals.
+    SleepThroughReplies(Sleeper),
+}
+
+/// The state of a loop that sleeps through replies.
+#[derive(Debug)]
+pub(crate) struct Sleeper {
+    /// The receive dating of replies.
+    pub dating: Dating,
+    /// Slots that may be waiting for a connect, a write or the rest of a reply (see
+    /// `Slot::io_watch`).
+    io_wait: Vec<u32>,
+    /// Events were taken (without waiting) since the loop last slept.
+    polled: bool,
+    /// A socket with receive dating on, open for the whole run. Linux turns dating on
+    /// system-wide a moment after the first socket asks (and off after the last one
+    /// closes); this one asks before the release, so the first replies are dated.
+    _socket: Option<socket2::Socket>,
+}
+
+/// The loop's poll instance, its events, its precise timer and its wake policy.
+#[derive(Debug)]
+pub(crate) struct Waiter {
+    poll: Poll,
+    /// The events the last wait took.
+    pub events: Events,
+    /// Open loop: a timer with ns resolution for the next start (epoll's timeout has
+    /// 1 ms), and the instant it is armed for.
+    precise: Option<(TimerFd, u64)>,
+    /// How the loop waits.
+    pub policy: Policy,
+}
+
+impl Waiter {
+    /// A waiter; `open` for an open loop (a precise timer for its starts), `sleep` when
+    /// it may sleep through replies, `slots` to size its lists.
+    ///
+    /// # Errors
+    ///
+    /// The kernel refused an epoll instance or a timer.
+    pub fn new(open: bool, sleep: bool, slots: usize) -> io::Result<Waiter> {
+        let poll = Poll::new()?;
+        let precise = if open {
+            // Wake within a few µs of a scheduled start rather than the default 50 µs
+            // slack.
+            let _ = nix::sys::prctl::set_timerslack(1_000);
+            let fd = TimerFd::new(
+                ClockId::CLOCK_MONOTONIC,
+                TimerFlags::TFD_NONBLOCK | TimerFlags::TFD_CLOEXEC,
+            )?;
+            poll.registry().register(
+                &mut SourceFd(&fd.as_fd().as_raw_fd()),
+                TIMER_TOKEN,
+                Interest::READABLE,
+            )?;
+            Some((fd, 0))
+        } else {
+            None
+        };
+        let policy = if sleep {
+            Policy::SleepThroughReplies(Sleeper {
+                dating: Dating::default(),
+                io_wait: Vec::with_capacity(slots),
+                polled: false,
+                _socket: socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::DGRAM, None)
+                    .ok()
+                    .filter(|s| crate::conn::enable_rx_stamps(s).is_ok()),
+            })
+        } else {
+            Policy::EveryEvent
+        };
+        Ok(Waiter {
+            poll,
+            events: Events::with_capacity(EVENTS_CAPACITY),
+            precise,
+            policy,
+        })
+    }
+
+    /// Where sockets are registered.
+    pub fn registry(&self) -> &Registry {
+        self.poll.registry()
+    }
+
+    /// The receive dating of replies, when the loop sleeps through them.
+    pub fn dating(&mut self) -> Option<&mut Dating> {
+        match &mut self.policy {
+            Policy::SleepThroughReplies(s) => Some(&mut s.dating),
+            Policy::EveryEvent => None,
+        }
+    }
+
+    /// The loop sleeps through replies.
+    pub fn sleeps(&self) -> bool {
+        matches!(self.policy, Policy::SleepThroughReplies(_))
+    }
+
+    /// From now on the loop wakes for every event.
+    pub fn wake_for_every_event(&mut self) {
+        self.policy = Policy::EveryEvent;
+    }
+
+    /// Takes the realtime offset of the receive dates anew (after each wait).
+    pub fn refresh_dating(&mut self) {
+        if let Some(d) = self.dating() {
+            // Back to back, so that a preemption between them cannot skew the offset.
+            d.rt_offset = realtime_ns().wrapping_sub(now_ns()) as i64;
+        }
+    }
+
+    /// Slot `s` waits on its socket for a connect, a write or the rest of a reply:
+    /// while it does, a sleeping loop wakes for socket events. `listed` is the slot's
+    /// flag that it is in the list.
+    #[inline]
+    pub fn watch(&mut self, s: u32, listed: &mut bool) {
+        if let Policy::SleepThroughReplies(sl) = &mut self.policy
+            && !*listed
+        {
+            *listed = true;
+            sl.io_wait.push(s);
+        }
+    }
+
+    /// Waits for events until `wake` (monotonic ns): on epoll (with the precise timer
+    /// for a near start), or, when `may_sleep` says no slot waits on its socket and a
+    /// start is due within [`LAZY_NS`], asleep on the clock through reply arrivals and
+    /// then without waiting. `still_waiting(s)` tells whether a listed slot still waits
+    /// on its socket. Counts the waits in `wakeups`.
+    ///
+    /// # Errors
+    ///
+    /// The poll failed for a reason other than a signal.
+    pub fn wait(
+        &mut self,
+        wake: u64,
+        now: u64,
+        start_near: bool,
+        still_waiting: impl FnMut(u32) -> bool,
+        wakeups: &mut u64,
+    ) -> io::Result<()> {
+        let sleep_until = match &mut self.policy {
+            Policy::SleepThroughReplies(sl)
+                if start_near && wake > now && wake - now <= LAZY_NS =>
+            {
+                if sl.io_idle(still_waiting) {
+                    let polled = std::mem::replace(&mut sl.polled, true);
+                    polled.then_some(wake)
+                } else {
+                    sl.polled = false;
+                    let timeout = self.poll_timeout(wake, now);
+                    return self.poll(timeout, wakeups);
+                }
+            }
+            Policy::SleepThroughReplies(sl) => {
+                sl.polled = false;
+                let timeout = self.poll_timeout(wake, now);
+                return self.poll(timeout, wakeups);
+            }
+            Policy::EveryEvent => {
+                let timeout = self.poll_timeout(wake, now);
+                return self.poll(timeout, wakeups);
+            }
+        };
+        if let Some(at) = sleep_until {
+            // The next start is near and no slot waits on a connect, a write or the rest
+            // of a reply: sleep until that start, however many replies arrive meanwhile,
+            // then take what came (before the start: a server's close of a kept
+            // connection is seen before a request is written into it).
+            *wakeups += 1;
+            let at = TimeSpec::from_duration(Duration::from_nanos(at));
+            // EINTR (a signal) only ends the sleep early: the loop looks again.
+            let _ = clock_nanosleep(
+                Clock::CLOCK_MONOTONIC,
+                ClockNanosleepFlags::TIMER_ABSTIME,
+                &at,
+            );
+        }
+        self.poll(Duration::ZERO, wakeups)
+    }
+
+    /// Takes the events that come within `timeout`.
+    fn poll(&mut self, timeout: Duration, wakeups: &mut u64) -> io::Result<()> {
+        if !timeout.is_zero() {
+            *wakeups += 1;
+        }
+        match self.poll.poll(&mut self.events, Some(timeout)) {
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => Ok(()),
+            r => r,
+        }
+    }
+
+    /// Takes the events that came, without waiting (at the end of the run: replies that
+    /// came while the loop slept are replies, not aborts).
+    pub fn poll_now(&mut self) -> io::Result<()> {
+        self.poll(Duration::ZERO, &mut 0)
+    }
+
+    /// The precise timer fired: its expiry need not be read, arming it again resets its
+    /// count, and its next expiry brings a new edge.
+    pub fn timer_fired(&mut self) {
+        if let Some((_, armed)) = self.precise.as_mut() {
+            *armed = 0;
+        }
+    }
+
+    /// How long to wait for events before `wake`.
+    fn poll_timeout(&mut self, wake: u64, now: u64) -> Duration {
+        if wake <= now {
+            return Duration::ZERO;
+        }
+        let left = Duration::from_nanos(wake - now);
+        if let Some((fd, armed)) = self.precise.as_mut()
+            && wake < now.saturating_add(STOP_CHECK_NS)
+        {
+            if *armed == wake {
+                return left + PRECISE_BACKSTOP;
+            }
+            let at = TimeSpec::from_duration(Duration::from_nanos(wake));
+            if fd
+                .set(
+                    Expiration::OneShot(at),
+                    TimerSetTimeFlags::TFD_TIMER_ABSTIME,
+                )
+                .is_ok()
+            {
+                *armed = wake;
+                // epoll's own timeout is only the backstop.
+                return left + PRECISE_BACKSTOP;
+            }
+        }
+        left
+    }
+}
+
+impl Sleeper {
+    /// No listed slot still waits on its socket (those that moved on leave the list).
+    /// A reply begun is read as it comes: sleeping through it would let a large body
+    /// fill the receive window and stall the server.
+    fn io_idle(&mut self, mut still_waiting: impl FnMut(u32) -> bool) -> bool {
+        self.io_wait.retain(|&s| still_waiting(s));
+        self.io_wait.is_empty()
+    }
+}
+
+/// `CLOCK_REALTIME` in ns (the clock of kernel receive timestamps).
+fn realtime_ns() -> u64 {
+    clock_gettime(Clock::CLOCK_REALTIME).map_or(0, |ts| {
+        (ts.tv_sec() as u64)
+            .saturating_mul(1_000_000_000)
+            .saturating_add(ts.tv_nsec() as u64)
+    })
+}
