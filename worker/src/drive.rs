@@ -9,12 +9,10 @@ use volley_scoreboard::Counter;
 use crate::conn::{Conn, Transport, enable_rx_stamps};
 use crate::event_loop::Worker;
 use crate::exchange::{Io, Outcome, ReplyTap, Request};
-use crate::hooks::{Ctx, Next, Prev, SlotHooks};
-use crate::http::request::serialize;
+use crate::hooks::Next;
 use crate::http::take_cookie;
 use crate::outcome::{Failure, NO_TLS_CONFIG, Stage, classify_io};
 use crate::print::Printer;
-use crate::record::make_record;
 use crate::slot::{Phase, PrintCall};
 use crate::tls::TlsStream;
 use crate::workload::Dynamic;
@@ -192,42 +190,6 @@ impl Worker<'_> {
         }
     }
 
-    /// Calls `f` with the hooks, a context for slot `s` and its previous request and
-    /// result. The slot's RNG is lent to the context and put back after.
-    pub(crate) fn with_ctx<T>(
-        &mut self,
-        s: u32,
-        f: impl FnOnce(&mut dyn SlotHooks, &mut Ctx<'_>, Option<Prev<'_>>) -> T,
-    ) -> T {
-        let Some(hooks) = self.hooks.as_deref_mut() else {
-            unreachable!("with_ctx is only called with hooks");
-        };
-        let board = self.board.as_ref().expect("a board comes with the hooks");
-        let mut rng = self.slots[s as usize].sched.rng.clone();
-        let slot = &self.slots[s as usize];
-        let record = make_record(&self.plan, slot, self.index, self.start_ns);
-        let prev = Prev {
-            request: slot.sched.spec(&self.plan),
-            result: &record,
-        };
-        let mut ctx = Ctx {
-            proc: self.index,
-            slot: slot.global,
-            local: s,
-            round: slot.sched.walk.round,
-            rng: &mut rng,
-            spec: self.plan.spec,
-            board,
-            done: false,
-        };
-        let out = f(hooks, &mut ctx, Some(prev));
-        let done = ctx.done;
-        let sched = &mut self.slots[s as usize].sched;
-        sched.rng = rng;
-        sched.done_after |= done;
-        out
-    }
-
     /// Starts slot `s`'s current request: on its kept connection when the request may use
     /// it and it goes to the same address, else on a new one. A `req_start` hook sees it
     /// first and may edit it.
@@ -235,9 +197,7 @@ impl Worker<'_> {
         if !retry {
             self.request_started(s, now);
         }
-        if self.printer.is_some() {
-            self.print_requests(s);
-        }
+        self.observe_sending(s);
         let spec = self.slots[s as usize].sched.spec(&self.plan);
         let (use_kept, addr, tls) = (spec.keepalive.use_kept, spec.target.addr, spec.target.tls);
         let reusable = |conn: &Conn| match &conn.io {
@@ -287,21 +247,11 @@ impl Worker<'_> {
                 self.stats.late_starts += 1;
             }
         }
-        if self.hooks.is_some() {
-            let mut spec = self.slots[s as usize].sched.spec(&self.plan).clone();
-            self.with_ctx(s, |h, ctx, _| h.req_start(ctx, &mut spec));
-            let sched = &mut self.slots[s as usize].sched;
-            if spec != *sched.spec(&self.plan) {
-                sched.cur.dynamic = Some(Box::new(Dynamic::new(spec)));
-            }
-        }
+        self.observe_request_start(s);
         let sched = &mut self.slots[s as usize].sched;
         let queued = sched.queued();
         if let Some(b) = sched.burst.as_mut() {
             b.pipelined = queued > 0;
-        }
-        if sched.session.as_ref().is_some_and(|s| !s.cookie.is_empty()) {
-            self.add_cookie(s);
         }
     }
 
@@ -353,65 +303,6 @@ impl Worker<'_> {
         }
         self.close_conn(s, now);
         false
-    }
-
-    /// `--session-cookies`: the request about to go out, and those pipelined behind it,
-    /// carry the session's cookie (serialized anew: only runs with the option pay).
-    fn add_cookie(&mut self, s: u32) {
-        let sched = &mut self.slots[s as usize].sched;
-        let Some(sess) = sched.session.as_ref() else {
-            return;
-        };
-        let cookie = ("Cookie".to_string(), sess.cookie.clone());
-        let mut spec = sched.spec(&self.plan).clone();
-        spec.headers.push(cookie.clone());
-        let current = Dynamic::new(spec);
-        if let Some(b) = sched.burst.as_mut()
-            && !b.queue.is_empty()
-        {
-            let mut bytes = current.wire.bytes.clone();
-            for q in &b.queue {
-                let mut spec = self.plan.requests[q.entry as usize].spec.clone();
-                spec.headers.push(cookie.clone());
-                bytes.extend_from_slice(&serialize(&spec).bytes);
-            }
-            b.bytes = bytes;
-        }
-        sched.cur.dynamic = Some(Box::new(current));
-    }
-
-    /// `--print-request`: the request about to go out, and those pipelined behind it,
-    /// each with a new call number.
-    fn print_requests(&mut self, s: u32) {
-        let Some(p) = self.printer.as_mut() else {
-            return;
-        };
-        let slot = &mut self.slots[s as usize];
-        let Some(call) = slot.print.as_mut() else {
-            return;
-        };
-        call.id = p.call_id();
-        call.line.clear();
-        let wire = slot.sched.wire(&self.plan);
-        p.request(call.id, &wire.bytes, wire.head_len);
-        let cookie = slot
-            .sched
-            .session
-            .as_ref()
-            .map_or("", |s| s.cookie.as_str());
-        for q in slot.sched.burst.iter().flat_map(|b| b.queue.iter()) {
-            let id = p.call_id();
-            if cookie.is_empty() {
-                let wire = &self.plan.requests[q.entry as usize].wire;
-                p.request(id, &wire.bytes, wire.head_len);
-            } else {
-                // As sent: with the session's cookie.
-                let mut spec = self.plan.requests[q.entry as usize].spec.clone();
-                spec.headers.push(("Cookie".into(), cookie.to_string()));
-                let wire = serialize(&spec);
-                p.request(id, &wire.bytes, wire.head_len);
-            }
-        }
     }
 
     fn connect(&mut self, s: u32, addr: std::net::SocketAddr, tls: bool) -> Result<(), Failure> {

@@ -8,7 +8,6 @@ use volley_scoreboard::{Counter, ErrorClass};
 use crate::event_loop::Worker;
 use crate::exchange::State;
 use crate::outcome::{self, Failure, HANDSHAKE_TIMEOUT, STALE, Stage, TimeoutPhase, UNSOLICITED};
-use crate::record::make_record;
 use crate::slot::Phase;
 use crate::stats::record_ns;
 
@@ -33,9 +32,7 @@ impl Worker<'_> {
 
     /// Counts a reply and readies the slot for its next request.
     pub(crate) fn complete(&mut self, s: u32, status: u16, reusable: bool, now: u64) {
-        if self.printer.is_some() {
-            self.print_reply_end(s);
-        }
+        self.observe_reply_end(s);
         let rules = self.plan.spec.open_loop.as_ref().and_then(|o| o.sessions);
         let bad_status = rules.is_some_and(|r| r.failure_status == Some(status));
         self.record_reply(s, status, now);
@@ -176,23 +173,6 @@ impl Worker<'_> {
         self.after_request(s, 0, now);
     }
 
-    /// `--print-reply`: the reply's summary line.
-    fn print_reply_end(&mut self, s: u32) {
-        let slot = &mut self.slots[s as usize];
-        let (Some(p), Some(call)) = (self.printer.as_mut(), slot.print.as_mut()) else {
-            return;
-        };
-        let footer = slot.exchange.trailer_bytes() as u64;
-        let r = &slot.exchange.result;
-        p.reply_end(
-            call.id,
-            &mut call.line,
-            r.header_bytes,
-            r.body_bytes,
-            footer,
-        );
-    }
-
     /// Pipelining: every request still queued behind the current one fails with `f`
     /// (counted and logged one by one).
     fn fail_burst(&mut self, s: u32, f: Failure, now: u64) {
@@ -260,23 +240,6 @@ impl Worker<'_> {
         }
     }
 
-    /// Slot `s`'s request has ended (its result is set): written to the per-request log
-    /// and shown to the `req_done` hook.
-    pub(crate) fn emit(&mut self, s: u32, now: u64) {
-        let _ = now;
-        if let Some(log) = self.log.as_mut() {
-            let slot = &self.slots[s as usize];
-            log.write(&make_record(&self.plan, slot, self.index, self.start_ns));
-        }
-        if self.hooks.is_some() {
-            self.with_ctx(s, |h, ctx, prev| {
-                if let Some(p) = prev {
-                    h.req_done(ctx, p.result, p.request);
-                }
-            });
-        }
-    }
-
     /// Logs slot `s`'s request in flight as aborted (the run stopped).
     pub(crate) fn record_abort(&mut self, s: u32, now: u64) {
         self.slots[s as usize].exchange.result.aborted = true;
@@ -288,10 +251,7 @@ impl Worker<'_> {
     /// idempotent request is not counted but retried once on a new connection
     /// (RFC 9112 §9.3.1); its retry cannot be stale again, having a fresh connection.
     pub(crate) fn fail(&mut self, s: u32, f: Failure, now: u64) {
-        let slot = &mut self.slots[s as usize];
-        if let (Some(p), Some(call)) = (self.printer.as_mut(), slot.print.as_mut()) {
-            p.reply_failed(call.id, &mut call.line);
-        }
+        self.observe_failure(s);
         // No reply on the connection yet (or no connection at all).
         let first_on_conn = self.conn_mut(s).is_none_or(|c| c.completed == 0);
         self.close_conn(s, now);
@@ -464,9 +424,7 @@ impl Worker<'_> {
         if started {
             self.stats.sub(Counter::ThreadsActive, 1);
             self.stats.add(Counter::ThreadsDone, 1);
-            if self.hooks.is_some() {
-                self.with_ctx(s, |h, ctx, _| h.thread_exit(ctx));
-            }
+            self.observe_slot_end(s);
         }
     }
 }

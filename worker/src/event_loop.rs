@@ -193,7 +193,7 @@ impl<'a> Worker<'a> {
     /// done, the duration is over, or the supervisor sets the stop flag.
     ///
     /// An open loop of single requests over plain TCP may sleep through reply arrivals
-    /// (see [`crate::wake`]): replies are then read with `SO_TIMESTAMPNS` and dated by the
+    /// (see the `wake` module): replies are then read with `SO_TIMESTAMPNS` and dated by the
     /// kernel's receive time, clamped between the request's start and the read, so
     /// reading them late changes no reply time (a first byte merged with later segments
     /// during one sleep takes their date). Timeouts are timers and wake the loop as

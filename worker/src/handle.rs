@@ -116,11 +116,6 @@ impl<T> Slab<T> {
     pub fn len(&self) -> usize {
         self.len
     }
-
-    /// True when no value is stored.
-    pub fn is_empty(&self) -> bool {
-        self.len == 0
-    }
 }
 
 #[cfg(test)]

@@ -4,8 +4,6 @@
 //! other at even intervals, the last one exactly `duration` after the release. The order
 //! is the global slot number, so the ramp interleaves across workers.
 
-use std::time::Duration;
-
 use volley_config::RampUp;
 
 /// Nanoseconds after the release at which global slot `t` of `max` starts.
@@ -20,13 +18,15 @@ pub fn start_offset_ns(ramp: RampUp, max: u32, t: u32) -> u64 {
 }
 
 /// The start offset as a [`Duration`].
-pub fn start_offset(ramp: RampUp, max: u32, t: u32) -> Duration {
-    Duration::from_nanos(start_offset_ns(ramp, max, t))
+#[cfg(test)]
+pub fn start_offset(ramp: RampUp, max: u32, t: u32) -> std::time::Duration {
+    std::time::Duration::from_nanos(start_offset_ns(ramp, max, t))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::time::Duration;
 
     fn ramp(start: u32, secs: u64) -> RampUp {
         RampUp {

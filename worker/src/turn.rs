@@ -18,9 +18,7 @@ impl Worker<'_> {
             self.stats.add(Counter::ThreadsStarted, 1);
             self.stats.add(Counter::ThreadsActive, 1);
             self.slots[s as usize].phase = Phase::Ready;
-            if self.hooks.is_some() {
-                self.with_ctx(s, |h, ctx, _| h.thread_init(ctx));
-            }
+            self.observe_slot_start(s);
             self.enqueue(s);
         }
     }

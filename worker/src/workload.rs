@@ -124,6 +124,7 @@ pub fn is_redirect(status: u16) -> bool {
 /// The path a `Location` value points to when it stays on `target`'s origin (absolute
 /// http URL with the same host and port, network-path or path reference), resolved
 /// against `base_path`. `None` for another origin or scheme (not followed).
+#[cfg(test)]
 pub fn same_origin_path(location: &str, target: &Target, base_path: &str) -> Option<String> {
     resolve_location(location, target, base_path, None).map(|t| t.path)
 }
@@ -219,18 +220,9 @@ pub fn resolve_location(
 }
 
 /// The next hop of a redirect chain after a `status` reply to `from`: GET without a body
-/// (the method and body are kept for 307 and 308) to `path` on the same origin, with only
-/// the `Host`, `User-Agent` and `Referer` fields of `from` (LoadGen's follow_3XX), and its
-/// keep-alive, delays and timeouts.
-pub fn redirect(from: &RequestSpec, status: u16, path: &str) -> Dynamic {
-    let to = Target {
-        path: path.to_string(),
-        ..from.target.clone()
-    };
-    redirect_to(from, status, to)
-}
-
-/// [`redirect`] to any target; on another origin the `Host` field of `from` is not kept
+/// (the method and body are kept for 307 and 308) to `to`, with only the `Host`,
+/// `User-Agent` and `Referer` fields of `from` (LoadGen's follow_3XX), and its keep-alive,
+/// delays and timeouts; on another origin the `Host` field of `from` is not kept
 /// (the new one comes from the target).
 pub fn redirect_to(from: &RequestSpec, status: u16, to: Target) -> Dynamic {
     let same_origin = to.addr == from.target.addr && to.host == from.target.host;
