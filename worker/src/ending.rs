@@ -1,6 +1,6 @@
 //! How a request ends: exactly one reply, one failure (class and detail), one retry of a
 //! request whose kept-alive connection had been closed by the server, or one abort when
-//! the run stops. Also the watchdog deadlines of each phase, and closing connections.
+//! the run stops. Also the watchdog deadlines of each phase.
 
 use volley_config::spec::MAX_SESSION_RETRIES;
 use volley_scoreboard::{Counter, ErrorClass};
@@ -385,28 +385,6 @@ impl Worker<'_> {
                 self.arm(s, deadline);
             }
             None => self.slots[s as usize].deadline_ns = 0,
-        }
-    }
-
-    /// Closes the slot's connection, if any. Its handle goes stale at once, so events the
-    /// kernel already queued for it are dropped.
-    pub(crate) fn close_conn(&mut self, s: u32, now: u64) {
-        let Some(h) = self.slots[s as usize].conn.take() else {
-            return;
-        };
-        if let Some(mut conn) = self.conns.remove(h) {
-            if let Some(tls) = conn.io.tls_mut()
-                && conn.established
-            {
-                tls.close();
-            }
-            self.stats.sub(Counter::ConnsOpen, 1);
-            if conn.completed > 0 {
-                record_ns(
-                    &mut self.stats.conn_life,
-                    now.saturating_sub(conn.opened_ns),
-                );
-            }
         }
     }
 

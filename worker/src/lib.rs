@@ -30,6 +30,7 @@
 
 mod arrivals;
 mod conn;
+mod connection;
 mod drive;
 mod ending;
 pub mod error;
