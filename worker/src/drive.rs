@@ -9,6 +9,7 @@ use crate::event_loop::Worker;
 use crate::exchange::{Io, Outcome, ReplyTap, Request};
 use crate::hooks::Next;
 use crate::http::take_cookie;
+use crate::observe::Observers;
 use crate::print::Printer;
 use crate::slot::{Phase, PrintCall};
 use crate::workload::Dynamic;
@@ -89,9 +90,7 @@ impl Worker<'_> {
         let sched = &mut slot.sched;
         if sched.take_follow(&self.plan, status) {
             true
-        } else if !sched.session_picks(&self.plan)
-            && self.hooks.as_ref().is_some_and(|h| h.iterates())
-        {
+        } else if !sched.session_picks(&self.plan) && self.obs.iterates() {
             self.pick_custom(s)
         } else {
             sched.pick(&self.plan)
@@ -116,7 +115,7 @@ impl Worker<'_> {
             .conn_requests
             .map_or(u64::MAX, |n| u64::from(n).saturating_sub(done_on_conn + 1));
         // A hook's request goes alone.
-        let alone = self.hooks.is_some();
+        let alone = self.obs.hooks.is_some();
         slot.sched
             .pick_burst(&self.plan, &mut self.budget, room, alone);
     }
@@ -124,7 +123,7 @@ impl Worker<'_> {
     /// Pipelining: the next reply belongs to the next queued request; `buf[from..to]`
     /// already holds its first bytes (or none). False when no request is queued.
     pub(crate) fn next_in_burst(&mut self, s: u32, from: usize, to: usize, now: u64) -> bool {
-        let stride = self.printer.as_ref().map_or(0, |p| p.stride());
+        let stride = self.obs.printer.as_ref().map_or(0, |p| p.stride());
         let slot = &mut self.slots[s as usize];
         if !slot.sched.next_queued() {
             return false;
@@ -282,13 +281,17 @@ impl Worker<'_> {
             conns,
             stats,
             plan,
-            printer,
+            obs,
             turn,
             waiter,
+            ..
+        } = self;
+        let Observers {
+            printer,
             log,
             hooks,
             ..
-        } = self;
+        } = obs;
         let slot = &mut slots[s as usize];
         let Some(conn) = slot.conn.and_then(|h| conns.get_mut(h)) else {
             return Outcome::Wait;

@@ -28,6 +28,7 @@ use crate::conn::Conn;
 use crate::error::WorkerError;
 use crate::handle::{Handle, Slab};
 use crate::hooks::{Board, SlotHooks};
+use crate::observe::Observers;
 use crate::print::Printer;
 use crate::ramp;
 use crate::record::LogWriter;
@@ -61,20 +62,14 @@ pub struct Worker<'a> {
     pub(crate) timers: Timers,
     /// The run's workload: the spec and the URL list, serialized once.
     pub(crate) plan: Plan<'a>,
-    /// This worker's part of the per-request log.
-    pub(crate) log: Option<LogWriter>,
     /// The release instant (monotonic ns): records count their times from it.
     pub(crate) start_ns: u64,
-    /// `--print-request`/`--print-reply`.
-    pub(crate) printer: Option<Printer>,
+    /// The log, hooks, printing: what watches the requests go by.
+    pub(crate) obs: Observers<'a>,
     /// The TLS client configuration, for https targets.
     pub(crate) tls: Option<Arc<rustls::ClientConfig>>,
     /// Loop turns so far (for the connect-burst count).
     pub(crate) turn: u64,
-    /// The run's hooks, if it has any (see [`crate::hooks`]).
-    pub(crate) hooks: Option<&'a mut dyn SlotHooks>,
-    /// Totals over every worker, for the hooks.
-    pub(crate) board: Option<Board<'a>>,
     /// Open loop: this worker's share of the arrival schedule.
     pub(crate) arrivals: Option<Arrivals>,
     /// Slots waiting for their next start (`Phase::PreDelay`). None in an open loop
@@ -145,13 +140,14 @@ impl<'a> Worker<'a> {
             timers: Timers::with_capacity(2 * n + 1),
             ramp: ramp_order(spec, &slots),
             slots,
-            printer,
+            obs: Observers {
+                log,
+                printer,
+                hooks: None,
+            },
             tls: None,
             turn: 0,
-            log,
             start_ns: 0,
-            hooks: None,
-            board: None,
             arrivals: arrivals_of(spec, index),
             scheduled_slots: 0,
             stats: Stats::new(slot),
@@ -182,8 +178,7 @@ impl<'a> Worker<'a> {
     /// gives them every worker's counters.
     #[must_use]
     pub fn with_hooks(mut self, hooks: &'a mut dyn SlotHooks, board: Board<'a>) -> Self {
-        self.hooks = Some(hooks);
-        self.board = Some(board);
+        self.obs.hooks = Some((hooks, board));
         // Hooks may start work when a reply arrives: wake for every reply.
         self.waiter.wake_for_every_event();
         self
@@ -284,7 +279,7 @@ impl<'a> Worker<'a> {
 
     /// The worker's final report.
     fn report(mut self, start_ns: u64, ended: Ended) -> WorkerReport {
-        if let Some(p) = self.printer.as_mut() {
+        if let Some(p) = self.obs.printer.as_mut() {
             p.flush();
         }
         let elapsed = ended
@@ -293,7 +288,7 @@ impl<'a> Worker<'a> {
             .saturating_sub(start_ns);
         let mut report = WorkerReport::new(self.index, &self.stats, elapsed);
         report.stop_overrun_ns = ended.overrun_ns;
-        if let Some(log) = self.log.as_mut() {
+        if let Some(log) = self.obs.log.as_mut() {
             log.finish();
             report.log_records = log.written;
             report.log_error = log.error.clone();

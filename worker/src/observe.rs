@@ -5,29 +5,49 @@
 //! life, and this file alone looks at which observers a run has.
 
 use crate::event_loop::Worker;
-use crate::hooks::{Ctx, Prev, SlotHooks};
+use crate::hooks::{Board, Ctx, Prev, SlotHooks};
 use crate::http::request::serialize;
+use crate::print::Printer;
+use crate::record::LogWriter;
 use crate::record::make_record;
 use crate::workload::Dynamic;
+
+/// The observers of a worker's requests; each is optional.
+#[derive(Debug, Default)]
+pub(crate) struct Observers<'a> {
+    /// This worker's part of the per-request log.
+    pub log: Option<LogWriter>,
+    /// `--print-request`/`--print-reply`.
+    pub printer: Option<Printer>,
+    /// The run's hooks and the totals over every worker they see.
+    pub hooks: Option<(&'a mut dyn SlotHooks, Board<'a>)>,
+}
+
+impl Observers<'_> {
+    /// The hooks pick requests with a custom iterator.
+    pub fn iterates(&self) -> bool {
+        self.hooks.as_ref().is_some_and(|(h, _)| h.iterates())
+    }
+}
 
 impl Worker<'_> {
     /// A slot starts (ramp-up): `thread_init`.
     pub(crate) fn observe_slot_start(&mut self, s: u32) {
-        if self.hooks.is_some() {
+        if self.obs.hooks.is_some() {
             self.with_ctx(s, |h, ctx, _| h.thread_init(ctx));
         }
     }
 
     /// A slot is done: `thread_exit`.
     pub(crate) fn observe_slot_end(&mut self, s: u32) {
-        if self.hooks.is_some() {
+        if self.obs.hooks.is_some() {
             self.with_ctx(s, |h, ctx, _| h.thread_exit(ctx));
         }
     }
 
     /// A new request starts: `req_start` may edit it; the session's cookie is added.
     pub(crate) fn observe_request_start(&mut self, s: u32) {
-        if self.hooks.is_some() {
+        if self.obs.hooks.is_some() {
             let mut spec = self.slots[s as usize].sched.spec(&self.plan).clone();
             self.with_ctx(s, |h, ctx, _| h.req_start(ctx, &mut spec));
             let sched = &mut self.slots[s as usize].sched;
@@ -43,14 +63,14 @@ impl Worker<'_> {
 
     /// The request (and those pipelined behind it) goes out: `--print-request`.
     pub(crate) fn observe_sending(&mut self, s: u32) {
-        if self.printer.is_some() {
+        if self.obs.printer.is_some() {
             self.print_requests(s);
         }
     }
 
     /// The reply is complete: `--print-reply`'s summary line.
     pub(crate) fn observe_reply_end(&mut self, s: u32) {
-        if self.printer.is_some() {
+        if self.obs.printer.is_some() {
             self.print_reply_end(s);
         }
     }
@@ -58,7 +78,7 @@ impl Worker<'_> {
     /// The request failed: `--print-reply` says so.
     pub(crate) fn observe_failure(&mut self, s: u32) {
         let slot = &mut self.slots[s as usize];
-        if let (Some(p), Some(call)) = (self.printer.as_mut(), slot.print.as_mut()) {
+        if let (Some(p), Some(call)) = (self.obs.printer.as_mut(), slot.print.as_mut()) {
             p.reply_failed(call.id, &mut call.line);
         }
     }
@@ -67,11 +87,11 @@ impl Worker<'_> {
     /// and shown to the `req_done` hook.
     pub(crate) fn emit(&mut self, s: u32, now: u64) {
         let _ = now;
-        if let Some(log) = self.log.as_mut() {
+        if let Some(log) = self.obs.log.as_mut() {
             let slot = &self.slots[s as usize];
             log.write(&make_record(&self.plan, slot, self.index, self.start_ns));
         }
-        if self.hooks.is_some() {
+        if self.obs.hooks.is_some() {
             self.with_ctx(s, |h, ctx, prev| {
                 if let Some(p) = prev {
                     h.req_done(ctx, p.result, p.request);
@@ -87,10 +107,9 @@ impl Worker<'_> {
         s: u32,
         f: impl FnOnce(&mut dyn SlotHooks, &mut Ctx<'_>, Option<Prev<'_>>) -> T,
     ) -> T {
-        let Some(hooks) = self.hooks.as_deref_mut() else {
+        let Some((hooks, board)) = self.obs.hooks.as_mut() else {
             unreachable!("with_ctx is only called with hooks");
         };
-        let board = self.board.as_ref().expect("a board comes with the hooks");
         let mut rng = self.slots[s as usize].sched.rng.clone();
         let slot = &self.slots[s as usize];
         let record = make_record(&self.plan, slot, self.index, self.start_ns);
@@ -108,7 +127,7 @@ impl Worker<'_> {
             board,
             done: false,
         };
-        let out = f(hooks, &mut ctx, Some(prev));
+        let out = f(&mut **hooks, &mut ctx, Some(prev));
         let done = ctx.done;
         let sched = &mut self.slots[s as usize].sched;
         sched.rng = rng;
@@ -144,7 +163,7 @@ impl Worker<'_> {
     /// `--print-request`: the request about to go out, and those pipelined behind it,
     /// each with a new call number.
     fn print_requests(&mut self, s: u32) {
-        let Some(p) = self.printer.as_mut() else {
+        let Some(p) = self.obs.printer.as_mut() else {
             return;
         };
         let slot = &mut self.slots[s as usize];
@@ -178,7 +197,7 @@ impl Worker<'_> {
     /// `--print-reply`: the reply's summary line.
     fn print_reply_end(&mut self, s: u32) {
         let slot = &mut self.slots[s as usize];
-        let (Some(p), Some(call)) = (self.printer.as_mut(), slot.print.as_mut()) else {
+        let (Some(p), Some(call)) = (self.obs.printer.as_mut(), slot.print.as_mut()) else {
             return;
         };
         let footer = slot.exchange.trailer_bytes() as u64;
