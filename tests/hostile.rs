@@ -1365,8 +1365,10 @@ fn duration_is_kept_with_tens_of_thousands_of_slots() {
     let per_worker = hard.saturating_sub(64).min(10_000);
     let slots = 2 * per_worker;
     if slots < 4_000 {
-        eprintln!("duration_is_kept_with_tens_of_thousands_of_slots: skipped: ulimit -Hn {hard}");
-        return;
+        return volley_testsupport::skip(
+            "duration_is_kept_with_tens_of_thousands_of_slots",
+            &format!("the open-file hard limit ({hard}) is below 4,000 per worker"),
+        );
     }
     let listener = BacklogNeverAccepted::bind();
     let run = run_with(
@@ -1404,8 +1406,10 @@ fn duration_is_kept_with_tens_of_thousands_of_slots() {
 #[test]
 fn p5_a_client_short_of_ports_makes_the_run_invalid() {
     let Some(ns) = Netns::create("p5") else {
-        eprintln!("p5: skipped: needs root and iproute2 to make a network namespace");
-        return;
+        return volley_testsupport::skip(
+            "p5_a_client_short_of_ports_makes_the_run_invalid",
+            "needs root and iproute2 to make a network namespace",
+        );
     };
     assert!(ns.exec(&[
         "sh",
@@ -1758,9 +1762,17 @@ impl Drop for Netns {
 #[test]
 fn s03_dropped_syns_end_at_the_connect_deadline() {
     let Some(ns) = Netns::create("s03") else {
-        eprintln!("s03: skipped: needs root and iproute2 to make a network namespace");
-        return;
+        return volley_testsupport::skip(
+            "s03_dropped_syns_end_at_the_connect_deadline",
+            "needs root and iproute2 to make a network namespace",
+        );
     };
+    if !volley_testsupport::have("nft") {
+        return volley_testsupport::skip(
+            "s03_dropped_syns_end_at_the_connect_deadline",
+            "nft is not installed (apt-get install nftables; .ci/run does)",
+        );
+    }
     let rules = [
         &["nft", "add", "table", "inet", "s03"][..],
         &[
@@ -1777,9 +1789,10 @@ fn s03_dropped_syns_end_at_the_connect_deadline() {
             "syn", "drop",
         ],
     ];
-    if !rules.iter().all(|r| ns.exec(r)) {
-        panic!("s03: nft is needed for this test (apt-get install nftables)");
-    }
+    assert!(
+        rules.iter().all(|r| ns.exec(r)),
+        "s03: the nft rules were refused"
+    );
     let out = volley_testsupport::Volley::new("ip")
         .args(["netns", "exec", &ns.0, env!("CARGO_BIN_EXE_volley")])
         .args(["http://127.0.0.1:9/", "-w", "1", "-c", "2", "-n", "4"])

@@ -159,9 +159,11 @@ fn shape(line: &str) -> String {
 
 #[test]
 fn the_report_has_httperfs_lines_and_counts() {
-    if Command::new("httperf").arg("--version").output().is_err() {
-        eprintln!("skipped: httperf is not installed (apt-get install httperf; .ci/run does)");
-        return;
+    if !volley_testsupport::have("httperf") {
+        return volley_testsupport::skip(
+            "the_report_has_httperfs_lines_and_counts",
+            "httperf is not installed (apt-get install httperf; .ci/run does)",
+        );
     }
     let extra = [
         "--num-conns",

@@ -421,6 +421,34 @@ pub fn shm_segments() -> Vec<String> {
     names
 }
 
+/// A test cannot run here because `what` is missing (a tool, root): outside CI it says so
+/// on one line and the test returns; with `CI=true` (where `.ci/run` installs everything
+/// the tests need) a skip is a failure, so CI never passes by skipping.
+///
+/// # Panics
+///
+/// Under `CI=true`, always.
+pub fn skip(test: &str, what: &str) {
+    if std::env::var("CI").is_ok_and(|v| v == "true") {
+        panic!("{test}: cannot run in CI: {what}");
+    }
+    // Straight to stderr, not through `eprintln!`: the test harness captures the print
+    // macros of a passing test, and a skip must be seen.
+    use std::io::Write as _;
+    let _ = writeln!(std::io::stderr(), "{test}: skipped: {what}");
+}
+
+/// Whether the program `name` can be started (it answers `--version` or `-V`, whatever it
+/// prints).
+pub fn have(name: &str) -> bool {
+    std::process::Command::new(name)
+        .arg("--version")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .status()
+        .is_ok()
+}
+
 /// Polls `cond` every 10 ms until it holds (`true`) or `deadline` passes
 /// (`false`). `cond` is always tried at least once, and once more at the
 /// deadline.
