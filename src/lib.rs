@@ -103,6 +103,9 @@ pub fn main_with<H: Hooks>(mut hooks: H) -> ExitCode {
 fn run_command<H: Hooks>(command: Command, hooks: &mut H) -> anyhow::Result<u8> {
     match command {
         Command::Run(spec) => {
+            for note in &spec.notes {
+                eprintln!("{note}");
+            }
             if spec.limit == config::Limit::Rounds && spec.rounds.is_none() && spec.output.progress
             {
                 eprintln!("volley: no times and no duration: running until interrupted (^C)");

@@ -60,10 +60,6 @@ fn bad_values_name_the_flag_and_exit_2() {
     );
     usage_error(&["ftp://127.0.0.1/"], &["URL", "ftp"]);
     usage_error(&[], &["URL"]);
-    usage_error(
-        &["http://127.0.0.1:1/", "-n", "5", "-d", "1s"],
-        &["--requests", "--duration"],
-    );
 }
 
 #[test]

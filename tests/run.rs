@@ -354,3 +354,37 @@ fn one_long_connection_has_one_lifetime_in_every_statistic() {
         }
     }
 }
+
+/// Issue 15: flags users bring from other tools. `-n` and `-d` together stop at whichever
+/// comes first; compound durations (`1s500ms`) are read; wrk's `-t` is taken as `-w` and
+/// `--latency` is accepted, each with a note on stderr.
+#[test]
+fn requests_and_duration_together_and_other_tools_flags() {
+    let srv = server(Reply::ok("x"));
+    // The requests come first.
+    let out = volley()
+        .args([&srv.url("/"), "-c", "2", "-n", "5", "-d", "10s", "--json"])
+        .run();
+    assert_eq!(out.code, Some(0), "{}", out.stderr);
+    let r = out.json();
+    assert_eq!(u(&r, "requests.started"), 5);
+    assert!(
+        out.elapsed < std::time::Duration::from_secs(5),
+        "{:?}",
+        out.elapsed
+    );
+    // The duration comes first (a compound one).
+    let out = volley()
+        .args([&srv.url("/"), "-c", "2", "-n", "100000000", "-d", "1s500ms"])
+        .args(["--json", "-t", "2", "--latency"])
+        .run();
+    assert_eq!(out.code, Some(0), "{}", out.stderr);
+    let r = out.json();
+    let secs = r["duration_s"].as_f64().unwrap();
+    assert!((1.45..1.7).contains(&secs), "duration_s {secs}");
+    assert!(u(&r, "requests.started") < 100_000_000);
+    assert_eq!(r["workers"].as_array().unwrap().len(), 2, "-t 2 is -w 2");
+    assert!(out.stderr.contains("-t taken as -w"), "{}", out.stderr);
+    assert!(out.stderr.contains("--latency"), "{}", out.stderr);
+    assert_invariant(&r);
+}

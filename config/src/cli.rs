@@ -91,8 +91,9 @@ pub struct RunArgs {
     #[arg(long, value_name = "N")]
     pub times: Option<u64>,
 
-    /// Stop after N requests in total [overrides times and duration].
-    #[arg(short = 'n', long, value_name = "N", conflicts_with = "duration")]
+    /// Stop after N requests in total [overrides times and the file's duration; with -d,
+    /// whichever comes first].
+    #[arg(short = 'n', long, value_name = "N")]
     pub requests: Option<u64>,
 
     /// Stop after this long [file: duration].
@@ -225,6 +226,19 @@ pub struct LoadArgs {
     #[arg(short = 'w', long, value_name = "N")]
     pub workers: Option<u32>,
 
+    /// wrk's and oha's -t (threads): taken as -w, volley's worker processes.
+    #[arg(
+        short = 't',
+        long = "threads",
+        value_name = "N",
+        conflicts_with = "workers"
+    )]
+    pub threads: Option<u32>,
+
+    /// wrk's --latency: accepted; volley always prints latency percentiles.
+    #[arg(long)]
+    pub latency: bool,
+
     /// Thread slots in total (concurrent requests); slot t runs in worker t mod N. Refused
     /// before the run when one worker's share (plus 16) exceeds the open-file limit
     /// (ulimit -n): add workers (-w) or raise the limit.
@@ -239,8 +253,9 @@ pub struct LoadArgs {
     #[arg(long, value_name = "D")]
     pub ramp_duration: Option<DurationArg>,
 
-    /// Stop after N requests in total (split exactly over the workers).
-    #[arg(short = 'n', long, value_name = "N", conflicts_with = "duration")]
+    /// Stop after N requests in total (split exactly over the workers); with -d, whichever
+    /// comes first.
+    #[arg(short = 'n', long, value_name = "N")]
     pub requests: Option<u64>,
 
     /// Stop after this long [default: 10s, or 5s for demo]; requests in flight are aborted.
@@ -358,8 +373,16 @@ mod tests {
     }
 
     #[test]
-    fn requests_conflict_with_duration() {
-        assert!(parse(&["http://h/", "-n", "5", "-d", "1s"]).is_err());
+    fn requests_go_with_a_duration_and_threads_with_no_workers() {
+        // Issue 15: -n and -d together stop at whichever comes first.
+        let cli = parse(&["http://h/", "-n", "5", "-d", "1s"]).unwrap();
+        assert_eq!(cli.load.requests, Some(5));
+        assert_eq!(cli.load.threads, None);
+        assert_eq!(
+            parse(&["http://h/", "-t", "3"]).unwrap().load.threads,
+            Some(3)
+        );
+        assert!(parse(&["http://h/", "-t", "3", "-w", "2"]).is_err());
     }
 
     #[test]

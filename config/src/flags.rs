@@ -79,8 +79,16 @@ fn load_inputs(source: Source, target: Target, load: LoadArgs) -> Result<SpecBui
         .collect();
     request.body = body;
     let mut b = SpecBuilder::new(source, vec![request]);
+    let mut notes = Vec::new();
+    if load.threads.is_some() {
+        notes.push("volley: -t taken as -w: volley's threads are worker processes".to_string());
+    }
+    if load.latency {
+        notes.push("volley: --latency: latency percentiles are always printed".to_string());
+    }
     b.flags = FlagInputs {
-        workers: load.workers,
+        workers: load.workers.or(load.threads),
+        notes,
         concurrency: Some(load.concurrency),
         ramp_start: load.ramp_start,
         ramp_duration: load.ramp_duration.map(|d| d.0),

@@ -66,6 +66,9 @@ pub struct RunSpec {
     pub print: PrintSpec,
     /// How https connections are made and verified.
     pub tls: TlsSpec,
+    /// Notes for the user about how the command line was read, printed on stderr before
+    /// the run (`-t` taken as `-w`, …).
+    pub notes: Vec<String>,
 }
 
 /// TLS client settings (for https targets).
@@ -557,6 +560,9 @@ pub enum Limit {
     Requests(u64),
     /// Stop after this long; requests in flight then are aborted.
     Duration(Duration),
+    /// Stop after this many requests or this long, whichever comes first (`-n` and `-d`
+    /// together).
+    RequestsWithin(u64, Duration),
     /// No global limit: the run ends when every slot has done its rounds, or when it is
     /// stopped (SIGINT/SIGTERM).
     Rounds,
@@ -587,7 +593,7 @@ impl RunSpec {
     /// the first `total % workers` workers taking one more.
     pub fn requests_for_worker(&self, w: u32) -> Option<u64> {
         match self.limit {
-            Limit::Requests(n) => {
+            Limit::Requests(n) | Limit::RequestsWithin(n, _) => {
                 let workers = u64::from(self.workers);
                 let w = u64::from(w);
                 Some(n / workers + u64::from(w < n % workers))
@@ -599,7 +605,7 @@ impl RunSpec {
     /// The run's duration limit, if it has one.
     pub fn duration(&self) -> Option<Duration> {
         match self.limit {
-            Limit::Duration(d) => Some(d),
+            Limit::Duration(d) | Limit::RequestsWithin(_, d) => Some(d),
             _ => None,
         }
     }

@@ -12,7 +12,7 @@ use crate::spec::LogFormat;
 pub struct DurationArg(pub Duration);
 
 /// The syntax quoted by every duration error.
-pub const DURATION_SYNTAX: &str = "a number with an optional unit: us, ms, s, m or h (e.g. 500ms, 10s, 1.5m); bare numbers are seconds";
+pub const DURATION_SYNTAX: &str = "a number with an optional unit: us, ms, s, m or h (e.g. 500ms, 10s, 1.5m), or several (1m30s, 1h 5m); bare numbers are seconds";
 
 impl FromStr for DurationArg {
     type Err = String;
@@ -34,6 +34,22 @@ impl fmt::Display for DurationArg {
 ///
 /// A message quoting the expected syntax when `s` is not a finite, non-negative duration.
 pub fn parse_duration(s: &str) -> Result<Duration, String> {
+    match parse_one_term(s) {
+        Ok(d) => Ok(d),
+        // Compound forms (`1m30s`, `1h 5m`) the way humantime reads them (it also knows
+        // `2days`, `1min`, …); the error quotes what was typed, in volley's words.
+        Err(e) if s.trim().contains(|c: char| c.is_ascii_digit()) => {
+            humantime::parse_duration(s.trim())
+                .ok()
+                .filter(|d| d.as_secs_f64() <= 1e9)
+                .ok_or(e)
+        }
+        Err(e) => Err(e),
+    }
+}
+
+/// One number and an optional unit (`1.5m`, `250ms`, `10`).
+fn parse_one_term(s: &str) -> Result<Duration, String> {
     let t = s.trim();
     let split = t
         .find(|c: char| !(c.is_ascii_digit() || c == '.'))
@@ -375,6 +391,16 @@ mod tests {
         assert_eq!(parse_duration("250us").unwrap(), Duration::from_micros(250));
         assert_eq!(parse_duration("1.5m").unwrap(), Duration::from_secs(90));
         assert_eq!(parse_duration("1h").unwrap(), Duration::from_secs(3600));
+        // Compound forms.
+        assert_eq!(parse_duration("1m30s").unwrap(), Duration::from_secs(90));
+        assert_eq!(parse_duration("1h5m").unwrap(), Duration::from_secs(3900));
+        assert_eq!(parse_duration("1h 5m").unwrap(), Duration::from_secs(3900));
+        assert_eq!(
+            parse_duration("2s500ms").unwrap(),
+            Duration::from_millis(2500)
+        );
+        let e = parse_duration("1m30x").unwrap_err();
+        assert!(e.contains("'1m30x'") && e.contains("1m30s"), "{e}");
         for bad in ["", "s", "ten", "10x", "-1s", "1e400", "1.2.3s"] {
             let err = parse_duration(bad).unwrap_err();
             assert!(err.contains("expected"), "{bad}: {err}");

@@ -406,7 +406,7 @@ fn ramp_order(spec: &RunSpec, slots: &[Slot]) -> Vec<(u64, u32)> {
 fn arrivals_of(spec: &RunSpec, index: u32) -> Option<Arrivals> {
     spec.open_loop.as_ref().map(|o| {
         let total = match spec.limit {
-            Limit::Requests(n) => Some(n),
+            Limit::Requests(n) | Limit::RequestsWithin(n, _) => Some(n),
             _ => None,
         };
         Arrivals::for_client(

@@ -67,6 +67,9 @@ pub(crate) struct FlagInputs {
     pub json: bool,
     /// `-q`.
     pub quiet: bool,
+    /// What the user should be told about how a flag was read (a wrk or oha habit taken
+    /// in volley's terms).
+    pub notes: Vec<String>,
     /// `--max-head-bytes`, `--max-headers`, `--max-chunk-ext-bytes`, `--max-trailer-bytes`
     /// (the defaults when not given: clap fills them in, and they pass the checks).
     pub limits: ReplyLimits,

@@ -159,6 +159,7 @@ impl SpecBuilder {
             socket: flags.socket,
             print: flags.print,
             tls,
+            notes: flags.notes,
         })
     }
 
@@ -287,8 +288,9 @@ impl SpecBuilder {
         }
     }
 
-    /// What ends the run: `-n`, else a duration (`-d`, the file's `duration`), else the
-    /// command's default (a duration for `volley URL`/`demo`, the rounds for a run file).
+    /// What ends the run: `-n` (and `-d` with it: whichever comes first), else a duration
+    /// (`-d`, the file's `duration`), else the command's default (a duration for
+    /// `volley URL`/`demo`, the rounds for a run file).
     fn limit(&self) -> Result<Limit, ConfigError> {
         let duration = match (self.flags.duration, &self.file.duration) {
             (Some(d), _) if d.is_zero() => {
@@ -308,6 +310,9 @@ impl SpecBuilder {
         };
         Ok(match (self.flags.requests, duration) {
             (Some(0), _) => return Err(ConfigError::invalid("--requests", 0, "at least 1")),
+            // `-n` and `-d` on the command line: whichever comes first. (`-n` over a run
+            // file's `duration`: the flag wins, as flags do.)
+            (Some(n), Some(d)) if self.flags.duration.is_some() => Limit::RequestsWithin(n, d),
             (Some(n), _) => Limit::Requests(n),
             (None, Some(d)) => Limit::Duration(d),
             (None, None) => match self.source {
@@ -672,6 +677,17 @@ mod tests {
         b.flags.times = Some(0);
         let s = spec(b);
         assert_eq!((s.limit, s.rounds), (Limit::Requests(50), None));
+    }
+
+    #[test]
+    fn requests_and_a_duration_flag_stop_at_whichever_comes_first() {
+        let mut b = run_file();
+        b.flags.requests = Some(50);
+        b.flags.duration = Some(Duration::from_secs(9));
+        let s = spec(b);
+        assert_eq!(s.limit, Limit::RequestsWithin(50, Duration::from_secs(9)));
+        assert_eq!(s.duration(), Some(Duration::from_secs(9)));
+        assert_eq!(s.requests_for_worker(0).map(|n| n > 0), Some(true));
     }
 
     #[test]
