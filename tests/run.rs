@@ -388,3 +388,43 @@ fn requests_and_duration_together_and_other_tools_flags() {
     assert!(out.stderr.contains("--latency"), "{}", out.stderr);
     assert_invariant(&r);
 }
+
+/// Issue 15: on a terminal (here `script`'s pseudo-terminal) the progress line shows how
+/// far the run is (a bar, the count or the time, an ETA), the request rate and the errors;
+/// off a terminal, or with `-q`, nothing is drawn.
+#[test]
+fn the_progress_line_is_drawn_on_a_terminal_only() {
+    if !volley_testsupport::have("script") {
+        return volley_testsupport::skip(
+            "the_progress_line_is_drawn_on_a_terminal_only",
+            "script (util-linux) is not installed",
+        );
+    }
+    let srv = server(Reply::ok("p"));
+    let bin = env!("CARGO_BIN_EXE_volley");
+    let cmd = format!("{bin} {} -w 1 -c 2 -d 2500ms > /dev/null", srv.url("/"));
+    let out = volley_testsupport::Volley::new("script")
+        .args(["-qfec", &cmd, "/dev/null"])
+        .run();
+    assert_eq!(out.code, Some(0), "{}", out.stderr);
+    for shown in ["ETA", "req/s", "0 errors", "%"] {
+        assert!(
+            out.stdout.contains(shown),
+            "no {shown:?} in {:?}",
+            out.stdout
+        );
+    }
+    let quiet = format!("{bin} {} -w 1 -c 2 -d 1500ms -q > /dev/null", srv.url("/"));
+    let out = volley_testsupport::Volley::new("script")
+        .args(["-qfec", &quiet, "/dev/null"])
+        .run();
+    assert!(!out.stdout.contains("ETA"), "-q: {:?}", out.stdout);
+    let out = volley()
+        .args([&srv.url("/"), "-w", "1", "-d", "1500ms"])
+        .run();
+    assert!(
+        !out.stderr.contains("ETA"),
+        "not a terminal: {}",
+        out.stderr
+    );
+}

@@ -161,7 +161,9 @@ fn volley_top_sees_live_counters() {
 
 #[test]
 fn top_without_a_live_run_says_so() {
-    let out = volley().args(["top", "volley-no-such-run-here"]).run();
+    let out = volley()
+        .args(["top", "volley-no-such-run-here", "--wait", "300ms"])
+        .run();
     assert_eq!(out.code, Some(1));
     assert!(
         out.stderr.contains("volley-no-such-run-here"),
@@ -319,4 +321,47 @@ fn a_stopped_worker_is_marked_in_the_json_report() {
     assert_invariant(&r);
     let d = r["duration_s"].as_f64().unwrap();
     assert!((3.9..4.3).contains(&d), "duration_s {d}: the run's -d");
+}
+
+/// Issue 15: `volley top NAME` started before the run waits for it, then shows its rows
+/// with rates over the last interval.
+#[test]
+fn top_waits_for_a_named_run_that_has_not_started() {
+    let srv = slow_server(Duration::from_millis(5));
+    let name = run_name("top-wait");
+    let top = volley()
+        .args([
+            "top",
+            &name,
+            "--count",
+            "3",
+            "--interval",
+            "300ms",
+            "--wait",
+            "10s",
+        ])
+        .deadline(Duration::from_secs(20))
+        .spawn();
+    std::thread::sleep(Duration::from_millis(800));
+    let run = volley()
+        .args([&srv.url("/"), "-w", "2", "-c", "4", "-d", "3s", "--json"])
+        .args(["--run-name", &name])
+        .spawn();
+    let top = top.wait();
+    assert_eq!(top.code, Some(0), "{}", top.stderr);
+    assert!(top.stderr.contains("waiting up to"), "{}", top.stderr);
+    let totals: Vec<f64> = top
+        .stdout
+        .lines()
+        .filter(|l| l.starts_with("total"))
+        .map(|l| l.split_whitespace().last().unwrap().parse().unwrap())
+        .collect();
+    assert_eq!(totals.len(), 3, "{}", top.stdout);
+    assert!(
+        totals[2] > 0.0,
+        "a rate over the last interval: {}",
+        top.stdout
+    );
+    assert_eq!(run.wait().code, Some(0));
+    assert!(!segment_exists(&name));
 }

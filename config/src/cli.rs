@@ -217,6 +217,9 @@ pub struct TopArgs {
     /// Stop after this many refreshes (default: until the run ends).
     #[arg(long, value_name = "N")]
     pub count: Option<u64>,
+    /// How long to wait for a named run that has not started yet.
+    #[arg(long, default_value = "10s", value_name = "D")]
+    pub wait: DurationArg,
 }
 
 /// The options that describe a load run.

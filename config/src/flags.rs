@@ -175,6 +175,7 @@ pub(crate) fn top(top: TopArgs) -> Result<TopSpec, ConfigError> {
         run_name: top.name,
         interval: top.interval.0,
         count: top.count,
+        wait: top.wait.0,
     })
 }
 

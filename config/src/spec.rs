@@ -586,6 +586,8 @@ pub struct TopSpec {
     pub interval: Duration,
     /// Stop after this many refreshes (`None` = until the run ends).
     pub count: Option<u64>,
+    /// How long to wait for a named run that has not started yet.
+    pub wait: Duration,
 }
 
 impl RunSpec {

@@ -97,7 +97,7 @@ pub fn run_with<H: Hooks>(spec: &RunSpec, hooks: &mut H) -> Result<Report, Super
         .duration()
         .map(|d| start_ns.saturating_add(d.as_nanos() as u64));
     let progress = if spec.output.progress {
-        monitor::Progress::if_tty(start_ns)
+        monitor::Progress::if_tty(start_ns, monitor::Goal::of(spec))
     } else {
         None
     };

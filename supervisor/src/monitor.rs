@@ -3,6 +3,8 @@
 
 use std::io::{IsTerminal, Write};
 
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+
 use nix::sys::signal::kill;
 use nix::unistd::Pid;
 use volley_config::TopSpec;
@@ -12,25 +14,79 @@ use volley_scoreboard::{
 
 use crate::error::SupervisorError;
 
-/// The progress line on stderr: once a second, only when stderr is a terminal.
+/// What a run's progress is measured against: its duration, its request count, or
+/// nothing (a run file's rounds, or until stopped).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Goal {
+    /// The run lasts this long (ns).
+    Time(u64),
+    /// The run makes this many requests.
+    Requests(u64),
+    /// No known end.
+    Open,
+}
+
+impl Goal {
+    /// The goal of `spec`'s run: `-n` counts, else `-d`.
+    pub fn of(spec: &volley_config::RunSpec) -> Goal {
+        use volley_config::Limit;
+        match spec.limit {
+            Limit::Requests(n) if spec.open_loop.is_none() => Goal::Requests(n),
+            _ => match spec.duration() {
+                Some(d) => Goal::Time(u64::try_from(d.as_nanos()).unwrap_or(u64::MAX)),
+                None => Goal::Open,
+            },
+        }
+    }
+}
+
+/// The progress line on stderr, only when stderr is a terminal: elapsed time, how far
+/// the run is towards its goal (a bar, a percentage and an ETA when it has one), the
+/// request rate over the last second, replies and errors. Drawn with `indicatif`.
 #[derive(Debug)]
 pub struct Progress {
+    bar: ProgressBar,
+    goal: Goal,
     start_ns: u64,
     next_ns: u64,
     last: (u64, u64),
 }
 
+/// Units of the bar for a time goal: milliseconds.
+const MS: u64 = 1_000_000;
+
 impl Progress {
-    /// A progress line for a run released at `start_ns`, if stderr is a terminal.
-    pub fn if_tty(start_ns: u64) -> Option<Progress> {
-        std::io::stderr().is_terminal().then_some(Progress {
+    /// A progress line for a run released at `start_ns` with `goal`, if stderr is a
+    /// terminal.
+    pub fn if_tty(start_ns: u64, goal: Goal) -> Option<Progress> {
+        if !std::io::stderr().is_terminal() {
+            return None;
+        }
+        let (len, template) = match goal {
+            Goal::Time(ns) => (
+                ns / MS,
+                "[{elapsed_precise}] {bar:20} {percent:>3}% ETA {eta:>3}  {msg}",
+            ),
+            Goal::Requests(n) => (
+                n,
+                "[{elapsed_precise}] {bar:20} {pos}/{len} ETA {eta:>3}  {msg}",
+            ),
+            Goal::Open => (0, "[{elapsed_precise}] {msg}"),
+        };
+        let bar = ProgressBar::with_draw_target(Some(len), ProgressDrawTarget::stderr());
+        if let Ok(style) = ProgressStyle::with_template(template) {
+            bar.set_style(style.progress_chars("=> "));
+        }
+        Some(Progress {
+            bar,
+            goal,
             start_ns,
             next_ns: start_ns.saturating_add(1_000_000_000),
             last: (start_ns, 0),
         })
     }
 
-    /// Prints the line if a second has passed.
+    /// Updates the line if a second has passed.
     pub fn tick<M: Access>(&mut self, sb: &Scoreboard<M>, now: u64) {
         if now < self.next_ns {
             return;
@@ -41,25 +97,23 @@ impl Progress {
         let (then, before) = self.last;
         let rate = (done - before.min(done)) as f64 / ((now - then) as f64 / 1e9).max(1e-9);
         self.last = (now, done);
-        let line = format!(
-            "[{:7.1}s] requests {} ({:.0}/s) replies {} errors {} active slots {}",
-            (now - self.start_ns) as f64 / 1e9,
-            t.get(Counter::RequestsStarted),
-            rate,
-            t.get(Counter::RequestsSucceeded),
+        match self.goal {
+            Goal::Time(_) => self
+                .bar
+                .set_position(now.saturating_sub(self.start_ns) / MS),
+            Goal::Requests(_) => self.bar.set_position(t.get(Counter::RequestsStarted)),
+            Goal::Open => self.bar.tick(),
+        }
+        self.bar.set_message(format!(
+            "{rate:.0} req/s, {} errors, {} slots",
             t.get(Counter::RequestsFailed),
             t.get(Counter::ThreadsActive),
-        );
-        let mut err = std::io::stderr().lock();
-        let _ = write!(err, "\r\x1b[2K{line}");
-        let _ = err.flush();
+        ));
     }
 
     /// Clears the line at the end.
     pub fn finish<M: Access>(&mut self, _sb: &Scoreboard<M>, _now: u64) {
-        let mut err = std::io::stderr().lock();
-        let _ = write!(err, "\r\x1b[2K");
-        let _ = err.flush();
+        self.bar.finish_and_clear();
     }
 }
 
@@ -76,7 +130,7 @@ pub fn top(spec: &TopSpec) -> Result<(), SupervisorError> {
         Some(n) => format!("volley-{n}"),
         None => only_live_run()?,
     };
-    let sb = Scoreboard::attach_read_only(&name)?;
+    let sb = attach_waiting(&name, spec.run_name.is_some(), spec.wait)?;
     let tty = std::io::stdout().is_terminal();
     let mut out = std::io::stdout().lock();
     let mut prev: Vec<SlotSnapshot> = Vec::new();
@@ -109,6 +163,45 @@ pub fn top(spec: &TopSpec) -> Result<(), SupervisorError> {
             return Ok(());
         }
         std::thread::sleep(spec.interval);
+    }
+}
+
+/// Attaches to the run `name`; a named run that does not exist yet is waited for (polled
+/// every 100 ms) up to `wait`, saying so once on stderr.
+fn attach_waiting(
+    name: &str,
+    named: bool,
+    wait: std::time::Duration,
+) -> Result<Scoreboard<ReadOnly>, SupervisorError> {
+    let until = now_ns().saturating_add(u64::try_from(wait.as_nanos()).unwrap_or(u64::MAX));
+    let mut said = false;
+    loop {
+        match Scoreboard::attach_read_only(name) {
+            Ok(sb) => return Ok(sb),
+            Err(e)
+                if !named
+                    || now_ns() >= until
+                    || !matches!(
+                        e,
+                        // Not there yet, or there but not yet published (the creator
+                        // stores its magic word last).
+                        volley_scoreboard::ScoreboardError::NotFound { .. }
+                            | volley_scoreboard::ScoreboardError::BadMagic { .. }
+                    ) =>
+            {
+                return Err(e.into());
+            }
+            Err(_) => {
+                if !said {
+                    eprintln!(
+                        "volley top: waiting up to {:.1} s for run {name} to start",
+                        wait.as_secs_f64()
+                    );
+                    said = true;
+                }
+                std::thread::sleep(std::time::Duration::from_millis(100));
+            }
+        }
     }
 }
 
