@@ -66,6 +66,9 @@ pub struct RunSpec {
     pub print: PrintSpec,
     /// How https connections are made and verified.
     pub tls: TlsSpec,
+    /// Pass/fail checks on the result (`--check`, a run file's `check`), in the order
+    /// given: the run file's, then the flags'.
+    pub checks: Vec<crate::check::Check>,
 }
 
 /// TLS client settings (for https targets).
@@ -569,6 +572,9 @@ pub struct OutputSpec {
     pub json: bool,
     /// Progress line on stderr once a second (only when stderr is a TTY).
     pub progress: bool,
+    /// The text report keeps httperf's order (`volley httperf`): volley's summary comes
+    /// after httperf's sections instead of before them.
+    pub httperf_order: bool,
 }
 
 /// Options of `volley top`.
