@@ -7,6 +7,7 @@ use volley_scoreboard::{Counter, ErrorClass, SlotSnapshot};
 
 use super::text::latency_ms;
 use super::{Report, rate};
+use volley_config::check::Unit;
 use volley_worker::stats::Latency;
 
 /// Renders `r` as pretty JSON, ending with a newline.
@@ -66,7 +67,11 @@ fn checks(r: &Report) -> Value {
         .map(|c| {
             json!({
                 "expr": c.expr,
-                "value": c.value.map_or(Value::Null, num),
+                "value": match (c.value, c.unit) {
+                    // Counts are whole numbers: shown as such.
+                    (Ok(v), Unit::Count) => json!(v as u64),
+                    (v, _) => v.map_or(Value::Null, num),
+                },
                 "unit": c.unit.name(),
                 "pass": c.pass,
             })
@@ -354,7 +359,7 @@ mod tests {
             v["checks"],
             json!([
                 {"expr": "p99 < 1ms", "value": 1.5, "unit": "ms", "pass": false},
-                {"expr": "status.503 == 1", "value": 1.0, "unit": "count", "pass": true},
+                {"expr": "status.503 == 1", "value": 1, "unit": "count", "pass": true},
                 {"expr": "errors < 20%", "value": 15.789473684210526, "unit": "%", "pass": true},
             ])
         );
