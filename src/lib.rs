@@ -49,6 +49,7 @@ use std::process::ExitCode;
 pub use volley_config as config;
 pub use volley_config::{Command, RequestSpec, RunSpec};
 pub use volley_supervisor::monitor::top;
+pub use volley_supervisor::report::Verdict;
 pub use volley_supervisor::{Report, SupervisorError, run};
 pub use volley_worker::hooks::{Board, Ctx, Hooks, Next, NoHooks, Prev, UrlIterator};
 pub use volley_worker::iterators;
@@ -73,8 +74,8 @@ pub fn render(report: &Report, json: bool) -> String {
 }
 
 /// volley's command line with `hooks`: parses `std::env::args`, runs, prints the report
-/// and returns the exit code (0 complete, 1 could not run, 2 usage, 3 invalid, 130
-/// interrupted). The hooks' custom iterators may be named by a run file's `iterator` or
+/// and returns the exit code (0 complete, 1 could not run, 2 usage, 3 invalid, 4 a check
+/// failed or no request got a reply, 130 interrupted; see [`exit_code`]). The hooks' custom iterators may be named by a run file's `iterator` or
 /// `--iterator`.
 pub fn main_with<H: Hooks>(mut hooks: H) -> ExitCode {
     let names = hooks.iterator_names();
@@ -160,11 +161,17 @@ fn finish(report: &Report, json: bool) -> anyhow::Result<u8> {
         Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => return Err(e.into()),
         _ => {}
     }
-    Ok(if report.interrupted {
-        130
-    } else if !report.invalid_reasons().is_empty() {
-        3
-    } else {
-        0
-    })
+    Ok(exit_code(report.verdict()))
+}
+
+/// The exit code of a run with this verdict. When several apply, the report's
+/// [`Report::verdict`] has already picked: interrupted (130) over invalid (3) over failed
+/// (4), since a partial or untrustworthy run's checks say little.
+pub fn exit_code(verdict: Verdict) -> u8 {
+    match verdict {
+        Verdict::Ok => 0,
+        Verdict::Invalid => 3,
+        Verdict::Failed => 4,
+        Verdict::Interrupted => 130,
+    }
 }

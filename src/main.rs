@@ -5,7 +5,11 @@
 //! - 1: the run could not be done (scoreboard, fork, workers not ready, demo target);
 //! - 2: bad usage (the message names the flag or the run-file line);
 //! - 3: the run completed but is invalid (a worker died, or the generator ran short);
+//! - 4: a `--check` failed; without `--check`, no request got a reply;
 //! - 130: interrupted by SIGINT/SIGTERM (the report is still printed).
+//!
+//! When several apply, 130 wins over 3 and 3 over 4: an interrupted run's numbers are
+//! partial and an invalid run's measure the client, so their checks say little.
 
 fn main() -> std::process::ExitCode {
     volley::main_with(volley::NoHooks)

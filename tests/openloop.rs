@@ -281,7 +281,7 @@ fn lazy_run_url(url: &str, n: u32, extra: &[&str]) -> serde_json::Value {
     args.extend(["-w".into(), "1".into(), "--json".into(), "-q".into()]);
     args.extend(extra.iter().map(|s| s.to_string()));
     let out = volley().args(args).deadline(Duration::from_secs(30)).run();
-    assert_eq!(out.code, Some(0), "{}", out.stderr);
+    assert_eq!(out.code, out.complete_code(), "{}", out.stderr);
     let r = out.json();
     assert_invariant(&r);
     r

@@ -181,7 +181,8 @@ fn connection_refused_is_counted_without_a_hang() {
     let out = volley()
         .args([&url, "-w", "2", "-c", "4", "-n", "200", "--json"])
         .run();
-    assert_eq!(out.code, Some(0), "{}", out.stderr);
+    // Issue 15: a run in which no request got a reply fails (exit code 4).
+    assert_eq!(out.code, Some(4), "{}", out.stderr);
     let r = out.json();
     assert_eq!(u(&r, "errors.connrefused"), 200, "{r:#}");
     assert_eq!(u(&r, "errors.total"), 200);

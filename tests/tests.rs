@@ -27,6 +27,9 @@ mod httperf_options;
 mod tls;
 // HTTP/1.1 pipelining (S39): pairing, one sample per request, unanswered requests.
 mod pipeline;
+// The report's first screen and exit codes: summary, warnings, exact status codes, the
+// 1 s reply rate, --check, README's sample shape.
+mod report;
 
 /// Path of the binary under test.
 pub fn volley() -> volley_testsupport::Volley {

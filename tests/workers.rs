@@ -20,7 +20,7 @@ fn slow_server(delay: Duration) -> TestServer {
 }
 
 /// A run name unique to this test process and test.
-fn run_name(test: &str) -> String {
+pub(crate) fn run_name(test: &str) -> String {
     format!("t{}-{test}", std::process::id())
 }
 
@@ -31,7 +31,7 @@ fn segment_exists(name: &str) -> bool {
 }
 
 /// Waits until the run's scoreboard shows at least one started request.
-fn wait_for_requests(name: &str) {
+pub(crate) fn wait_for_requests(name: &str) {
     let ok = wait_until(Duration::from_secs(10), || {
         Scoreboard::<ReadOnly>::attach_read_only(&format!("volley-{name}"))
             .is_ok_and(|sb| sb.total().get(volley_scoreboard::Counter::RequestsStarted) > 0)

@@ -20,7 +20,9 @@ use crate::values::{
 #[command(
     after_help = "Exit codes: 0 run complete, 1 run could not be done, 2 bad usage, \
                         3 run complete but invalid (a worker died or the generator ran short), \
-                        130 interrupted (the report is still printed)."
+                        4 a --check failed (without --check: no request got a reply), \
+                        130 interrupted (the report is still printed). When several apply, \
+                        130 wins over 3, and 3 over 4."
 )]
 pub struct Cli {
     /// Subcommand (demo, top); without one, run load against URL.
@@ -123,6 +125,12 @@ pub struct RunArgs {
     /// Per-request log format: csv or jsonl [file: log_format; default: csv].
     #[arg(long, value_name = "FORMAT", value_parser = LogFormatArg)]
     pub log_format: Option<LogFormat>,
+
+    /// Pass/fail check on the result, such as 'p99 < 50ms', 'errors < 1%' or
+    /// 'status.5xx == 0' (repeatable; adds to the file's check list). Any failed check
+    /// makes the exit code 4.
+    #[arg(long = "check", value_name = "EXPR")]
+    pub checks: Vec<String>,
 
     /// Print the report as JSON on stdout.
     #[arg(long)]
@@ -350,6 +358,12 @@ pub struct LoadArgs {
     /// Per-request log format: csv or jsonl [default: csv].
     #[arg(long, value_name = "FORMAT", value_parser = LogFormatArg)]
     pub log_format: Option<LogFormat>,
+
+    /// Pass/fail check on the result, such as 'p99 < 50ms', 'errors < 1%' or
+    /// 'status.5xx == 0' (repeatable; README "Checks" lists the metrics). Any failed
+    /// check makes the exit code 4.
+    #[arg(long = "check", value_name = "EXPR")]
+    pub checks: Vec<String>,
 }
 
 #[cfg(test)]

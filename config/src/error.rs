@@ -39,6 +39,19 @@ pub enum ConfigError {
         /// the crate's `redact` module).
         message: String,
     },
+    /// A check expression (`--check`, a run file's `check`) that does not parse; the
+    /// message shows the expression with a caret under the character it stumbled on.
+    #[error("{at}: {message}\n  {expr}\n  {caret}")]
+    Check {
+        /// Where it was given: `invalid value for '--check'`, or `FILE:LINE:COLUMN: check`.
+        at: String,
+        /// What is wrong and what is allowed.
+        message: String,
+        /// The expression (control bytes escaped).
+        expr: String,
+        /// Spaces, then `^` under the offending character of `expr`.
+        caret: String,
+    },
     /// A file named by a flag could not be read.
     #[error("cannot read {path} (given to '{flag}'): {source}")]
     File {
@@ -79,6 +92,24 @@ impl ConfigError {
             line,
             column,
             message: crate::redact::shown(message),
+        }
+    }
+
+    /// Shorthand for [`ConfigError::Check`]: `err` in the expression `expr`, given at
+    /// `at`. The caret is placed under the offending character as shown (after control
+    /// bytes are escaped).
+    pub(crate) fn check(at: String, expr: &str, err: &crate::check::CheckError) -> Self {
+        let offset = err.offset.min(expr.len());
+        let before = expr.get(..offset).unwrap_or(expr);
+        let caret = format!(
+            "{}^",
+            " ".repeat(crate::redact::shown(before).chars().count())
+        );
+        ConfigError::Check {
+            at,
+            message: crate::redact::shown(&err.message),
+            expr: crate::redact::shown(expr),
+            caret,
         }
     }
 

@@ -9,6 +9,7 @@ use std::net::SocketAddr;
 use std::time::Duration;
 
 use crate::builder::{self, FlagInputs, Source, SpecBuilder, TlsFlags, Watchdog};
+use crate::check::Check;
 use crate::cli::{LoadArgs, OpenLoopArgs, RunArgs, TlsArgs, TopArgs};
 use crate::error::ConfigError;
 use crate::spec::{ReplyLimits, Target, TopSpec};
@@ -107,14 +108,20 @@ fn load_inputs(source: Source, target: Target, load: LoadArgs) -> Result<SpecBui
             trailer_bytes: load.max_trailer_bytes,
         },
         tls: tls_flags(load.tls),
+        checks: checks(&load.checks)?,
         ..open_flags(load.open)
     };
     Ok(b)
 }
 
-/// The flags of `volley run FILE`, which win over the file's keys.
-pub(crate) fn run_flags(args: RunArgs) -> FlagInputs {
-    FlagInputs {
+/// The flags of `volley run FILE`, which win over the file's keys (`--check` adds to the
+/// file's checks).
+///
+/// # Errors
+///
+/// [`ConfigError::Check`] for a `--check` that does not parse.
+pub(crate) fn run_flags(args: RunArgs) -> Result<FlagInputs, ConfigError> {
+    Ok(FlagInputs {
         workers: args.workers,
         concurrency: args.concurrency,
         ramp_start: args.ramp_start,
@@ -130,8 +137,20 @@ pub(crate) fn run_flags(args: RunArgs) -> FlagInputs {
         json: args.json,
         quiet: args.quiet,
         tls: tls_flags(args.tls),
+        checks: checks(&args.checks)?,
         ..open_flags(args.open)
-    }
+    })
+}
+
+/// The `--check` expressions, parsed; a refusal shows the expression with a caret.
+fn checks(exprs: &[String]) -> Result<Vec<Check>, ConfigError> {
+    exprs
+        .iter()
+        .map(|e| {
+            Check::parse(e)
+                .map_err(|err| ConfigError::check("invalid value for '--check'".into(), e, &err))
+        })
+        .collect()
 }
 
 /// The open-loop and pipelining flags (the same for `volley URL` and `volley run`).
@@ -220,6 +239,38 @@ mod tests {
             Err(ConfigError::Invalid { flag, .. }) => flag,
             other => panic!("{args:?}: {other:?}"),
         }
+    }
+
+    #[test]
+    fn checks_are_parsed_in_order() {
+        let spec = run(&[
+            "http://127.0.0.1:1/",
+            "--check",
+            "p99 < 50ms",
+            "--check",
+            "errors == 0",
+        ]);
+        let exprs: Vec<&str> = spec.checks.iter().map(|c| c.expr.as_str()).collect();
+        assert_eq!(exprs, ["p99 < 50ms", "errors == 0"]);
+        assert!(run(&["http://127.0.0.1:1/"]).checks.is_empty());
+    }
+
+    #[test]
+    fn a_bad_check_shows_a_caret_under_the_offending_character() {
+        let err = resolve_args(&["http://127.0.0.1:1/", "--check", "p99 < 50xs"]).unwrap_err();
+        assert_eq!(err.exit_code(), 2);
+        assert_eq!(
+            err.to_string(),
+            "invalid value for '--check': 'xs' is not a unit of time; expected us, ms, s, m \
+             or h\n  p99 < 50xs\n          ^"
+        );
+        // A control byte is escaped, and the caret still lands under the character.
+        let err = resolve_args(&["demo", "--check", "p99\x1b < 5ms"]).unwrap_err();
+        let text = err.to_string();
+        assert!(text.ends_with("\n  p99\\x1b < 5ms\n     ^"), "{text}");
+        let err = resolve_args(&["demo", "--check", "p99 <\x1b 5ms"]).unwrap_err();
+        let text = err.to_string();
+        assert!(text.ends_with("\n  p99 <\\x1b 5ms\n       ^"), "{text}");
     }
 
     #[test]

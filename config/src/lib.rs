@@ -19,6 +19,7 @@
 #![forbid(unsafe_code)]
 
 mod builder;
+pub mod check;
 mod cli;
 mod error;
 mod files;
@@ -30,6 +31,7 @@ pub mod spec;
 mod target;
 mod values;
 
+pub use check::Check;
 pub use error::ConfigError;
 pub use httperf::Parsed as HttperfRun;
 pub use spec::{
@@ -104,6 +106,6 @@ where
 /// `volley run FILE`: the file's keys, and the flags laid over them.
 fn run_file(args: RunArgs) -> Result<SpecBuilder, ConfigError> {
     let mut inputs = runfile::load(&args.file, &args.tls.resolve)?;
-    inputs.flags = flags::run_flags(args);
+    inputs.flags = flags::run_flags(args)?;
     Ok(inputs)
 }

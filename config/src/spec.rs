@@ -69,6 +69,9 @@ pub struct RunSpec {
     /// Notes for the user about how the command line was read, printed on stderr before
     /// the run (`-t` taken as `-w`, …).
     pub notes: Vec<String>,
+    /// Pass/fail checks on the result (`--check`, a run file's `check`), in the order
+    /// given: the run file's, then the flags'.
+    pub checks: Vec<crate::check::Check>,
 }
 
 /// TLS client settings (for https targets).
@@ -575,6 +578,9 @@ pub struct OutputSpec {
     pub json: bool,
     /// Progress line on stderr once a second (only when stderr is a TTY).
     pub progress: bool,
+    /// The text report keeps httperf's order (`volley httperf`): volley's summary comes
+    /// after httperf's sections instead of before them.
+    pub httperf_order: bool,
 }
 
 /// Options of `volley top`.

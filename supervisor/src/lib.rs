@@ -150,14 +150,30 @@ pub fn run_with<H: Hooks>(spec: &RunSpec, hooks: &mut H) -> Result<Report, Super
     if report.duration_s == 0.0 {
         report.duration_s = waited.end_ns.saturating_sub(start_ns) as f64 / 1e9;
     }
+    report.reply_rate_1s = full_seconds(&waited.reply_rate_1s, report.duration_s);
+    report.httperf_order = spec.output.httperf_order;
     if let Some(log) = &spec.log {
         report.log = Some(join_log(log, spec.workers, &waited));
     }
+    // Last: a check may read anything above (the log's state excepted).
+    report.checks = report::checks::evaluate(&spec.checks, &report);
     sb.unlink()?;
     if H::ACTIVE {
         hooks.parent_exit();
     }
     Ok(report)
+}
+
+/// The per-second samples of seconds that ended before the load did: the wait loop goes
+/// on sampling through the teardown, whose seconds carry no load. 1 ms of slack absorbs
+/// the float of `duration_s` (a `-d` run stops at its end, to the nanosecond).
+fn full_seconds(samples: &[(u64, f64)], duration_s: f64) -> Vec<f64> {
+    let load_ns = (duration_s * 1e9) as u64 + 1_000_000;
+    samples
+        .iter()
+        .filter(|&&(end, _)| end <= load_ns)
+        .map(|&(_, rate)| rate)
+        .collect()
 }
 
 /// An arrival process in httperf's `--period` syntax.

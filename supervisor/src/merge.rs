@@ -60,6 +60,9 @@ pub fn merge(report: &mut Report, children: &[Child], waited: &Waited, sb: &Scor
                         .entry((class.clone(), detail.clone()))
                         .or_default() += n;
                 }
+                for &(code, n) in &r.statuses {
+                    *report.by_status.entry(code).or_default() += n;
+                }
                 report.first_other_errno = report.first_other_errno.or(r.first_other_errno);
                 report.anomalies.add(&r.anomalies);
                 elapsed_ns = elapsed_ns.max(r.elapsed_ns);

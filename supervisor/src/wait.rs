@@ -18,6 +18,9 @@ use crate::spawn::Child;
 
 /// httperf samples the reply rate every 5 s.
 pub const REPLY_RATE_INTERVAL_NS: u64 = 5_000_000_000;
+/// volley's summary samples it every second, so that a short run still shows how steady
+/// its rate was.
+pub const REPLY_RATE_1S_NS: u64 = 1_000_000_000;
 /// After a stop request, how long workers get to send their reports before being killed.
 pub const STOP_GRACE: Duration = Duration::from_secs(5);
 /// A running worker whose heartbeat (its loop writes one into its scoreboard slot every
@@ -45,6 +48,10 @@ pub struct Waited {
     pub reply_rate_samples: Vec<f64>,
     /// Successful sessions per second, one sample per full 5 s.
     pub session_rate_samples: Vec<f64>,
+    /// Replies per second in each full second: `(end of the second, ns after the release,
+    /// replies/s)`. The caller keeps those that ended before the load did (the loop also
+    /// runs through the teardown, when no request is made).
+    pub reply_rate_1s: Vec<(u64, f64)>,
     /// When the last worker ended (monotonic ns).
     pub end_ns: u64,
 }
@@ -84,6 +91,7 @@ pub fn wait_all(
     let mut stop_deadline = stop_at_ns.map(|t| t.saturating_add(grace));
     let mut kill_deadline: Option<u64> = None;
     let mut next_sample = start_ns.saturating_add(REPLY_RATE_INTERVAL_NS);
+    let mut per_second = Sampler::new(start_ns, REPLY_RATE_1S_NS);
     let mut last_replies = 0u64;
     let mut last_sessions = 0u64;
     let mut first_interrupt: Option<u64> = None;
@@ -112,10 +120,13 @@ pub fn wait_all(
             last_sessions = sessions;
             next_sample = next_sample.saturating_add(REPLY_RATE_INTERVAL_NS);
         }
+        per_second.sample(sb, now, &mut out.reply_rate_1s);
         if let Some(p) = progress.as_mut() {
             p.tick(sb, now);
         }
-        poll_once(children, &mut tracked, signals, &mut out);
+        // Woken at the next second's end, so each sample covers one second.
+        let tick = per_second.next.saturating_sub(now).clamp(1, TICK_NS);
+        poll_once(children, &mut tracked, signals, &mut out, tick);
         if signals.count > interrupts_seen {
             interrupts_seen = signals.count;
             let now = now_ns();
@@ -145,6 +156,8 @@ pub fn wait_all(
             reap(children, &mut tracked, &mut out, true);
         }
     }
+    // The second the workers ended in, if it was over before the loop could sample it.
+    per_second.sample(sb, now_ns(), &mut out.reply_rate_1s);
     if let Some(p) = progress.as_mut() {
         p.finish(sb, now_ns());
     }
@@ -152,11 +165,48 @@ pub fn wait_all(
     out
 }
 
+/// Samples the scoreboard's reply total at the end of each `interval`.
+struct Sampler {
+    start: u64,
+    interval: u64,
+    /// When the current interval ends.
+    next: u64,
+    last_replies: u64,
+}
+
+impl Sampler {
+    fn new(start: u64, interval: u64) -> Self {
+        Sampler {
+            start,
+            interval,
+            next: start.saturating_add(interval),
+            last_replies: 0,
+        }
+    }
+
+    /// Pushes `(end of the interval after start, replies/s)` when an interval is over.
+    /// One sample per call: a late loop charges its intervals' replies to the first, as
+    /// httperf's samples do.
+    fn sample(&mut self, sb: &Scoreboard, now: u64, out: &mut Vec<(u64, f64)>) {
+        if now < self.next {
+            return;
+        }
+        let replies = sb.total().get(Counter::RequestsSucceeded);
+        let secs = self.interval as f64 / 1e9;
+        let rate = replies.saturating_sub(self.last_replies) as f64 / secs;
+        out.push((self.next - self.start, rate));
+        self.last_replies = replies;
+        self.next = self.next.saturating_add(self.interval);
+    }
+}
+
+/// Waits up to `timeout_ns` for a report pipe or a signal, and reads what came.
 fn poll_once(
     children: &[Child],
     tracked: &mut [Tracked],
     signals: &mut StopSignals,
     out: &mut Waited,
+    timeout_ns: u64,
 ) {
     let open: Vec<usize> = (0..children.len())
         .filter(|&i| tracked[i].pipe_open)
@@ -166,7 +216,10 @@ fn poll_once(
         .map(|&i| PollFd::new(children[i].pipe.as_fd(), PollFlags::POLLIN))
         .collect();
     fds.push(PollFd::new(signals.fd(), PollFlags::POLLIN));
-    let timeout = PollTimeout::try_from(Duration::from_nanos(TICK_NS)).unwrap_or(PollTimeout::ZERO);
+    // poll(2) counts milliseconds: rounded up, so the loop never wakes just short of the
+    // time it waits for.
+    let ms = Duration::from_millis(timeout_ns.div_ceil(1_000_000));
+    let timeout = PollTimeout::try_from(ms).unwrap_or(PollTimeout::ZERO);
     match poll(&mut fds, timeout) {
         Ok(0) | Err(Errno::EINTR) => {}
         Ok(_) => {}

@@ -116,6 +116,7 @@ impl Worker<'_> {
         }
         self.stats.add(Counter::RequestsSucceeded, 1);
         self.stats.add(Counter::for_status(status), 1);
+        self.stats.statuses.add(status);
     }
 
     /// A reply with requests pipelined behind it: on a connection that stays (`keep`)

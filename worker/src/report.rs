@@ -133,6 +133,9 @@ pub struct WorkerReport {
     /// Failures by `(class, detail, count)`.
     #[serde(default)]
     pub details: Vec<(String, String, u64)>,
+    /// Replies by exact status code: `(code, count)` for every code seen.
+    #[serde(default)]
+    pub statuses: Vec<(u16, u64)>,
     /// The first errno counted as `other`.
     #[serde(default)]
     pub first_other_errno: Option<i32>,
@@ -168,6 +171,7 @@ impl WorkerReport {
                 .iter()
                 .map(|&(c, d, n)| (c.name().to_string(), d.to_string(), n))
                 .collect(),
+            statuses: stats.statuses.nonzero(),
             first_other_errno: stats.first_other_errno,
             response_us: HistogramData::from_lazy(&stats.response),
             lag_us: HistogramData::from_lazy(&stats.lag),

@@ -81,6 +81,8 @@ pub(crate) struct FlagInputs {
     pub socket: SocketOptions,
     /// httperf's `--print-request`, `--print-reply`.
     pub print: PrintSpec,
+    /// `--check` (repeatable), parsed.
+    pub checks: Vec<crate::check::Check>,
 }
 
 /// The TLS flags; they add to a run file's TLS keys and can only turn checks off.
@@ -135,6 +137,8 @@ pub(crate) struct FileInputs {
     pub run_name: Option<String>,
     /// `cacert`, `insecure`, `cert`/`key`, `tls_resume`.
     pub tls: TlsSpec,
+    /// `check`, parsed.
+    pub checks: Vec<crate::check::Check>,
 }
 
 /// httperf's session workloads, laid over the open loop (see [`OpenLoop`]).

@@ -125,6 +125,7 @@ impl SpecBuilder {
         };
         let times = self.flags.times.or(self.file.times).unwrap_or(0);
         let tls = self.tls();
+        let httperf = self.source == Source::Httperf;
         let run_file = match self.source {
             Source::RunFile(path) => Some(path),
             _ => None,
@@ -149,6 +150,7 @@ impl SpecBuilder {
             output: OutputSpec {
                 json: flags.json,
                 progress: !flags.quiet,
+                httperf_order: httperf,
             },
             run_name,
             open_loop,
@@ -160,6 +162,9 @@ impl SpecBuilder {
             print: flags.print,
             tls,
             notes: flags.notes,
+            // The flags add to the file's list: a gate a run file sets cannot be dropped by
+            // a command line that adds its own.
+            checks: file.checks.into_iter().chain(flags.checks).collect(),
         })
     }
 

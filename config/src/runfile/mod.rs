@@ -8,6 +8,7 @@
 //! seed = 42
 //! dnscache = { "app.test" = "127.0.0.1" }
 //! defaults = { keepalive = "both", predelay = "50ms", prejitter = "100ms" }
+//! check = ["p99 < 50ms", "errors < 1%"]        # pass/fail gates (`--check` adds to them)
 //!
 //! [[request]]
 //! method = "HUGO"
@@ -33,6 +34,7 @@ use std::time::Duration;
 use toml::Spanned;
 
 use crate::builder::{At, FileInputs, MAX_CONCURRENCY, MAX_WORKERS, Source, SpecBuilder};
+use crate::check::Check;
 use crate::error::{ConfigError, Place};
 use crate::spec::{LogFormat, TlsSpec};
 use crate::values::{DURATION_SYNTAX, PeriodArg, RateArg, ResolveArg, parse_duration};
@@ -167,6 +169,18 @@ fn keys(file: &File, at: &Locator<'_>, base: &Path) -> Result<FileInputs, Config
     }
     k.run_name = file.run_name.as_ref().map(|v| v.get_ref().clone());
     open_loop_keys(file, at, &mut k)?;
+    for v in file.check.iter().flatten() {
+        let expr = v.get_ref();
+        let check = Check::parse(expr).map_err(|e| {
+            // The offending character: past the opening quote, `offset` bytes in (exact
+            // for an expression without escapes, which is every sensible one).
+            let i = v.span().start + 1 + e.offset;
+            let p = at.place(i..i);
+            let where_ = format!("{}:{}:{}: check", p.path, p.line, p.column);
+            ConfigError::check(where_, expr, &e)
+        })?;
+        k.checks.push(check);
+    }
     Ok(k)
 }
 
@@ -376,6 +390,42 @@ keepalive = "none"
 timeout = "2s"
 conn_timeout = "never"
 "#;
+
+    #[test]
+    fn checks_come_from_the_file_then_the_flags() {
+        let file = "check = [\"p99 < 50ms\", \"errors < 1%\"]\n\
+                    [[request]]\nurl = \"http://127.0.0.1:1/\"\n";
+        let exprs =
+            |spec: RunSpec| -> Vec<String> { spec.checks.into_iter().map(|c| c.expr).collect() };
+        assert_eq!(exprs(ok(file)), ["p99 < 50ms", "errors < 1%"]);
+        let args = RunArgs {
+            checks: vec!["status.5xx == 0".into()],
+            ..RunArgs::default()
+        };
+        let spec = load_text(file, args).unwrap();
+        assert_eq!(
+            exprs(spec),
+            ["p99 < 50ms", "errors < 1%", "status.5xx == 0"]
+        );
+    }
+
+    #[test]
+    fn a_bad_check_in_the_file_names_its_line_and_column() {
+        let file = "workers = 1\ncheck = [\"p99 < 1s\", \"p99 < 50\"]\n\
+                    [[request]]\nurl = \"http://127.0.0.1:1/\"\n";
+        let refused = load_text(file, RunArgs::default()).unwrap_err();
+        let text = refused.to_string();
+        assert_eq!(refused.exit_code(), 2);
+        // Line 2, the end of the second string's expression (column 31).
+        assert!(
+            text.contains("run.toml:2:31: check: a latency needs a unit: 50ms"),
+            "{text}"
+        );
+        assert!(text.ends_with("\n  p99 < 50\n          ^"), "{text}");
+        // A single string is not a list.
+        let (line, _, message) = err("check = \"p99 < 1s\"\n[[request]]\nurl = \"http://h/\"\n");
+        assert_eq!(line, 1, "{message}");
+    }
 
     #[test]
     fn the_manuals_example_translates() {

@@ -29,6 +29,7 @@ pub(super) struct File {
     pub cert: Option<Spanned<String>>,
     pub key: Option<Spanned<String>>,
     pub tls_resume: Option<bool>,
+    pub check: Option<Vec<Spanned<String>>>,
     #[serde(default)]
     pub dnscache: BTreeMap<String, Spanned<String>>,
     #[serde(default)]

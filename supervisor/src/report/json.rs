@@ -7,6 +7,7 @@ use volley_scoreboard::{Counter, ErrorClass, SlotSnapshot};
 
 use super::text::latency_ms;
 use super::{Report, rate};
+use volley_config::check::Unit;
 use volley_worker::stats::Latency;
 
 /// Renders `r` as pretty JSON, ending with a newline.
@@ -45,6 +46,38 @@ fn errors_detail(r: &Report) -> Value {
         }
     }
     Value::Object(by_class)
+}
+
+/// `{"200": n, "503": n}`: replies by exact status code, in code order.
+fn by_status(r: &Report) -> Value {
+    let m: Map<String, Value> = r
+        .by_status
+        .iter()
+        .map(|(code, n)| (code.to_string(), json!(n)))
+        .collect();
+    Value::Object(m)
+}
+
+/// `[{"expr", "value", "unit", "pass"}]`, in the order given; `value` is `null` when it
+/// could not be measured (and the check failed).
+fn checks(r: &Report) -> Value {
+    let list: Vec<Value> = r
+        .checks
+        .iter()
+        .map(|c| {
+            json!({
+                "expr": c.expr,
+                "value": match (c.value, c.unit) {
+                    // Counts are whole numbers: shown as such.
+                    (Ok(v), Unit::Count) => json!(v as u64),
+                    (v, _) => v.map_or(Value::Null, num),
+                },
+                "unit": c.unit.name(),
+                "pass": c.pass,
+            })
+        })
+        .collect();
+    Value::Array(list)
 }
 
 /// `{"count", "min", "mean", "p50", "p90", "p99", "p999", "max"}` in milliseconds; every
@@ -130,6 +163,7 @@ fn to_value(r: &Report) -> Value {
             "3xx": t.get(Counter::Replies3xx),
             "4xx": t.get(Counter::Replies4xx),
             "5xx": t.get(Counter::Replies5xx),
+            "by_status": by_status(r),
         },
         "errors": errors,
         "connections": {
@@ -174,6 +208,7 @@ fn to_value(r: &Report) -> Value {
         })),
         "throughput": {
             "requests_per_s": num(r.requests_per_s()),
+            "attempts_per_s": num(r.attempts_per_s()),
             "bytes_received_per_s": num(rate(t.get(Counter::BytesReceived), r.duration_s)),
         },
         "bytes": {
@@ -192,6 +227,9 @@ fn to_value(r: &Report) -> Value {
             "stop_overrun_ms": r.stop_overrun_ms.map(num),
         },
         "reply_rate_samples": r.reply_rate_samples.iter().map(|&x| num(x)).collect::<Vec<_>>(),
+        "reply_rate_1s": r.reply_rate_1s.iter().map(|&x| num(x)).collect::<Vec<_>>(),
+        "checks": checks(r),
+        "verdict": r.verdict().name(),
         "workers": workers,
     })
 }
@@ -241,6 +279,14 @@ mod tests {
         r.reply.record_us(1234);
         r.reply.record_us(1500);
         r.reply_rate_samples = vec![4.0, 4.5];
+        r.reply_rate_1s = vec![3.0, 5.0, 4.0];
+        r.by_status.insert(200, 15);
+        r.by_status.insert(503, 1);
+        let checks: Vec<volley_config::Check> = ["p99 < 1ms", "status.503 == 1", "errors < 20%"]
+            .iter()
+            .map(|e| volley_config::Check::parse(e).unwrap())
+            .collect();
+        r.checks = crate::report::checks::evaluate(&checks, &r);
         r.workers = vec![WorkerPart {
             index: 0,
             pid: 555,
@@ -304,6 +350,19 @@ mod tests {
         assert_eq!(v["cpu_s"]["user"], 0.25);
         assert_eq!(v["cpu_s"]["system"], 0.125);
         assert_eq!(v["reply_rate_samples"], json!([4.0, 4.5]));
+        assert_eq!(v["reply_rate_1s"], json!([3.0, 5.0, 4.0]));
+        assert_eq!(v["replies"]["by_status"], json!({"200": 15, "503": 1}));
+        assert_eq!(v["throughput"]["attempts_per_s"], 5.0);
+        // The worker crashed: the run is invalid whatever the checks say.
+        assert_eq!(v["verdict"], "invalid");
+        assert_eq!(
+            v["checks"],
+            json!([
+                {"expr": "p99 < 1ms", "value": 1.5, "unit": "ms", "pass": false},
+                {"expr": "status.503 == 1", "value": 1, "unit": "count", "pass": true},
+                {"expr": "errors < 20%", "value": 15.789473684210526, "unit": "%", "pass": true},
+            ])
+        );
 
         let reply = &v["latency_ms"]["reply"];
         assert_eq!(reply["count"], 2);
@@ -358,6 +417,10 @@ mod tests {
         assert_eq!(v["invalid_reasons"], json!([]));
         assert_eq!(v["throughput"]["requests_per_s"], 0.0);
         assert_eq!(v["workers"], json!([]));
+        assert_eq!(v["checks"], json!([]));
+        assert_eq!(v["replies"]["by_status"], json!({}));
+        assert_eq!(v["reply_rate_1s"], json!([]));
+        assert_eq!(v["verdict"], "interrupted");
         for key in ["connect", "first_byte", "reply"] {
             assert_eq!(v["latency_ms"][key]["count"], 0);
             assert!(v["latency_ms"][key]["p99"].is_null());

@@ -1,10 +1,16 @@
 //! `Report`: the merged, render-ready result of a run. Data first; [`text`] and [`json`]
 //! render it as pure functions.
 
+/// Checks evaluated against the report, and the run's verdict.
+pub mod checks;
 /// The `--json` renderer.
 pub mod json;
+/// volley's summary: the warning, figures and verdict a user reads first.
+pub mod summary;
 /// The httperf-style text renderer.
 pub mod text;
+
+pub use checks::{CheckOutcome, Verdict};
 
 use volley_scoreboard::{Counter, ErrorClass, SlotSnapshot};
 use volley_worker::stats::Latency;
@@ -124,6 +130,11 @@ pub struct Report {
     pub conn_life: Latency,
     /// Replies per second, one sample per 5 s of run (httperf's reply-rate samples).
     pub reply_rate_samples: Vec<f64>,
+    /// Replies per second, one sample per full second of run (volley's summary).
+    pub reply_rate_1s: Vec<f64>,
+    /// Replies by exact status code, from the workers' final reports (a worker that did
+    /// not report is counted by status class only, in `totals`).
+    pub by_status: std::collections::BTreeMap<u16, u64>,
     /// Failures by `(class, detail)`.
     pub error_details: std::collections::BTreeMap<(String, String), u64>,
     /// The first errno counted as `other`, if any.
@@ -159,6 +170,10 @@ pub struct Report {
     pub response: Latency,
     /// Open loop: session start lag against the schedule (µs).
     pub lag: Latency,
+    /// The run's checks (`--check`), evaluated, in the order given.
+    pub checks: Vec<CheckOutcome>,
+    /// The text report keeps httperf's order, volley's summary last (`volley httperf`).
+    pub httperf_order: bool,
 }
 
 /// httperf's session statistics.
@@ -266,6 +281,8 @@ impl Report {
             conn_life: Latency::new(),
             reply_error: Latency::new(),
             reply_rate_samples: Vec::new(),
+            reply_rate_1s: Vec::new(),
+            by_status: Default::default(),
             error_details: Default::default(),
             first_other_errno: None,
             anomalies: Default::default(),
@@ -282,6 +299,8 @@ impl Report {
             sessions: None,
             response: Latency::new(),
             lag: Latency::new(),
+            checks: Vec::new(),
+            httperf_order: false,
         }
     }
 
@@ -376,6 +395,11 @@ impl Report {
     /// Replies per second over the whole run.
     pub fn requests_per_s(&self) -> f64 {
         rate(self.replies(), self.duration_s)
+    }
+
+    /// Requests started per second over the whole run: attempts, failed ones included.
+    pub fn attempts_per_s(&self) -> f64 {
+        rate(self.started(), self.duration_s)
     }
 
     /// Total CPU time of the workers, µs (user, system).

@@ -1,5 +1,6 @@
-//! The human-readable report: httperf's sections and line shapes (so scripts written for
-//! httperf's output keep working), then volley's additions.
+//! The human-readable report: volley's summary (see [`super::summary`]), then httperf's
+//! sections and line shapes (so scripts written for httperf's output keep working), then
+//! volley's additions. In httperf's order (`volley httperf`) the summary comes last.
 //!
 //! Every number that has no meaning (no sample, zero duration) prints as `n/a`; no `NaN` or
 //! `inf` ever reaches the output.
@@ -50,10 +51,22 @@ fn ratio(num: f64, den: f64) -> Option<f64> {
 }
 
 /// `x` with `prec` decimals, or `n/a`.
-fn num(x: Option<f64>, prec: usize) -> String {
+pub(super) fn num(x: Option<f64>, prec: usize) -> String {
     match x {
         Some(v) if v.is_finite() => format!("{v:.prec$}"),
         _ => "n/a".into(),
+    }
+}
+
+/// Milliseconds as httperf prints them (one decimal), with 3 significant digits below
+/// 1 ms: at 90,000 requests per second `0.0 ms/req` says nothing, `0.0110` does.
+fn ms_fine(x: Option<f64>) -> String {
+    match x {
+        Some(v) if v.is_finite() && v > 0.0 && v < 1.0 => {
+            let decimals = (2.0 - v.log10().floor()) as usize;
+            format!("{v:.decimals$}")
+        }
+        _ => f1(x),
     }
 }
 
@@ -107,6 +120,15 @@ fn write_report(out: &mut String, r: &Report) -> std::fmt::Result {
             "WARNING: --insecure: server certificates were not verified; the server may not \
              be the one named in the URL"
         )?;
+    }
+    if let Some(w) = super::summary::warning(r) {
+        writeln!(out, "{w}")?;
+    }
+    if out.starts_with("WARNING") {
+        writeln!(out)?;
+    }
+    if !r.httperf_order {
+        super::summary::write(out, r)?;
         writeln!(out)?;
     }
     writeln!(out, "Maximum connect burst length: {}", r.max_connect_burst)?;
@@ -125,7 +147,7 @@ fn write_report(out: &mut String, r: &Report) -> std::fmt::Result {
         out,
         "Connection rate: {} conn/s ({} ms/conn, <={} concurrent connections)",
         f1(ratio(conns as f64, dur)),
-        f1(ratio(dur * 1000.0, conns as f64)),
+        ms_fine(ratio(dur * 1000.0, conns as f64)),
         r.max_open
     )?;
     // Exact min, mean, max and standard deviation; the median to 3 significant digits.
@@ -144,7 +166,7 @@ fn write_report(out: &mut String, r: &Report) -> std::fmt::Result {
     writeln!(
         out,
         "Connection time [ms]: connect {}",
-        f1(mean_ms(&r.connect))
+        ms_fine(mean_ms(&r.connect))
     )?;
     writeln!(
         out,
@@ -158,7 +180,7 @@ fn write_report(out: &mut String, r: &Report) -> std::fmt::Result {
         out,
         "Request rate: {} req/s ({} ms/req)",
         f1(ratio(started as f64, dur)),
-        f1(ratio(dur * 1000.0, started as f64))
+        ms_fine(ratio(dur * 1000.0, started as f64))
     )?;
     writeln!(
         out,
@@ -186,8 +208,8 @@ fn write_report(out: &mut String, r: &Report) -> std::fmt::Result {
     writeln!(
         out,
         "Reply time [ms]: response {} transfer {}",
-        f1(response),
-        f1(transfer)
+        ms_fine(response),
+        ms_fine(transfer)
     )?;
     let header = ratio(t.get(Counter::HeaderBytes) as f64, replies as f64);
     let content = ratio(t.get(Counter::BodyBytes) as f64, replies as f64);
@@ -210,15 +232,20 @@ fn write_report(out: &mut String, r: &Report) -> std::fmt::Result {
     )?;
     writeln!(out)?;
 
-    // Miscellaneous.
+    // Miscellaneous. Each worker is one single-threaded process, so it can keep at most
+    // one core busy: 100% is every worker's core busy for the whole test duration.
     let (user_us, sys_us) = r.cpu_us();
     let (user, sys) = (user_us as f64 / 1e6, sys_us as f64 / 1e6);
+    let cores = r.workers.len().max(1) as f64;
     writeln!(
         out,
-        "CPU time [s]: user {user:.2} system {sys:.2} (user {} system {} total {})",
-        pct(ratio(user, dur)),
-        pct(ratio(sys, dur)),
-        pct(ratio(user + sys, dur))
+        "CPU time [s]: user {user:.2} system {sys:.2} (user {} system {} total {} of {} \
+         {}, one per worker)",
+        pct(ratio(user, dur * cores)),
+        pct(ratio(sys, dur * cores)),
+        pct(ratio(user + sys, dur * cores)),
+        cores,
+        if cores == 1.0 { "core" } else { "cores" }
     )?;
     let io_bytes = (t.get(Counter::BytesSent) + t.get(Counter::BytesReceived)) as f64;
     writeln!(
@@ -248,6 +275,33 @@ fn write_report(out: &mut String, r: &Report) -> std::fmt::Result {
         e(ErrorClass::FtabFull),
         e(ErrorClass::Other)
     )?;
+    // volley's classes, in the same block.
+    writeln!(
+        out,
+        "Errors: addrinuse {} protocol {} limit {} stale-conn {} tls {} dns {}",
+        e(ErrorClass::AddrInUse),
+        e(ErrorClass::Protocol),
+        e(ErrorClass::Limit),
+        e(ErrorClass::StaleConn),
+        e(ErrorClass::Tls),
+        e(ErrorClass::Dns)
+    )?;
+    if !r.error_details.is_empty() {
+        let list: Vec<String> = r
+            .error_details
+            .iter()
+            .map(|((class, detail), n)| format!("{class}/{detail} {n}"))
+            .collect();
+        writeln!(out, "Errors detail: {}", list.join(" "))?;
+    }
+    if let Some(errno) = r.first_other_errno {
+        let name = nix::errno::Errno::from_raw(errno);
+        writeln!(
+            out,
+            "Errors: first 'other' errno {errno} ({name:?}: {})",
+            name.desc()
+        )?;
+    }
     if let Some(sr) = &r.sessions {
         // httperf's session lines.
         let ended = sr.ok + sr.failed;
@@ -280,32 +334,6 @@ fn write_report(out: &mut String, r: &Report) -> std::fmt::Result {
     writeln!(out)?;
 
     // volley's additions.
-    writeln!(
-        out,
-        "Errors: addrinuse {} protocol {} limit {} stale-conn {} tls {} dns {}",
-        e(ErrorClass::AddrInUse),
-        e(ErrorClass::Protocol),
-        e(ErrorClass::Limit),
-        e(ErrorClass::StaleConn),
-        e(ErrorClass::Tls),
-        e(ErrorClass::Dns)
-    )?;
-    if !r.error_details.is_empty() {
-        let list: Vec<String> = r
-            .error_details
-            .iter()
-            .map(|((class, detail), n)| format!("{class}/{detail} {n}"))
-            .collect();
-        writeln!(out, "Errors detail: {}", list.join(" "))?;
-    }
-    if let Some(errno) = r.first_other_errno {
-        let name = nix::errno::Errno::from_raw(errno);
-        writeln!(
-            out,
-            "Errors: first 'other' errno {errno} ({name:?}: {})",
-            name.desc()
-        )?;
-    }
     let a = &r.anomalies;
     if a.unsolicited_data + a.closed_while_idle > 0 {
         writeln!(
@@ -465,6 +493,10 @@ fn write_report(out: &mut String, r: &Report) -> std::fmt::Result {
             writeln!(out, "  - {reason}")?;
         }
     }
+    if r.httperf_order {
+        writeln!(out)?;
+        super::summary::write(out, r)?;
+    }
     Ok(())
 }
 
@@ -561,6 +593,10 @@ mod tests {
         r.conn_life.record_us(10_000);
         r.conn_life.record_us(30_000);
         r.reply_rate_samples = vec![9.0, 10.0, 9.5];
+        r.reply_rate_1s = vec![8.0, 11.0, 9.5];
+        r.by_status.insert(200, 88);
+        r.by_status.insert(204, 2);
+        r.by_status.insert(404, 5);
         let mut w0 = worker(0, 4242, 50, 48, 1);
         w0.cpu_us = (1_000_000, 500_000);
         let mut w1 = worker(1, 4243, 50, 47, 2);
@@ -572,6 +608,15 @@ mod tests {
     #[test]
     fn golden() {
         let expected = "\
+Summary: 100 requests in 10.000 s, 4 slots, 2 workers: http://127.0.0.1:8080/
+Replies: 95 of 98 completed requests (96.9%), errors 3, aborted at the stop 2
+Error classes: client-timo=2 connrefused=1
+Status codes: 200=88 204=2 404=5
+Reply latency [ms]: p50 1.800 p99 2.000 max 2.000
+Rate: 9.5 replies/s, 10.0 attempts/s
+Rate per second [replies/s]: min 8.0 avg 9.5 max 11.0 (3 samples)
+OK: 96.9% of 98 requests got a reply (5 of them 4xx); 3 errors (2 client-timo, 1 connrefused)
+
 Maximum connect burst length: 3
 
 Total: connections 10 requests 100 replies 95 test-duration 10.000 s
@@ -585,17 +630,17 @@ Request rate: 10.0 req/s (100.0 ms/req)
 Request size [B]: 57.0
 
 Reply rate [replies/s]: min 9.0 avg 9.5 max 10.0 stddev 0.5 (3 samples)
-Reply time [ms]: response 1.6 transfer 0.3
+Reply time [ms]: response 1.6 transfer 0.300
 Reply size [B]: header 200.0 content 100.0 footer 0.0 (total 300.0)
 Reply status: 1xx=0 2xx=90 3xx=0 4xx=5 5xx=0
 
-CPU time [s]: user 2.50 system 0.75 (user 25.0% system 7.5% total 32.5%)
+CPU time [s]: user 2.50 system 0.75 (user 12.5% system 3.8% total 16.2% of 2 cores, one per worker)
 Net I/O: 3.3 KB/s (0.0*10^6 bps)
 
 Errors: total 3 client-timo 2 socket-timo 0 connrefused 1 connreset 0
 Errors: fd-unavail 0 addrunavail 0 ftab-full 0 other 0
-
 Errors: addrinuse 0 protocol 0 limit 0 stale-conn 0 tls 0 dns 0
+
 Requests: started 100 completed 98 aborted 2 (replies 95 + errors 3 + aborted 2 = started 100)
 
 Latency [ms]        min      mean       p50       p90       p99     p99.9       max
@@ -638,7 +683,12 @@ Worker 1 pid 4243: exited 0, requests 50 replies 47 errors 2 aborted 1
         assert!(out.contains(&format!("  first byte {na_row}\n")), "{out}");
         assert!(out.contains(&format!("  reply      {na_row}\n")), "{out}");
         assert!(out.contains("seed 7 (drawn)"), "{out}");
-        assert!(!out.contains("WARNING"), "{out}");
+        // Nothing ran: said first, and the only warning.
+        assert!(
+            out.starts_with("WARNING: no request was started\n\nSummary: "),
+            "{out}"
+        );
+        assert_eq!(out.matches("WARNING").count(), 1, "{out}");
         assert!(!out.contains("Interrupted"), "{out}");
     }
 
@@ -697,5 +747,87 @@ WARNING: this run is INVALID:
              requests in flight were aborted.\n"
         ));
         assert!(!out.contains("WARNING"));
+    }
+    #[test]
+    fn httperf_order_puts_the_summary_last() {
+        let mut r = sample_report();
+        r.httperf_order = true;
+        let out = render(&r);
+        assert!(
+            out.starts_with("Maximum connect burst length: 3\n"),
+            "{out}"
+        );
+        let summary = out.find("\nSummary: ").expect("a summary");
+        assert!(summary > out.find("Worker 1 pid").unwrap(), "{out}");
+        assert!(
+            out.ends_with("; 3 errors (2 client-timo, 1 connrefused)\n"),
+            "{out}"
+        );
+        // The body between is the volley layout's, minus the summary block at its top.
+        let volley = render(&sample_report());
+        let body = &volley[volley.find("Maximum connect").unwrap()..];
+        assert!(out.starts_with(body), "{out}");
+    }
+
+    #[test]
+    fn warnings_come_first_and_together() {
+        let mut r = sample_report();
+        r.tls = Some(crate::report::TlsSummary {
+            insecure: true,
+            ..Default::default()
+        });
+        let replies = Counter::RequestsSucceeded.index();
+        r.totals.counters[replies] = 0;
+        r.totals.counters[Counter::RequestsFailed.index()] = 98;
+        r.totals.errors[ErrorClass::ConnRefused.index()] = 96;
+        let out = render(&r);
+        let mut lines = out.lines();
+        assert!(
+            lines.next().unwrap().starts_with("WARNING: --insecure"),
+            "{out}"
+        );
+        assert_eq!(
+            lines.next().unwrap(),
+            "WARNING: no request got a reply: 96 connrefused, 2 client-timo (is anything \
+             listening on 127.0.0.1:8080?)"
+        );
+        assert_eq!(lines.next(), Some(""));
+        assert!(lines.next().unwrap().starts_with("Summary: "), "{out}");
+    }
+
+    #[test]
+    fn sub_millisecond_times_keep_three_significant_digits() {
+        assert_eq!(ms_fine(Some(0.011)), "0.0110");
+        assert_eq!(ms_fine(Some(0.5)), "0.500");
+        assert_eq!(ms_fine(Some(0.9994)), "0.999");
+        assert_eq!(ms_fine(Some(0.000_123_4)), "0.000123");
+        assert_eq!(ms_fine(Some(1.25)), "1.2");
+        assert_eq!(ms_fine(Some(150.0)), "150.0");
+        assert_eq!(ms_fine(Some(0.0)), "0.0");
+        assert_eq!(ms_fine(None), "n/a");
+        let mut r = sample_report();
+        r.totals.counters[Counter::RequestsStarted.index()] = 900_000;
+        let out = render(&r);
+        assert!(
+            out.contains("Request rate: 90000.0 req/s (0.0111 ms/req)\n"),
+            "{out}"
+        );
+    }
+
+    #[test]
+    fn the_errors_block_has_no_blank_line() {
+        let mut r = sample_report();
+        r.error_details
+            .insert(("client-timo".into(), "first-byte".into()), 2);
+        r.first_other_errno = Some(libc::EPERM);
+        let out = render(&r);
+        let block: Vec<&str> = out
+            .lines()
+            .skip_while(|l| !l.starts_with("Errors: total"))
+            .take_while(|l| !l.is_empty())
+            .collect();
+        assert_eq!(block.len(), 5, "{out}");
+        assert!(block.iter().all(|l| l.starts_with("Errors")), "{block:?}");
+        assert_eq!(block[3], "Errors detail: client-timo/first-byte 2");
     }
 }

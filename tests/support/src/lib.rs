@@ -238,6 +238,23 @@ impl Output {
             )
         })
     }
+
+    /// The exit code volley gives a complete, valid run without `--check`: 0, or 4 when
+    /// no request got a reply (a run that measured nothing about the server fails). Read
+    /// from the `--json` report, or from the text report's `Total:` line.
+    pub fn complete_code(&self) -> Option<i32> {
+        let replies = match serde_json::from_str::<serde_json::Value>(&self.stdout) {
+            Ok(r) => r["replies"]["total"].as_u64(),
+            Err(_) => self
+                .stdout
+                .lines()
+                .find_map(|l| l.strip_prefix("Total: "))
+                .and_then(|l| l.split(" replies ").nth(1))
+                .and_then(|n| n.split(' ').next())
+                .and_then(|n| n.parse().ok()),
+        };
+        Some(if replies == Some(0) { 4 } else { 0 })
+    }
 }
 
 /// A child started by [`Volley::spawn`].
