@@ -111,7 +111,11 @@ fn run_command<H: Hooks>(command: Command, hooks: &mut H) -> anyhow::Result<u8> 
             {
                 eprintln!("volley: no times and no duration: running until interrupted (^C)");
             }
-            finish(&loadgen(&spec, hooks)?, spec.output.json)
+            finish(
+                &loadgen(&spec, hooks)?,
+                spec.output.json,
+                spec.out.as_deref(),
+            )
         }
         Command::Demo(mut spec) => {
             let target = demo::DemoTarget::start()?;
@@ -125,7 +129,7 @@ fn run_command<H: Hooks>(command: Command, hooks: &mut H) -> anyhow::Result<u8> 
             );
             let report = loadgen(&spec, hooks)?;
             drop(target);
-            finish(&report, spec.output.json)
+            finish(&report, spec.output.json, spec.out.as_deref())
         }
         Command::Httperf(parsed) => {
             for note in &parsed.notes {
@@ -140,7 +144,7 @@ fn run_command<H: Hooks>(command: Command, hooks: &mut H) -> anyhow::Result<u8> 
                 let _ = writeln!(out, "{}", parsed.echo).and_then(|()| out.flush());
             }
             let report = loadgen(spec, hooks)?;
-            finish(&report, spec.output.json)
+            finish(&report, spec.output.json, spec.out.as_deref())
         }
         Command::DemoServer => {
             demo::serve()?;
@@ -154,12 +158,22 @@ fn run_command<H: Hooks>(command: Command, hooks: &mut H) -> anyhow::Result<u8> 
 }
 
 /// Prints the report; a closed stdout (`volley … | head -1`) is not an error.
-fn finish(report: &Report, json: bool) -> anyhow::Result<u8> {
+fn finish(report: &Report, json: bool, out: Option<&std::path::Path>) -> anyhow::Result<u8> {
     let text = render(report, json);
-    let mut out = std::io::stdout().lock();
-    match out.write_all(text.as_bytes()).and_then(|()| out.flush()) {
+    let mut stdout = std::io::stdout().lock();
+    match stdout
+        .write_all(text.as_bytes())
+        .and_then(|()| stdout.flush())
+    {
         Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => return Err(e.into()),
         _ => {}
+    }
+    if let Some(path) = out {
+        // After the report was shown: a result file that cannot be written loses nothing
+        // else, and the exit code says it was not kept.
+        let file = volley_supervisor::report::json::render(report);
+        std::fs::write(path, file)
+            .map_err(|e| anyhow::anyhow!("cannot write the result file {}: {e}", path.display()))?;
     }
     Ok(exit_code(report.verdict()))
 }

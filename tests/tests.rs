@@ -30,6 +30,8 @@ mod pipeline;
 // The report's first screen and exit codes: summary, warnings, exact status codes, the
 // 1 s reply rate, --check, README's sample shape.
 mod report;
+// Result files (--out, schema 2), `volley merge`, `volley compare`, `volley report`.
+mod results;
 
 /// Path of the binary under test.
 pub fn volley() -> volley_testsupport::Volley {

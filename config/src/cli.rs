@@ -136,6 +136,15 @@ pub struct RunArgs {
     #[arg(long)]
     pub json: bool,
 
+    /// Also write the result file (JSON schema 2: every histogram in full and the time
+    /// series) to FILE, for `volley merge`, `volley compare` and `volley report`.
+    #[arg(long, value_name = "FILE")]
+    pub out: Option<std::path::PathBuf>,
+
+    /// Length of the time series' intervals [default: 1s].
+    #[arg(long, value_name = "D")]
+    pub interval: Option<DurationArg>,
+
     /// No progress line on stderr.
     #[arg(short = 'q', long)]
     pub quiet: bool,
@@ -334,6 +343,15 @@ pub struct LoadArgs {
     /// Print the report as JSON on stdout.
     #[arg(long)]
     pub json: bool,
+
+    /// Also write the result file (JSON schema 2: every histogram in full and the time
+    /// series) to FILE, for `volley merge`, `volley compare` and `volley report`.
+    #[arg(long, value_name = "FILE")]
+    pub out: Option<std::path::PathBuf>,
+
+    /// Length of the time series' intervals [default: 1s].
+    #[arg(long, value_name = "D")]
+    pub interval: Option<DurationArg>,
 
     /// No progress line on stderr.
     #[arg(short = 'q', long)]

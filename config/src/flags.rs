@@ -100,6 +100,8 @@ fn load_inputs(source: Source, target: Target, load: LoadArgs) -> Result<SpecBui
         log_format: load.log_format,
         run_name: load.run_name,
         json: load.json,
+        out: load.out,
+        interval: load.interval.map(|d| d.0),
         quiet: load.quiet,
         limits: ReplyLimits {
             head_bytes: load.max_head_bytes,
@@ -135,6 +137,8 @@ pub(crate) fn run_flags(args: RunArgs) -> Result<FlagInputs, ConfigError> {
         log_format: args.log_format,
         run_name: args.run_name,
         json: args.json,
+        out: args.out,
+        interval: args.interval.map(|d| d.0),
         quiet: args.quiet,
         tls: tls_flags(args.tls),
         checks: checks(&args.checks)?,

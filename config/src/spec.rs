@@ -72,6 +72,10 @@ pub struct RunSpec {
     /// Pass/fail checks on the result (`--check`, a run file's `check`), in the order
     /// given: the run file's, then the flags'.
     pub checks: Vec<crate::check::Check>,
+    /// Where to write the result file (`--out`), if anywhere.
+    pub out: Option<PathBuf>,
+    /// Length of the time series' intervals.
+    pub series_interval: Duration,
 }
 
 /// TLS client settings (for https targets).

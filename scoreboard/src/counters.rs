@@ -95,6 +95,35 @@ impl Counter {
         self as usize
     }
 
+    /// A stable snake_case name (result files key counters by it).
+    pub const fn name(self) -> &'static str {
+        match self {
+            Counter::ThreadsStarted => "threads_started",
+            Counter::ThreadsActive => "threads_active",
+            Counter::ThreadsDone => "threads_done",
+            Counter::RequestsStarted => "requests_started",
+            Counter::RequestsSucceeded => "requests_succeeded",
+            Counter::RequestsFailed => "requests_failed",
+            Counter::RequestsAborted => "requests_aborted",
+            Counter::RequestsRetried => "requests_retried",
+            Counter::Replies1xx => "replies_1xx",
+            Counter::Replies2xx => "replies_2xx",
+            Counter::Replies3xx => "replies_3xx",
+            Counter::Replies4xx => "replies_4xx",
+            Counter::Replies5xx => "replies_5xx",
+            Counter::HeaderCount => "header_count",
+            Counter::HeaderBytes => "header_bytes",
+            Counter::BodyBytes => "body_bytes",
+            Counter::BytesSent => "bytes_sent",
+            Counter::BytesReceived => "bytes_received",
+            Counter::ConnsOpen => "conns_open",
+            Counter::ConnsOpened => "conns_opened",
+            Counter::ConnsReused => "conns_reused",
+            Counter::SessionsOk => "sessions_ok",
+            Counter::SessionsFailed => "sessions_failed",
+        }
+    }
+
     /// The reply counter for a status code (`100..=599`; anything else counts by its
     /// leading digit clamped to 1..=5, as RFC 9110 §15 treats unknown codes as `x00`).
     pub fn for_status(status: u16) -> Counter {
@@ -223,6 +252,10 @@ mod tests {
         names.sort_unstable();
         names.dedup();
         assert_eq!(names.len(), ErrorClass::COUNT);
+        let mut names: Vec<_> = Counter::ALL.iter().map(|c| c.name()).collect();
+        names.sort_unstable();
+        names.dedup();
+        assert_eq!(names.len(), Counter::COUNT);
     }
 
     #[test]

@@ -112,6 +112,8 @@ pub fn run_with<H: Hooks>(spec: &RunSpec, hooks: &mut H) -> Result<Report, Super
     );
     report.run_name = name;
     report.startup_ms = start_ns.saturating_sub(entered_ns) as f64 / 1e6;
+    report.started_unix_ms = started_unix_ms(start_ns);
+    report.workload_id = workload_id(spec);
     report.request_bytes = serialize(&spec.requests[0]).bytes.len() as u64;
     if spec.run_file.is_some() || spec.requests.len() > 1 {
         report.workload = Some(report::Workload {
@@ -174,6 +176,46 @@ fn full_seconds(samples: &[(u64, f64)], duration_s: f64) -> Vec<f64> {
         .filter(|&&(end, _)| end <= load_ns)
         .map(|&(_, rate)| rate)
         .collect()
+}
+
+/// The Unix time (ms) of the monotonic instant `start_ns` (the release).
+fn started_unix_ms(start_ns: u64) -> u64 {
+    let since = now_ns().saturating_sub(start_ns);
+    let unix = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| u64::try_from(d.as_nanos()).unwrap_or(u64::MAX));
+    unix.saturating_sub(since) / 1_000_000
+}
+
+/// What identifies a workload: a hash (FNV-1a, 64 bits, hex) of the requests (method,
+/// URL, headers, body), how slots walk them, the open-loop schedule and the seed. The
+/// hosts of one `--client I/N` run share it; a different workload almost surely does not.
+pub fn workload_id(spec: &RunSpec) -> String {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    let mut eat = |bytes: &[u8]| {
+        for &b in bytes.iter().chain([0xff].iter()) {
+            h ^= u64::from(b);
+            h = h.wrapping_mul(0x0000_0100_0000_01b3);
+        }
+    };
+    for r in &spec.requests {
+        eat(r.method.as_bytes());
+        eat(r.target.url().as_bytes());
+        for (n, v) in &r.headers {
+            eat(n.as_bytes());
+            eat(v.as_bytes());
+        }
+        eat(&r.body);
+    }
+    eat(spec.iterator.name().as_bytes());
+    eat(&spec.rounds.unwrap_or(0).to_le_bytes());
+    if let Some(o) = &spec.open_loop {
+        eat(describe_arrival(&o.arrival).as_bytes());
+        eat(&o.calls.to_le_bytes());
+        eat(&o.client.1.to_le_bytes());
+    }
+    eat(&spec.seed.to_le_bytes());
+    format!("{h:016x}")
 }
 
 /// An arrival process in httperf's `--period` syntax.

@@ -66,6 +66,12 @@ pub fn merge(report: &mut Report, children: &[Child], waited: &Waited, sb: &Scor
                 report.first_other_errno = report.first_other_errno.or(r.first_other_errno);
                 report.anomalies.add(&r.anomalies);
                 elapsed_ns = elapsed_ns.max(r.elapsed_ns);
+                if !r.series.is_empty() {
+                    report
+                        .series
+                        .get_or_insert_with(Default::default)
+                        .add(r.series_interval_ns, &r.series);
+                }
                 if let Some(o) = r.stop_overrun_ns {
                     let ms = o as f64 / 1e6;
                     report.stop_overrun_ms = Some(report.stop_overrun_ms.map_or(ms, |m| m.max(ms)));

@@ -100,6 +100,7 @@ impl Worker<'_> {
     /// outcome: fast 4xx/5xx replies must not pull the success percentiles down (nor
     /// slow ones push them up).
     fn record_reply(&mut self, s: u32, status: u16, now: u64) {
+        self.stats.tick_series(now);
         let slot = &self.slots[s as usize];
         let times = &slot.exchange.times;
         let reply_ns = now.saturating_sub(times.sent);
@@ -107,6 +108,7 @@ impl Worker<'_> {
             let first_byte_ns = times.first_byte.saturating_sub(times.sent);
             record_ns(&mut self.stats.first_byte, first_byte_ns);
             record_ns(&mut self.stats.reply, reply_ns);
+            self.stats.series.record_ns(reply_ns);
             if let Some(due) = slot.sched.due_ns() {
                 // From when it was due: a server stall shows in every request it delayed.
                 self.stats.response.record_ns(now.saturating_sub(due));

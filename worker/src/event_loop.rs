@@ -150,7 +150,11 @@ impl<'a> Worker<'a> {
             start_ns: 0,
             arrivals: arrivals_of(spec, index),
             scheduled_slots: 0,
-            stats: Stats::new(slot),
+            stats: {
+                let mut stats = Stats::new(slot);
+                stats.series = crate::series::Series::new(duration_ns(spec.series_interval));
+                stats
+            },
             // In an open loop -n counts arrivals (the schedule's), not requests.
             budget: if spec.open_loop.is_some() {
                 None
@@ -201,6 +205,8 @@ impl<'a> Worker<'a> {
     pub fn run(mut self, start_ns: u64) -> Result<WorkerReport, WorkerError> {
         self.start_ns = start_ns;
         self.waiter.refresh_dating();
+        let offset = crate::wake::realtime_ns().wrapping_sub(now_ns()) as i64;
+        self.stats.start_series(start_ns, offset);
         let end_ns = self
             .plan
             .spec
@@ -211,6 +217,7 @@ impl<'a> Worker<'a> {
             let now = now_ns();
             // Alive: the supervisor kills a worker whose heartbeat stops moving.
             self.stats.slot().beat(now);
+            self.stats.tick_series(now);
             if self.header.stop_requested() || end_ns.is_some_and(|end| now >= end) {
                 break self.stop(end_ns, now);
             }
@@ -286,6 +293,7 @@ impl<'a> Worker<'a> {
             .stopped_ns
             .unwrap_or_else(now_ns)
             .saturating_sub(start_ns);
+        self.stats.finish_series();
         let mut report = WorkerReport::new(self.index, &self.stats, elapsed);
         report.stop_overrun_ns = ended.overrun_ns;
         if let Some(log) = self.obs.log.as_mut() {

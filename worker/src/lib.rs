@@ -48,6 +48,7 @@ pub mod record;
 pub mod report;
 mod rng;
 mod schedule;
+pub mod series;
 mod slot;
 pub mod stats;
 mod timer;

@@ -143,6 +143,12 @@ pub struct WorkerReport {
     /// the run did not end by its duration).
     #[serde(default)]
     pub stop_overrun_ns: Option<u64>,
+    /// The time series: the worker's intervals, in order.
+    #[serde(default)]
+    pub series: Vec<crate::series::IntervalData>,
+    /// Its interval length, ns.
+    #[serde(default)]
+    pub series_interval_ns: u64,
 }
 
 impl WorkerReport {
@@ -188,6 +194,8 @@ impl WorkerReport {
             log_records: 0,
             log_error: None,
             stop_overrun_ns: None,
+            series: stats.series.done.clone(),
+            series_interval_ns: stats.series.len_ns,
         }
     }
 

@@ -5,6 +5,7 @@ use hdrhistogram::Histogram;
 use volley_scoreboard::{Counter, ErrorClass, WorkerSlot};
 
 use crate::outcome::Failure;
+use crate::series::Series;
 
 /// Largest latency recorded, in microseconds (one hour); larger values are clamped.
 pub const MAX_LATENCY_US: u64 = 3_600_000_000;
@@ -304,6 +305,8 @@ pub struct Stats<'a> {
     pub statuses: StatusCounts,
     /// The first errno counted as `other`, so the report can name it.
     pub first_other_errno: Option<i32>,
+    /// The run's time series (see [`crate::series`]).
+    pub series: Series,
 }
 
 impl<'a> Stats<'a> {
@@ -335,6 +338,7 @@ impl<'a> Stats<'a> {
             details: Vec::new(),
             statuses: StatusCounts::new(),
             first_other_errno: None,
+            series: Series::new(crate::series::DEFAULT_INTERVAL_NS),
         }
     }
 
@@ -369,6 +373,28 @@ impl<'a> Stats<'a> {
         if f.class == ErrorClass::Other && self.first_other_errno.is_none() {
             self.first_other_errno = e.raw_os_error();
         }
+    }
+
+    /// Starts the time series at monotonic `now` (the release), where the wall clock
+    /// reads `now + offset_ns`.
+    pub fn start_series(&mut self, now: u64, offset_ns: i64) {
+        let base = self.slot.snapshot();
+        self.series.start(now, offset_ns, base);
+    }
+
+    /// Closes the intervals of the time series that ended by `now`.
+    #[inline]
+    pub fn tick_series(&mut self, now: u64) {
+        if self.series.due(now) {
+            let counters = self.slot.snapshot();
+            self.series.roll(now, counters);
+        }
+    }
+
+    /// Closes the time series' last interval (the run is over).
+    pub fn finish_series(&mut self) {
+        let counters = self.slot.snapshot();
+        self.series.finish(counters);
     }
 
     /// Current value of a counter.

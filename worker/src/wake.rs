@@ -289,7 +289,7 @@ impl Sleeper {
 }
 
 /// `CLOCK_REALTIME` in ns (the clock of kernel receive timestamps).
-fn realtime_ns() -> u64 {
+pub(crate) fn realtime_ns() -> u64 {
     clock_gettime(Clock::CLOCK_REALTIME).map_or(0, |ts| {
         (ts.tv_sec() as u64)
             .saturating_mul(1_000_000_000)

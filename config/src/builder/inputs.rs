@@ -67,6 +67,10 @@ pub(crate) struct FlagInputs {
     pub json: bool,
     /// `-q`.
     pub quiet: bool,
+    /// `--out`.
+    pub out: Option<PathBuf>,
+    /// `--interval`.
+    pub interval: Option<Duration>,
     /// What the user should be told about how a flag was read (a wrk or oha habit taken
     /// in volley's terms).
     pub notes: Vec<String>,

@@ -43,6 +43,8 @@ pub const MAX_WORKERS: u32 = 1024;
 pub const MAX_CONCURRENCY: u32 = 1_000_000;
 /// Slots when neither `-c` nor a run file's `ramp_up` says how many.
 pub const DEFAULT_CONCURRENCY: u32 = 10;
+/// Length of the time series' intervals when `--interval` is not given.
+pub const DEFAULT_SERIES_INTERVAL: Duration = Duration::from_secs(1);
 /// Default run length of `volley URL` when neither `-n` nor `-d` is given.
 pub const DEFAULT_DURATION: Duration = Duration::from_secs(10);
 /// Default run length of `volley demo`.
@@ -165,6 +167,8 @@ impl SpecBuilder {
             // The flags add to the file's list: a gate a run file sets cannot be dropped by
             // a command line that adds its own.
             checks: file.checks.into_iter().chain(flags.checks).collect(),
+            out: flags.out,
+            series_interval: flags.interval.unwrap_or(DEFAULT_SERIES_INTERVAL),
         })
     }
 

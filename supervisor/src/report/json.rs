@@ -1,4 +1,7 @@
-//! The machine-readable report: one pretty-printed JSON object (`"schema": 1`).
+//! The machine-readable report: one pretty-printed JSON object (`"schema": 2`): every
+//! key of schema 1 with its meaning, plus the histograms in HdrHistogram's standard
+//! encoding, every counter, the time series and what identifies the workload, so a result
+//! file can be merged, compared and drawn without loss.
 //!
 //! Every float is finite; a value without meaning (no sample) is `null`.
 
@@ -122,12 +125,14 @@ fn to_value(r: &Report) -> Value {
                 "requests": requests(&w.counters),
                 "replies": w.counters.get(Counter::RequestsSucceeded),
                 "errors": w.counters.get(Counter::RequestsFailed),
+                "counters": counters(&w.counters),
+                "cpu_us": { "user": w.cpu_us.0, "system": w.cpu_us.1 },
             })
         })
         .collect();
 
-    json!({
-        "schema": 1,
+    let mut v = json!({
+        "schema": 2,
         "url": r.url,
         "method": r.method,
         "run_name": r.run_name,
@@ -231,6 +236,115 @@ fn to_value(r: &Report) -> Value {
         "checks": checks(r),
         "verdict": r.verdict().name(),
         "workers": workers,
+    });
+    if let Value::Object(m) = &mut v {
+        m.insert("started_unix_ms".into(), json!(r.started_unix_ms));
+        m.insert("workload_id".into(), json!(r.workload_id));
+        m.insert("totals".into(), counters(&r.totals));
+        m.insert("histograms".into(), histograms(r));
+        m.insert("time_series".into(), time_series(r));
+    }
+    v
+}
+
+/// Every counter and error class by name: the lossless totals a merge adds.
+fn counters(c: &SlotSnapshot) -> Value {
+    let counters: Map<String, Value> = Counter::ALL
+        .iter()
+        .map(|&k| (k.name().to_string(), json!(c.get(k))))
+        .collect();
+    let errors: Map<String, Value> = ErrorClass::ALL
+        .iter()
+        .map(|&k| (k.name().to_string(), json!(c.error(k))))
+        .collect();
+    json!({ "counters": counters, "errors": errors })
+}
+
+/// A latency distribution in full: HdrHistogram's V2 + deflate encoding in base64 (µs),
+/// and the exact moments kept beside it.
+pub fn histogram(l: &Latency) -> Value {
+    let m = &l.moments;
+    json!({
+        "hdr": volley_worker::series::encode(&l.hist),
+        "count": m.count,
+        "min": m.min,
+        "max": m.max,
+        "sum": m.sum.to_string(),
+        "sum_sq": m.sum_sq.to_string(),
+    })
+}
+
+/// Every non-empty latency histogram of the run, by the name of its `latency_ms` row.
+fn histograms(r: &Report) -> Value {
+    let mut m = Map::new();
+    m.insert("unit".into(), json!("us"));
+    let mut all = vec![
+        ("connect", &r.connect),
+        ("first_byte", &r.first_byte),
+        ("reply", &r.reply),
+        ("reply_4xx_5xx", &r.reply_error),
+        ("response", &r.response),
+        ("schedule_lag", &r.lag),
+        ("tls_handshake", &r.tls_handshake),
+        ("connection_lifetime", &r.conn_life),
+    ];
+    if let Some(sr) = &r.sessions {
+        all.push(("session_lifetime", &sr.life));
+        all.push(("session_failtime", &sr.fail));
+    }
+    for (name, l) in all {
+        if !l.is_empty() {
+            m.insert(name.into(), histogram(l));
+        }
+    }
+    Value::Object(m)
+}
+
+/// The time series: per interval, its start, replies and errors by class, bytes,
+/// connections opened, and the interval's reply latency (percentiles in ms, and the
+/// histogram in full).
+fn time_series(r: &Report) -> Value {
+    let Some(ts) = &r.series else {
+        return Value::Null;
+    };
+    let len = ts.interval_ns.max(1);
+    let intervals: Vec<Value> = ts
+        .intervals
+        .values()
+        .map(|i| {
+            let mut l = Latency::new();
+            i.latency.add_to(&mut l);
+            let mut errors = Map::new();
+            for class in ErrorClass::ALL {
+                let n = i.error(class);
+                if n > 0 {
+                    errors.insert(class.name().into(), json!(n));
+                }
+            }
+            json!({
+                "start_unix_ms": i.key.saturating_mul(len) / 1_000_000,
+                "replies": {
+                    "total": i.get(Counter::RequestsSucceeded),
+                    "1xx": i.get(Counter::Replies1xx),
+                    "2xx": i.get(Counter::Replies2xx),
+                    "3xx": i.get(Counter::Replies3xx),
+                    "4xx": i.get(Counter::Replies4xx),
+                    "5xx": i.get(Counter::Replies5xx),
+                },
+                "requests_started": i.get(Counter::RequestsStarted),
+                "errors": errors,
+                "errors_total": i.get(Counter::RequestsFailed),
+                "bytes_sent": i.get(Counter::BytesSent),
+                "bytes_received": i.get(Counter::BytesReceived),
+                "connections_opened": i.get(Counter::ConnsOpened),
+                "latency_ms": latency(&l),
+                "hdr": volley_worker::series::encode(&l.hist),
+            })
+        })
+        .collect();
+    json!({
+        "interval_s": num(len as f64 / 1e9),
+        "intervals": intervals,
     })
 }
 
@@ -313,7 +427,7 @@ mod tests {
     #[test]
     fn key_values() {
         let v = parse(&sample_report());
-        assert_eq!(v["schema"], 1);
+        assert_eq!(v["schema"], 2, "schema 2: schema 1's keys and more");
         assert_eq!(v["url"], "http://127.0.0.1:8080/x");
         assert_eq!(v["method"], "POST");
         assert_eq!(v["run_name"], "volley-77");

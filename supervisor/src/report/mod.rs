@@ -174,6 +174,38 @@ pub struct Report {
     pub checks: Vec<CheckOutcome>,
     /// The text report keeps httperf's order, volley's summary last (`volley httperf`).
     pub httperf_order: bool,
+    /// The run's time series (merged over workers), if any worker reported one.
+    pub series: Option<TimeSeries>,
+    /// Unix time (ms) of the release of the workers.
+    pub started_unix_ms: u64,
+    /// What identifies the workload (the requests, the schedule, the seed): results of
+    /// one workload run on several hosts (`--client I/N`) have the same one, and only
+    /// such results merge.
+    pub workload_id: String,
+}
+
+/// A run's time series: intervals aligned on the wall clock, merged over workers.
+#[derive(Debug, Clone, Default)]
+pub struct TimeSeries {
+    /// Interval length, ns.
+    pub interval_ns: u64,
+    /// The intervals by key (interval `k` starts at Unix time `k * interval_ns`).
+    pub intervals: std::collections::BTreeMap<u64, volley_worker::series::IntervalData>,
+}
+
+impl TimeSeries {
+    /// Adds one worker's (or one run's) intervals.
+    pub fn add(&mut self, interval_ns: u64, intervals: &[volley_worker::series::IntervalData]) {
+        if self.interval_ns == 0 {
+            self.interval_ns = interval_ns;
+        }
+        for i in intervals {
+            self.intervals
+                .entry(i.key)
+                .and_modify(|have| have.add(i))
+                .or_insert_with(|| i.clone());
+        }
+    }
 }
 
 /// httperf's session statistics.
@@ -301,6 +333,9 @@ impl Report {
             lag: Latency::new(),
             checks: Vec::new(),
             httperf_order: false,
+            series: None,
+            started_unix_ms: 0,
+            workload_id: String::new(),
         }
     }
 
