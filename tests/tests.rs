@@ -32,6 +32,8 @@ mod pipeline;
 mod report;
 // Result files (--out, schema 2), `volley merge`, `volley compare`, `volley report`.
 mod results;
+// deploy/: the Kubernetes manifests' command lines parse.
+mod deploy;
 
 /// Path of the binary under test.
 pub fn volley() -> volley_testsupport::Volley {
