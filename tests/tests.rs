@@ -27,6 +27,9 @@ mod httperf_options;
 mod tls;
 // HTTP/1.1 pipelining (S39): pairing, one sample per request, unanswered requests.
 mod pipeline;
+// `volley serve`, the built-in target: its routes on the wire, every example and README
+// command against it, its processes' end.
+mod serve;
 
 /// Path of the binary under test.
 pub fn volley() -> volley_testsupport::Volley {
