@@ -59,9 +59,10 @@ pub enum Sub {
         #[arg(trailing_var_arg = true, allow_hyphen_values = true, num_args = 0..)]
         args: Vec<String>,
     },
-    /// Run the built-in target (the server `volley demo` uses) until Ctrl-C or SIGTERM:
-    /// N processes on one listener, loopback only unless --listen-any. Prints the address
-    /// it listens on as the first line of stdout.
+    /// Run the built-in target (`volley demo`'s server) until Ctrl-C or SIGTERM.
+    ///
+    /// N processes on one address, loopback only unless --listen-any. Prints the address it
+    /// listens on as the first line of stdout.
     #[command(after_help = SERVE_ROUTES)]
     Serve(ServeArgs),
     /// Internal: one process of `volley serve` (its listener is its stdin).
@@ -99,8 +100,8 @@ pub struct ServeArgs {
     #[arg(long)]
     pub listen_any: bool,
 
-    /// Server processes, each with its own event loop on the one listener
-    /// [default: number of CPUs].
+    /// Server processes, each an event loop with a socket of its own on the address (the
+    /// kernel spreads connections over them) [default: number of CPUs].
     #[arg(short = 'w', long, value_name = "N")]
     pub workers: Option<u32>,
 }

@@ -86,6 +86,12 @@ pub fn serve_worker() -> anyhow::Result<u8> {
             "serve-worker is started by `volley serve` (its stdin must be a listening socket)"
         );
     }
+    // Each connection is a descriptor: take all the hard limit allows (a load test of
+    // 10,000 connections meets the usual soft limit of 1024 otherwise).
+    use nix::sys::resource::{Resource, getrlimit, setrlimit};
+    if let Ok((_, hard)) = getrlimit(Resource::RLIMIT_NOFILE) {
+        let _ = setrlimit(Resource::RLIMIT_NOFILE, hard, hard);
+    }
     let stdout = io::stdout();
     let mut server = event_loop::Server::new(listener, &stdout)?;
     let mut out = stdout.lock();
