@@ -360,3 +360,79 @@ impl Conn {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::Write;
+    use std::net::{TcpListener, TcpStream as StdStream};
+
+    const WIRE: &[u8] = b"GET /small HTTP/1.1\r\nHost: x\r\n\r\n\
+        POST /status/201 HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n3;x=y\r\nabc\r\n0\r\nT: 1\r\n\r\n\
+        PUT /bytes/3 HTTP/1.1\r\nContent-Length: 4\r\nExpect: 100-continue\r\n\r\nbody\
+        HEAD /1k HTTP/1.1\r\n\r\n\
+        GET /nope HTTP/1.1\r\nConnection: close\r\n\r\n";
+
+    /// A connection on loopback and its client end.
+    fn pair() -> (Conn, StdStream) {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let client = StdStream::connect(listener.local_addr().unwrap()).unwrap();
+        let (server, _) = listener.accept().unwrap();
+        server.set_nonblocking(true).unwrap();
+        (Conn::new(TcpStream::from_std(server)), client)
+    }
+
+    /// Sends [`WIRE`] in pieces of `step` bytes, each read by its own step of the
+    /// connection; returns what the client received and how the last step ended.
+    fn exchange(step: usize) -> (String, Step) {
+        let (mut conn, mut client) = pair();
+        let mut scratch = vec![0; 64 * 1024];
+        let mut wake_at = Vec::new();
+        let mut last = Step::Keep;
+        for piece in WIRE.chunks(step) {
+            client.write_all(piece).unwrap();
+            // Wait until the piece is in the server's socket (loopback delivers it at once,
+            // or nearly), so that one read takes exactly it.
+            let until = Instant::now() + Duration::from_secs(5);
+            let mut peek = vec![0; piece.len()];
+            while conn.stream.peek(&mut peek).unwrap_or(0) < piece.len() {
+                assert!(Instant::now() < until, "the piece never arrived");
+            }
+            conn.readable = true;
+            let mut env = Env {
+                now: Instant::now(),
+                date: b"Thu, 01 Jan 1970 00:00:00 GMT",
+                local: "127.0.0.1:9".parse().unwrap(),
+                wake_at: &mut wake_at,
+            };
+            last = conn.drive(&mut scratch, &mut env);
+        }
+        assert!(wake_at.is_empty(), "nothing waits");
+        drop(conn);
+        let mut got = Vec::new();
+        client.read_to_end(&mut got).unwrap();
+        (String::from_utf8(got).unwrap(), last)
+    }
+
+    #[test]
+    fn any_split_of_the_input_gives_the_same_replies() {
+        let (whole, last) = exchange(WIRE.len());
+        assert_eq!(last, Step::Close, "Connection: close ends it");
+        let statuses: Vec<&str> = whole
+            .match_indices("HTTP/1.1 ")
+            .map(|(i, _)| &whole[i + 9..i + 12])
+            .collect();
+        assert_eq!(statuses, ["200", "201", "100", "200", "200", "404"]);
+        assert!(
+            whole.contains("Content-Length: 3\r\n\r\nccc"),
+            "/bytes/3: {whole}"
+        );
+        for step in [1, 2, 3, 5, 17, 64] {
+            assert_eq!(
+                exchange(step),
+                (whole.clone(), Step::Close),
+                "pieces of {step}"
+            );
+        }
+    }
+}

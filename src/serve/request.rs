@@ -34,7 +34,8 @@ pub(crate) struct Head<'a> {
     pub x_auth: bool,
     /// The connection may carry another request after this one.
     pub keep_alive: bool,
-    /// `Expect: 100-continue` with a body: the client may wait for `100 Continue`.
+    /// `Expect: 100-continue` with a body, over HTTP/1.1: the client may wait for
+    /// `100 Continue`.
     pub expect_continue: bool,
     /// Where the request's body ends.
     pub body: Framing,
@@ -122,7 +123,8 @@ pub(crate) fn parse(buf: &[u8]) -> Result<Option<(Head<'_>, usize)>, Refusal> {
         fields.take(&mut head, field.name, field.value)?;
     }
     head.body = fields.framing()?;
-    head.expect_continue &= head.body != Framing::Empty;
+    // Nothing to wait for without a body, and HTTP/1.0 has no 100 (RFC 9110 §10.1.1).
+    head.expect_continue &= head.body != Framing::Empty && !head.http10;
     Ok(Some((head, len)))
 }
 
@@ -391,6 +393,8 @@ mod tests {
         let h = head("GET / HTTP/1.1\r\nExpect: 100-continue\r\nX-Auth: 1\r\n\r\n");
         assert!(!h.expect_continue, "no body, nothing to wait for");
         assert!(h.x_auth);
+        let h = head("PUT / HTTP/1.0\r\nExpect: 100-continue\r\nContent-Length: 1\r\n\r\n");
+        assert!(!h.expect_continue, "HTTP/1.0 ignores it");
         let h = head("\r\nGET / HTTP/1.1\r\nContent-Length: 0\r\n\r\n");
         assert_eq!(h.body, Framing::Empty);
     }
