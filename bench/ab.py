@@ -16,8 +16,9 @@ time over replies.total) and req/s. Then one short run per binary and scenario u
 `perf stat -e raw_syscalls:sys_enter` gives syscalls per reply (skipped when perf cannot
 count here). Printed: medians (min-max) for A and B and the ratio of medians B/A.
 
-nginx is started with $NGINX_BENCH/nginx-start.sh (default /work/shared/bench) when
-nothing answers on 127.0.0.1:8080. Every run has a timeout, so the script always ends.
+nginx is started with bench/nginx-start.sh when nothing answers on 127.0.0.1:8080 (and
+stopped at the end if it was started here). Every run has a timeout, so the script always
+ends.
 """
 
 import json
@@ -26,7 +27,8 @@ import statistics
 import subprocess
 import sys
 import tempfile
-import urllib.request
+
+import nginxctl
 
 URL = "http://127.0.0.1:8080/small"
 SCENARIOS = {
@@ -35,14 +37,6 @@ SCENARIOS = {
     "rate": ["-w", "1", "-c", "50", "--rate", "2000"],
 }
 CPU = os.environ.get("CLIENT_CPU", "1")
-
-
-def nginx_up():
-    try:
-        urllib.request.urlopen(URL, timeout=2).read()
-        return True
-    except OSError:
-        return False
 
 
 def run(binary, args, secs):
@@ -90,9 +84,7 @@ def main():
     a_bin, b_bin = sys.argv[1], sys.argv[2]
     reps = int(sys.argv[3]) if len(sys.argv) > 3 else 5
     secs = int(sys.argv[4]) if len(sys.argv) > 4 else 5
-    if not nginx_up():
-        bench = os.environ.get("NGINX_BENCH", "/work/shared/bench")
-        subprocess.run([os.path.join(bench, "nginx-start.sh")], check=True, timeout=60)
+    nginxctl.ensure()
     print(f"A: {a_bin}\nB: {b_bin}\n{reps} reps x {secs} s, client on CPU {CPU}\n")
     print("| scenario | figure | A | B | B/A |")
     print("|---|---|---|---|---|")

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # compare.sh - volley next to wrk on loopback, one scenario per symptom of the performance issue,
-# against the shared private nginx (/work/shared/bench, server pinned to CPU 0), clients pinned
-# to CPU 1. Loopback only: the target address is fixed below and is not configurable.
+# against a private nginx (bench/nginx-start.sh: 127.0.0.1:8080, server pinned to CPU 0), clients
+# pinned to CPU 1. Loopback only: the target address is fixed below and is not configurable.
 #
 # usage: bench/compare.sh [keepalive] [rss] [scale] [startup] [rate] [close]  (default: all of them)
 #   The scenarios always run in the order above whatever the order of the arguments: close runs
@@ -37,7 +37,7 @@
 #   STARTUP_WRK_RUNS=5     runs of wrk -t 8 -c 8 -d 1s for the reference arrival time
 #   VOLLEY=<repo>/target/release/volley   (built with cargo build --release if missing; BUILD=1 always builds)
 #   OUT=/tmp/volley-bench/<timestamp>     raw outputs, *.tsv, summary.md
-#   SERVER_CPU=0 CLIENT_CPU=1  NGINX_BENCH=/work/shared/bench (nginx-start.sh / nginx-stop.sh)
+#   SERVER_CPU=0 CLIENT_CPU=1
 #   PERF=auto|0          perf stat -e raw_syscalls:sys_enter at full speed (auto: if it works here)
 #   PERF_BREAKDOWN=0     1: perf runs also count syscalls:sys_enter_<name> of the usual suspects (top-5
 #                        per request in the summary; the extra tracepoints slow the client a little)
@@ -109,7 +109,6 @@ IDLE_PCT="${IDLE_PCT:-15}"
 IDLE_BUDGET="${IDLE_BUDGET:-120}"
 WARMUP="${WARMUP:-1}"
 PERF="${PERF:-auto}"
-NGINX_BENCH="${NGINX_BENCH:-/work/shared/bench}"
 VOLLEY="${VOLLEY:-$repo/target/release/volley}"
 OUT="${OUT:-/tmp/volley-bench/$(date +%Y%m%d-%H%M%S)}"
 
@@ -118,7 +117,7 @@ PORT=8080
 URL="http://$HOST:$PORT/small"
 LOGGED_URL="http://$HOST:$PORT/small-logged"   # same body; nginx logs each arrival's $msec
 ARRIVALS=/tmp/volley-nginx/logs/arrivals.log
-STATUS_PATH=/nginx_status      # stub_status in the shared nginx.conf
+STATUS_PATH=/nginx_status      # stub_status in bench/nginx/nginx.conf
 
 for v in D REPS SD SREPS VW C RSS_D RSS_REPS RSS_W RSS_MS SCALE_D SCALE_REPS SCALE_N SCALE_W SCALE_SETTLE \
          CLOSE_D CLOSE_REPS ST_RUNS ST_W ST_ARR ST_WRK_RUNS SCPU CCPU SETTLE WAIT_IDLE IDLE_PCT IDLE_BUDGET WARMUP; do
@@ -132,7 +131,7 @@ for t in wrk taskset timeout python3 awk sort; do
 done
 want keepalive && { command -v strace >/dev/null || die "missing strace (see bench/README.md)"; }
 [ -x /usr/bin/time ] || die "missing /usr/bin/time (apt-get install time)"
-[ -x "$NGINX_BENCH/nginx-start.sh" ] || die "no $NGINX_BENCH/nginx-start.sh"
+[ -x "$here/nginx-start.sh" ] || die "no $here/nginx-start.sh"
 [ -r "$here/rss_sample.py" ] && [ -r "$here/startup.py" ] && [ -r "$here/summary.py" ] ||
     die "missing bench/rss_sample.py, bench/startup.py or bench/summary.py"
 
@@ -170,14 +169,14 @@ printf 'label\trun\twall_ms\tstartup_ms\tfirst_arrival_ms\treplies\terrors\trc\n
 # ---------------------------------------------------------------- server
 started_server=0
 cleanup() {
-    if [ "$started_server" = 1 ]; then "$NGINX_BENCH/nginx-stop.sh" >/dev/null 2>&1 || true; fi
+    if [ "$started_server" = 1 ]; then "$here/nginx-stop.sh" >/dev/null 2>&1 || true; fi
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 if [ -s /tmp/volley-nginx/nginx.pid ] && kill -0 "$(cat /tmp/volley-nginx/nginx.pid)" 2>/dev/null; then
     echo "using the running nginx (master $(cat /tmp/volley-nginx/nginx.pid))"
 else
-    SERVER_CPU="$SCPU" "$NGINX_BENCH/nginx-start.sh" || die "nginx did not start"
+    SERVER_CPU="$SCPU" "$here/nginx-start.sh" || die "nginx did not start"
     started_server=1
 fi
 NGX_MASTER="$(cat /tmp/volley-nginx/nginx.pid)"

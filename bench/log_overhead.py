@@ -1,8 +1,8 @@
 #!/usr/bin/env python3
 """log_overhead.py - does writing the per-request log (--log) change what volley does?
 
-Against the private benchmark nginx (127.0.0.1:8080, started with the shared
-nginx-start.sh, pinned to CPU 0), volley pinned to CPU 1, runs alternate without a log,
+Against the private benchmark nginx (127.0.0.1:8080, bench/nginx-start.sh, pinned to CPU 0;
+started when nothing answers there and stopped at the end if it was started here), volley pinned to CPU 1, runs alternate without a log,
 with a CSV log and with a JSONL log (A B C A B C ...), in two workloads:
 
   flat     50 keep-alive connections, one worker, GET /small as fast as it goes: req/s and
@@ -13,7 +13,7 @@ with a CSV log and with a JSONL log (A B C A B C ...), in two workloads:
            log, or from the requests count when there is no log) - the schedule the log must
            not move by more than noise
 
-Prints medians per mode and the ratios to "no log". Installs nothing; needs nginx running.
+Prints medians per mode and the ratios to "no log". Installs nothing; needs nginx.
 usage: bench/log_overhead.py [REPS] [SECONDS]   (default 3 runs of 5 s per mode and workload)
 """
 import json
@@ -23,6 +23,8 @@ import statistics
 import subprocess
 import sys
 import tempfile
+
+import nginxctl
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.dirname(HERE)
@@ -79,6 +81,7 @@ def mean_gap_ms(log_path, fmt):
 def main():
     if not os.path.exists(VOLLEY):
         subprocess.run(["cargo", "build", "--release", "-q"], cwd=REPO, check=True)
+    nginxctl.ensure()
     tmp = tempfile.mkdtemp(prefix="volley-logbench-")
     paced = os.path.join(tmp, "paced.toml")
     with open(paced, "w") as f:

@@ -23,7 +23,8 @@ prints medians of:
              sendto/writev/write syscall entries on sockets (kernel timestamps; perf pinned
              to the server's CPU). The ideal gap is 1e6/R µs. Skipped without perf.
 
-Installs nothing; needs nginx running (the shared nginx-start.sh) and httperf. With
+Installs nothing; needs nginx and httperf. nginx is started with bench/nginx-start.sh when
+nothing answers on 127.0.0.1:8080 (and stopped at the end if it was started here). With
 RATE_TSV=FILE it also writes the medians there (bench/compare.sh's rate scenario does).
 usage: bench/rate.py [REPS] [SECONDS] [RATES...]   (default 3 5 2000 20000)
 """
@@ -33,6 +34,8 @@ import statistics
 import subprocess
 import sys
 import time
+
+import nginxctl
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.dirname(HERE)
@@ -146,6 +149,7 @@ def send_gaps(tool, mode, rate):
 def main():
     if not os.path.exists(VOLLEY):
         subprocess.run(["cargo", "build", "--release", "-q"], cwd=REPO, check=True)
+    nginxctl.ensure()
     tools = ["volley", "httperf"]
     res = {}
     gaps = {}

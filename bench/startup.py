@@ -13,7 +13,7 @@ this process and so CMD pinned to --cpu. For each run it appends a line to TSV:
                     the time from exec to the first request.
   startup_ms        CMD's JSON report timing.startup_ms, when CMD prints JSON with that key, else NA
   first_arrival_ms  with --arrivals LOG (nginx access log whose lines start with $msec, e.g. the
-                    shared nginx's /small-logged): the first arrival logged at or after the spawn,
+                    bench nginx's /small-logged): the first arrival logged at or after the spawn,
                     minus time.time() just before the spawn. nginx's $msec has 1 ms resolution and is
                     nginx's cached clock, so this is +-1 ms. NA without --arrivals or when nothing new
                     was logged.

@@ -7,6 +7,10 @@
 //! text or JSON. The crates behind the facade are `volley-config`, `volley-scoreboard`,
 //! `volley-worker` and `volley-supervisor`.
 //!
+//! [`serve`] is the built-in target (`volley serve`, and the server `volley demo` runs
+//! against): an HTTP/1.1 server of fixed bodies, redirects, statuses and delays, in
+//! processes of its own.
+//!
 //! # Hooks (HTTP::LoadGen's API)
 //!
 //! A program that needs more than a run file implements [`Hooks`]: one method per phase
@@ -41,7 +45,7 @@
 #![deny(missing_docs)]
 #![forbid(unsafe_code)]
 
-pub mod demo;
+pub mod serve;
 
 use std::io::Write;
 use std::process::ExitCode;
@@ -101,6 +105,10 @@ pub fn main_with<H: Hooks>(mut hooks: H) -> ExitCode {
     }
 }
 
+/// Processes of `volley demo`'s target: one per CPU would take the cores the demo's own
+/// workers measure with, and one event loop is far from the limit of a 5 s demo.
+const DEMO_SERVER_PROCESSES: u32 = 1;
+
 fn run_command<H: Hooks>(command: Command, hooks: &mut H) -> anyhow::Result<u8> {
     match command {
         Command::Run(spec) => {
@@ -118,9 +126,12 @@ fn run_command<H: Hooks>(command: Command, hooks: &mut H) -> anyhow::Result<u8> 
             )
         }
         Command::Demo(mut spec) => {
-            let target = demo::DemoTarget::start()?;
+            // The target `volley serve` runs, as child processes of this one (started
+            // before the supervisor forks its workers).
+            let listen = std::net::SocketAddr::from(([127, 0, 0, 1], 0));
+            let target = serve::Pool::start(listen, DEMO_SERVER_PROCESSES)?;
             spec.requests[0].target =
-                config::parse_url(&format!("http://127.0.0.1:{}/small", target.port))?;
+                config::parse_url(&format!("http://{}/small", target.addr()))?;
             eprintln!(
                 "volley demo: built-in target on {}; {} slots, {} workers",
                 spec.requests[0].target.url(),
@@ -146,10 +157,8 @@ fn run_command<H: Hooks>(command: Command, hooks: &mut H) -> anyhow::Result<u8> 
             let report = loadgen(spec, hooks)?;
             finish(&report, spec.output.json, spec.out.as_deref())
         }
-        Command::DemoServer => {
-            demo::serve()?;
-            Ok(0)
-        }
+        Command::Serve(spec) => serve::serve(&spec),
+        Command::ServeWorker => serve::serve_worker(),
         Command::Top(spec) => {
             top(&spec)?;
             Ok(0)

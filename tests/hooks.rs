@@ -10,7 +10,7 @@ use crate::run::assert_invariant;
 use crate::volley;
 
 /// A compiled example of this package (cargo builds them for `cargo test`).
-fn example(name: &str) -> Volley {
+pub(crate) fn example(name: &str) -> Volley {
     let exe = std::env::current_exe().expect("test binary path");
     let dir = exe
         .parent()
@@ -26,7 +26,7 @@ fn example(name: &str) -> Volley {
 }
 
 /// `examples/NAME` with port 8080 replaced by `port`, written to a scratch file.
-fn example_file(name: &str, port: u16) -> (Scratch, PathBuf) {
+pub(crate) fn example_file(name: &str, port: u16) -> (Scratch, PathBuf) {
     let text = std::fs::read_to_string(
         std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
             .join("examples")

@@ -34,6 +34,9 @@ mod report;
 mod results;
 // deploy/: the Kubernetes manifests' command lines parse.
 mod deploy;
+// `volley serve`, the built-in target: its routes on the wire, every example and README
+// command against it, its processes' end.
+mod serve;
 
 /// Path of the binary under test.
 pub fn volley() -> volley_testsupport::Volley {

@@ -6,15 +6,16 @@ use clap::{Args, Parser, Subcommand};
 
 use crate::spec::LogFormat;
 use crate::values::{
-    ClientArg, DurationArg, HeaderArg, LogFormatArg, PeriodArg, RateArg, Redacted, ResolveArg,
-    TimeoutArg,
+    ClientArg, DurationArg, HeaderArg, ListenArg, LogFormatArg, PeriodArg, RateArg, Redacted,
+    ResolveArg, TimeoutArg,
 };
 
 /// volley: an HTTP load generator (supervisor + worker processes over a shared-memory
 /// scoreboard).
 ///
 /// Run load against URL, or `volley demo` for a self-contained run against a built-in
-/// loopback target, or `volley top` to watch a running run from another terminal.
+/// loopback target, `volley serve` to run that target on its own, or `volley top` to watch
+/// a running run from another terminal.
 #[derive(Debug, Parser)]
 #[command(name = "volley", version, args_conflicts_with_subcommands = true)]
 #[command(
@@ -25,7 +26,7 @@ use crate::values::{
                         130 wins over 3, and 3 over 4."
 )]
 pub struct Cli {
-    /// Subcommand (demo, top); without one, run load against URL.
+    /// Subcommand (demo, run, serve, top, httperf); without one, run load against URL.
     #[command(subcommand)]
     pub command: Option<Sub>,
 
@@ -60,9 +61,51 @@ pub enum Sub {
         #[arg(trailing_var_arg = true, allow_hyphen_values = true, num_args = 0..)]
         args: Vec<String>,
     },
-    /// Internal: serve the demo target and print its port (used by `volley demo`).
+    /// Run the built-in target (`volley demo`'s server) until Ctrl-C or SIGTERM.
+    ///
+    /// N processes on one address, loopback only unless --listen-any. Prints the address it
+    /// listens on as the first line of stdout.
+    #[command(after_help = SERVE_ROUTES)]
+    Serve(ServeArgs),
+    /// Internal: one process of `volley serve` (its listener is its stdin).
     #[command(hide = true)]
-    DemoServer,
+    ServeWorker,
+}
+
+/// The routes of `volley serve`, for its `--help` (README "Built-in target" has the same).
+const SERVE_ROUTES: &str = "\
+Routes (any method; HEAD gets the head only; a request body is read and dropped):
+  /, /small              95-byte text body (the size of bench/'s nginx /small)
+  /1k, /16k, /1m         1024, 16384, 1048576 bytes
+  /bytes/N               N bytes (N <= 1048576)
+  /chunked/N             N bytes, chunked in pieces of up to 4096 (N <= 1048576)
+  /redirect/N            302 to /redirect/N-1 ... /small (N <= 100)
+  /relative-redirect/N   the same with relative Locations (N-1)
+  /absolute-redirect/N   the same with absolute Locations (http://HOST/...)
+  /status/NNN            that status (200-599); 3xx with Location: /small; 204/304 no body
+  /delay/MS              the small body after MS milliseconds (MS <= 10000)
+  /auth                  401 unless Authorization: Basic YmxhOmJsdWI= (bla:blub), then 200
+  /-redir                302 to /small; with an X-auth header, 401 unless the credentials
+                         of /auth, then 200 (examples/auth_retry.toml)
+Anything else is 404.";
+
+/// `volley serve`: where to listen and how many processes.
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    /// Address to listen on: IP:PORT, [IPv6]:PORT, localhost:PORT or PORT (on 127.0.0.1);
+    /// port 0 picks a free port.
+    #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:8080")]
+    pub listen: ListenArg,
+
+    /// Allow a --listen address that is not loopback (the target then answers anyone who
+    /// can reach it).
+    #[arg(long)]
+    pub listen_any: bool,
+
+    /// Server processes, each an event loop with a socket of its own on the address (the
+    /// kernel spreads connections over them) [default: number of CPUs].
+    #[arg(short = 'w', long, value_name = "N")]
+    pub workers: Option<u32>,
 }
 
 /// `volley run FILE`: the run file and the flags that override it.

@@ -1,5 +1,5 @@
 //! The command line → builder inputs: what each flag of `volley URL`, `volley demo` and
-//! `volley run FILE` sets, and `volley top`'s options.
+//! `volley run FILE` sets, and the options of `volley top` and `volley serve`.
 //!
 //! Values arrive typed (clap ran the parsers of [`crate::values`]). What is checked here is
 //! what makes the URL list's one entry (the URL, `--method`, `--body`); every other rule is
@@ -10,9 +10,9 @@ use std::time::Duration;
 
 use crate::builder::{self, FlagInputs, Source, SpecBuilder, TlsFlags, Watchdog};
 use crate::check::Check;
-use crate::cli::{LoadArgs, OpenLoopArgs, RunArgs, TlsArgs, TopArgs};
+use crate::cli::{LoadArgs, OpenLoopArgs, RunArgs, ServeArgs, TlsArgs, TopArgs};
 use crate::error::ConfigError;
-use crate::spec::{ReplyLimits, Target, TopSpec};
+use crate::spec::{ReplyLimits, ServeSpec, Target, TopSpec};
 use crate::values::{TimeoutArg, is_token};
 
 /// `volley URL`: the URL (required) and the load flags.
@@ -200,6 +200,40 @@ pub(crate) fn top(top: TopArgs) -> Result<TopSpec, ConfigError> {
         count: top.count,
         wait: top.wait.0,
     })
+}
+
+/// Most processes `volley serve -w` starts.
+const MAX_SERVE_WORKERS: u32 = 1024;
+
+/// `volley serve`'s options.
+///
+/// # Errors
+///
+/// [`ConfigError::Invalid`] for a `--listen` address that is not loopback without
+/// `--listen-any`, and for a `--workers` outside 1 to [`MAX_SERVE_WORKERS`].
+pub(crate) fn serve(args: ServeArgs) -> Result<ServeSpec, ConfigError> {
+    let listen = args.listen.0;
+    // The target answers anything (redirects, delays, 1 MiB bodies): serving other
+    // machines must be asked for, not fallen into with a typo.
+    if !listen.ip().is_loopback() && !args.listen_any {
+        return Err(ConfigError::invalid(
+            "--listen",
+            listen,
+            "a loopback address (127.0.0.1:PORT, [::1]:PORT); add --listen-any to serve \
+             other machines too",
+        ));
+    }
+    let workers = match args.workers {
+        None => std::thread::available_parallelism()
+            .map_or(1, |n| u32::try_from(n.get()).unwrap_or(1))
+            .clamp(1, MAX_SERVE_WORKERS),
+        Some(w) if (1..=MAX_SERVE_WORKERS).contains(&w) => w,
+        Some(w) => {
+            let allowed = format!("1 to {MAX_SERVE_WORKERS}");
+            return Err(ConfigError::invalid("--workers", w, allowed));
+        }
+    };
+    Ok(ServeSpec { listen, workers })
 }
 
 /// A body given as a string, or `@FILE` to read it from a file (at most
@@ -463,6 +497,40 @@ mod tests {
             (spec.timeouts.first_byte, spec.timeouts.reply),
             (None, s(30))
         );
+    }
+
+    #[test]
+    fn serve_listens_on_loopback_unless_told_otherwise() {
+        let serve = |args: &[&str]| match resolve_args(&[&["serve"], args].concat()) {
+            Ok(Command::Serve(spec)) => Ok(spec),
+            Ok(other) => panic!("{other:?}"),
+            Err(e) => Err(e),
+        };
+        let spec = serve(&[]).unwrap();
+        assert_eq!(spec.listen.to_string(), "127.0.0.1:8080");
+        assert!(spec.workers >= 1);
+        let spec = serve(&["--listen", "[::1]:0", "-w", "3"]).unwrap();
+        assert_eq!(
+            (spec.listen.to_string().as_str(), spec.workers),
+            ("[::1]:0", 3)
+        );
+        let err = serve(&["--listen", "0.0.0.0:8080"]).unwrap_err();
+        assert!(
+            matches!(
+                err,
+                ConfigError::Invalid {
+                    flag: "--listen",
+                    ..
+                }
+            ),
+            "{err:?}"
+        );
+        assert!(err.to_string().contains("--listen-any"), "{err}");
+        assert_eq!(err.exit_code(), 2);
+        let spec = serve(&["--listen", "0.0.0.0:8080", "--listen-any"]).unwrap();
+        assert!(spec.listen.ip().is_unspecified());
+        assert_eq!(invalid_flag(&["serve", "-w", "0"]), "--workers");
+        assert!(serve(&["--listen", "nowhere"]).is_err());
     }
 
     #[test]

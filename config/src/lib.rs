@@ -36,7 +36,8 @@ pub use error::ConfigError;
 pub use httperf::Parsed as HttperfRun;
 pub use spec::{
     Arrival, Delay, IteratorKind, KeepAlive, Limit, LogFormat, LogSpec, OpenLoop, OutputSpec,
-    RampUp, ReplyLimits, RequestSpec, RunSpec, SessionTemplate, Target, Timeouts, TopSpec,
+    RampUp, ReplyLimits, RequestSpec, RunSpec, ServeSpec, SessionTemplate, Target, Timeouts,
+    TopSpec,
 };
 pub use spec::{
     HttpVersion, PrintParts, PrintSpec, Sequence, SessionRules, SocketOptions, TlsSpec,
@@ -54,8 +55,10 @@ pub enum Command {
     /// Start the demo target, then run load against it; the spec's target is filled in
     /// once the demo target is listening (`addr` is a placeholder until then).
     Demo(RunSpec),
-    /// Serve the demo target (internal).
-    DemoServer,
+    /// Run the built-in target until interrupted (`volley serve`).
+    Serve(ServeSpec),
+    /// One process of `volley serve` (internal; its listener is its stdin).
+    ServeWorker,
     /// Watch a running run.
     Top(TopSpec),
     /// `volley httperf ARGS…`: an httperf command line.
@@ -99,7 +102,8 @@ where
             Command::Httperf(Box::new(HttperfRun { spec, echo, notes }))
         }
         Some(Sub::Top(top)) => Command::Top(flags::top(top)?),
-        Some(Sub::DemoServer) => Command::DemoServer,
+        Some(Sub::Serve(args)) => Command::Serve(flags::serve(args)?),
+        Some(Sub::ServeWorker) => Command::ServeWorker,
     })
 }
 

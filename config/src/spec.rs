@@ -600,6 +600,15 @@ pub struct TopSpec {
     pub wait: Duration,
 }
 
+/// Options of `volley serve`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ServeSpec {
+    /// Where to listen (loopback unless `--listen-any` was given; port 0 = any free port).
+    pub listen: std::net::SocketAddr,
+    /// Server processes.
+    pub workers: u32,
+}
+
 impl RunSpec {
     /// Requests worker `w` must run under [`Limit::Requests`]: the total split exactly,
     /// the first `total % workers` workers taking one more.

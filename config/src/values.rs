@@ -564,3 +564,49 @@ impl FromStr for ResolveArg {
         })
     }
 }
+
+/// `--listen ADDR` of `volley serve`: `IP:PORT`, `[IPv6]:PORT`, `localhost:PORT`, or a bare
+/// `PORT` on 127.0.0.1.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ListenArg(pub std::net::SocketAddr);
+
+impl FromStr for ListenArg {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, String> {
+        let loopback = |port: u16| ListenArg(std::net::SocketAddr::from(([127, 0, 0, 1], port)));
+        if let Ok(port) = s.parse::<u16>() {
+            return Ok(loopback(port));
+        }
+        if let Some(port) = s.strip_prefix("localhost:")
+            && let Ok(port) = port.parse::<u16>()
+        {
+            return Ok(loopback(port));
+        }
+        s.parse().map(ListenArg).map_err(|_| {
+            format!(
+                "'{}' is not IP:PORT, [IPv6]:PORT, localhost:PORT or PORT \
+                 (e.g. 127.0.0.1:8080; port 0 picks a free port)",
+                crate::redact::shown(s)
+            )
+        })
+    }
+}
+
+#[cfg(test)]
+mod listen_tests {
+    use super::ListenArg;
+
+    #[test]
+    fn listen_addresses() {
+        let ok = |s: &str| s.parse::<ListenArg>().unwrap().0.to_string();
+        assert_eq!(ok("8080"), "127.0.0.1:8080");
+        assert_eq!(ok("localhost:0"), "127.0.0.1:0");
+        assert_eq!(ok("127.0.0.2:9"), "127.0.0.2:9");
+        assert_eq!(ok("[::1]:8080"), "[::1]:8080");
+        for bad in ["", "host:80", "127.0.0.1", "127.0.0.1:70000", "localhost:x"] {
+            let err = bad.parse::<ListenArg>().unwrap_err();
+            assert!(err.contains("IP:PORT"), "{bad}: {err}");
+        }
+    }
+}

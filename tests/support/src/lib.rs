@@ -279,6 +279,16 @@ impl Running {
         self.pid
     }
 
+    /// Standard output so far (the child may still be running).
+    pub fn stdout_so_far(&self) -> String {
+        self.stdout.text()
+    }
+
+    /// Standard error so far (the child may still be running).
+    pub fn stderr_so_far(&self) -> String {
+        self.stderr.text()
+    }
+
     /// Sends signal `sig` (e.g. `libc::SIGINT`) to the child only.
     ///
     /// # Panics
