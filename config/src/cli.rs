@@ -52,6 +52,9 @@ pub enum Sub {
     Run(RunArgs),
     /// Live per-worker view of a running run (read-only).
     Top(TopArgs),
+    /// Write a self-contained HTML report (inline SVG charts, no scripts, no network) of a
+    /// result file (`--out FILE`); several files are drawn over each other, one colour each.
+    Report(ReportArgs),
     /// An httperf command line, unchanged: httperf's options (any unique prefix), its
     /// report, volley's engine (`volley httperf --help` lists what is supported).
     #[command(disable_help_flag = true)]
@@ -152,6 +155,20 @@ pub struct RunArgs {
     /// Name of the scoreboard segment (volley-NAME in /dev/shm), for `volley top NAME`.
     #[arg(long, value_name = "NAME")]
     pub run_name: Option<String>,
+}
+
+/// `volley report RUN.json… [-o FILE]`.
+#[derive(Debug, Args)]
+pub struct ReportArgs {
+    /// Result files (JSON schema 2, written by `--out FILE` or `--json`); several are
+    /// overlaid.
+    #[arg(required = true, value_name = "RUN.json")]
+    pub files: Vec<PathBuf>,
+
+    /// The HTML file to write, or '-' for standard output [default: RUN.html beside the
+    /// first file; with several files, RUN-overlay.html].
+    #[arg(short = 'o', long, value_name = "FILE")]
+    pub output: Option<PathBuf>,
 }
 
 /// Open-loop schedule and pipelining: the same flags for `volley URL` and `volley run`.

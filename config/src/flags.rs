@@ -10,9 +10,9 @@ use std::time::Duration;
 
 use crate::builder::{self, FlagInputs, Source, SpecBuilder, TlsFlags, Watchdog};
 use crate::check::Check;
-use crate::cli::{LoadArgs, OpenLoopArgs, RunArgs, TlsArgs, TopArgs};
+use crate::cli::{LoadArgs, OpenLoopArgs, ReportArgs, RunArgs, TlsArgs, TopArgs};
 use crate::error::ConfigError;
-use crate::spec::{ReplyLimits, Target, TopSpec};
+use crate::spec::{ReplyLimits, ReportSpec, Target, TopSpec};
 use crate::values::{TimeoutArg, is_token};
 
 /// `volley URL`: the URL (required) and the load flags.
@@ -200,6 +200,31 @@ pub(crate) fn top(top: TopArgs) -> Result<TopSpec, ConfigError> {
         count: top.count,
         wait: top.wait.0,
     })
+}
+
+/// `volley report`'s files and where the page goes: `-o -` is standard output; without
+/// `-o`, beside the first file, named after it (`run.json` → `run.html`; with several files
+/// `run-overlay.html`, so an overlay never overwrites the first run's own report).
+pub(crate) fn report(args: ReportArgs) -> ReportSpec {
+    let output = match args.output {
+        Some(p) if p.as_os_str() == "-" => None,
+        Some(p) => Some(p),
+        None => {
+            let first = &args.files[0];
+            let stem = first.file_stem().unwrap_or(first.as_os_str());
+            let mut name = stem.to_os_string();
+            name.push(if args.files.len() > 1 {
+                "-overlay.html"
+            } else {
+                ".html"
+            });
+            Some(first.with_file_name(name))
+        }
+    };
+    ReportSpec {
+        inputs: args.files,
+        output,
+    }
 }
 
 /// A body given as a string, or `@FILE` to read it from a file (at most
@@ -477,5 +502,23 @@ mod tests {
             }) => {}
             other => panic!("{other:?}"),
         }
+    }
+
+    #[test]
+    fn report_writes_beside_the_first_file_unless_told() {
+        use std::path::PathBuf;
+        let spec = |args: &[&str]| match resolve_args(args).unwrap() {
+            Command::Report(r) => r,
+            other => panic!("{other:?}"),
+        };
+        let r = spec(&["report", "runs/a.json"]);
+        assert_eq!(r.inputs, [PathBuf::from("runs/a.json")]);
+        assert_eq!(r.output, Some(PathBuf::from("runs/a.html")));
+        let r = spec(&["report", "a.json", "b/b.json"]);
+        assert_eq!(r.output, Some(PathBuf::from("a-overlay.html")));
+        assert_eq!(spec(&["report", "a", "-o", "-"]).output, None);
+        let r = spec(&["report", "a.json", "--output", "x/r.html"]);
+        assert_eq!(r.output, Some(PathBuf::from("x/r.html")));
+        assert!(resolve_args(&["report"]).is_err(), "a file is required");
     }
 }

@@ -36,7 +36,8 @@ pub use error::ConfigError;
 pub use httperf::Parsed as HttperfRun;
 pub use spec::{
     Arrival, Delay, IteratorKind, KeepAlive, Limit, LogFormat, LogSpec, OpenLoop, OutputSpec,
-    RampUp, ReplyLimits, RequestSpec, RunSpec, SessionTemplate, Target, Timeouts, TopSpec,
+    RampUp, ReplyLimits, ReportSpec, RequestSpec, RunSpec, SessionTemplate, Target, Timeouts,
+    TopSpec,
 };
 pub use spec::{
     HttpVersion, PrintParts, PrintSpec, Sequence, SessionRules, SocketOptions, TlsSpec,
@@ -60,6 +61,8 @@ pub enum Command {
     Top(TopSpec),
     /// `volley httperf ARGS…`: an httperf command line.
     Httperf(Box<HttperfRun>),
+    /// `volley report RUN.json…`: an HTML report of result files.
+    Report(ReportSpec),
 }
 
 /// Parses a full argv (program name first) into a [`Command`].
@@ -99,6 +102,7 @@ where
             Command::Httperf(Box::new(HttperfRun { spec, echo, notes }))
         }
         Some(Sub::Top(top)) => Command::Top(flags::top(top)?),
+        Some(Sub::Report(args)) => Command::Report(flags::report(args)),
         Some(Sub::DemoServer) => Command::DemoServer,
     })
 }
