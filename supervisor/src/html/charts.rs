@@ -82,13 +82,18 @@ fn chart(
     }
     let mut legend: Vec<LegendEntry> = Vec::new();
     if overlay {
-        legend.extend(runs.iter().enumerate().map(|(r, run)| LegendEntry {
-            label: run.name.clone(),
-            style: Style {
-                colour: run_colour(r),
-                stroke: Stroke::Solid,
-            },
-        }));
+        legend.extend(
+            super::labels(runs)
+                .into_iter()
+                .enumerate()
+                .map(|(r, label)| LegendEntry {
+                    label,
+                    style: Style {
+                        colour: run_colour(r),
+                        stroke: Stroke::Solid,
+                    },
+                }),
+        );
     }
     if !overlay || metrics.len() > 1 {
         legend.extend(metrics.iter().enumerate().map(|(m, metric)| LegendEntry {

@@ -34,6 +34,26 @@ mod svg;
 pub use input::{Distribution, InputError, Interval, Run, load, parse};
 pub use page::render;
 
+/// How the legends and tables name each run: its file name, or the paths as given when
+/// two runs have the same file name (`a/run.json`, `b/run.json`).
+pub(crate) fn labels(runs: &[Run]) -> Vec<String> {
+    let name = |r: &Run| {
+        std::path::Path::new(&r.name)
+            .file_name()
+            .map_or_else(|| r.name.clone(), |n| n.to_string_lossy().into_owned())
+    };
+    let short: Vec<String> = runs.iter().map(name).collect();
+    let unique = short
+        .iter()
+        .enumerate()
+        .all(|(i, n)| !short[..i].contains(n));
+    if unique {
+        short
+    } else {
+        runs.iter().map(|r| r.name.clone()).collect()
+    }
+}
+
 /// `s` with `&`, `<`, `>`, `"` and `'` escaped, for text and attribute values in HTML and
 /// SVG alike.
 pub(crate) fn esc(s: &str) -> String {
@@ -49,4 +69,25 @@ pub(crate) fn esc(s: &str) -> String {
         }
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn runs_are_named_by_file_name_unless_two_share_one() {
+        let run = |name: &str| Run {
+            name: name.into(),
+            ..Run::default()
+        };
+        let runs = [run("x/a.json"), run("y/b.json")];
+        assert_eq!(labels(&runs), ["a.json", "b.json"]);
+        let runs = [run("x/run.json"), run("y/run.json")];
+        assert_eq!(labels(&runs), ["x/run.json", "y/run.json"]);
+        assert_eq!(
+            esc("<a href='x'>&\"</a>"),
+            "&lt;a href=&#39;x&#39;&gt;&amp;&quot;&lt;/a&gt;"
+        );
+    }
 }

@@ -43,13 +43,14 @@ pub fn render(runs: &[Run]) -> String {
         "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"/>\
          <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\"/>\
          <title>volley report: {}</title><style>{STYLE}</style></head><body>\n\
-         <h1>volley report</h1><p>{}</p>\n",
-        esc(&names.join(", ")),
+         <h1>volley report</h1><p>{}: {}.</p>\n",
+        esc(&super::labels(runs).join(", ")),
         if runs.len() > 1 {
-            format!("{} runs overlaid, one colour each.", runs.len())
+            format!("{} runs overlaid, one colour each", runs.len())
         } else {
-            format!("Result file {}.", esc(&names.join("")))
-        }
+            "Result file".into()
+        },
+        esc(&names.join(", ")),
     );
     section(&mut s, "Run", &parameters(runs));
     section(&mut s, "Verdict and checks", &checks(runs));
@@ -111,14 +112,12 @@ fn td_num(text: &str) -> String {
 
 /// A run's name as a column or row head: with its colour in an overlay.
 fn run_head(runs: &[Run], r: usize) -> String {
+    let label = esc(&super::labels(runs)[r]);
     if runs.len() > 1 {
-        format!(
-            r#"<span class="swatch" style="background: {}"></span>{}"#,
-            run_colour(r),
-            esc(&runs[r].name)
-        )
+        let colour = run_colour(r);
+        format!(r#"<span class="swatch" style="background: {colour}"></span>{label}"#)
     } else {
-        esc(&runs[r].name)
+        label
     }
 }
 
