@@ -30,8 +30,10 @@ mod pipeline;
 // The report's first screen and exit codes: summary, warnings, exact status codes, the
 // 1 s reply rate, --check, README's sample shape.
 mod report;
-// Result files (--out, schema 2), `volley merge`, `volley compare`, `volley report`.
+// Result files (--out, schema 2), `volley merge`, `volley compare`.
 mod results;
+// `volley report`: the HTML page, read as XML and screenshot in headless Chromium.
+mod html;
 
 /// Path of the binary under test.
 pub fn volley() -> volley_testsupport::Volley {
