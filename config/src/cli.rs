@@ -25,7 +25,7 @@ use crate::values::{
                         130 wins over 3, and 3 over 4."
 )]
 pub struct Cli {
-    /// Subcommand (demo, top); without one, run load against URL.
+    /// Subcommand (demo, run, top, httperf, report); without one, run load against URL.
     #[command(subcommand)]
     pub command: Option<Sub>,
 
@@ -52,8 +52,10 @@ pub enum Sub {
     Run(RunArgs),
     /// Live per-worker view of a running run (read-only).
     Top(TopArgs),
-    /// Write a self-contained HTML report (inline SVG charts, no scripts, no network) of a
-    /// result file (`--out FILE`); several files are drawn over each other, one colour each.
+    /// Draw result files (`--out FILE`) as one self-contained HTML page.
+    ///
+    /// The page has its styles inline and its charts as inline SVG: no script, nothing
+    /// loaded from the network. Several files are drawn over each other, a colour each.
     Report(ReportArgs),
     /// An httperf command line, unchanged: httperf's options (any unique prefix), its
     /// report, volley's engine (`volley httperf --help` lists what is supported).

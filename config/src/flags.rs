@@ -205,7 +205,11 @@ pub(crate) fn top(top: TopArgs) -> Result<TopSpec, ConfigError> {
 /// `volley report`'s files and where the page goes: `-o -` is standard output; without
 /// `-o`, beside the first file, named after it (`run.json` → `run.html`; with several files
 /// `run-overlay.html`, so an overlay never overwrites the first run's own report).
-pub(crate) fn report(args: ReportArgs) -> ReportSpec {
+///
+/// # Errors
+///
+/// [`ConfigError::Invalid`] when the page would overwrite one of the files it reads.
+pub(crate) fn report(args: ReportArgs) -> Result<ReportSpec, ConfigError> {
     let output = match args.output {
         Some(p) if p.as_os_str() == "-" => None,
         Some(p) => Some(p),
@@ -221,10 +225,14 @@ pub(crate) fn report(args: ReportArgs) -> ReportSpec {
             Some(first.with_file_name(name))
         }
     };
-    ReportSpec {
+    if let Some(out) = output.as_ref().filter(|o| args.files.contains(o)) {
+        let allowed = "a file other than the result files it reads";
+        return Err(ConfigError::invalid("--output", out.display(), allowed));
+    }
+    Ok(ReportSpec {
         inputs: args.files,
         output,
-    }
+    })
 }
 
 /// A body given as a string, or `@FILE` to read it from a file (at most
@@ -520,5 +528,13 @@ mod tests {
         let r = spec(&["report", "a.json", "--output", "x/r.html"]);
         assert_eq!(r.output, Some(PathBuf::from("x/r.html")));
         assert!(resolve_args(&["report"]).is_err(), "a file is required");
+        match resolve_args(&["report", "a.json", "-o", "a.json"]) {
+            Err(ConfigError::Invalid {
+                flag: "--output", ..
+            }) => {}
+            other => panic!("{other:?}"),
+        }
+        // The default never overwrites an input either (a result file named .html).
+        assert!(resolve_args(&["report", "r.html"]).is_err());
     }
 }

@@ -102,7 +102,7 @@ where
             Command::Httperf(Box::new(HttperfRun { spec, echo, notes }))
         }
         Some(Sub::Top(top)) => Command::Top(flags::top(top)?),
-        Some(Sub::Report(args)) => Command::Report(flags::report(args)),
+        Some(Sub::Report(args)) => Command::Report(flags::report(args)?),
         Some(Sub::DemoServer) => Command::DemoServer,
     })
 }
