@@ -52,6 +52,7 @@ use std::process::ExitCode;
 
 pub use volley_config as config;
 pub use volley_config::{Command, RequestSpec, RunSpec};
+pub use volley_supervisor::html;
 pub use volley_supervisor::monitor::top;
 pub use volley_supervisor::report::Verdict;
 pub use volley_supervisor::{Report, SupervisorError, run};
@@ -96,10 +97,11 @@ pub fn main_with<H: Hooks>(mut hooks: H) -> ExitCode {
             eprintln!("volley: {e:#}");
             // A bad --cacert/--cert/--key is bad input, like a bad flag; so is a -c this
             // machine's descriptor limit cannot hold.
+            // So is a result file `volley report` cannot read or draw.
             let bad_input = matches!(
                 e.downcast_ref::<SupervisorError>(),
                 Some(SupervisorError::Tls(_) | SupervisorError::TooFewDescriptors { .. })
-            );
+            ) || e.downcast_ref::<html::InputError>().is_some();
             ExitCode::from(if bad_input { 2 } else { 1 })
         }
     }
@@ -163,7 +165,37 @@ fn run_command<H: Hooks>(command: Command, hooks: &mut H) -> anyhow::Result<u8> 
             top(&spec)?;
             Ok(0)
         }
+        Command::Report(spec) => report(&spec),
     }
+}
+
+/// `volley report`: reads every result file first (a bad one writes nothing), then writes
+/// the page and says where.
+fn report(spec: &config::ReportSpec) -> anyhow::Result<u8> {
+    let runs = spec
+        .inputs
+        .iter()
+        .map(|p| html::load(p))
+        .collect::<Result<Vec<_>, _>>()?;
+    let page = html::render(&runs);
+    match &spec.output {
+        None => {
+            let mut stdout = std::io::stdout().lock();
+            match stdout
+                .write_all(page.as_bytes())
+                .and_then(|()| stdout.flush())
+            {
+                Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => return Err(e.into()),
+                _ => {}
+            }
+        }
+        Some(path) => {
+            std::fs::write(path, page)
+                .map_err(|e| anyhow::anyhow!("cannot write the report {}: {e}", path.display()))?;
+            eprintln!("volley report: wrote {}", path.display());
+        }
+    }
+    Ok(0)
 }
 
 /// Prints the report; a closed stdout (`volley … | head -1`) is not an error.

@@ -3,7 +3,8 @@
 //! Exit codes (also in `--help`):
 //! - 0: the run completed (request errors are results, not failures);
 //! - 1: the run could not be done (scoreboard, fork, workers not ready, demo target);
-//! - 2: bad usage (the message names the flag or the run-file line);
+//! - 2: bad usage (the message names the flag or the run-file line), or a result file
+//!   `volley report` cannot read or draw (the message names the file);
 //! - 3: the run completed but is invalid (a worker died, or the generator ran short);
 //! - 4: a `--check` failed; without `--check`, no request got a reply;
 //! - 130: interrupted by SIGINT/SIGTERM (the report is still printed).

@@ -30,13 +30,15 @@ mod pipeline;
 // The report's first screen and exit codes: summary, warnings, exact status codes, the
 // 1 s reply rate, --check, README's sample shape.
 mod report;
-// Result files (--out, schema 2), `volley merge`, `volley compare`, `volley report`.
+// Result files (--out, schema 2), `volley merge`, `volley compare`.
 mod results;
 // deploy/: the Kubernetes manifests' command lines parse.
 mod deploy;
 // `volley serve`, the built-in target: its routes on the wire, every example and README
 // command against it, its processes' end.
 mod serve;
+// `volley report`: the HTML page, read as XML and screenshot in headless Chromium.
+mod html;
 
 /// Path of the binary under test.
 pub fn volley() -> volley_testsupport::Volley {

@@ -26,7 +26,7 @@ use crate::values::{
                         130 wins over 3, and 3 over 4."
 )]
 pub struct Cli {
-    /// Subcommand (demo, run, serve, top, httperf); without one, run load against URL.
+    /// Subcommand (demo, run, serve, top, httperf, report); without one, run load against URL.
     #[command(subcommand)]
     pub command: Option<Sub>,
 
@@ -53,6 +53,11 @@ pub enum Sub {
     Run(RunArgs),
     /// Live per-worker view of a running run (read-only).
     Top(TopArgs),
+    /// Draw result files (`--out FILE`) as one self-contained HTML page.
+    ///
+    /// The page has its styles inline and its charts as inline SVG: no script, nothing
+    /// loaded from the network. Several files are drawn over each other, a colour each.
+    Report(ReportArgs),
     /// An httperf command line, unchanged: httperf's options (any unique prefix), its
     /// report, volley's engine (`volley httperf --help` lists what is supported).
     #[command(disable_help_flag = true)]
@@ -195,6 +200,20 @@ pub struct RunArgs {
     /// Name of the scoreboard segment (volley-NAME in /dev/shm), for `volley top NAME`.
     #[arg(long, value_name = "NAME")]
     pub run_name: Option<String>,
+}
+
+/// `volley report RUN.json… [-o FILE]`.
+#[derive(Debug, Args)]
+pub struct ReportArgs {
+    /// Result files (JSON schema 2, written by `--out FILE` or `--json`); several are
+    /// overlaid.
+    #[arg(required = true, value_name = "RUN.json")]
+    pub files: Vec<PathBuf>,
+
+    /// The HTML file to write, or '-' for standard output [default: RUN.html beside the
+    /// first file; with several files, RUN-overlay.html].
+    #[arg(short = 'o', long, value_name = "FILE")]
+    pub output: Option<PathBuf>,
 }
 
 /// Open-loop schedule and pipelining: the same flags for `volley URL` and `volley run`.

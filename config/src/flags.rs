@@ -10,9 +10,9 @@ use std::time::Duration;
 
 use crate::builder::{self, FlagInputs, Source, SpecBuilder, TlsFlags, Watchdog};
 use crate::check::Check;
-use crate::cli::{LoadArgs, OpenLoopArgs, RunArgs, ServeArgs, TlsArgs, TopArgs};
+use crate::cli::{LoadArgs, OpenLoopArgs, ReportArgs, RunArgs, ServeArgs, TlsArgs, TopArgs};
 use crate::error::ConfigError;
-use crate::spec::{ReplyLimits, ServeSpec, Target, TopSpec};
+use crate::spec::{ReplyLimits, ReportSpec, ServeSpec, Target, TopSpec};
 use crate::values::{TimeoutArg, is_token};
 
 /// `volley URL`: the URL (required) and the load flags.
@@ -234,6 +234,39 @@ pub(crate) fn serve(args: ServeArgs) -> Result<ServeSpec, ConfigError> {
         }
     };
     Ok(ServeSpec { listen, workers })
+}
+
+/// `volley report`'s files and where the page goes: `-o -` is standard output; without
+/// `-o`, beside the first file, named after it (`run.json` → `run.html`; with several files
+/// `run-overlay.html`, so an overlay never overwrites the first run's own report).
+///
+/// # Errors
+///
+/// [`ConfigError::Invalid`] when the page would overwrite one of the files it reads.
+pub(crate) fn report(args: ReportArgs) -> Result<ReportSpec, ConfigError> {
+    let output = match args.output {
+        Some(p) if p.as_os_str() == "-" => None,
+        Some(p) => Some(p),
+        None => {
+            let first = &args.files[0];
+            let stem = first.file_stem().unwrap_or(first.as_os_str());
+            let mut name = stem.to_os_string();
+            name.push(if args.files.len() > 1 {
+                "-overlay.html"
+            } else {
+                ".html"
+            });
+            Some(first.with_file_name(name))
+        }
+    };
+    if let Some(out) = output.as_ref().filter(|o| args.files.contains(o)) {
+        let allowed = "a file other than the result files it reads";
+        return Err(ConfigError::invalid("--output", out.display(), allowed));
+    }
+    Ok(ReportSpec {
+        inputs: args.files,
+        output,
+    })
 }
 
 /// A body given as a string, or `@FILE` to read it from a file (at most
@@ -545,5 +578,31 @@ mod tests {
             }) => {}
             other => panic!("{other:?}"),
         }
+    }
+
+    #[test]
+    fn report_writes_beside_the_first_file_unless_told() {
+        use std::path::PathBuf;
+        let spec = |args: &[&str]| match resolve_args(args).unwrap() {
+            Command::Report(r) => r,
+            other => panic!("{other:?}"),
+        };
+        let r = spec(&["report", "runs/a.json"]);
+        assert_eq!(r.inputs, [PathBuf::from("runs/a.json")]);
+        assert_eq!(r.output, Some(PathBuf::from("runs/a.html")));
+        let r = spec(&["report", "a.json", "b/b.json"]);
+        assert_eq!(r.output, Some(PathBuf::from("a-overlay.html")));
+        assert_eq!(spec(&["report", "a", "-o", "-"]).output, None);
+        let r = spec(&["report", "a.json", "--output", "x/r.html"]);
+        assert_eq!(r.output, Some(PathBuf::from("x/r.html")));
+        assert!(resolve_args(&["report"]).is_err(), "a file is required");
+        match resolve_args(&["report", "a.json", "-o", "a.json"]) {
+            Err(ConfigError::Invalid {
+                flag: "--output", ..
+            }) => {}
+            other => panic!("{other:?}"),
+        }
+        // The default never overwrites an input either (a result file named .html).
+        assert!(resolve_args(&["report", "r.html"]).is_err());
     }
 }

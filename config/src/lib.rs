@@ -36,8 +36,8 @@ pub use error::ConfigError;
 pub use httperf::Parsed as HttperfRun;
 pub use spec::{
     Arrival, Delay, IteratorKind, KeepAlive, Limit, LogFormat, LogSpec, OpenLoop, OutputSpec,
-    RampUp, ReplyLimits, RequestSpec, RunSpec, ServeSpec, SessionTemplate, Target, Timeouts,
-    TopSpec,
+    RampUp, ReplyLimits, ReportSpec, RequestSpec, RunSpec, ServeSpec, SessionTemplate, Target,
+    Timeouts, TopSpec,
 };
 pub use spec::{
     HttpVersion, PrintParts, PrintSpec, Sequence, SessionRules, SocketOptions, TlsSpec,
@@ -63,6 +63,8 @@ pub enum Command {
     Top(TopSpec),
     /// `volley httperf ARGS…`: an httperf command line.
     Httperf(Box<HttperfRun>),
+    /// `volley report RUN.json…`: an HTML report of result files.
+    Report(ReportSpec),
 }
 
 /// Parses a full argv (program name first) into a [`Command`].
@@ -104,6 +106,7 @@ where
         Some(Sub::Top(top)) => Command::Top(flags::top(top)?),
         Some(Sub::Serve(args)) => Command::Serve(flags::serve(args)?),
         Some(Sub::ServeWorker) => Command::ServeWorker,
+        Some(Sub::Report(args)) => Command::Report(flags::report(args)?),
     })
 }
 

@@ -609,6 +609,15 @@ pub struct ServeSpec {
     pub workers: u32,
 }
 
+/// What `volley report` draws and where it writes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ReportSpec {
+    /// Result files (JSON schema 2), in the order given: one run, or several overlaid.
+    pub inputs: Vec<std::path::PathBuf>,
+    /// The HTML file to write; `None` = standard output (`-o -`).
+    pub output: Option<std::path::PathBuf>,
+}
+
 impl RunSpec {
     /// Requests worker `w` must run under [`Limit::Requests`]: the total split exactly,
     /// the first `total % workers` workers taking one more.

@@ -7,13 +7,15 @@
 //! progress line when stderr is a terminal ([`monitor`]), and reaps every child, noting how
 //! it ended. It then merges the reports into a [`Report`] ([`merge`]) whose renderers are
 //! in [`report`]. The scoreboard is unlinked on every path out of [`run`], a crashed or
-//! killed worker included. [`monitor::top`] is `volley top`.
+//! killed worker included. [`monitor::top`] is `volley top`; [`html`] is `volley report`,
+//! a result file drawn as a self-contained HTML page.
 //!
 //! The supervisor never parses HTTP; that is the worker's job.
 
 #![deny(missing_docs)]
 
 pub mod error;
+pub mod html;
 pub mod logjoin;
 pub mod merge;
 pub mod monitor;
