@@ -119,7 +119,7 @@ pub fn run_with<H: Hooks>(spec: &RunSpec, hooks: &mut H) -> Result<Report, Super
         report.workload = Some(report::Workload {
             file: spec.run_file.as_ref().map(|f| f.display().to_string()),
             entries: spec.requests.len(),
-            iterator: spec.iterator.name(),
+            iterator: spec.iterator.name().to_string(),
             rounds: spec.rounds,
         });
     }
