@@ -13,6 +13,7 @@
 
 #![deny(missing_docs)]
 
+pub mod compare;
 pub mod error;
 pub mod logjoin;
 pub mod merge;

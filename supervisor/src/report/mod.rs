@@ -3,6 +3,8 @@
 
 /// Checks evaluated against the report, and the run's verdict.
 pub mod checks;
+/// `volley merge`: several results of one workload as one report.
+pub mod combine;
 /// The `--json` renderer.
 pub mod json;
 /// Reading a result file back into a [`Report`].

@@ -498,7 +498,7 @@ fn opt<T>(
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use crate::report::{json, text};
 
