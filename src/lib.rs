@@ -4,8 +4,9 @@
 //! The command line is parsed by [`config`] into one validated [`RunSpec`]; [`run`] hands it
 //! to the supervisor, which forks the workers, releases them together, watches them and
 //! merges their results into a [`Report`]; [`render`] turns the report into httperf-style
-//! text or JSON. The crates behind the facade are `volley-config`, `volley-scoreboard`,
-//! `volley-worker` and `volley-supervisor`.
+//! text or JSON. [`results`] reads result files back (`--out`) for `volley merge` and
+//! `volley compare`. The crates behind the facade are `volley-config`,
+//! `volley-scoreboard`, `volley-worker` and `volley-supervisor`.
 //!
 //! # Hooks (HTTP::LoadGen's API)
 //!
@@ -42,6 +43,7 @@
 #![forbid(unsafe_code)]
 
 pub mod demo;
+pub mod results;
 
 use std::io::Write;
 use std::process::ExitCode;
@@ -91,11 +93,12 @@ pub fn main_with<H: Hooks>(mut hooks: H) -> ExitCode {
         Err(e) => {
             eprintln!("volley: {e:#}");
             // A bad --cacert/--cert/--key is bad input, like a bad flag; so is a -c this
-            // machine's descriptor limit cannot hold.
+            // machine's descriptor limit cannot hold, and a result file that cannot be
+            // merged or compared.
             let bad_input = matches!(
                 e.downcast_ref::<SupervisorError>(),
                 Some(SupervisorError::Tls(_) | SupervisorError::TooFewDescriptors { .. })
-            );
+            ) || e.downcast_ref::<results::BadInput>().is_some();
             ExitCode::from(if bad_input { 2 } else { 1 })
         }
     }
@@ -154,6 +157,8 @@ fn run_command<H: Hooks>(command: Command, hooks: &mut H) -> anyhow::Result<u8> 
             top(&spec)?;
             Ok(0)
         }
+        Command::Merge(spec) => results::merge(&spec),
+        Command::Compare(spec) => results::compare(&spec),
     }
 }
 

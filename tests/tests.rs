@@ -32,6 +32,9 @@ mod pipeline;
 mod report;
 // Result files (--out, schema 2), `volley merge`, `volley compare`, `volley report`.
 mod results;
+// `volley merge` and `volley compare` on real runs' result files: sums, histogram unions,
+// noise verdicts, refusals.
+mod merge;
 
 /// Path of the binary under test.
 pub fn volley() -> volley_testsupport::Volley {

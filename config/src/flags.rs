@@ -1,5 +1,6 @@
 //! The command line → builder inputs: what each flag of `volley URL`, `volley demo` and
-//! `volley run FILE` sets, and `volley top`'s options.
+//! `volley run FILE` sets, and the options of `volley top`, `volley merge` and
+//! `volley compare`.
 //!
 //! Values arrive typed (clap ran the parsers of [`crate::values`]). What is checked here is
 //! what makes the URL list's one entry (the URL, `--method`, `--body`); every other rule is
@@ -10,8 +11,9 @@ use std::time::Duration;
 
 use crate::builder::{self, FlagInputs, Source, SpecBuilder, TlsFlags, Watchdog};
 use crate::check::Check;
-use crate::cli::{LoadArgs, OpenLoopArgs, RunArgs, TlsArgs, TopArgs};
+use crate::cli::{CompareArgs, LoadArgs, MergeArgs, OpenLoopArgs, RunArgs, TlsArgs, TopArgs};
 use crate::error::ConfigError;
+use crate::results::{CompareSpec, MergeSpec};
 use crate::spec::{ReplyLimits, Target, TopSpec};
 use crate::values::{TimeoutArg, is_token};
 
@@ -200,6 +202,25 @@ pub(crate) fn top(top: TopArgs) -> Result<TopSpec, ConfigError> {
         count: top.count,
         wait: top.wait.0,
     })
+}
+
+/// `volley merge`: the files as given (they are read, and refused, by the command).
+pub(crate) fn merge(m: MergeArgs) -> MergeSpec {
+    MergeSpec {
+        files: m.files,
+        out: m.out,
+        json: m.json,
+    }
+}
+
+/// `volley compare`: the two files and the gate.
+pub(crate) fn compare(c: CompareArgs) -> CompareSpec {
+    CompareSpec {
+        base: c.base,
+        new: c.new,
+        fail_if_worse: c.fail_if_worse.map(|p| p.0),
+        json: c.json,
+    }
 }
 
 /// A body given as a string, or `@FILE` to read it from a file (at most

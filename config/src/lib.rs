@@ -13,7 +13,9 @@
 //! `FILE:LINE:COLUMN`), the value given and what is allowed; the binary exits with code 2
 //! for it. `files` reads the files a run names (bodies, run files, httperf logs) under a
 //! cap; `redact` is how a value appears in a message (a URL's password masked, control
-//! bytes escaped). Nothing outside this crate imports clap.
+//! bytes escaped). `volley merge` and `volley compare` take files, not load: their
+//! [`MergeSpec`] and [`CompareSpec`] (module [`results`]) are filled as given, and the files
+//! are read by the command. Nothing outside this crate imports clap.
 
 #![deny(missing_docs)]
 #![forbid(unsafe_code)]
@@ -26,6 +28,7 @@ mod files;
 mod flags;
 mod httperf;
 mod redact;
+pub mod results;
 mod runfile;
 pub mod spec;
 mod target;
@@ -34,6 +37,7 @@ mod values;
 pub use check::Check;
 pub use error::ConfigError;
 pub use httperf::Parsed as HttperfRun;
+pub use results::{CompareSpec, MergeSpec};
 pub use spec::{
     Arrival, Delay, IteratorKind, KeepAlive, Limit, LogFormat, LogSpec, OpenLoop, OutputSpec,
     RampUp, ReplyLimits, RequestSpec, RunSpec, SessionTemplate, Target, Timeouts, TopSpec,
@@ -60,6 +64,10 @@ pub enum Command {
     Top(TopSpec),
     /// `volley httperf ARGS…`: an httperf command line.
     Httperf(Box<HttperfRun>),
+    /// `volley merge FILE…`: merge result files of one workload.
+    Merge(MergeSpec),
+    /// `volley compare BASE NEW`: compare two result files.
+    Compare(CompareSpec),
 }
 
 /// Parses a full argv (program name first) into a [`Command`].
@@ -99,6 +107,8 @@ where
             Command::Httperf(Box::new(HttperfRun { spec, echo, notes }))
         }
         Some(Sub::Top(top)) => Command::Top(flags::top(top)?),
+        Some(Sub::Merge(m)) => Command::Merge(flags::merge(m)),
+        Some(Sub::Compare(c)) => Command::Compare(flags::compare(c)),
         Some(Sub::DemoServer) => Command::DemoServer,
     })
 }

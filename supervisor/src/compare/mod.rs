@@ -381,8 +381,26 @@ mod tests {
         let c = Comparison::new(&fast, &slow);
         assert!(!c.noise_judged());
         assert_eq!(row(&c, "p99").noise, Noise::TooFew { base: 4, new: 4 });
-        // The threshold alone decides then.
+        // The threshold alone decides then, and the report says so.
         assert_eq!(c.failed(5.0).len(), 1);
+        let side = |report| render::Side {
+            file: "x.json",
+            report,
+        };
+        let out = render::text(&c, side(&fast), side(&slow), Some(5.0));
+        let p99 = out.lines().find(|l| l.starts_with("p99 [ms]")).unwrap();
+        assert!(
+            p99.ends_with("worse, too few intervals to judge noise"),
+            "{p99}"
+        );
+        assert!(
+            out.ends_with(
+                "FAILED: NEW is worse than BASE by more than 5%: p99 +400.0% (too few \
+                 intervals to judge noise: BASE 4, NEW 4 full intervals, 5 needed (a longer \
+                 run or a shorter --interval gives more); the threshold alone decided)\n"
+            ),
+            "{out}"
+        );
     }
 
     #[test]

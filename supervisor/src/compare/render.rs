@@ -170,46 +170,51 @@ fn verdict(c: &Comparison, fail_pct: Option<f64>) -> String {
     let ((b, _), (n, _)) = c.intervals;
     let too_few = (!c.noise_judged()).then(|| {
         format!(
-            "too few intervals to judge noise (BASE {b}, NEW {n} full intervals; {MIN_INTERVALS} \
-             needed: a longer run or a shorter --interval gives more)"
+            "too few intervals to judge noise: BASE {b}, NEW {n} full intervals, \
+             {MIN_INTERVALS} needed (a longer run or a shorter --interval gives more)"
         )
     });
-    let Some(limit) = fail_pct else {
-        let names = |d: Direction| -> Vec<&str> {
-            c.rows
-                .iter()
-                .filter(|r| r.direction() == d && r.noise.beyond() == Some(true))
-                .map(|r| r.name)
-                .collect()
-        };
-        return match too_few {
-            Some(t) => format!("Noise: {t}"),
-            None => match (names(Direction::Worse), names(Direction::Better)) {
+    match (fail_pct, too_few) {
+        (Some(limit), too_few) => gate(c, limit, too_few),
+        (None, Some(t)) => format!("Noise: {t}"),
+        (None, None) => {
+            let names = |d: Direction| -> Vec<&str> {
+                c.rows
+                    .iter()
+                    .filter(|r| r.direction() == d && r.noise.beyond() == Some(true))
+                    .map(|r| r.name)
+                    .collect()
+            };
+            match (names(Direction::Worse), names(Direction::Better)) {
                 (w, b) if w.is_empty() && b.is_empty() => "No change beyond noise".into(),
                 (w, b) => format!(
                     "Beyond noise: worse {}; better {}",
                     or_none(&w),
                     or_none(&b)
                 ),
-            },
-        };
-    };
+            }
+        }
+    }
+}
+
+/// The `--fail-if-worse` verdict; without a noise verdict (`too_few`), the threshold
+/// alone decides, and the line says so.
+fn gate(c: &Comparison, limit: f64, too_few: Option<String>) -> String {
     let failed = c.failed(limit);
-    let gated = GATED.join(", ");
-    let note = too_few.map_or(String::new(), |t| {
-        format!(" ({t}: the threshold alone decides)")
-    });
+    let (beyond, note) = match too_few {
+        Some(t) => ("", format!(" ({t}; the threshold alone decided)")),
+        None => (" beyond noise and", String::new()),
+    };
     if failed.is_empty() {
-        format!(
-            "OK: no gated figure ({gated}) is worse beyond noise and by more than {limit}%{note}"
-        )
+        let gated = GATED.join(", ");
+        format!("OK: no gated figure ({gated}) is worse{beyond} by more than {limit}%{note}")
     } else {
         let list: Vec<String> = failed
             .iter()
             .map(|r| format!("{} {}", r.name, pct(r.change_pct())))
             .collect();
         format!(
-            "FAILED: NEW is worse than BASE beyond noise and by more than {limit}%: {}{note}",
+            "FAILED: NEW is worse than BASE{beyond} by more than {limit}%: {}{note}",
             list.join(", ")
         )
     }

@@ -50,6 +50,38 @@ impl Report {
     }
 }
 
+/// Largest result file read: far above any real one (an hour at 1 s intervals is a few
+/// MB), and a stop for `/dev/zero`.
+pub const MAX_FILE_BYTES: u64 = 1 << 30;
+
+/// Reads the result file at `path`.
+///
+/// # Errors
+///
+/// A message naming the file: it cannot be read, is over [`MAX_FILE_BYTES`], is not JSON
+/// (with the line and column), or is not a schema-2 result file ([`Report::from_json`]).
+pub fn read_file(path: &std::path::Path) -> Result<Report, String> {
+    use std::io::Read as _;
+    let name = path.display();
+    let mut bytes = Vec::new();
+    std::fs::File::open(path)
+        .and_then(|f| f.take(MAX_FILE_BYTES + 1).read_to_end(&mut bytes))
+        .map_err(|e| format!("cannot read {name}: {e}"))?;
+    if bytes.len() as u64 > MAX_FILE_BYTES {
+        return Err(format!(
+            "{name} is over {} MiB: not a result file",
+            MAX_FILE_BYTES >> 20
+        ));
+    }
+    let v: Value = serde_json::from_slice(&bytes).map_err(|e| {
+        // serde_json's message ends with "at line L column C": said first instead.
+        let msg = e.to_string();
+        let msg = msg.split(" at line ").next().unwrap_or(&msg).to_string();
+        format!("{name}:{}:{}: not valid JSON: {msg}", e.line(), e.column())
+    })?;
+    Report::from_json(&v).map_err(|e| format!("{name}: {e}"))
+}
+
 /// Refuses anything but schema 2, saying what to do.
 fn check_schema(v: &Value) -> Result<(), String> {
     if !v.is_object() {
@@ -783,6 +815,36 @@ pub(crate) mod tests {
             err.starts_with("time_series.intervals[1]: unknown error class"),
             "{err}"
         );
+    }
+
+    #[test]
+    fn files_that_are_not_results_name_the_file_and_place() {
+        let dir = std::env::temp_dir().join(format!("volley-read-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let bad = dir.join("bad.json");
+        std::fs::write(&bad, "{\n  \"schema\": 2,\n  \"url\": oops\n}\n").unwrap();
+        let err = read_file(&bad).unwrap_err();
+        assert_eq!(
+            err,
+            format!("{}:3:10: not valid JSON: expected value", bad.display())
+        );
+        let missing = dir.join("missing.json");
+        let err = read_file(&missing).unwrap_err();
+        assert!(
+            err.starts_with(&format!("cannot read {}: ", missing.display())),
+            "{err}"
+        );
+        let old = dir.join("old.json");
+        std::fs::write(&old, r#"{"schema": 1}"#).unwrap();
+        let err = read_file(&old).unwrap_err();
+        assert!(
+            err.starts_with(&format!("{}: schema 1", old.display())),
+            "{err}"
+        );
+        let good = dir.join("good.json");
+        std::fs::write(&good, json::render(&rich_report())).unwrap();
+        assert_eq!(read_file(&good).unwrap().workload_id, "0123456789abcdef");
+        let _ = std::fs::remove_dir_all(&dir);
     }
 
     #[test]
