@@ -53,13 +53,15 @@ pub enum Direction {
     Same,
 }
 
-/// Whether a change is beyond noise.
+/// What the per-interval samples say of a change.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub enum Noise {
-    /// Judged: the Mann–Whitney p-value of the per-interval samples.
+    /// Judged: the Mann–Whitney test of the per-interval samples.
     Judged {
         /// Two-sided p-value.
         p: f64,
+        /// Which way NEW's samples lie from BASE's.
+        new_vs_base: std::cmp::Ordering,
     },
     /// Not judged: a side has fewer than [`MIN_INTERVALS`] samples.
     TooFew {
@@ -68,16 +70,6 @@ pub enum Noise {
         /// Samples of NEW.
         new: usize,
     },
-}
-
-impl Noise {
-    /// `Some(true)` beyond noise, `Some(false)` within it, `None` not judged.
-    pub fn beyond(self) -> Option<bool> {
-        match self {
-            Noise::Judged { p } => Some(p < ALPHA),
-            Noise::TooFew { .. } => None,
-        }
-    }
 }
 
 /// One row of the comparison.
@@ -120,11 +112,28 @@ impl Row {
         }
     }
 
+    /// `Some(true)` when the change is beyond noise: the per-interval samples differ
+    /// (p < [`ALPHA`]) the same way as the whole runs' values (a run whose p99 fell while
+    /// most of its intervals' p99 rose has not shown a fall); `Some(false)` within noise,
+    /// `None` not judged.
+    pub fn beyond_noise(&self) -> Option<bool> {
+        use std::cmp::Ordering;
+        let Noise::Judged { p, new_vs_base } = self.noise else {
+            return None;
+        };
+        let whole = match self.change() {
+            Some(c) if c > 0.0 => Ordering::Greater,
+            Some(c) if c < 0.0 => Ordering::Less,
+            _ => return Some(false),
+        };
+        Some(p < ALPHA && new_vs_base == whole)
+    }
+
     /// Worse beyond noise (or noise not judged) and by more than `pct` percent of BASE
     /// (any worsening of a BASE of 0).
     pub fn worse_beyond(&self, pct: f64) -> bool {
         let far = self.change_pct().is_none_or(|c| c.abs() > pct);
-        self.direction() == Direction::Worse && self.noise.beyond() != Some(false) && far
+        self.direction() == Direction::Worse && self.beyond_noise() != Some(false) && far
     }
 }
 
@@ -214,8 +223,11 @@ fn judge(a: &[f64], b: &[f64]) -> Noise {
             new: b.len(),
         };
     }
-    match noise::mann_whitney(a, b) {
-        Some(p) => Noise::Judged { p },
+    match noise::test(a, b) {
+        Some(o) => Noise::Judged {
+            p: o.p,
+            new_vs_base: o.b_vs_a,
+        },
         None => Noise::TooFew {
             base: a.len(),
             new: b.len(),
@@ -348,7 +360,7 @@ mod tests {
         for row in &c.rows {
             assert_eq!(row.direction(), Direction::Same, "{row:?}");
             assert_eq!(row.change(), Some(0.0), "{row:?}");
-            assert_eq!(row.noise.beyond(), Some(false), "{row:?}");
+            assert_eq!(row.beyond_noise(), Some(false), "{row:?}");
         }
         assert!(c.failed(0.0).is_empty());
     }
@@ -359,7 +371,7 @@ mod tests {
         let c = Comparison::new(&fast, &slow);
         let p99 = row(&c, "p99");
         assert_eq!(p99.direction(), Direction::Worse);
-        assert_eq!(p99.noise.beyond(), Some(true), "{p99:?}");
+        assert_eq!(p99.beyond_noise(), Some(true), "{p99:?}");
         assert!(p99.change_pct().unwrap() > 300.0);
         let failed: Vec<&str> = c.failed(5.0).iter().map(|r| r.name).collect();
         assert_eq!(failed, ["p99"]);
@@ -368,11 +380,42 @@ mod tests {
         // Reversed: better, and nothing fails.
         let c = Comparison::new(&slow, &fast);
         assert_eq!(row(&c, "p99").direction(), Direction::Better);
-        assert_eq!(row(&c, "p50").noise.beyond(), Some(true));
+        assert_eq!(row(&c, "p50").beyond_noise(), Some(true));
         assert!(c.failed(5.0).is_empty());
         // A threshold above the change: within it.
         let c = Comparison::new(&fast, &slow);
         assert!(c.failed(1000.0).is_empty());
+    }
+
+    #[test]
+    fn intervals_leaning_the_other_way_are_not_a_change_beyond_noise() {
+        // BASE's whole-run p99 is one burst of slow replies; interval by interval, NEW is
+        // the slower one.
+        let mut base = run(10, 1000, 100, 0);
+        for _ in 0..50 {
+            base.reply.record_us(20_000);
+        }
+        let new = run(10, 1100, 100, 0);
+        let c = Comparison::new(&base, &new);
+        let p99 = row(&c, "p99");
+        assert_eq!(p99.direction(), Direction::Better);
+        assert!(
+            matches!(p99.noise, Noise::Judged { p, .. } if p < ALPHA),
+            "{p99:?}"
+        );
+        assert_eq!(p99.beyond_noise(), Some(false));
+        let side = |report| render::Side {
+            file: "x.json",
+            report,
+        };
+        let out = render::text(&c, side(&base), side(&new), None);
+        let line = out.lines().find(|l| l.starts_with("p99 [ms]")).unwrap();
+        assert!(
+            line.ends_with("better, within noise (the intervals lean the other way, p < 0.001)"),
+            "{line}"
+        );
+        // p50 moved the same way both ways: beyond noise.
+        assert_eq!(row(&c, "p50").beyond_noise(), Some(true));
     }
 
     #[test]
@@ -423,7 +466,7 @@ mod tests {
         assert!(errors.worse_beyond(5.0));
         let success = row(&c, "success %");
         assert_eq!(success.direction(), Direction::Worse);
-        assert_eq!(success.noise.beyond(), Some(true));
+        assert_eq!(success.beyond_noise(), Some(true));
         let failed: Vec<&str> = c.failed(5.0).iter().map(|r| r.name).collect();
         assert_eq!(failed, ["success %"]);
     }

@@ -15,20 +15,41 @@
 /// approximation is within about 0.001 of it).
 const EXACT_MAX: usize = 60;
 
+/// What the test says of two samples.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Outcome {
+    /// The two-sided p-value (see [`mann_whitney`]).
+    pub p: f64,
+    /// Which way `b` lies from `a`: `Greater` when its values tend to be the larger ones
+    /// (U of `a` below its mean), `Equal` when neither.
+    pub b_vs_a: std::cmp::Ordering,
+}
+
 /// The two-sided p-value of the hypothesis that `a` and `b` are samples of one
 /// distribution: small means a shift this large between them is unlikely to be noise.
 /// `None` when a side is empty or a value is not finite.
 pub fn mann_whitney(a: &[f64], b: &[f64]) -> Option<f64> {
+    test(a, b).map(|o| o.p)
+}
+
+/// [`mann_whitney`], and which way the samples differ.
+pub fn test(a: &[f64], b: &[f64]) -> Option<Outcome> {
     let (m, n) = (a.len(), b.len());
     if m == 0 || n == 0 || a.iter().chain(b).any(|x| !x.is_finite()) {
         return None;
     }
     let ranked = rank(a, b);
+    // U of a: the pairs (x in a, y in b) with x > y, ties counting half.
     let u = ranked.rank_sum_a - (m * (m + 1)) as f64 / 2.0;
-    Some(if ranked.tie_term == 0.0 && m + n <= EXACT_MAX {
+    let p = if ranked.tie_term == 0.0 && m + n <= EXACT_MAX {
         exact(m, n, u.round() as usize)
     } else {
         normal(m, n, u, ranked.tie_term)
+    };
+    let mean = (m * n) as f64 / 2.0;
+    Some(Outcome {
+        p,
+        b_vs_a: mean.total_cmp(&u),
     })
 }
 
@@ -181,6 +202,15 @@ mod tests {
         assert!(p > 0.01 && p < 0.2, "{p}");
         assert_eq!(mann_whitney(&[], &[1.0]), None);
         assert_eq!(mann_whitney(&[f64::NAN], &[1.0]), None);
+    }
+
+    #[test]
+    fn the_outcome_says_which_way() {
+        use std::cmp::Ordering;
+        let (low, high) = ([1.0, 2.0, 3.0], [4.0, 5.0, 6.0]);
+        assert_eq!(test(&low, &high).unwrap().b_vs_a, Ordering::Greater);
+        assert_eq!(test(&high, &low).unwrap().b_vs_a, Ordering::Less);
+        assert_eq!(test(&low, &low).unwrap().b_vs_a, Ordering::Equal);
     }
 
     #[test]

@@ -158,10 +158,16 @@ fn noise_text(row: &Row) -> String {
         Direction::Better => "better",
         Direction::Worse => "worse",
     };
-    match row.noise {
-        Noise::Judged { p } if p < ALPHA => format!("{way}, beyond noise ({})", p_text(p)),
-        Noise::Judged { p } => format!("{way}, within noise ({})", p_text(p)),
-        Noise::TooFew { .. } => format!("{way}, too few intervals to judge noise"),
+    match (row.noise, row.beyond_noise()) {
+        (Noise::Judged { p, .. }, Some(true)) => format!("{way}, beyond noise ({})", p_text(p)),
+        (Noise::Judged { p, .. }, _) if p < ALPHA => {
+            format!(
+                "{way}, within noise (the intervals lean the other way, {})",
+                p_text(p)
+            )
+        }
+        (Noise::Judged { p, .. }, _) => format!("{way}, within noise ({})", p_text(p)),
+        (Noise::TooFew { .. }, _) => format!("{way}, too few intervals to judge noise"),
     }
 }
 
@@ -181,7 +187,7 @@ fn verdict(c: &Comparison, fail_pct: Option<f64>) -> String {
             let names = |d: Direction| -> Vec<&str> {
                 c.rows
                     .iter()
-                    .filter(|r| r.direction() == d && r.noise.beyond() == Some(true))
+                    .filter(|r| r.direction() == d && r.beyond_noise() == Some(true))
                     .map(|r| r.name)
                     .collect()
             };
@@ -263,10 +269,11 @@ pub fn json(c: &Comparison, base: Side<'_>, new: Side<'_>, fail_pct: Option<f64>
 }
 
 fn row_json(r: &Row) -> Value {
-    let (p, beyond) = match r.noise {
-        Noise::Judged { p } => (finite(p), json!(p < ALPHA)),
-        Noise::TooFew { .. } => (Value::Null, Value::Null),
+    let p = match r.noise {
+        Noise::Judged { p, .. } => finite(p),
+        Noise::TooFew { .. } => Value::Null,
     };
+    let beyond = r.beyond_noise().map_or(Value::Null, Value::Bool);
     json!({
         "name": r.name,
         "unit": r.unit,
