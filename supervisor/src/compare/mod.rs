@@ -267,7 +267,7 @@ impl Samples {
         } else {
             0.0
         };
-        let end = start + (dur * 1e9) as u128;
+        let end = start.saturating_add((dur * 1e9) as u128);
         let full = ts
             .intervals
             .values()

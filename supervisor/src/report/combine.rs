@@ -314,7 +314,16 @@ fn rates(ts: &TimeSeries, m: &Report, window_ns: u64) -> Vec<f64> {
     let len = u128::from(ts.interval_ns.max(1));
     let per = u128::from(window_ns).div_ceil(len).max(1);
     let start = u128::from(m.started_unix_ms) * 1_000_000;
-    let end = start + (m.duration_s.max(0.0) * 1e9) as u128;
+    // Not past the last interval: a file's duration is not trusted to bound the loop.
+    let last = ts
+        .intervals
+        .keys()
+        .next_back()
+        .map_or(0, |&k| u128::from(k) + 1)
+        * len;
+    let end = start
+        .saturating_add((m.duration_s.max(0.0) * 1e9) as u128)
+        .min(last);
     let window_s = (per * len) as f64 / 1e9;
     let mut out = Vec::new();
     let mut k = start.div_ceil(len);
@@ -456,6 +465,15 @@ mod tests {
                 .collect::<Vec<_>>()
         };
         assert_eq!(strip(&got), strip(&want));
+    }
+
+    #[test]
+    fn a_huge_duration_does_not_run_away() {
+        let (a, r) = host(0);
+        let (b, mut s) = host(1);
+        s.duration_s = 1e300;
+        let m = merge(&[(a, r), (b, s)]).unwrap();
+        assert!(m.reply_rate_1s.len() < 10, "{:?}", m.reply_rate_1s);
     }
 
     #[test]

@@ -36,7 +36,13 @@ impl Report {
             str_at(v, "url")?,
             str_at(v, "method")?,
             u32_at(v, "concurrency")?,
-            (u64_at(v, "seed")?, bool_at(v, "seed_given")?),
+            // Any u64: a drawn seed is one.
+            (
+                at(v, "seed")?
+                    .as_u64()
+                    .ok_or("`seed` is not a whole number")?,
+                bool_at(v, "seed_given")?,
+            ),
         );
         read_run(v, &mut r)?;
         r.totals = snapshot(at(v, "totals")?, "totals")?;
@@ -437,9 +443,17 @@ fn at<'a>(v: &'a Value, path: &str) -> Result<&'a Value, String> {
         .ok_or_else(|| format!("missing key `{path}`"))
 }
 
+/// Largest count read (2^53, the largest whole number every JSON reader keeps exact):
+/// beyond any real run, and small enough that the sums the reports and a merge make of
+/// thousands of them cannot overflow.
+pub const MAX_COUNT: u64 = 1 << 53;
+
 fn u64_of(x: &Value, path: &str) -> Result<u64, String> {
-    x.as_u64()
-        .ok_or_else(|| format!("`{path}` is not a whole number: {x}"))
+    match x.as_u64() {
+        Some(n) if n <= MAX_COUNT => Ok(n),
+        Some(_) => Err(format!("`{path}` is out of range: {x}")),
+        None => Err(format!("`{path}` is not a whole number: {x}")),
+    }
 }
 
 fn i32_of(x: &Value, path: &str) -> Result<i32, String> {
@@ -845,6 +859,94 @@ pub(crate) mod tests {
         std::fs::write(&good, json::render(&rich_report())).unwrap();
         assert_eq!(read_file(&good).unwrap().workload_id, "0123456789abcdef");
         let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    /// Every leaf of `v`, by its path of keys and indices.
+    fn leaves(v: &Value, path: &mut Vec<Value>, out: &mut Vec<Vec<Value>>) {
+        match v {
+            Value::Object(m) => m.iter().for_each(|(k, x)| {
+                path.push(k.as_str().into());
+                leaves(x, path, out);
+                path.pop();
+            }),
+            Value::Array(a) => a.iter().enumerate().for_each(|(i, x)| {
+                path.push(i.into());
+                leaves(x, path, out);
+                path.pop();
+            }),
+            _ => out.push(path.clone()),
+        }
+    }
+
+    fn at_mut<'a>(v: &'a mut Value, path: &[Value]) -> &'a mut Value {
+        path.iter().fold(v, |v, k| match k {
+            Value::String(k) => &mut v[k.as_str()],
+            k => &mut v[k.as_u64().unwrap() as usize],
+        })
+    }
+
+    /// The rich report with one worker, one interval and small histograms: every kind of
+    /// value once, cheap to read thousands of times.
+    fn lean_report() -> Report {
+        let mut r = rich_report();
+        let small = || latency(&[3, 40, 500]);
+        for l in [
+            &mut r.connect,
+            &mut r.first_byte,
+            &mut r.reply,
+            &mut r.reply_error,
+            &mut r.conn_life,
+            &mut r.response,
+            &mut r.lag,
+            &mut r.tls_handshake,
+        ] {
+            *l = small();
+        }
+        if let Some(s) = r.sessions.as_mut() {
+            (s.life, s.fail) = (small(), small());
+        }
+        r.workers.truncate(1);
+        let ts = r.series.as_mut().unwrap();
+        let last = *ts.intervals.keys().next_back().unwrap();
+        ts.intervals.retain(|&k, _| k == last);
+        r
+    }
+
+    #[test]
+    fn no_value_in_a_file_makes_reading_merging_or_comparing_panic() {
+        let good = lean_report();
+        let file: Value = serde_json::from_str(&json::render(&good)).unwrap();
+        let mut paths = Vec::new();
+        leaves(&file, &mut Vec::new(), &mut paths);
+        // Figures the writer derives are not read: nothing to try there.
+        let derived = [
+            "latency_ms",
+            "throughput",
+            "invalid_reasons",
+            "verdict",
+            "valid",
+        ];
+        paths.retain(|p| !derived.iter().any(|d| p[0] == *d));
+        let bad = [Value::Null, "x".into(), u64::MAX.into()];
+        for path in &paths {
+            for b in &bad {
+                let mut v = file.clone();
+                *at_mut(&mut v, path) = b.clone();
+                let Ok(r) = Report::from_json(&v) else {
+                    continue;
+                };
+                let mut other = good.clone();
+                other.run_name = "other".into();
+                let parts = [("a".to_string(), r.clone()), ("b".to_string(), other)];
+                // The merged report holds the bad value too; render it once.
+                match crate::report::combine::merge(&parts) {
+                    Ok(m) => (text::render(&m), json::render(&m)),
+                    Err(_) => (text::render(&r), json::render(&r)),
+                };
+                let c = crate::compare::Comparison::new(&good, &r);
+                let _ = c.failed(5.0);
+            }
+        }
     }
 
     #[test]
