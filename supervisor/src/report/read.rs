@@ -770,6 +770,35 @@ pub(crate) mod tests {
     }
 
     #[test]
+    fn a_file_of_the_first_schema_2_writer_reads() {
+        // Before `volley merge`: no request size, errno, sources or interval sums.
+        let r = rich_report();
+        let mut v: Value = serde_json::from_str(&json::render(&r)).unwrap();
+        let m = v.as_object_mut().unwrap();
+        m.remove("first_other_errno");
+        m.remove("merged_from");
+        m["bytes"].as_object_mut().unwrap().remove("request");
+        for w in m["workers"].as_array_mut().unwrap() {
+            w.as_object_mut().unwrap().remove("source");
+        }
+        for i in m["time_series"]["intervals"].as_array_mut().unwrap() {
+            let i = i.as_object_mut().unwrap();
+            i.remove("latency_sum_us");
+            i.remove("latency_sum_sq_us");
+        }
+        let back = Report::from_json(&v).unwrap();
+        assert_eq!((back.request_bytes, back.first_other_errno), (0, None));
+        let (a, b) = (r.series.unwrap(), back.series.unwrap());
+        for (k, i) in &a.intervals {
+            let j = &b.intervals[k];
+            assert_eq!(j.latency.moments.count, i.latency.moments.count);
+            // The sum from the mean, which is rounded to the µs.
+            let diff = j.latency.moments.sum.abs_diff(i.latency.moments.sum);
+            assert!(diff <= u128::from(i.latency.moments.count), "{diff}");
+        }
+    }
+
+    #[test]
     fn an_empty_run_reads_back() {
         let r = Report::new("http://h/".into(), "GET".into(), 1, (7, false));
         let back = read(&json::render(&r)).unwrap();
