@@ -4,8 +4,9 @@
 //! The command line is parsed by [`config`] into one validated [`RunSpec`]; [`run`] hands it
 //! to the supervisor, which forks the workers, releases them together, watches them and
 //! merges their results into a [`Report`]; [`render`] turns the report into httperf-style
-//! text or JSON. The crates behind the facade are `volley-config`, `volley-scoreboard`,
-//! `volley-worker` and `volley-supervisor`.
+//! text or JSON. [`results`] reads result files back (`--out`) for `volley merge` and
+//! `volley compare`. The crates behind the facade are `volley-config`,
+//! `volley-scoreboard`, `volley-worker` and `volley-supervisor`.
 //!
 //! [`serve`] is the built-in target (`volley serve`, and the server `volley demo` runs
 //! against): an HTTP/1.1 server of fixed bodies, redirects, statuses and delays, in
@@ -45,6 +46,7 @@
 #![deny(missing_docs)]
 #![forbid(unsafe_code)]
 
+pub mod results;
 pub mod serve;
 
 use std::io::Write;
@@ -96,12 +98,13 @@ pub fn main_with<H: Hooks>(mut hooks: H) -> ExitCode {
         Err(e) => {
             eprintln!("volley: {e:#}");
             // A bad --cacert/--cert/--key is bad input, like a bad flag; so is a -c this
-            // machine's descriptor limit cannot hold.
-            // So is a result file `volley report` cannot read or draw.
+            // machine's descriptor limit cannot hold, a result file `volley report` cannot
+            // read or draw, and one `volley merge`/`volley compare` cannot use.
             let bad_input = matches!(
                 e.downcast_ref::<SupervisorError>(),
                 Some(SupervisorError::Tls(_) | SupervisorError::TooFewDescriptors { .. })
-            ) || e.downcast_ref::<html::InputError>().is_some();
+            ) || e.downcast_ref::<html::InputError>().is_some()
+                || e.downcast_ref::<results::BadInput>().is_some();
             ExitCode::from(if bad_input { 2 } else { 1 })
         }
     }
@@ -166,6 +169,8 @@ fn run_command<H: Hooks>(command: Command, hooks: &mut H) -> anyhow::Result<u8> 
             Ok(0)
         }
         Command::Report(spec) => report(&spec),
+        Command::Merge(spec) => results::merge(&spec),
+        Command::Compare(spec) => results::compare(&spec),
     }
 }
 

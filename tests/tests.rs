@@ -39,6 +39,9 @@ mod deploy;
 mod serve;
 // `volley report`: the HTML page, read as XML and screenshot in headless Chromium.
 mod html;
+// `volley merge` and `volley compare` on real runs' result files: sums, histogram unions,
+// noise verdicts, refusals.
+mod merge;
 
 /// Path of the binary under test.
 pub fn volley() -> volley_testsupport::Volley {

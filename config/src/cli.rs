@@ -6,8 +6,8 @@ use clap::{Args, Parser, Subcommand};
 
 use crate::spec::LogFormat;
 use crate::values::{
-    ClientArg, DurationArg, HeaderArg, ListenArg, LogFormatArg, PeriodArg, RateArg, Redacted,
-    ResolveArg, TimeoutArg,
+    ClientArg, DurationArg, HeaderArg, ListenArg, LogFormatArg, PercentArg, PeriodArg, RateArg,
+    Redacted, ResolveArg, TimeoutArg,
 };
 
 /// volley: an HTTP load generator (supervisor + worker processes over a shared-memory
@@ -15,7 +15,8 @@ use crate::values::{
 ///
 /// Run load against URL, or `volley demo` for a self-contained run against a built-in
 /// loopback target, `volley serve` to run that target on its own, or `volley top` to watch
-/// a running run from another terminal.
+/// a running run from another terminal; `volley report`, `volley merge` and `volley compare`
+/// read result files (--out).
 #[derive(Debug, Parser)]
 #[command(name = "volley", version, args_conflicts_with_subcommands = true)]
 #[command(
@@ -26,7 +27,8 @@ use crate::values::{
                         130 wins over 3, and 3 over 4."
 )]
 pub struct Cli {
-    /// Subcommand (demo, run, serve, top, httperf, report); without one, run load against URL.
+    /// Subcommand (demo, run, serve, top, httperf, report, merge, compare); without one, run
+    /// load against URL.
     #[command(subcommand)]
     pub command: Option<Sub>,
 
@@ -72,6 +74,25 @@ pub enum Sub {
     /// listens on as the first line of stdout.
     #[command(after_help = SERVE_ROUTES)]
     Serve(ServeArgs),
+    /// Merge result files (--out) of one workload into one report.
+    ///
+    /// The files of the hosts of a --client I/N run, or of runs of one command with one
+    /// --seed: counts and histograms add (percentiles are those of every request), time
+    /// series line up on the wall clock, the run lasts from the earliest start to the
+    /// latest end. The report is printed as for one run.
+    Merge(MergeArgs),
+    /// Compare two result files (--out): what changed, and whether beyond noise.
+    ///
+    /// req/s, success, reply latency p50/p90/p99/p99.9/max and errors side by side, with
+    /// each change judged against run-to-run noise: a Mann-Whitney U test on the figures
+    /// of every full interval of the two time series (5 needed on each side).
+    #[command(
+        after_help = "Exit codes: 0 compared (and, with --fail-if-worse, nothing \
+                            gated is worse), 2 a file is unreadable or not a schema-2 result \
+                            file, 4 --fail-if-worse: NEW is worse beyond noise and the \
+                            threshold on req/s, success or p99."
+    )]
+    Compare(CompareArgs),
     /// Internal: one process of `volley serve` (its listener is its stdin).
     #[command(hide = true)]
     ServeWorker,
@@ -111,6 +132,51 @@ pub struct ServeArgs {
     /// kernel spreads connections over them) [default: number of CPUs].
     #[arg(short = 'w', long, value_name = "N")]
     pub workers: Option<u32>,
+}
+
+/// `volley merge FILE…`.
+#[derive(Debug, Args)]
+#[command(
+    after_help = "Exit codes: as for a run (0 ok, 3 a part is invalid, 4 a check of \
+                        the merged result failed or no request got a reply, 130 a part was \
+                        interrupted); 2 when a file is unreadable, not a schema-2 result \
+                        file, of another workload or --interval than the first, or the same \
+                        run twice."
+)]
+pub struct MergeArgs {
+    /// Result files written by --out (JSON schema 2), of one workload.
+    #[arg(required = true, value_name = "FILE")]
+    pub files: Vec<PathBuf>,
+
+    /// Also write the merged result file (JSON schema 2) to FILE.
+    #[arg(long, value_name = "FILE")]
+    pub out: Option<PathBuf>,
+
+    /// Print the merged report as JSON on stdout.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// `volley compare BASE NEW`.
+#[derive(Debug, Args)]
+pub struct CompareArgs {
+    /// The baseline result file (--out, JSON schema 2).
+    #[arg(value_name = "BASE")]
+    pub base: PathBuf,
+
+    /// The result file compared with it.
+    #[arg(value_name = "NEW")]
+    pub new: PathBuf,
+
+    /// Exit 4 when NEW is worse than BASE beyond run-to-run noise and by more than PCT
+    /// percent of BASE on req/s, success or p99 (with too few intervals to judge noise,
+    /// the threshold alone decides).
+    #[arg(long, value_name = "PCT%")]
+    pub fail_if_worse: Option<PercentArg>,
+
+    /// Print the comparison as JSON on stdout.
+    #[arg(long)]
+    pub json: bool,
 }
 
 /// `volley run FILE`: the run file and the flags that override it.
@@ -503,6 +569,45 @@ mod tests {
             }
             other => panic!("{other:?}"),
         }
+    }
+
+    #[test]
+    fn merge_and_compare() {
+        let cli = parse(&["merge", "a.json", "b.json", "--out", "m.json", "--json"]).unwrap();
+        match cli.command {
+            Some(Sub::Merge(m)) => {
+                assert_eq!(m.files, [PathBuf::from("a.json"), PathBuf::from("b.json")]);
+                assert_eq!(m.out, Some(PathBuf::from("m.json")));
+                assert!(m.json);
+            }
+            other => panic!("{other:?}"),
+        }
+        assert!(parse(&["merge"]).is_err(), "a file is required");
+        let cli = parse(&["compare", "a.json", "b.json", "--fail-if-worse", "5%"]).unwrap();
+        match cli.command {
+            Some(Sub::Compare(c)) => {
+                assert_eq!((c.base, c.new), ("a.json".into(), "b.json".into()));
+                assert_eq!(c.fail_if_worse, Some(PercentArg(5.0)));
+                assert!(!c.json);
+            }
+            other => panic!("{other:?}"),
+        }
+        assert!(parse(&["compare", "a.json"]).is_err(), "two files");
+        for bad in ["5", "--fail-if-worse=-1%", "x%", "inf%"] {
+            let args = match bad.strip_prefix("--fail-if-worse=") {
+                Some(_) => vec!["compare", "a", "b", bad],
+                None => vec!["compare", "a", "b", "--fail-if-worse", bad],
+            };
+            let err = parse(&args).unwrap_err().to_string();
+            assert!(
+                err.contains("--fail-if-worse") && err.contains("e.g. 5%"),
+                "{err}"
+            );
+        }
+        let cli = parse(&["compare", "a", "b", "--fail-if-worse", "0.5 %"]).unwrap();
+        assert!(
+            matches!(cli.command, Some(Sub::Compare(c)) if c.fail_if_worse == Some(PercentArg(0.5)))
+        );
     }
 
     #[test]

@@ -1,5 +1,6 @@
 //! The command line → builder inputs: what each flag of `volley URL`, `volley demo` and
-//! `volley run FILE` sets, and the options of `volley top` and `volley serve`.
+//! `volley run FILE` sets, and the options of `volley top`, `volley serve`, `volley report`,
+//! `volley merge` and `volley compare`.
 //!
 //! Values arrive typed (clap ran the parsers of [`crate::values`]). What is checked here is
 //! what makes the URL list's one entry (the URL, `--method`, `--body`); every other rule is
@@ -10,8 +11,12 @@ use std::time::Duration;
 
 use crate::builder::{self, FlagInputs, Source, SpecBuilder, TlsFlags, Watchdog};
 use crate::check::Check;
-use crate::cli::{LoadArgs, OpenLoopArgs, ReportArgs, RunArgs, ServeArgs, TlsArgs, TopArgs};
+use crate::cli::{
+    CompareArgs, LoadArgs, MergeArgs, OpenLoopArgs, ReportArgs, RunArgs, ServeArgs, TlsArgs,
+    TopArgs,
+};
 use crate::error::ConfigError;
+use crate::results::{CompareSpec, MergeSpec};
 use crate::spec::{ReplyLimits, ReportSpec, ServeSpec, Target, TopSpec};
 use crate::values::{TimeoutArg, is_token};
 
@@ -267,6 +272,25 @@ pub(crate) fn report(args: ReportArgs) -> Result<ReportSpec, ConfigError> {
         inputs: args.files,
         output,
     })
+}
+
+/// `volley merge`: the files as given (they are read, and refused, by the command).
+pub(crate) fn merge(m: MergeArgs) -> MergeSpec {
+    MergeSpec {
+        files: m.files,
+        out: m.out,
+        json: m.json,
+    }
+}
+
+/// `volley compare`: the two files and the gate.
+pub(crate) fn compare(c: CompareArgs) -> CompareSpec {
+    CompareSpec {
+        base: c.base,
+        new: c.new,
+        fail_if_worse: c.fail_if_worse.map(|p| p.0),
+        json: c.json,
+    }
 }
 
 /// A body given as a string, or `@FILE` to read it from a file (at most

@@ -13,7 +13,9 @@
 //! `FILE:LINE:COLUMN`), the value given and what is allowed; the binary exits with code 2
 //! for it. `files` reads the files a run names (bodies, run files, httperf logs) under a
 //! cap; `redact` is how a value appears in a message (a URL's password masked, control
-//! bytes escaped). Nothing outside this crate imports clap.
+//! bytes escaped). `volley merge` and `volley compare` take files, not load: their
+//! [`MergeSpec`] and [`CompareSpec`] (module [`results`]) are filled as given, and the files
+//! are read by the command. Nothing outside this crate imports clap.
 
 #![deny(missing_docs)]
 #![forbid(unsafe_code)]
@@ -26,6 +28,7 @@ mod files;
 mod flags;
 mod httperf;
 mod redact;
+pub mod results;
 mod runfile;
 pub mod spec;
 mod target;
@@ -34,6 +37,7 @@ mod values;
 pub use check::Check;
 pub use error::ConfigError;
 pub use httperf::Parsed as HttperfRun;
+pub use results::{CompareSpec, MergeSpec};
 pub use spec::{
     Arrival, Delay, IteratorKind, KeepAlive, Limit, LogFormat, LogSpec, OpenLoop, OutputSpec,
     RampUp, ReplyLimits, ReportSpec, RequestSpec, RunSpec, ServeSpec, SessionTemplate, Target,
@@ -65,6 +69,10 @@ pub enum Command {
     Httperf(Box<HttperfRun>),
     /// `volley report RUN.json…`: an HTML report of result files.
     Report(ReportSpec),
+    /// `volley merge FILE…`: merge result files of one workload.
+    Merge(MergeSpec),
+    /// `volley compare BASE NEW`: compare two result files.
+    Compare(CompareSpec),
 }
 
 /// Parses a full argv (program name first) into a [`Command`].
@@ -107,6 +115,8 @@ where
         Some(Sub::Serve(args)) => Command::Serve(flags::serve(args)?),
         Some(Sub::ServeWorker) => Command::ServeWorker,
         Some(Sub::Report(args)) => Command::Report(flags::report(args)?),
+        Some(Sub::Merge(m)) => Command::Merge(flags::merge(m)),
+        Some(Sub::Compare(c)) => Command::Compare(flags::compare(c)),
     })
 }
 

@@ -209,6 +209,25 @@ impl RateArg {
     }
 }
 
+/// A `--fail-if-worse` value: a percentage with its `%` (`5%`, `0.5%`), at least 0.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct PercentArg(pub f64);
+
+impl FromStr for PercentArg {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        // The `%` is required, as in a check: a bare number could be read as a fraction.
+        let number = s.trim().strip_suffix('%').map(|n| n.trim().parse::<f64>());
+        match number {
+            Some(Ok(p)) if p.is_finite() && p >= 0.0 => Ok(PercentArg(p)),
+            _ => Err(format!(
+                "'{s}' is not a percentage; expected a number of at least 0 and its %, e.g. 5%"
+            )),
+        }
+    }
+}
+
 /// A `--client I/N` value: `0 <= I < N`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ClientArg(pub u32, pub u32);

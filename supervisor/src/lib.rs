@@ -14,6 +14,7 @@
 
 #![deny(missing_docs)]
 
+pub mod compare;
 pub mod error;
 pub mod html;
 pub mod logjoin;
@@ -121,7 +122,7 @@ pub fn run_with<H: Hooks>(spec: &RunSpec, hooks: &mut H) -> Result<Report, Super
         report.workload = Some(report::Workload {
             file: spec.run_file.as_ref().map(|f| f.display().to_string()),
             entries: spec.requests.len(),
-            iterator: spec.iterator.name(),
+            iterator: spec.iterator.name().to_string(),
             rounds: spec.rounds,
         });
     }

@@ -127,6 +127,7 @@ fn to_value(r: &Report) -> Value {
                 "errors": w.counters.get(Counter::RequestsFailed),
                 "counters": counters(&w.counters),
                 "cpu_us": { "user": w.cpu_us.0, "system": w.cpu_us.1 },
+                "source": w.source,
             })
         })
         .collect();
@@ -221,6 +222,7 @@ fn to_value(r: &Report) -> Value {
             "received": t.get(Counter::BytesReceived),
             "header": t.get(Counter::HeaderBytes),
             "body": t.get(Counter::BodyBytes),
+            "request": r.request_bytes,
         },
         "cpu_s": {
             "user": num(user_us as f64 / 1e6),
@@ -243,6 +245,8 @@ fn to_value(r: &Report) -> Value {
         m.insert("totals".into(), counters(&r.totals));
         m.insert("histograms".into(), histograms(r));
         m.insert("time_series".into(), time_series(r));
+        m.insert("first_other_errno".into(), json!(r.first_other_errno));
+        m.insert("merged_from".into(), json!(r.sources));
     }
     v
 }
@@ -339,6 +343,9 @@ fn time_series(r: &Report) -> Value {
                 "connections_opened": i.get(Counter::ConnsOpened),
                 "latency_ms": latency(&l),
                 "hdr": volley_worker::series::encode(&l.hist),
+                // Exact, so that a merge or a re-read keeps the interval's mean exact.
+                "latency_sum_us": l.moments.sum.to_string(),
+                "latency_sum_sq_us": l.moments.sum_sq.to_string(),
             })
         })
         .collect();
@@ -413,6 +420,7 @@ mod tests {
             reported: false,
             counters: r.totals,
             cpu_us: (250_000, 125_000),
+            source: None,
         }];
         r
     }

@@ -3,8 +3,12 @@
 
 /// Checks evaluated against the report, and the run's verdict.
 pub mod checks;
+/// `volley merge`: several results of one workload as one report.
+pub mod combine;
 /// The `--json` renderer.
 pub mod json;
+/// Reading a result file back into a [`Report`].
+pub mod read;
 /// volley's summary: the warning, figures and verdict a user reads first.
 pub mod summary;
 /// The httperf-style text renderer.
@@ -78,6 +82,8 @@ pub struct WorkerPart {
     pub counters: SlotSnapshot,
     /// CPU time, µs (user, system); zero when it did not report.
     pub cpu_us: (u64, u64),
+    /// The result file it was read from, in a merged report (`volley merge`).
+    pub source: Option<String>,
 }
 
 /// TLS figures of an https run.
@@ -182,6 +188,9 @@ pub struct Report {
     /// one workload run on several hosts (`--client I/N`) have the same one, and only
     /// such results merge.
     pub workload_id: String,
+    /// The result files a merged report was made of (`volley merge`), in the order given;
+    /// empty for a run.
+    pub sources: Vec<String>,
 }
 
 /// A run's time series: intervals aligned on the wall clock, merged over workers.
@@ -277,7 +286,7 @@ pub struct Workload {
     /// Entries in the URL list.
     pub entries: usize,
     /// The iterator's name.
-    pub iterator: &'static str,
+    pub iterator: String,
     /// Rounds per slot (`None` = until stopped).
     pub rounds: Option<u64>,
 }
@@ -336,6 +345,7 @@ impl Report {
             series: None,
             started_unix_ms: 0,
             workload_id: String::new(),
+            sources: Vec::new(),
         }
     }
 

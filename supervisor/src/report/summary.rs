@@ -381,7 +381,7 @@ mod tests {
         r.workload = Some(crate::report::Workload {
             file: None,
             entries: 3,
-            iterator: "default",
+            iterator: "default".into(),
             rounds: Some(1),
         });
         assert!(

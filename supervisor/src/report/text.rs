@@ -469,8 +469,17 @@ fn write_report(out: &mut String, r: &Report) -> std::fmt::Result {
     if let Some(l) = &r.log {
         writeln!(out, "Per-request log: {} ({} records)", l.path, l.records)?;
     }
+    if !r.sources.is_empty() {
+        writeln!(
+            out,
+            "Merged: {} result files of workload {}: {}",
+            r.sources.len(),
+            r.workload_id,
+            r.sources.join(" ")
+        )?;
+    }
     for w in &r.workers {
-        write_worker(out, w.index, w.pid, &w.exit.describe(), &w.counters)?;
+        write_worker(out, w)?;
         if !w.reported {
             out.push_str(" (no report: counters from the scoreboard)");
         }
@@ -500,17 +509,17 @@ fn write_report(out: &mut String, r: &Report) -> std::fmt::Result {
     Ok(())
 }
 
-/// One worker's line, without its newline.
-fn write_worker(
-    out: &mut String,
-    index: u32,
-    pid: i32,
-    exit: &str,
-    c: &SlotSnapshot,
-) -> std::fmt::Result {
+/// One worker's line, without its newline; in a merged report, it names its file.
+fn write_worker(out: &mut String, w: &super::WorkerPart) -> std::fmt::Result {
+    let c: &SlotSnapshot = &w.counters;
+    write!(out, "Worker {} pid {}", w.index, w.pid)?;
+    if let Some(file) = &w.source {
+        write!(out, " of {file}")?;
+    }
     write!(
         out,
-        "Worker {index} pid {pid}: {exit}, requests {} replies {} errors {} aborted {}",
+        ": {}, requests {} replies {} errors {} aborted {}",
+        w.exit.describe(),
         c.get(Counter::RequestsStarted),
         c.get(Counter::RequestsSucceeded),
         c.get(Counter::RequestsFailed),
@@ -556,6 +565,7 @@ mod tests {
                 &[],
             ),
             cpu_us: (0, 0),
+            source: None,
         }
     }
 
