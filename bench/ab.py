@@ -2,6 +2,7 @@
 """A/B of two volley binaries against the bench nginx on loopback: is B as cheap as A?
 
 usage: bench/ab.py A_BIN B_BIN [REPS] [SECONDS]     (defaults: 5 reps, 5 s)
+       AB_SCENARIOS=keepalive,close bench/ab.py ...  (only these scenarios)
 
 For each scenario the two binaries run alternately (A B, then B A, ...), pinned to the
 client CPU (CLIENT_CPU, default 1) while nginx runs on CPU 0, against
@@ -88,7 +89,10 @@ def main():
     print(f"A: {a_bin}\nB: {b_bin}\n{reps} reps x {secs} s, client on CPU {CPU}\n")
     print("| scenario | figure | A | B | B/A |")
     print("|---|---|---|---|---|")
+    only = os.environ.get("AB_SCENARIOS")
     for name, args in SCENARIOS.items():
+        if only and name not in only.split(","):
+            continue
         cpu = {"A": [], "B": []}
         rps = {"A": [], "B": []}
         for rep in range(reps):

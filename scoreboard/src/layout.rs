@@ -18,12 +18,13 @@ use std::mem::{align_of, offset_of, size_of};
 use std::sync::atomic::{AtomicU32, AtomicU64, Ordering, fence};
 
 use crate::counters::{Counter, ErrorClass};
+use crate::latency::{BUCKETS, LiveLatency, bucket_of};
 
 /// `b"VOLLEYSB"` read as a little-endian `u64`: the first 8 bytes of every scoreboard.
 pub const MAGIC: u64 = u64::from_le_bytes(*b"VOLLEYSB");
 
 /// The layout version in [`Header`]; readers refuse any other.
-pub const LAYOUT_VERSION: u32 = 4;
+pub const LAYOUT_VERSION: u32 = 5;
 
 /// Bytes of the header, a multiple of 128 so slot 0 starts on its own cache-line pair.
 pub const HEADER_SIZE: usize = size_of::<Header>();
@@ -295,6 +296,13 @@ pub struct WorkerSlot<M: Access = ReadWrite> {
     heartbeat_ns: AtomicU64,
     counters: [AtomicU64; Counter::COUNT],
     errors: [AtomicU64; ErrorClass::COUNT],
+    /// Open loop: how late (µs) the worker's latest session started against its arrival
+    /// (a gauge; 0 in closed loops).
+    lag_us: AtomicU64,
+    /// Sum (µs) of the latencies counted in `latency`.
+    latency_sum_us: AtomicU64,
+    /// Successful replies per live latency bucket (see [`crate::latency`]).
+    latency: [AtomicU64; BUCKETS],
     mode: PhantomData<M>,
 }
 
@@ -330,6 +338,19 @@ impl WorkerSlot<ReadWrite> {
     /// Adds `n` to an error class. Single writer.
     pub fn add_error(&self, class: ErrorClass, n: u64) {
         bump(&self.errors[class.index()], n);
+    }
+
+    /// Counts a successful reply that took `us` microseconds in the live latency buckets.
+    /// Single writer; two words of the worker's own slot.
+    #[inline]
+    pub fn record_latency_us(&self, us: u64) {
+        bump(&self.latency[bucket_of(us)], 1);
+        bump(&self.latency_sum_us, us);
+    }
+
+    /// Sets the open-loop lag gauge (µs). Single writer.
+    pub fn set_lag_us(&self, us: u64) {
+        self.lag_us.store(us, Ordering::Relaxed);
     }
 
     /// Records the worker's pid (informational: the supervisor keeps its own list).
@@ -370,6 +391,19 @@ impl<M: Access> WorkerSlot<M> {
         self.heartbeat_ns.load(Ordering::Relaxed)
     }
 
+    /// The open-loop lag gauge (µs).
+    pub fn lag_us(&self) -> u64 {
+        self.lag_us.load(Ordering::Relaxed)
+    }
+
+    /// A plain copy of the live latency buckets.
+    pub fn latency(&self) -> LiveLatency {
+        LiveLatency {
+            counts: std::array::from_fn(|i| self.latency[i].load(Ordering::Relaxed)),
+            sum_us: self.latency_sum_us.load(Ordering::Relaxed),
+        }
+    }
+
     /// The worker's phase; an unknown value (a corrupt slot) reads as [`WorkerState::Forked`].
     pub fn state(&self) -> WorkerState {
         WorkerState::from_u32(load_acquire_u32(&self.state)).unwrap_or_default()
@@ -383,6 +417,8 @@ impl<M: Access> WorkerSlot<M> {
             state: self.state(),
             counters: std::array::from_fn(|i| self.counters[i].load(Ordering::Relaxed)),
             errors: std::array::from_fn(|i| self.errors[i].load(Ordering::Relaxed)),
+            lag_us: self.lag_us(),
+            latency: self.latency(),
         }
     }
 }
@@ -398,6 +434,10 @@ pub struct SlotSnapshot {
     pub counters: [u64; Counter::COUNT],
     /// Error counts, indexed by [`ErrorClass::index`].
     pub errors: [u64; ErrorClass::COUNT],
+    /// The open-loop lag gauge (µs; in a sum, the largest).
+    pub lag_us: u64,
+    /// The live latency buckets (summed in a sum).
+    pub latency: LiveLatency,
 }
 
 impl SlotSnapshot {
@@ -419,6 +459,8 @@ impl SlotSnapshot {
         for (a, b) in self.errors.iter_mut().zip(other.errors) {
             *a = a.wrapping_add(b);
         }
+        self.lag_us = self.lag_us.max(other.lag_us);
+        self.latency.add(&other.latency);
     }
 }
 
@@ -427,7 +469,7 @@ const _: () = assert!(offset_of!(Header, magic) == 0 && offset_of!(Header, versi
 const _: () = assert!(HEADER_SIZE == 256 && align_of::<Header>() == 128);
 const _: () = assert!(SLOT_SIZE.is_multiple_of(128) && align_of::<WorkerSlot>() == 128);
 // README's "Performance and scaling" draws this size.
-const _: () = assert!(SLOT_SIZE == 384);
+const _: () = assert!(SLOT_SIZE == 896);
 const _: () = assert!(size_of::<Header<ReadOnly>>() == HEADER_SIZE);
 const _: () = assert!(size_of::<WorkerSlot<ReadOnly>>() == SLOT_SIZE);
 

@@ -3,7 +3,8 @@
 //!
 //! A [`Scoreboard`] is a mapping of the segment `/dev/shm/volley-…`: a [`Header`] (magic,
 //! layout version, geometry, run state, stop flag, start barrier, start instant) followed by
-//! one cache-aligned [`WorkerSlot`] of [`Counter`]s and [`ErrorClass`] counts per worker.
+//! one cache-aligned [`WorkerSlot`] of [`Counter`]s, [`ErrorClass`] counts and live latency
+//! buckets ([`latency`]) per worker.
 //! The supervisor makes it with [`Scoreboard::create`] before forking, so workers inherit
 //! the mapping; a monitor maps it with [`Scoreboard::attach_read_only`], whose type offers
 //! no write methods. [`barrier`] starts the workers together; [`SlotSnapshot`] is a plain
@@ -29,12 +30,14 @@ compile_error!(
 pub mod barrier;
 pub mod counters;
 mod error;
+pub mod latency;
 mod layout;
 mod segment;
 
 pub use barrier::Release;
 pub use counters::{Counter, ErrorClass};
 pub use error::ScoreboardError;
+pub use latency::LiveLatency;
 pub use layout::{
     Access, HEADER_SIZE, Header, LAYOUT_VERSION, MAGIC, RUN_NAME_LEN, ReadOnly, ReadWrite,
     RunState, SLOT_SIZE, SlotSnapshot, WorkerSlot, WorkerState, segment_len,

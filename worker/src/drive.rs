@@ -237,7 +237,7 @@ impl Worker<'_> {
         {
             // The session's first request: how late against its arrival.
             let lag = now.saturating_sub(sess.due_ns);
-            self.stats.lag.record_ns(lag);
+            self.stats.record_lag_ns(lag);
             if lag > LATE_NS {
                 self.stats.late_starts += 1;
             }

@@ -107,8 +107,7 @@ impl Worker<'_> {
         if status < 400 {
             let first_byte_ns = times.first_byte.saturating_sub(times.sent);
             record_ns(&mut self.stats.first_byte, first_byte_ns);
-            record_ns(&mut self.stats.reply, reply_ns);
-            self.stats.series.record_ns(reply_ns);
+            self.stats.record_reply_ns(reply_ns);
             if let Some(due) = slot.sched.due_ns() {
                 // From when it was due: a server stall shows in every request it delayed.
                 self.stats.response.record_ns(now.saturating_sub(due));

@@ -348,6 +348,24 @@ impl<'a> Stats<'a> {
         self.slot.add(c, n);
     }
 
+    /// Records a successful reply's latency (`ns`) in the reply histogram, the time series
+    /// and the scoreboard's live buckets, all as the same whole microseconds.
+    #[inline]
+    pub fn record_reply_ns(&mut self, ns: u64) {
+        let us = (ns / 1_000).clamp(1, MAX_LATENCY_US);
+        self.reply.record_us(us);
+        self.series.record_ns(ns);
+        self.slot.record_latency_us(us);
+    }
+
+    /// Records an open-loop session's start lag (`ns`) in its histogram and the
+    /// scoreboard's lag gauge.
+    #[inline]
+    pub fn record_lag_ns(&mut self, ns: u64) {
+        self.lag.record_ns(ns);
+        self.slot.set_lag_us(ns / 1_000);
+    }
+
     /// Subtracts `n` from a gauge.
     #[inline]
     pub fn sub(&self, c: Counter, n: u64) {
