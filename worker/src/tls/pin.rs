@@ -123,118 +123,14 @@ fn verify_pinned(
     Ok(ServerCertVerified::assertion())
 }
 
-const SEQUENCE: u8 = 0x30;
-const INTEGER: u8 = 0x02;
-/// `[0] EXPLICIT`: the version of a v2 or v3 certificate.
-const VERSION: u8 = 0xa0;
-const UTC_TIME: u8 = 0x17;
-const GENERALIZED_TIME: u8 = 0x18;
-
 /// notBefore and notAfter of a DER certificate (RFC 5280 §4.1), in seconds since the
-/// Unix epoch (a time before 1970 as 0). `None` when the bytes are not a certificate
-/// this reader can follow. webpki checks the same field but does not expose it.
+/// Unix epoch (a time before 1970 as 0), read with `x509-parser`. `None` when the bytes
+/// are not a certificate. webpki checks the same field but does not expose it.
 pub(super) fn validity(cert: &[u8]) -> Option<(u64, u64)> {
-    let (cert, _) = element(cert, SEQUENCE)?;
-    let (tbs, _) = element(cert, SEQUENCE)?;
-    let rest = element(tbs, VERSION).map_or(tbs, |(_, rest)| rest);
-    let (_serial, rest) = element(rest, INTEGER)?;
-    let (_signature, rest) = element(rest, SEQUENCE)?;
-    let (_issuer, rest) = element(rest, SEQUENCE)?;
-    let (validity, _) = element(rest, SEQUENCE)?;
-    let (not_before, rest) = time(validity)?;
-    let (not_after, _) = time(rest)?;
-    Some((not_before, not_after))
-}
-
-/// The contents of the DER element at the start of `input` if its tag is `tag`, and
-/// what follows it.
-fn element(input: &[u8], tag: u8) -> Option<(&[u8], &[u8])> {
-    let (t, contents, rest) = tlv(input)?;
-    (t == tag).then_some((contents, rest))
-}
-
-/// Tag, contents and what follows, of the DER element at the start of `input`
-/// (single-byte tags, definite lengths of up to 4 bytes).
-fn tlv(input: &[u8]) -> Option<(u8, &[u8], &[u8])> {
-    let (&tag, rest) = input.split_first()?;
-    let (&first, rest) = rest.split_first()?;
-    let (len, rest) = if first < 0x80 {
-        (usize::from(first), rest)
-    } else {
-        let n = usize::from(first & 0x7f);
-        if n == 0 || n > 4 {
-            return None;
-        }
-        let (bytes, rest) = rest.split_at_checked(n)?;
-        let len = bytes.iter().fold(0u64, |acc, &b| (acc << 8) | u64::from(b));
-        (usize::try_from(len).ok()?, rest)
-    };
-    let (contents, rest) = rest.split_at_checked(len)?;
-    Some((tag, contents, rest))
-}
-
-/// A certificate time (UTCTime `YYMMDDHHMMSSZ`, years 1950-2049, or GeneralizedTime
-/// `YYYYMMDDHHMMSSZ`, the only forms RFC 5280 allows) as seconds since the Unix epoch,
-/// and what follows it.
-fn time(input: &[u8]) -> Option<(u64, &[u8])> {
-    let (tag, text, rest) = tlv(input)?;
-    let (year, text) = match (tag, text) {
-        (UTC_TIME, &[y1, y2, ref text @ ..]) => {
-            let yy = two_digits(y1, y2)?;
-            (if yy >= 50 { 1900 + yy } else { 2000 + yy }, text)
-        }
-        (GENERALIZED_TIME, &[y1, y2, y3, y4, ref text @ ..]) => {
-            (two_digits(y1, y2)? * 100 + two_digits(y3, y4)?, text)
-        }
-        _ => return None,
-    };
-    let &[m1, m2, d1, d2, h1, h2, n1, n2, s1, s2, b'Z'] = text else {
-        return None;
-    };
-    let month = two_digits(m1, m2)?;
-    let day = two_digits(d1, d2)?;
-    let (hour, minute, second) = (
-        two_digits(h1, h2)?,
-        two_digits(n1, n2)?,
-        two_digits(s1, s2)?,
-    );
-    if !(1..=12).contains(&month)
-        || day < 1
-        || day > days_in_month(year, month)
-        || hour > 23
-        || minute > 59
-        || second > 59
-    {
-        return None;
-    }
-    let secs = days_from_civil(year, month, day) * 86_400 + hour * 3600 + minute * 60 + second;
-    Some((u64::try_from(secs).unwrap_or(0), rest))
-}
-
-fn two_digits(a: u8, b: u8) -> Option<i64> {
-    let digit = |c: u8| c.is_ascii_digit().then(|| i64::from(c - b'0'));
-    Some(digit(a)? * 10 + digit(b)?)
-}
-
-fn days_in_month(year: i64, month: i64) -> i64 {
-    match month {
-        4 | 6 | 9 | 11 => 30,
-        2 if year % 4 == 0 && (year % 100 != 0 || year % 400 == 0) => 29,
-        2 => 28,
-        _ => 31,
-    }
-}
-
-/// Days from 1970-01-01 to the given date of the proleptic Gregorian calendar
-/// (H. Hinnant's `days_from_civil`).
-fn days_from_civil(year: i64, month: i64, day: i64) -> i64 {
-    let y = if month <= 2 { year - 1 } else { year };
-    let era = y.div_euclid(400);
-    let yoe = y - era * 400;
-    let mp = (month + 9) % 12;
-    let doy = (153 * mp + 2) / 5 + day - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    era * 146_097 + doe - 719_468
+    let (_, parsed) = x509_parser::parse_x509_certificate(cert).ok()?;
+    let v = parsed.validity();
+    let secs = |t: &x509_parser::time::ASN1Time| u64::try_from(t.timestamp()).unwrap_or(0);
+    Some((secs(&v.not_before), secs(&v.not_after)))
 }
 
 #[cfg(test)]
@@ -273,8 +169,16 @@ mod tests {
         PinningVerifier::new(webpki, pinned.to_vec())
     }
 
-    fn secs(y: i64, m: i64, d: i64) -> u64 {
-        u64::try_from(days_from_civil(y, m, d) * 86_400).unwrap()
+    /// Seconds since the epoch of a date (H. Hinnant's `days_from_civil`), for the tests'
+    /// expectations.
+    fn secs(year: i64, month: i64, day: i64) -> u64 {
+        let y = if month <= 2 { year - 1 } else { year };
+        let era = y.div_euclid(400);
+        let yoe = y - era * 400;
+        let mp = (month + 9) % 12;
+        let doy = (153 * mp + 2) / 5 + day - 1;
+        let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+        u64::try_from((era * 146_097 + doe - 719_468) * 86_400).unwrap()
     }
 
     fn at(secs: u64) -> UnixTime {
@@ -295,7 +199,7 @@ mod tests {
 
     #[test]
     fn dates_are_read_in_both_time_forms() {
-        assert_eq!(days_from_civil(1970, 1, 1), 0);
+        assert_eq!(secs(1970, 1, 1), 0);
         assert_eq!(secs(2000, 3, 1), 951_868_800);
         // Before 2050 notAfter is a UTCTime, from 2050 on a GeneralizedTime.
         for year in [2049, 2059] {
@@ -379,10 +283,10 @@ mod tests {
 
         #[test]
         fn a_der_header_then_any_bytes(tail in proptest::collection::vec(any::<u8>(), 0..200)) {
-            let mut b = vec![SEQUENCE, 0x84, 0xff, 0xff, 0xff, 0xff];
+            let mut b = vec![0x30, 0x84, 0xff, 0xff, 0xff, 0xff];
             b.extend(&tail);
             prop_assert_eq!(validity(&b), None);
-            let mut b = vec![SEQUENCE, 0x81, 0x20, SEQUENCE, 0x1e];
+            let mut b = vec![0x30, 0x81, 0x20, 0x30, 0x1e];
             b.extend(&tail);
             let _ = validity(&b);
         }
