@@ -1,13 +1,17 @@
 //! https over rustls: certificates verified by default (each failure counted in class
 //! `tls` with its detail), `--insecure`, client certificates, resumption counted and
 //! switchable, handshake timeouts, close-delimited bodies ended with and without
-//! close_notify, and plain HTTP and TLS ports mixed up. Every server is a rustls loopback
-//! server with certificates made by rcgen for this test run.
+//! close_notify, plain HTTP and TLS ports mixed up, and self-signed `--cacert`
+//! certificates pinned. Every server is a rustls loopback server with certificates made
+//! for this test run, by rcgen (or by the `openssl` CLI, as users make them).
 
-use std::time::Duration;
+use std::io::Read;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
 
 use volley_testsupport::hostile::{HostileServer, Step};
-use volley_testsupport::tls::{Leaf, TestPki};
+use volley_testsupport::tls::{Leaf, TestPki, server_config_from_pem};
 use volley_testsupport::{Reply, Scratch, ServerConfig, TestServer};
 
 use crate::volley;
@@ -541,4 +545,193 @@ fn resolve_connects_a_name_to_an_address_and_the_certificate_is_checked_for_the_
         .run();
     assert_eq!(out.code, Some(2), "{}", out.stderr);
     assert!(out.stderr.contains("HOST:PORT:ADDR"), "{}", out.stderr);
+}
+
+/// Runs the `openssl` CLI in `dir` with `args`, for at most 30 s.
+fn openssl(dir: &Path, args: &[&str]) {
+    let mut child = Command::new("openssl")
+        .args(args)
+        .current_dir(dir)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("the openssl CLI (this test makes its certificates with it)");
+    let until = Instant::now() + Duration::from_secs(30);
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        if Instant::now() > until {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("openssl {args:?} took more than 30 s");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    let mut err = String::new();
+    if let Some(mut e) = child.stderr.take() {
+        let _ = e.read_to_string(&mut err);
+    }
+    assert!(status.success(), "openssl {args:?}: {status}\n{err}");
+}
+
+/// `openssl req -x509` as people run it to make a server a certificate: self-signed,
+/// for localhost and 127.0.0.1, and (openssl's default) basicConstraints CA:TRUE.
+/// Writes `NAME.pem` and `NAME.key` in `dir`.
+fn openssl_self_signed(dir: &Scratch, name: &str) -> (PathBuf, PathBuf) {
+    let (cert, key) = (
+        dir.path(&format!("{name}.pem")),
+        dir.path(&format!("{name}.key")),
+    );
+    openssl(
+        &dir.path("."),
+        &[
+            "req",
+            "-x509",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-keyout",
+            key.to_str().unwrap(),
+            "-out",
+            cert.to_str().unwrap(),
+            "-days",
+            "2",
+            "-subj",
+            "/CN=localhost",
+            "-addext",
+            "subjectAltName=DNS:localhost,IP:127.0.0.1",
+        ],
+    );
+    (cert, key)
+}
+
+/// Like [`openssl_self_signed`], but valid only during 2019. `openssl req -x509` cannot
+/// date a certificate in the past (3.0 has no `-not_after`), `openssl ca -selfsign` can.
+fn openssl_self_signed_expired(dir: &Scratch, name: &str) -> (PathBuf, PathBuf) {
+    let (cert, key) = (
+        dir.path(&format!("{name}.pem")),
+        dir.path(&format!("{name}.key")),
+    );
+    let csr = dir.path(&format!("{name}.csr"));
+    let conf = dir.file(
+        "ca.cnf",
+        "[ca]\ndefault_ca = pin\n[pin]\ndatabase = index.txt\nnew_certs_dir = .\n\
+         serial = serial\ndefault_md = sha256\npolicy = any\ncopy_extensions = copy\n\
+         unique_subject = no\n[any]\ncommonName = supplied\n",
+    );
+    dir.file("index.txt", "");
+    dir.file("serial", "01\n");
+    let s = |p: &PathBuf| p.to_str().unwrap().to_string();
+    let (cert, key, csr, conf) = (s(&cert), s(&key), s(&csr), s(&conf));
+    let here = dir.path(".");
+    openssl(
+        &here,
+        &[
+            "req",
+            "-new",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-keyout",
+            &key,
+            "-out",
+            &csr,
+            "-subj",
+            "/CN=localhost",
+            "-addext",
+            "subjectAltName=DNS:localhost,IP:127.0.0.1",
+            "-addext",
+            "basicConstraints=critical,CA:TRUE",
+        ],
+    );
+    openssl(
+        &here,
+        &[
+            "ca",
+            "-batch",
+            "-config",
+            &conf,
+            "-selfsign",
+            "-keyfile",
+            &key,
+            "-in",
+            &csr,
+            "-out",
+            &cert,
+            "-startdate",
+            "20190101000000Z",
+            "-enddate",
+            "20200101000000Z",
+            "-notext",
+        ],
+    );
+    (cert.into(), key.into())
+}
+
+/// Issue 18: a self-signed certificate from `openssl req -x509` (CA:TRUE) given with
+/// `--cacert` is accepted when the server presents exactly it, as curl accepts it; its
+/// name and dates are still checked, and any other CA certificate served as the
+/// server's own still fails.
+#[test]
+fn a_self_signed_certificate_given_with_cacert_is_pinned() {
+    let dir = Scratch::new("tls-pin");
+    let (cert, key) = openssl_self_signed(&dir, "pinned");
+    let pinned = cert.to_str().unwrap();
+    let srv = TestServer::start_tls(ServerConfig::default(), server_config_from_pem(&cert, &key));
+    let port = srv.addr().port();
+
+    // By address (no SNI; the certificate holds 127.0.0.1) and by name.
+    let v = run_json(&srv.url("/ip"), 5, &["--cacert", pinned]);
+    assert_eq!(v["replies"]["2xx"], 5, "{v:#}");
+    assert_eq!(v["errors"]["total"], 0, "{v:#}");
+    assert_eq!(v["tls"]["certificates_verified"], true);
+    let resolve = format!("localhost:{port}:127.0.0.1");
+    let v = run_json(
+        &format!("https://localhost:{port}/name"),
+        3,
+        &["--cacert", pinned, "--resolve", &resolve],
+    );
+    assert_eq!(v["replies"]["2xx"], 3, "{v:#}");
+    assert_eq!(v["errors"]["total"], 0, "{v:#}");
+    assert_eq!(srv.received().len(), 8);
+
+    // Not given: the same certificate fails as before.
+    let v = run_json(&srv.url("/none"), 2, &[]);
+    assert_eq!(errors(&v, "tls", "cert-ca-used-as-leaf"), 2, "{v:#}");
+
+    // Pinned, but the URL's host is not among its names.
+    let other = format!("other.example:{port}:127.0.0.1");
+    let v = run_json(
+        &format!("https://other.example:{port}/wrong"),
+        2,
+        &["--cacert", pinned, "--resolve", &other],
+    );
+    assert_eq!(errors(&v, "tls", "cert-wrong-name"), 2, "{v:#}");
+
+    // Another openssl certificate, not given, served while the first is pinned.
+    let (cert2, key2) = openssl_self_signed(&dir, "other");
+    let srv2 = TestServer::start_tls(
+        ServerConfig::default(),
+        server_config_from_pem(&cert2, &key2),
+    );
+    let v = run_json(&srv2.url("/other"), 2, &["--cacert", pinned]);
+    assert_eq!(errors(&v, "tls", "cert-ca-used-as-leaf"), 2, "{v:#}");
+    assert_eq!(srv2.received().len(), 0);
+
+    // Pinned, but expired.
+    let (old, old_key) = openssl_self_signed_expired(&dir, "expired");
+    let srv3 = TestServer::start_tls(
+        ServerConfig::default(),
+        server_config_from_pem(&old, &old_key),
+    );
+    let v = run_json(&srv3.url("/old"), 2, &["--cacert", old.to_str().unwrap()]);
+    assert_eq!(errors(&v, "tls", "cert-expired"), 2, "{v:#}");
+    assert_eq!(srv3.received().len(), 0);
+    assert_eq!(
+        srv.received().len(),
+        8,
+        "no request on a refused connection"
+    );
 }

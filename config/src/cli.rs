@@ -322,8 +322,9 @@ pub struct OpenLoopArgs {
 /// TLS client options (for https URLs): the same flags for `volley URL` and `volley run`.
 #[derive(Debug, Args, Default)]
 pub struct TlsArgs {
-    /// Also trust the CA certificates in this PEM file (repeatable); the built-in roots
-    /// are Mozilla's (webpki-roots).
+    /// Also trust the CA certificates in this PEM file (repeatable); a server presenting
+    /// one of them as its own (a self-signed one) is accepted as pinned, its name and
+    /// dates still checked. The built-in roots are Mozilla's (webpki-roots).
     #[arg(long, value_name = "FILE")]
     pub cacert: Vec<PathBuf>,
 

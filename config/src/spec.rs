@@ -81,7 +81,8 @@ pub struct RunSpec {
 /// TLS client settings (for https targets).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TlsSpec {
-    /// PEM files of CA certificates trusted besides the built-in roots (`--cacert`).
+    /// PEM files of CA certificates trusted besides the built-in roots (`--cacert`);
+    /// a server presenting one of them itself is accepted as pinned.
     pub cacert: Vec<PathBuf>,
     /// Do not verify the server's certificate (`--insecure`); the report warns.
     pub insecure: bool,

@@ -9,7 +9,9 @@
 //!
 //! Trust: Mozilla's roots as packaged by `webpki-roots`, plus `--cacert` files. The
 //! built-in set makes a run independent of the machine's CA bundle (a fresh container
-//! has none), and the same on every load-generating host.
+//! has none), and the same on every load-generating host. A server that presents one of
+//! the `--cacert` certificates itself is accepted as pinned (a self-signed certificate
+//! that calls itself a CA, say), its name and dates still checked: see [`pin`].
 
 use std::collections::{HashMap, VecDeque};
 use std::fmt;
@@ -28,6 +30,8 @@ use rustls::pki_types::{CertificateDer, PrivateKeyDer, ServerName, UnixTime};
 use rustls::{CertificateError, ClientConnection, DigitallySignedStruct};
 use rustls::{HandshakeKind, NamedGroup, RootCertStore, SignatureScheme};
 use volley_config::TlsSpec;
+
+mod pin;
 
 /// Why the TLS client configuration could not be built (a bad `--cacert`, `--cert` or
 /// `--key` file).
@@ -65,7 +69,16 @@ pub fn client_config(spec: &TlsSpec, slots: u32) -> Result<Arc<ClientConfig>, Tl
                 provider.signature_verification_algorithms,
             )))
     } else {
-        builder.with_root_certificates(roots(spec)?)
+        let (roots, pinned) = roots(spec)?;
+        let webpki = rustls::client::WebPkiServerVerifier::builder_with_provider(
+            Arc::new(roots),
+            provider.clone(),
+        )
+        .build()
+        .map_err(|e| TlsConfigError(format!("TLS setup: {e}")))?;
+        builder
+            .dangerous()
+            .with_custom_certificate_verifier(Arc::new(pin::PinningVerifier::new(webpki, pinned)))
     };
     let mut config = match (&spec.cert, &spec.key) {
         (Some(cert), Some(key)) => {
@@ -174,8 +187,10 @@ impl ClientSessionStore for TicketStore {
     }
 }
 
-/// webpki-roots plus every certificate of the `--cacert` files.
-fn roots(spec: &TlsSpec) -> Result<RootCertStore, TlsConfigError> {
+/// webpki-roots plus every certificate of the `--cacert` files, and those certificates
+/// alone (the ones a server may present as pinned).
+fn roots(spec: &TlsSpec) -> Result<(RootCertStore, Vec<CertificateDer<'static>>), TlsConfigError> {
+    let mut pinned = Vec::new();
     let mut roots = RootCertStore {
         roots: webpki_roots::TLS_SERVER_ROOTS.to_vec(),
     };
@@ -191,11 +206,12 @@ fn roots(spec: &TlsSpec) -> Result<RootCertStore, TlsConfigError> {
         }
         for c in certs {
             roots
-                .add(c)
+                .add(c.clone())
                 .map_err(|e| TlsConfigError(format!("--cacert {}: {e}", path.display())))?;
+            pinned.push(c);
         }
     }
-    Ok(roots)
+    Ok((roots, pinned))
 }
 
 /// `--insecure`: any certificate is accepted, but the handshake signatures are still
@@ -272,7 +288,8 @@ impl TlsFailure {
                 }
                 CertificateError::Revoked => "cert-revoked",
                 // webpki's own errors come wrapped; the one users meet most is a
-                // self-signed CA certificate served as the server's own.
+                // self-signed CA certificate served as the server's own (one given
+                // with --cacert is accepted as pinned, see `pin`).
                 CertificateError::Other(o) if format!("{o:?}").contains("CaUsedAsEndEntity") => {
                     "cert-ca-used-as-leaf"
                 }

@@ -327,6 +327,32 @@ impl Default for TestPki {
     }
 }
 
+/// A rustls server config presenting the certificate chain in the PEM file
+/// `cert` with the private key in the PEM file `key`: for certificates made
+/// outside this crate (by the `openssl` CLI, say). It offers what every
+/// server config here offers (see [`TestPki::client_auth_server_config`]).
+///
+/// # Panics
+///
+/// If a file cannot be read, holds no certificate or key, or rustls
+/// rejects them.
+pub fn server_config_from_pem(cert: &Path, key: &Path) -> Arc<rustls::ServerConfig> {
+    use rustls::pki_types::pem::PemObject;
+    let chain = CertificateDer::pem_file_iter(cert)
+        .and_then(|it| it.collect::<Result<Vec<_>, _>>())
+        .unwrap_or_else(|e| panic!("read {}: {e}", cert.display()));
+    assert!(!chain.is_empty(), "no certificate in {}", cert.display());
+    let key =
+        PrivateKeyDer::from_pem_file(key).unwrap_or_else(|e| panic!("read {}: {e}", key.display()));
+    let config = rustls::ServerConfig::builder_with_provider(provider())
+        .with_safe_default_protocol_versions()
+        .expect("ring supports the default protocol versions")
+        .with_no_client_auth()
+        .with_single_cert(chain, key)
+        .expect("a server certificate and key rustls accepts");
+    finish_server_config(config)
+}
+
 /// The *ring* crypto provider, explicitly (never the process default).
 fn provider() -> Arc<CryptoProvider> {
     Arc::new(rustls::crypto::ring::default_provider())
