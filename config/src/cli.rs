@@ -53,7 +53,8 @@ pub enum Sub {
     },
     /// Run the workload described by a run file (TOML); flags override the file.
     Run(RunArgs),
-    /// Live per-worker view of a running run (read-only).
+    /// Live per-worker view of a running run (read-only): counts, and rates and p50/p99
+    /// latency over each interval.
     Top(TopArgs),
     /// Draw result files (`--out FILE`) as one self-contained HTML page.
     ///
