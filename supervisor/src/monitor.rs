@@ -286,7 +286,8 @@ fn render_top(run: &RunLine, rows: &[SlotSnapshot], prev: &[SlotSnapshot], secs:
         s.push_str(&format!("rates and latency over the last {secs:.2} s\n"));
     }
     let lagging = rows.iter().enumerate().max_by_key(|(_, r)| r.lag_us);
-    if let Some((i, r)) = lagging.filter(|(_, r)| r.lag_us > 0) {
+    // Under 1 ms is on time, as for the report's late starts.
+    if let Some((i, r)) = lagging.filter(|(_, r)| r.lag_us >= 1_000) {
         s.push_str(&format!(
             "open-loop lag: the latest session of worker {i} started {} late\n",
             latency_text(Some(r.lag_us as f64))
