@@ -7,7 +7,9 @@
 //! progress line when stderr is a terminal ([`monitor`]), and reaps every child, noting how
 //! it ended. It then merges the reports into a [`Report`] ([`merge`]) whose renderers are
 //! in [`report`]. The scoreboard is unlinked on every path out of [`run`], a crashed or
-//! killed worker included. [`monitor::top`] is `volley top`; [`html`] is `volley report`,
+//! killed worker included. With `--metrics-listen`, [`metrics`] serves the scoreboard at
+//! `/metrics` (`volley_exporter`) from after the fork until the linger that
+//! [`run_served`] hands back ([`Linger`]). [`monitor::top`] is `volley top`; [`html`] is `volley report`,
 //! a result file drawn as a self-contained HTML page.
 //!
 //! The supervisor never parses HTTP; that is the worker's job.
