@@ -948,6 +948,50 @@ mod tests {
     }
 
     #[test]
+    fn metrics_listen_is_loopback_unless_any() {
+        use std::net::SocketAddr;
+        let lo: SocketAddr = "127.0.0.1:0".parse().unwrap();
+        let any: SocketAddr = "0.0.0.0:9464".parse().unwrap();
+        assert_eq!(spec(url()).metrics, None);
+        let mut b = url();
+        b.flags.metrics_listen = Some(lo);
+        let m = spec(b.clone()).metrics.unwrap();
+        assert_eq!(
+            (m.listen, m.linger, m.reachable),
+            (lo, DEFAULT_METRICS_LINGER, false)
+        );
+        b.flags.metrics_linger = Some(Duration::ZERO);
+        assert_eq!(spec(b).metrics.unwrap().linger, Duration::ZERO);
+        let mut b = url();
+        b.flags.metrics_listen = Some(any);
+        assert_eq!(refused(b.clone()).0, "--metrics-listen");
+        b.flags.metrics_listen_any = true;
+        assert!(spec(b).metrics.unwrap().reachable);
+        // The file names an address; only the flag opens the network.
+        let mut b = run_file();
+        b.file.metrics_listen = Some(At {
+            value: any,
+            place: Place {
+                path: "run.toml".into(),
+                line: 3,
+                column: 18,
+            },
+        });
+        let (line, message) = refused_at(b.clone());
+        assert_eq!(line, 3);
+        assert!(message.contains("--metrics-listen-any"), "{message}");
+        b.flags.metrics_listen_any = true;
+        assert_eq!(spec(b).metrics.unwrap().listen, any);
+        // The companions need an address.
+        let mut b = url();
+        b.flags.metrics_linger = Some(Duration::from_secs(1));
+        assert_eq!(refused(b).0, "--metrics-linger");
+        let mut b = url();
+        b.flags.metrics_listen_any = true;
+        assert_eq!(refused(b).0, "--metrics-listen-any");
+    }
+
+    #[test]
     fn open_loop_flags_need_a_schedule() {
         let mut b = url();
         b.flags.client = Some(ClientArg(0, 2));
