@@ -57,7 +57,7 @@ pub use volley_config::{Command, RequestSpec, RunSpec};
 pub use volley_supervisor::html;
 pub use volley_supervisor::monitor::top;
 pub use volley_supervisor::report::Verdict;
-pub use volley_supervisor::{Report, SupervisorError, run};
+pub use volley_supervisor::{Linger, Report, SupervisorError, run};
 pub use volley_worker::hooks::{Board, Ctx, Hooks, Next, NoHooks, Prev, UrlIterator};
 pub use volley_worker::iterators;
 pub use volley_worker::record::Record;
@@ -102,7 +102,11 @@ pub fn main_with<H: Hooks>(mut hooks: H) -> ExitCode {
             // read or draw, and one `volley merge`/`volley compare` cannot use.
             let bad_input = matches!(
                 e.downcast_ref::<SupervisorError>(),
-                Some(SupervisorError::Tls(_) | SupervisorError::TooFewDescriptors { .. })
+                Some(
+                    SupervisorError::Tls(_)
+                        | SupervisorError::TooFewDescriptors { .. }
+                        | SupervisorError::Metrics { .. }
+                )
             ) || e.downcast_ref::<html::InputError>().is_some()
                 || e.downcast_ref::<results::BadInput>().is_some();
             ExitCode::from(if bad_input { 2 } else { 1 })
@@ -124,11 +128,12 @@ fn run_command<H: Hooks>(command: Command, hooks: &mut H) -> anyhow::Result<u8> 
             {
                 eprintln!("volley: no times and no duration: running until interrupted (^C)");
             }
-            finish(
-                &loadgen(&spec, hooks)?,
-                spec.output.json,
-                spec.out.as_deref(),
-            )
+            let (report, linger) = volley_supervisor::run_served(&spec, hooks)?;
+            let code = finish(&report, spec.output.json, spec.out.as_deref());
+            if let Some(linger) = linger {
+                linger.wait();
+            }
+            code
         }
         Command::Demo(mut spec) => {
             // The target `volley serve` runs, as child processes of this one (started
@@ -143,9 +148,13 @@ fn run_command<H: Hooks>(command: Command, hooks: &mut H) -> anyhow::Result<u8> 
                 spec.concurrency,
                 spec.workers
             );
-            let report = loadgen(&spec, hooks)?;
+            let (report, linger) = volley_supervisor::run_served(&spec, hooks)?;
             drop(target);
-            finish(&report, spec.output.json, spec.out.as_deref())
+            let code = finish(&report, spec.output.json, spec.out.as_deref());
+            if let Some(linger) = linger {
+                linger.wait();
+            }
+            code
         }
         Command::Httperf(parsed) => {
             for note in &parsed.notes {
@@ -159,8 +168,12 @@ fn run_command<H: Hooks>(command: Command, hooks: &mut H) -> anyhow::Result<u8> 
                 let mut out = std::io::stdout().lock();
                 let _ = writeln!(out, "{}", parsed.echo).and_then(|()| out.flush());
             }
-            let report = loadgen(spec, hooks)?;
-            finish(&report, spec.output.json, spec.out.as_deref())
+            let (report, linger) = volley_supervisor::run_served(spec, hooks)?;
+            let code = finish(&report, spec.output.json, spec.out.as_deref());
+            if let Some(linger) = linger {
+                linger.wait();
+            }
+            code
         }
         Command::Serve(spec) => serve::serve(&spec),
         Command::ServeWorker => serve::serve_worker(),

@@ -399,6 +399,8 @@ fn readme_command(line: &str, addr: SocketAddr, scratch: &Scratch) -> Option<Vec
             "-n" => *word = "1000".into(),
             "--num-conns" => *word = "100".into(),
             "--run-name" => *word = format!("readme-{}-{i}", std::process::id()),
+            // Any free port, and no linger waiting for a scraper that is not there.
+            "--metrics-listen" => *word = "127.0.0.1:0".into(),
             _ => {}
         }
         // Result files and pages go to the scratch directory, not the checkout.
@@ -424,6 +426,9 @@ fn readme_command(line: &str, addr: SocketAddr, scratch: &Scratch) -> Option<Vec
         if !bounded {
             words.extend(["-d".into(), "2s".into()]);
         }
+    }
+    if words.iter().any(|w| w == "--metrics-listen") {
+        words.extend(["--metrics-linger".into(), "0s".into()]);
     }
     if !words.iter().any(|w| w == "--json") {
         words.push("--json".into());

@@ -42,6 +42,9 @@ mod html;
 // `volley merge` and `volley compare` on real runs' result files: sums, histogram unions,
 // noise verdicts, refusals.
 mod merge;
+// --metrics-listen: /metrics during the run and its linger, against the report; a real
+// Prometheus scraping it; the refusals.
+mod metrics;
 
 /// Path of the binary under test.
 pub fn volley() -> volley_testsupport::Volley {

@@ -233,6 +233,10 @@ pub struct RunArgs {
     #[command(flatten)]
     pub tls: TlsArgs,
 
+    /// The /metrics endpoint.
+    #[command(flatten)]
+    pub metrics: MetricsArgs,
+
     /// Write one record per request to FILE [file: log].
     #[arg(long, value_name = "FILE")]
     pub log: Option<PathBuf>,
@@ -318,6 +322,26 @@ pub struct OpenLoopArgs {
     /// such a sleep can then read late.
     #[arg(long)]
     pub wake_per_reply: bool,
+}
+
+/// The `/metrics` endpoint: the same flags for `volley URL` and `volley run`.
+#[derive(Debug, Args, Default)]
+pub struct MetricsArgs {
+    /// Serve the live counters at http://ADDR/metrics (OpenMetrics text, for Prometheus)
+    /// while the run lasts; ADDR is IP:PORT, port 0 picks a free one (printed on stderr).
+    /// Only loopback addresses unless --metrics-listen-any [file: metrics_listen].
+    #[arg(long, value_name = "ADDR")]
+    pub metrics_listen: Option<std::net::SocketAddr>,
+
+    /// After the run, keep serving the final values until one more scrape was answered
+    /// or this long has passed (^C ends it too) [default: 20s].
+    #[arg(long, value_name = "D")]
+    pub metrics_linger: Option<DurationArg>,
+
+    /// Allow a --metrics-listen address other than loopback: the endpoint has no
+    /// authentication and becomes reachable from the network.
+    #[arg(long)]
+    pub metrics_listen_any: bool,
 }
 
 /// TLS client options (for https URLs): the same flags for `volley URL` and `volley run`.
@@ -498,6 +522,10 @@ pub struct LoadArgs {
     /// TLS client options.
     #[command(flatten)]
     pub tls: TlsArgs,
+
+    /// The /metrics endpoint.
+    #[command(flatten)]
+    pub metrics: MetricsArgs,
 
     /// Write one record per request to FILE (CSV, or JSON lines with --log-format jsonl).
     #[arg(long, value_name = "FILE")]

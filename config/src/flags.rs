@@ -116,6 +116,9 @@ fn load_inputs(source: Source, target: Target, load: LoadArgs) -> Result<SpecBui
         },
         tls: tls_flags(load.tls),
         checks: checks(&load.checks)?,
+        metrics_listen: load.metrics.metrics_listen,
+        metrics_linger: load.metrics.metrics_linger.map(|d| d.0),
+        metrics_listen_any: load.metrics.metrics_listen_any,
         ..open_flags(load.open)
     };
     Ok(b)
@@ -147,6 +150,9 @@ pub(crate) fn run_flags(args: RunArgs) -> Result<FlagInputs, ConfigError> {
         quiet: args.quiet,
         tls: tls_flags(args.tls),
         checks: checks(&args.checks)?,
+        metrics_listen: args.metrics.metrics_listen,
+        metrics_linger: args.metrics.metrics_linger.map(|d| d.0),
+        metrics_listen_any: args.metrics.metrics_listen_any,
         ..open_flags(args.open)
     })
 }

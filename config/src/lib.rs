@@ -44,7 +44,7 @@ pub use spec::{
     Timeouts, TopSpec,
 };
 pub use spec::{
-    HttpVersion, PrintParts, PrintSpec, Sequence, SessionRules, SocketOptions, TlsSpec,
+    HttpVersion, MetricsSpec, PrintParts, PrintSpec, Sequence, SessionRules, SocketOptions, TlsSpec,
 };
 pub use target::parse_url;
 

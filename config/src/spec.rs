@@ -76,6 +76,8 @@ pub struct RunSpec {
     pub out: Option<PathBuf>,
     /// Length of the time series' intervals.
     pub series_interval: Duration,
+    /// `--metrics-listen`: serve `/metrics` while the run lasts (and a linger after it).
+    pub metrics: Option<MetricsSpec>,
 }
 
 /// TLS client settings (for https targets).
@@ -574,6 +576,19 @@ pub enum Limit {
     /// No global limit: the run ends when every slot has done its rounds, or when it is
     /// stopped (SIGINT/SIGTERM).
     Rounds,
+}
+
+/// The `/metrics` endpoint (`--metrics-listen`, `--metrics-linger`,
+/// `--metrics-listen-any`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct MetricsSpec {
+    /// The address to listen on (port 0: any free port, printed on stderr).
+    pub listen: std::net::SocketAddr,
+    /// How long to keep serving after the run when no scrape comes; the first scrape
+    /// after the run ends the linger early.
+    pub linger: Duration,
+    /// The address is not a loopback one (allowed by `--metrics-listen-any`).
+    pub reachable: bool,
 }
 
 /// How the results are shown.

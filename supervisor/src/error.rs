@@ -67,6 +67,15 @@ pub enum SupervisorError {
         /// Descriptors a worker needs besides its connections.
         reserve: u64,
     },
+    /// The `/metrics` endpoint could not listen on `--metrics-listen`'s address (in use,
+    /// not an address of this host): the run is refused before it starts.
+    #[error("--metrics-listen {addr}: cannot listen there: {source}")]
+    Metrics {
+        /// The address asked for.
+        addr: std::net::SocketAddr,
+        /// The bind's error.
+        source: std::io::Error,
+    },
     /// `volley top` found no run to watch.
     #[error("no running volley run of this user was found in /dev/shm")]
     NoRun,

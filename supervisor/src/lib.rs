@@ -7,7 +7,9 @@
 //! progress line when stderr is a terminal ([`monitor`]), and reaps every child, noting how
 //! it ended. It then merges the reports into a [`Report`] ([`merge`]) whose renderers are
 //! in [`report`]. The scoreboard is unlinked on every path out of [`run`], a crashed or
-//! killed worker included. [`monitor::top`] is `volley top`; [`html`] is `volley report`,
+//! killed worker included. With `--metrics-listen`, [`metrics`] serves the scoreboard at
+//! `/metrics` (`volley_exporter`) from after the fork until the linger that
+//! [`run_served`] hands back ([`Linger`]). [`monitor::top`] is `volley top`; [`html`] is `volley report`,
 //! a result file drawn as a self-contained HTML page.
 //!
 //! The supervisor never parses HTTP; that is the worker's job.
@@ -19,6 +21,7 @@ pub mod error;
 pub mod html;
 pub mod logjoin;
 pub mod merge;
+pub mod metrics;
 pub mod monitor;
 pub mod report;
 pub mod signals;
@@ -38,6 +41,7 @@ use volley_worker::hooks::{Hooks, NoHooks};
 use volley_worker::http::request::serialize;
 
 pub use error::SupervisorError;
+pub use metrics::Linger;
 pub use report::Report;
 
 /// How long workers get to build their event loops and report ready.
@@ -62,6 +66,24 @@ pub fn run(spec: &RunSpec) -> Result<Report, SupervisorError> {
 ///
 /// As [`run`].
 pub fn run_with<H: Hooks>(spec: &RunSpec, hooks: &mut H) -> Result<Report, SupervisorError> {
+    let (report, linger) = run_served(spec, hooks)?;
+    if let Some(linger) = linger {
+        linger.wait();
+    }
+    Ok(report)
+}
+
+/// [`run_with`], returning as soon as the report is ready: a `/metrics` endpoint
+/// (`--metrics-listen`) is still serving the final values then, and the caller shows the
+/// report before it calls [`Linger::wait`] (or drops the [`Linger`] to stop at once).
+///
+/// # Errors
+///
+/// As [`run`]; also [`SupervisorError::Metrics`] when the endpoint cannot listen.
+pub fn run_served<H: Hooks>(
+    spec: &RunSpec,
+    hooks: &mut H,
+) -> Result<(Report, Option<Linger>), SupervisorError> {
     let entered_ns = now_ns();
     // Built before the fork (bad CA/cert/key files fail here, before any load); no
     // connection is opened before it.
@@ -80,6 +102,9 @@ pub fn run_with<H: Hooks>(spec: &RunSpec, hooks: &mut H) -> Result<Report, Super
     }
     remove_stale_segments();
     let name = spec.run_name.clone().unwrap_or_else(random_run_name);
+    // Bound before the fork, so a busy or foreign address fails before any load; the
+    // workers inherit the listening socket but never accept on it.
+    let endpoint = spec.metrics.as_ref().map(metrics::bind).transpose()?;
     let sb = Scoreboard::create(&name, spec.workers, spec.concurrency)?;
     let mut signals = signals::StopSignals::install().map_err(SupervisorError::Signals)?;
     let mut children = Vec::with_capacity(spec.workers as usize);
@@ -93,6 +118,8 @@ pub fn run_with<H: Hooks>(spec: &RunSpec, hooks: &mut H) -> Result<Report, Super
         }
         return Err(e);
     }
+    // After the fork: the serving thread may start now.
+    let exporter = endpoint.and_then(|e| metrics::serve(e, &sb));
     sb.header().set_state(RunState::Running);
     barrier::release(sb.header());
     let start_ns = sb.header().start_ns();
@@ -106,6 +133,10 @@ pub fn run_with<H: Hooks>(spec: &RunSpec, hooks: &mut H) -> Result<Report, Super
     };
     let waited = wait::wait_all(&children, &sb, &mut signals, progress, start_ns, stop_at);
     sb.header().set_state(RunState::Done);
+    // Every worker is reaped: the scoreboard's counters are final.
+    if let Some(e) = &exporter {
+        e.finish();
+    }
 
     let mut report = Report::new(
         spec.target_label(),
@@ -166,7 +197,11 @@ pub fn run_with<H: Hooks>(spec: &RunSpec, hooks: &mut H) -> Result<Report, Super
     if H::ACTIVE {
         hooks.parent_exit();
     }
-    Ok(report)
+    let linger = exporter.map(|exporter| Linger {
+        exporter,
+        max: spec.metrics.map_or(std::time::Duration::ZERO, |m| m.linger),
+    });
+    Ok((report, linger))
 }
 
 /// The per-second samples of seconds that ended before the load did: the wait loop goes

@@ -3,7 +3,7 @@
 //! plus httperf's session workloads ([`SessionInputs`]). `None` or `false`: not given.
 
 use std::collections::BTreeMap;
-use std::net::IpAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -87,6 +87,12 @@ pub(crate) struct FlagInputs {
     pub print: PrintSpec,
     /// `--check` (repeatable), parsed.
     pub checks: Vec<crate::check::Check>,
+    /// `--metrics-listen`.
+    pub metrics_listen: Option<SocketAddr>,
+    /// `--metrics-linger`.
+    pub metrics_linger: Option<Duration>,
+    /// `--metrics-listen-any`.
+    pub metrics_listen_any: bool,
 }
 
 /// The TLS flags; they add to a run file's TLS keys and can only turn checks off.
@@ -143,6 +149,8 @@ pub(crate) struct FileInputs {
     pub tls: TlsSpec,
     /// `check`, parsed.
     pub checks: Vec<crate::check::Check>,
+    /// `metrics_listen`.
+    pub metrics_listen: Option<At<SocketAddr>>,
 }
 
 /// httperf's session workloads, laid over the open loop (see [`OpenLoop`]).

@@ -30,7 +30,7 @@ use std::time::Duration;
 use crate::error::ConfigError;
 use crate::spec::{
     Arrival, DEFAULT_MAX_REDIRECTS, IteratorKind, Limit, LogFormat, LogSpec, MAX_HEADERS_CAP,
-    OpenLoop, OutputSpec, RampUp, ReplyLimits, RequestSpec, RunSpec, TlsSpec,
+    MetricsSpec, OpenLoop, OutputSpec, RampUp, ReplyLimits, RequestSpec, RunSpec, TlsSpec,
 };
 use crate::values::{DurationArg, RateArg};
 
@@ -45,6 +45,11 @@ pub const MAX_CONCURRENCY: u32 = 1_000_000;
 pub const DEFAULT_CONCURRENCY: u32 = 10;
 /// Length of the time series' intervals when `--interval` is not given.
 pub const DEFAULT_SERIES_INTERVAL: Duration = Duration::from_secs(1);
+
+/// How long `/metrics` keeps serving the final values after the run when no scrape comes
+/// (the first scrape after the run ends the wait at once): Prometheus' usual scrape
+/// interval (15 s) with room for the scrape's jitter, so the last scrape sees the end.
+pub const DEFAULT_METRICS_LINGER: Duration = Duration::from_secs(20);
 /// Default run length of `volley URL` when neither `-n` nor `-d` is given.
 pub const DEFAULT_DURATION: Duration = Duration::from_secs(10);
 /// Default run length of `volley demo`.
@@ -121,6 +126,7 @@ impl SpecBuilder {
         let open_loop = self.open_loop(arrival)?;
         let pipeline = self.pipeline(iterator)?;
         let log = self.log()?;
+        let metrics = self.metrics()?;
         let (seed, seed_given) = match self.flags.seed.or(self.file.seed) {
             Some(s) => (s, true),
             None => (random_seed(), false),
@@ -169,6 +175,7 @@ impl SpecBuilder {
             checks: file.checks.into_iter().chain(flags.checks).collect(),
             out: flags.out,
             series_interval: flags.interval.unwrap_or(DEFAULT_SERIES_INTERVAL),
+            metrics,
         })
     }
 
@@ -357,6 +364,41 @@ impl SpecBuilder {
             Some((_, Some(kind))) => (kind, None),
             Some((n, None)) => (IteratorKind::Default, Some(n.to_string())),
         })
+    }
+
+    /// The `/metrics` endpoint, from `--metrics-listen` or `metrics_listen`: a loopback
+    /// address unless `--metrics-listen-any` (a flag only, so a run file cannot open the
+    /// endpoint to the network by itself).
+    fn metrics(&self) -> Result<Option<MetricsSpec>, ConfigError> {
+        let file = self.file.metrics_listen.as_ref();
+        let Some(listen) = self.flags.metrics_listen.or(file.map(|a| a.value)) else {
+            for (given, flag) in [
+                (self.flags.metrics_linger.is_some(), "--metrics-linger"),
+                (self.flags.metrics_listen_any, "--metrics-listen-any"),
+            ] {
+                if given {
+                    let allowed = "only with --metrics-listen ADDR";
+                    return Err(ConfigError::invalid(flag, "given", allowed));
+                }
+            }
+            return Ok(None);
+        };
+        let reachable = !listen.ip().is_loopback();
+        if reachable && !self.flags.metrics_listen_any {
+            let why = "a loopback address such as 127.0.0.1:9464 or [::1]:9464: the endpoint \
+                       has no authentication, so serving other hosts needs --metrics-listen-any";
+            return Err(match (self.flags.metrics_listen, file) {
+                (None, Some(at)) => at
+                    .place
+                    .error(&format!("metrics_listen = \"{listen}\" is not {why}")),
+                _ => ConfigError::invalid("--metrics-listen", listen, why),
+            });
+        }
+        Ok(Some(MetricsSpec {
+            listen,
+            linger: self.flags.metrics_linger.unwrap_or(DEFAULT_METRICS_LINGER),
+            reachable,
+        }))
     }
 
     /// The scoreboard segment's name (`volley-NAME`), from `--run-name` or `run_name`.
@@ -903,6 +945,50 @@ mod tests {
         assert_eq!(refused(b.clone()).0, "--run-name");
         b.file.run_name = Some("nightly-1.2_a".into());
         assert_eq!(spec(b).run_name.as_deref(), Some("volley-nightly-1.2_a"));
+    }
+
+    #[test]
+    fn metrics_listen_is_loopback_unless_any() {
+        use std::net::SocketAddr;
+        let lo: SocketAddr = "127.0.0.1:0".parse().unwrap();
+        let any: SocketAddr = "0.0.0.0:9464".parse().unwrap();
+        assert_eq!(spec(url()).metrics, None);
+        let mut b = url();
+        b.flags.metrics_listen = Some(lo);
+        let m = spec(b.clone()).metrics.unwrap();
+        assert_eq!(
+            (m.listen, m.linger, m.reachable),
+            (lo, DEFAULT_METRICS_LINGER, false)
+        );
+        b.flags.metrics_linger = Some(Duration::ZERO);
+        assert_eq!(spec(b).metrics.unwrap().linger, Duration::ZERO);
+        let mut b = url();
+        b.flags.metrics_listen = Some(any);
+        assert_eq!(refused(b.clone()).0, "--metrics-listen");
+        b.flags.metrics_listen_any = true;
+        assert!(spec(b).metrics.unwrap().reachable);
+        // The file names an address; only the flag opens the network.
+        let mut b = run_file();
+        b.file.metrics_listen = Some(At {
+            value: any,
+            place: Place {
+                path: "run.toml".into(),
+                line: 3,
+                column: 18,
+            },
+        });
+        let (line, message) = refused_at(b.clone());
+        assert_eq!(line, 3);
+        assert!(message.contains("--metrics-listen-any"), "{message}");
+        b.flags.metrics_listen_any = true;
+        assert_eq!(spec(b).metrics.unwrap().listen, any);
+        // The companions need an address.
+        let mut b = url();
+        b.flags.metrics_linger = Some(Duration::from_secs(1));
+        assert_eq!(refused(b).0, "--metrics-linger");
+        let mut b = url();
+        b.flags.metrics_listen_any = true;
+        assert_eq!(refused(b).0, "--metrics-listen-any");
     }
 
     #[test]

@@ -15,6 +15,8 @@
 //! - `--ssl` and `--ssl-no-reuse`: https over rustls, certificates verified (volley's own
 //!   `--cacert FILE` and `--insecure` are accepted too; httperf never verifies);
 //! - `--server-name` (the Host header) and `--close-with-reset` (SO_LINGER 0);
+//! - volley's `--metrics-listen`, `--metrics-linger` (seconds) and `--metrics-listen-any`
+//!   (the `/metrics` endpoint);
 //! - everything else httperf has (`--ssl-ciphers`, `--wset`, `--debug`, `--no-host-hdr`)
 //!   is rejected with a message: volley never silently ignores an option.
 //!
@@ -67,6 +69,9 @@ struct Args {
     client: ClientArg,
     workers: Option<u32>,
     json: bool,
+    metrics_listen: Option<std::net::SocketAddr>,
+    metrics_linger: Option<Duration>,
+    metrics_listen_any: bool,
     sessions: Option<Sessions>,
     burst: u32,
     max_piped: Option<u32>,
@@ -98,6 +103,9 @@ impl Default for Args {
             client: ClientArg(0, 1),
             workers: None,
             json: false,
+            metrics_listen: None,
+            metrics_linger: None,
+            metrics_listen_any: false,
             sessions: None,
             burst: 1,
             max_piped: None,

@@ -92,7 +92,7 @@ impl Value<'_> {
 /// Largest `--send-buffer`/`--recv-buffer` accepted (1 GiB).
 pub(super) const MAX_SOCKET_BUFFER: u32 = 1 << 30;
 
-/// Every long option of httperf 0.9, plus volley's `--workers` and `--json`, in the order
+/// Every long option of httperf 0.9, plus volley's `--workers`, `--json` and `--metrics-*`, in the order
 /// of the usage line; options without one follow.
 pub(super) const OPTIONS: &[Opt] = &[
     Opt {
@@ -475,6 +475,32 @@ pub(super) const OPTIONS: &[Opt] = &[
         name: "json",
         usage: Some("[--json]"),
         action: Action::Switch(|a| a.json = true),
+        ..FLAG
+    },
+    Opt {
+        name: "metrics-listen",
+        usage: Some("[--metrics-listen IP:PORT [--metrics-linger S] [--metrics-listen-any]]"),
+        action: Action::Set(|a, v| {
+            let addr = v
+                .text
+                .parse()
+                .map_err(|_| v.refuse("IP:PORT, such as 127.0.0.1:9464"))?;
+            a.metrics_listen = Some(addr);
+            Ok(())
+        }),
+        ..VALUE
+    },
+    Opt {
+        name: "metrics-linger",
+        action: Action::Set(|a, v| {
+            a.metrics_linger = Some(v.seconds()?);
+            Ok(())
+        }),
+        ..VALUE
+    },
+    Opt {
+        name: "metrics-listen-any",
+        action: Action::Switch(|a| a.metrics_listen_any = true),
         ..FLAG
     },
     Opt {

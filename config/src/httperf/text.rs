@@ -40,7 +40,9 @@ pub(super) fn help() -> String {
          \x20   numbers are unique over workers. The value needs '=' (--print-reply=header).\n\
          \x20 --wlog: whitespace around a URI is ignored; a URI must start with '/'.\n\
          \x20 --ssl: the server's certificate is verified (httperf never checks it): trust a\n\
-         \x20   private CA with --cacert FILE, or skip the check with --insecure.\n\n",
+         \x20   private CA with --cacert FILE, or skip the check with --insecure.\n\
+         \x20 --metrics-listen: volley's /metrics endpoint for Prometheus (as in `volley\n\
+         \x20   --help`); --metrics-linger in seconds.\n\n",
     );
     let mut listed = |title: &str, pick: fn(&Action) -> Option<&'static str>| {
         s.push_str(title);

@@ -201,6 +201,9 @@ fn fill(a: Args, shape: Shape) -> SpecBuilder {
     }
     f.workers = a.workers;
     f.json = a.json;
+    f.metrics_listen = a.metrics_listen;
+    f.metrics_linger = a.metrics_linger;
+    f.metrics_listen_any = a.metrics_listen_any;
     // httperf prints no progress line.
     f.quiet = true;
     f.socket = a.socket;

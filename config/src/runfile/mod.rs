@@ -168,6 +168,11 @@ fn keys(file: &File, at: &Locator<'_>, base: &Path) -> Result<FileInputs, Config
         k.log_format = Some(format.ok_or_else(|| at.error(v.span(), why))?);
     }
     k.run_name = file.run_name.as_ref().map(|v| v.get_ref().clone());
+    if let Some(v) = &file.metrics_listen {
+        let why = "metrics_listen: expected IP:PORT, such as \"127.0.0.1:9464\"";
+        let addr = v.get_ref().parse::<std::net::SocketAddr>();
+        k.metrics_listen = Some(at.at(v, addr.map_err(|_| at.error(v.span(), why))?));
+    }
     open_loop_keys(file, at, &mut k)?;
     for v in file.check.iter().flatten() {
         let expr = v.get_ref();

@@ -24,6 +24,7 @@ pub(super) struct File {
     pub log: Option<Spanned<String>>,
     pub log_format: Option<Spanned<String>>,
     pub run_name: Option<Spanned<String>>,
+    pub metrics_listen: Option<Spanned<String>>,
     pub cacert: Option<Spanned<StringOrList>>,
     pub insecure: Option<bool>,
     pub cert: Option<Spanned<String>>,
