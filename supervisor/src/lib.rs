@@ -8,7 +8,7 @@
 //! it ended. It then merges the reports into a [`Report`] ([`merge`]) whose renderers are
 //! in [`report`]. The scoreboard is unlinked on every path out of [`run`], a crashed or
 //! killed worker included. With `--metrics-listen`, [`metrics`] serves the scoreboard at
-//! `/metrics` (`volley_exporter`) from after the fork until the linger that
+//! `/metrics` ([`metrics`]) from after the fork until the linger that
 //! [`run_served`] hands back ([`Linger`]). [`monitor::top`] is `volley top`; [`html`] is `volley report`,
 //! a result file drawn as a self-contained HTML page.
 //!

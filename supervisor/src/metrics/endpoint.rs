@@ -1,26 +1,20 @@
 /*!
-This crate provides volley's `/metrics` endpoint: a run's scoreboard served in the
+volley's `/metrics` endpoint: a run's scoreboard served in the
 OpenMetrics (or Prometheus 0.0.4) text format while the run lasts, and for a linger after it.
 
 An [`Endpoint`] is the bound listener; the supervisor binds it before it forks its workers
 (so a bad or busy address fails before any load) and hands it a read-only mapping of the
 scoreboard after the fork ([`Endpoint::serve`]), which starts the one serving thread and
 returns the [`Exporter`]. Each scrape reads every worker slot into a
-[`exposition::Sample`] and encodes it with prometheus-client; the workers do no extra work.
+[`Sample`] and encodes it with prometheus-client; the workers do no extra work.
 The exporter's own mapping outlives the run's, so once the supervisor has reaped every
 worker and called [`Exporter::finish`], scrapes serve the final counters, which equal the
 report's. [`Exporter::linger`] then keeps serving until one more scrape has been answered,
 a deadline passes, or the caller says stop (Ctrl-C).
 
-[`http`] is the small HTTP/1.1 side: bounded reads, deadlines, 404/405/400, never a panic
+[`super::http`] is the small HTTP/1.1 side: bounded reads, deadlines, 404/405/400, never a panic
 out of the thread.
 */
-
-#![deny(missing_docs)]
-#![forbid(unsafe_code)]
-
-pub mod exposition;
-pub mod http;
 
 use std::io;
 use std::net::{SocketAddr, TcpListener, TcpStream};
@@ -34,8 +28,8 @@ use std::time::{Duration, Instant};
 use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
 use volley_scoreboard::{ReadOnly, Scoreboard};
 
-pub use exposition::{Format, Sample};
-use http::Request;
+pub use super::exposition::{Format, Sample};
+use super::http::{self, Request};
 
 /// How often the serving thread looks at its stop flag while no client connects.
 const STOP_CHECK: Duration = Duration::from_millis(100);

@@ -10,7 +10,7 @@ use std::io::{self, Read, Write};
 use std::net::TcpStream;
 use std::time::{Duration, Instant};
 
-use crate::exposition::Format;
+use super::exposition::Format;
 
 /// Largest request head read (a scraper's is a few hundred bytes).
 pub const MAX_REQUEST_BYTES: usize = 8 * 1024;

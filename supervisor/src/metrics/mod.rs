@@ -1,10 +1,14 @@
 //! The supervisor's side of `--metrics-listen`: bind before the fork, serve after it,
-//! linger after the run (see `volley_exporter`).
+//! linger after the run (see [`endpoint`]).
 
 use std::time::Duration;
 
 use volley_config::MetricsSpec;
-use volley_exporter::{Endpoint, Exporter, Lingered};
+pub mod endpoint;
+pub mod exposition;
+pub mod http;
+
+use endpoint::{Endpoint, Exporter, Lingered};
 use volley_scoreboard::Scoreboard;
 
 use crate::error::SupervisorError;
