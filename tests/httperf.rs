@@ -128,16 +128,23 @@ fn client_shares_add_up_to_one_workload() {
 
 #[test]
 fn options_volley_cannot_honour_are_refused() {
-    for bad in [
-        &["--wset=10,5"][..],
-        &["--ssl-ciphers=ALL"],
-        &["--r", "5"],
-        &["--nonsense"],
-        &["--http-version=2"],
+    for (bad, says) in [
+        (
+            &["--wset=10,5"][..],
+            "volley httperf: volley does not support --wset yet (working sets)\n",
+        ),
+        (
+            &["--server", "127.0.0.1", "--nonsense"],
+            "volley httperf: unknown httperf option --nonsense (see volley httperf --help)\n",
+        ),
+        (&["--ssl-ciphers=ALL"], "does not support --ssl-ciphers yet"),
+        (&["--r", "5"], "--rate"),
+        (&["--http-version=2"], "1.0 or 1.1"),
     ] {
         let out = volley().arg("httperf").args(bad.iter().copied()).run();
         assert_eq!(out.code, Some(2), "{bad:?}: {}", out.stderr);
         assert!(out.stderr.contains("httperf"), "{}", out.stderr);
+        assert!(out.stderr.contains(says), "{bad:?}: {}", out.stderr);
     }
     let help = volley().args(["httperf", "--help"]).run();
     assert_eq!(help.code, Some(0));
@@ -145,6 +152,36 @@ fn options_volley_cannot_honour_are_refused() {
         help.stdout.contains("--ssl-ciphers: cipher lists"),
         "{}",
         help.stdout
+    );
+}
+
+/// The `--name`s of a usage text.
+fn long_options(usage: &str) -> std::collections::BTreeSet<String> {
+    usage
+        .split(|c: char| !(c.is_ascii_alphanumeric() || c == '-'))
+        .filter(|w| w.starts_with("--") && w.len() > 2)
+        .map(str::to_string)
+        .collect()
+}
+
+#[test]
+fn the_usage_line_lists_every_option_httperf_has() {
+    if !volley_testsupport::have("httperf") {
+        return volley_testsupport::skip(
+            "the_usage_line_lists_every_option_httperf_has",
+            "httperf is not installed (apt-get install httperf; .ci/run does)",
+        );
+    }
+    let theirs = Command::new("httperf").arg("--help").output().unwrap();
+    let theirs = long_options(&String::from_utf8_lossy(&theirs.stdout));
+    assert!(theirs.contains("--wsesslog"), "{theirs:?}");
+    let help = volley().args(["httperf", "--help"]).run().stdout;
+    let usage: String = help.lines().skip(2).take_while(|l| !l.is_empty()).collect();
+    let ours = long_options(&usage);
+    let missing: Vec<&String> = theirs.difference(&ours).collect();
+    assert!(
+        missing.is_empty(),
+        "volley's usage lacks {missing:?}:\n{usage}"
     );
 }
 

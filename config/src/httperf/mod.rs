@@ -147,8 +147,9 @@ struct Wlog {
 ///
 /// # Errors
 ///
-/// [`ConfigError::Invalid`] naming the option for an unknown, ambiguous or rejected option
-/// or a bad value; [`ConfigError::Help`] for `--help` and `--version`.
+/// [`ConfigError::Message`] for an unknown option or one volley refuses,
+/// [`ConfigError::Invalid`] naming the option for an ambiguous one or a bad value;
+/// [`ConfigError::Help`] for `--help` and `--version`.
 pub(crate) fn parse(argv: &[String]) -> Result<(SpecBuilder, String, Vec<String>), ConfigError> {
     let mut args = Args::default();
     let mut notes = Vec::new();
@@ -218,12 +219,9 @@ fn split(argv: &[String]) -> Result<Vec<(&'static Opt, Option<String>)>, ConfigE
             (Arity::Flag, None) => None,
         };
         if let Action::Refuse(why) = opt.action {
-            let allowed = format!("an option volley can honour: {why}");
-            return Err(ConfigError::invalid(
-                "httperf",
-                format!("--{name}"),
-                allowed,
-            ));
+            return Err(ConfigError::message(format!(
+                "volley httperf: volley does not support --{name} yet ({why})"
+            )));
         }
         out.push((opt, value));
     }
@@ -242,11 +240,10 @@ fn lookup(name: &str) -> Result<&'static Opt, ConfigError> {
     matches.sort_by_key(|o| o.name);
     match matches.as_slice() {
         [opt] => Ok(opt),
-        [] => Err(ConfigError::invalid(
-            "httperf",
-            format!("--{name}"),
-            "an httperf option (see `volley httperf --help`)",
-        )),
+        [] => Err(ConfigError::message(format!(
+            "volley httperf: unknown httperf option --{name} ({}see volley httperf --help)",
+            old_name(name).unwrap_or_default()
+        ))),
         many => {
             let names: Vec<String> = many.iter().map(|o| format!("--{}", o.name)).collect();
             let allowed = format!("an unambiguous prefix; it could be {}", names.join(", "));
@@ -256,6 +253,16 @@ fn lookup(name: &str) -> Result<&'static Opt, ConfigError> {
                 allowed,
             ))
         }
+    }
+}
+
+/// What an httperf option name from before httperf 0.9 is now called, for the message
+/// that refuses it: httperf's own README still shows `--num-sessions` (its sessions were
+/// TCP connections; httperf 0.9 calls them connections and refuses the old name).
+fn old_name(name: &str) -> Option<&'static str> {
+    match name {
+        "num-sessions" => Some("httperf 0.9 has no --num-sessions either: use --num-conns; "),
+        _ => None,
     }
 }
 
@@ -322,6 +329,14 @@ mod tests {
     fn rejected(args: &[&str]) -> String {
         match p(args) {
             Err(e @ ConfigError::Invalid { .. }) => e.to_string(),
+            other => panic!("{args:?}: {other:?}"),
+        }
+    }
+
+    /// The message of a refusal worded whole (an unknown option, one volley cannot honour).
+    fn refused(args: &[&str]) -> String {
+        match p(args) {
+            Err(e @ ConfigError::Message(_)) => e.to_string(),
             other => panic!("{args:?}: {other:?}"),
         }
     }
@@ -396,9 +411,24 @@ mod tests {
             rejected(&["--r", "5"]).contains("--rate"),
             "ambiguous: names candidates"
         );
-        assert!(rejected(&["--bogus"]).contains("--bogus"));
-        assert!(rejected(&["--wset=10,5"]).contains("not supported yet"));
-        assert!(rejected(&["--ssl-ciphers=ALL"]).contains("rustls"));
+        assert_eq!(
+            refused(&["--bogus"]),
+            "volley httperf: unknown httperf option --bogus (see volley httperf --help)"
+        );
+        assert_eq!(
+            refused(&["--server=127.0.0.1", "--wset=10,5"]),
+            "volley httperf: volley does not support --wset yet (working sets)"
+        );
+        assert!(refused(&["--ssl-ciphers=ALL"]).contains("rustls"));
+        assert!(refused(&["--no-host"]).contains("does not support --no-host-hdr yet"));
+        let old = refused(&["--num-sessions", "100"]);
+        assert!(
+            old.contains("unknown httperf option --num-sessions"),
+            "{old}"
+        );
+        assert!(old.contains("use --num-conns"), "{old}");
+        // What the user typed is shown escaped.
+        assert!(refused(&["--a\x1bb"]).contains("--a\\x1bb"));
         let ssl = p(&[
             "--server=127.0.0.1",
             "--ssl",

@@ -40,7 +40,8 @@ pub(super) fn help() -> String {
          \x20   numbers are unique over workers. The value needs '=' (--print-reply=header).\n\
          \x20 --wlog: whitespace around a URI is ignored; a URI must start with '/'.\n\
          \x20 --ssl: the server's certificate is verified (httperf never checks it): trust a\n\
-         \x20   private CA with --cacert FILE, or skip the check with --insecure.\n\n",
+         \x20   private CA with --cacert FILE, or skip the check with --insecure.\n\
+         \x20 Unknown and refused options exit 2 (httperf exits 1 on an unknown one).\n\n",
     );
     let mut listed = |title: &str, pick: fn(&Action) -> Option<&'static str>| {
         s.push_str(title);
@@ -105,6 +106,64 @@ mod tests {
                 let line = format!("  --{}: {why}\n", o.name);
                 assert!(help.contains(&line), "help lacks --{}", o.name);
             }
+        }
+    }
+
+    /// httperf 0.9's long options, as its usage line lists them.
+    const HTTPERF_OPTIONS: &[&str] = &[
+        "add-header",
+        "burst-length",
+        "client",
+        "close-with-reset",
+        "debug",
+        "failure-status",
+        "help",
+        "hog",
+        "http-version",
+        "max-connections",
+        "max-piped-calls",
+        "method",
+        "no-host-hdr",
+        "num-calls",
+        "num-conns",
+        "period",
+        "port",
+        "print-reply",
+        "print-request",
+        "rate",
+        "recv-buffer",
+        "retry-on-failure",
+        "send-buffer",
+        "server",
+        "server-name",
+        "session-cookies",
+        "ssl",
+        "ssl-ciphers",
+        "ssl-no-reuse",
+        "think-timeout",
+        "timeout",
+        "uri",
+        "verbose",
+        "version",
+        "wlog",
+        "wsess",
+        "wsesslog",
+        "wset",
+    ];
+
+    #[test]
+    fn the_usage_lists_every_option_httperf_has() {
+        let usage = usage_lines();
+        for name in HTTPERF_OPTIONS {
+            let shown = format!("--{name}");
+            let listed = usage
+                .split(|c: char| !(c.is_ascii_alphanumeric() || c == '-'))
+                .any(|w| w == shown);
+            assert!(listed, "the usage line lacks {shown}:\n{usage}");
+            assert!(
+                OPTIONS.iter().any(|o| o.name == *name),
+                "no entry for {shown}"
+            );
         }
     }
 
