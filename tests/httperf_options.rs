@@ -562,3 +562,58 @@ fn sessions_with_bursts_keep_cookies_and_do_not_retry_pipelined_calls() {
         out.stdout
     );
 }
+
+/// httperf's run of `base(port, uri)` and `extra`, if httperf is installed (else the test
+/// is skipped outside CI, and fails in CI).
+fn theirs(test: &str, port: u16, uri: &str, extra: &[&str]) -> Option<String> {
+    if !volley_testsupport::have("httperf") {
+        volley_testsupport::skip(
+            test,
+            "httperf is not installed (apt-get install httperf; .ci/run does)",
+        );
+        return None;
+    }
+    let out = Command::new("httperf")
+        .args(base(port, uri))
+        .args(extra)
+        .output()
+        .expect("httperf runs");
+    Some(String::from_utf8_lossy(&out.stdout).into_owned())
+}
+
+#[test]
+fn think_timeout_alone_ends_a_stalled_reply() {
+    // httperf waits --timeout + --think-timeout for a reply, its --timeout 0 when not
+    // given: the think-timeout alone must still end a reply that never comes.
+    let srv = HostileServer::every_connection("stall", vec![Step::ReadRequest, Step::Hang]);
+    let extra = ["--num-conns", "2", "--think-timeout", "0.3"];
+    let started = std::time::Instant::now();
+    let out = httperf_ok(srv.addr().port(), "/stall", &extra);
+    let took = started.elapsed();
+    let text = &out.stdout;
+    assert!(text.contains("--think-timeout=0.3 "), "{text}");
+    assert!(
+        text.contains("Total: connections 2 requests 2 replies 0 "),
+        "{text}"
+    );
+    let errors = line(text, "Errors: total");
+    assert!(
+        errors.starts_with("Errors: total 2 client-timo 2 "),
+        "{text}"
+    );
+    assert!(took < std::time::Duration::from_secs(5), "{took:?}");
+    let Some(theirs) = theirs(
+        "think_timeout_alone_ends_a_stalled_reply",
+        srv.addr().port(),
+        "/stall",
+        &extra,
+    ) else {
+        return;
+    };
+    let head = |t: &str| {
+        let l = line(t, "Total:");
+        l[..l.find(" test-duration").unwrap()].to_string()
+    };
+    assert_eq!(head(&theirs), head(text));
+    assert_eq!(line(&theirs, "Errors: total"), errors);
+}

@@ -381,6 +381,33 @@ mod tests {
     }
 
     #[test]
+    fn think_timeout_alone_bounds_the_reply() {
+        let s = p(&["--server=127.0.0.1", "--think-timeout=0.5", "--rate=10"])
+            .unwrap()
+            .spec;
+        let half = Some(Duration::from_millis(500));
+        let t = s.timeouts;
+        assert_eq!((t.first_byte, t.reply), (half, half));
+        assert_eq!(
+            (t.connect, t.send),
+            (None, None),
+            "unbounded, as in httperf"
+        );
+        assert_eq!(s.concurrency, 16, "10/s x 0.5 s, at least 16");
+        let t = p(&["--server=127.0.0.1", "--think-timeout=0.5", "--timeout=1"])
+            .unwrap()
+            .spec
+            .timeouts;
+        let sum = Some(Duration::from_millis(1500));
+        assert_eq!(
+            (t.first_byte, t.reply, t.connect),
+            (sum, sum, Some(Duration::from_secs(1)))
+        );
+        let t = p(&["--server=127.0.0.1"]).unwrap().spec.timeouts;
+        assert_eq!((t.first_byte, t.reply), (None, None));
+    }
+
+    #[test]
     fn no_rate_means_one_connection_at_a_time() {
         let s = p(&[
             "--server",

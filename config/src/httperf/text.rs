@@ -31,7 +31,7 @@ pub(super) fn help() -> String {
         "\nOptions may be abbreviated to any unique prefix. As in httperf, without --rate (or\n\
          with --rate 0) connections are made one after another, each carrying --num-calls\n\
          requests; with --rate they are started on that schedule (open loop), at most\n\
-         rate x (timeout + think-timeout) at once (10 s when there is no --timeout).\n\n\
+         rate x (timeout + think-timeout) at once (10 s when neither is given).\n\n\
          Where volley differs from httperf:\n\
          \x20 --send-buffer/--recv-buffer: set only when given (httperf always sets 4096 and\n\
          \x20   16384); otherwise the kernel's sizes.\n\
@@ -41,6 +41,8 @@ pub(super) fn help() -> String {
          \x20 --wlog: whitespace around a URI is ignored; a URI must start with '/'.\n\
          \x20 --ssl: the server's certificate is verified (httperf never checks it): trust a\n\
          \x20   private CA with --cacert FILE, or skip the check with --insecure.\n\
+         \x20 --timeout/--think-timeout: the whole reply within their sum of the request\n\
+         \x20   being sent (httperf counts from the reply's first bytes).\n\
          \x20 Unknown and refused options exit 2 (httperf exits 1 on an unknown one).\n\n",
     );
     let mut listed = |title: &str, pick: fn(&Action) -> Option<&'static str>| {

@@ -216,7 +216,8 @@ fn fill(a: Args, shape: Shape) -> SpecBuilder {
 
 /// The request every call starts from: `--server`, `--port`, `--uri` (https with `--ssl`),
 /// `--method`, `--add-header`, `--server-name`, `--http-version`, and the watchdog of
-/// `--timeout` and `--think-timeout`.
+/// `--timeout` and `--think-timeout` (the reply within their sum of the request being
+/// sent, as httperf waits; either alone is enough).
 fn request(a: &mut Args) -> Result<RequestSpec, ConfigError> {
     let scheme = if a.ssl { "https" } else { "http" };
     let port = a.port();
@@ -233,7 +234,15 @@ fn request(a: &mut Args) -> Result<RequestSpec, ConfigError> {
         think: a.think,
         ..Watchdog::default()
     };
-    let mut r = crate::builder::request(target, watchdog.timeouts());
+    let mut timeouts = watchdog.timeouts();
+    if a.timeout.is_none() && !a.think.is_zero() {
+        // httperf waits timeout + think-timeout for a reply, its timeout 0 when none is
+        // given: the think-timeout alone bounds the reply (connect and send stay
+        // unbounded, as in httperf).
+        timeouts.first_byte = Some(a.think);
+        timeouts.reply = Some(a.think);
+    }
+    let mut r = crate::builder::request(target, timeouts);
     r.method = a.method.clone();
     r.headers = std::mem::take(&mut a.headers);
     if let Some(name) = &a.server_name
