@@ -563,14 +563,22 @@ fn sessions_with_bursts_keep_cookies_and_do_not_retry_pipelined_calls() {
     );
 }
 
-/// httperf's run of `base(port, uri)` and `extra`, if httperf is installed (else the test
-/// is skipped outside CI, and fails in CI).
-fn theirs(test: &str, port: u16, uri: &str, extra: &[&str]) -> Option<String> {
-    if !volley_testsupport::have("httperf") {
+/// Whether httperf is installed; `test` is skipped (outside CI) or fails (in CI) if not.
+fn have_httperf(test: &str) -> bool {
+    let have = volley_testsupport::have("httperf");
+    if !have {
         volley_testsupport::skip(
             test,
             "httperf is not installed (apt-get install httperf; .ci/run does)",
         );
+    }
+    have
+}
+
+/// httperf's run of `base(port, uri)` and `extra`, if httperf is installed (else the test
+/// is skipped outside CI, and fails in CI).
+fn theirs(test: &str, port: u16, uri: &str, extra: &[&str]) -> Option<String> {
+    if !have_httperf(test) {
         return None;
     }
     let out = Command::new("httperf")
@@ -616,4 +624,53 @@ fn think_timeout_alone_ends_a_stalled_reply() {
     };
     assert_eq!(head(&theirs), head(text));
     assert_eq!(line(&theirs, "Errors: total"), errors);
+}
+
+#[test]
+fn num_sessions_is_refused_as_httperf_0_9_refuses_it() {
+    // httperf's own README runs `--num-sessions 100 --rate 10 --timeout 1`: the name of
+    // --num-conns before httperf 0.9, whose report said "sessions" and "calls" for
+    // today's connections and requests. httperf 0.9 no longer knows it.
+    let srv = TestServer::start(ServerConfig::default());
+    let port = srv.addr().port();
+    let old = ["--num-sessions", "10", "--rate", "100", "--timeout", "1"];
+    let out = volley()
+        .arg("httperf")
+        .args(base(port, "/"))
+        .args(old)
+        .run();
+    assert_eq!(out.code, Some(2), "{}", out.stderr);
+    assert!(
+        out.stderr
+            .contains("volley httperf: unknown httperf option --num-sessions"),
+        "{}",
+        out.stderr
+    );
+    assert!(out.stderr.contains("use --num-conns"), "{}", out.stderr);
+    assert!(srv.received().is_empty());
+    // The same run under today's name.
+    let out = httperf_ok(
+        port,
+        "/",
+        &["--num-conns", "10", "--rate", "100", "--timeout", "1"],
+    );
+    assert!(
+        out.stdout
+            .contains("Total: connections 10 requests 10 replies 10 "),
+        "{}",
+        out.stdout
+    );
+    if !have_httperf("num_sessions_is_refused_as_httperf_0_9_refuses_it") {
+        return;
+    }
+    let theirs_srv = TestServer::start(ServerConfig::default());
+    let theirs = Command::new("httperf")
+        .args(base(theirs_srv.addr().port(), "/"))
+        .args(old)
+        .output()
+        .expect("httperf runs");
+    assert_eq!(theirs.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&theirs.stderr);
+    assert!(stderr.contains("unrecognized option"), "{stderr}");
+    assert!(theirs_srv.received().is_empty());
 }
