@@ -600,19 +600,28 @@ mod tests {
     }
 
     #[test]
-    fn client_shares_and_periods() {
-        let s = p(&[
+    fn every_client_runs_the_whole_workload() {
+        let r = p(&[
             "--server",
             "127.0.0.1",
             "--period=e0.01",
             "--client",
             "1/4",
             "--timeout=1",
+            "--num-conns=40",
         ])
-        .unwrap()
-        .spec;
+        .unwrap();
+        assert!(r.notes.is_empty(), "{:?}", r.notes);
+        let s = r.spec;
+        assert_eq!(s.limit, Limit::Requests(40), "not a quarter of it");
+        assert!(s.seed_given, "the client number seeds a random period");
+        let other = p(&["--server=127.0.0.1", "--period=e0.01", "--client=2/4"]).unwrap();
+        assert_ne!(s.seed, other.spec.seed, "clients draw different sequences");
+        let again = p(&["--server=127.0.0.1", "--period=e0.01", "--client=1/4"]).unwrap();
+        assert_eq!(s.seed, again.spec.seed, "and repeat them run to run");
+        assert_eq!(s.concurrency, 110, "the whole rate: 100/s x 1 s x 1.1");
         let o = s.open_loop.unwrap();
-        assert_eq!(o.client, (1, 4));
+        assert_eq!(o.client, (0, 1));
         assert_eq!(
             o.arrival,
             Arrival::Exponential {
@@ -620,5 +629,24 @@ mod tests {
             }
         );
         assert!(matches!(p(&["--help"]), Err(ConfigError::Help(_))));
+        for fixed in [
+            &["--rate=10"][..],
+            &["--period=0.1"],
+            &["--wsess=2,1,0"],
+            &[],
+        ] {
+            let mut args = vec!["--server=127.0.0.1", "--client=1/2"];
+            args.extend(fixed);
+            let r = p(&args).unwrap();
+            assert!(!r.spec.seed_given, "{fixed:?}");
+            assert_eq!(r.notes.len(), 1, "{fixed:?}: {:?}", r.notes);
+            assert!(
+                r.notes[0].contains("--client changes nothing here"),
+                "{:?}",
+                r.notes
+            );
+        }
+        let r = p(&["--server=127.0.0.1", "--client=0/1", "--rate=10"]).unwrap();
+        assert!(r.notes.is_empty(), "httperf's default: {:?}", r.notes);
     }
 }

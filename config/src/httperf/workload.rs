@@ -9,7 +9,7 @@ use super::logs::LogRequest;
 use super::{Args, Schedule};
 use crate::builder::{MAX_PIPELINE, SessionInputs, Source, SpecBuilder, TlsFlags, Watchdog};
 use crate::error::ConfigError;
-use crate::spec::{Delay, HttpVersion, KeepAlive, RequestSpec, Sequence, SessionTemplate};
+use crate::spec::{Arrival, Delay, HttpVersion, KeepAlive, RequestSpec, Sequence, SessionTemplate};
 use crate::values::ClientArg;
 
 /// A session workload.
@@ -132,7 +132,32 @@ pub(super) fn inputs(mut a: Args, notes: &mut Vec<String>) -> Result<SpecBuilder
         }
         Some(sessions) => sessions_shape(&a, sessions, &request, notes),
     };
+    if a.client != ClientArg(0, 1) && client_seed(&a).is_none() {
+        notes.push(
+            "volley httperf: --client changes nothing here: as in httperf, every client runs \
+             the whole --rate and --num-conns; the client number only varies a random \
+             --period (e or u)"
+                .into(),
+        );
+    }
     Ok(fill(a, shape))
+}
+
+/// httperf's `--client I/N` bias: a random `--period` (`e` or `u`) draws its inter-arrival
+/// times from a sequence seeded with the client number, so that clients differ and a run
+/// repeats its schedule for the same `--period` and `--client`. `None` where httperf's
+/// client number changes nothing (a fixed rate or period; `--wset`, its other use, is
+/// refused).
+fn client_seed(a: &Args) -> Option<u64> {
+    match &a.schedule {
+        Some(Schedule::Period(p, _))
+            if matches!(p.0, Arrival::Exponential { .. } | Arrival::Uniform { .. }) =>
+        {
+            // httperf seeds erand48 with 0x1234, 0x5678, 0x9abc, each mixed with the id.
+            Some(0x9abc_5678_1234 ^ u64::from(a.client.0))
+        }
+        _ => None,
+    }
 }
 
 /// `--wsess` or `--wsesslog` sessions: templates over the URL list, a log's bursts
@@ -184,6 +209,9 @@ fn fill(a: Args, shape: Shape) -> SpecBuilder {
     // Without a schedule or sessions, connections are made one after another: no open
     // loop, so no share of one and no sessions' calls.
     let open = a.schedule.is_some() || shape.sessions.rules.is_some();
+    // httperf's --client is not volley's share of one schedule: every client runs the
+    // whole workload (see `client_seed`).
+    let seed = client_seed(&a);
     let mut b = SpecBuilder::new(Source::Httperf, shape.requests);
     b.sessions = shape.sessions;
     let f = &mut b.flags;
@@ -197,8 +225,9 @@ fn fill(a: Args, shape: Shape) -> SpecBuilder {
     }
     if open {
         f.calls = Some(shape.calls);
-        f.client = Some(ClientArg(a.client.0, a.client.1));
     }
+
+    f.seed = seed;
     f.workers = a.workers;
     f.json = a.json;
     // httperf prints no progress line.
