@@ -674,3 +674,70 @@ fn num_sessions_is_refused_as_httperf_0_9_refuses_it() {
     assert!(stderr.contains("unrecognized option"), "{stderr}");
     assert!(theirs_srv.received().is_empty());
 }
+
+#[test]
+fn max_connections_caps_a_sessions_connections_as_in_httperf() {
+    // One session: a page and two embedded objects (a burst of 3 calls).
+    let scratch = Scratch::new("maxconn");
+    let log = scratch.path("s.log");
+    std::fs::write(&log, "/a\n  /b\n  /c\n").unwrap();
+    let wsesslog = format!("--wsesslog=2,0,{}", log.display());
+    let runs: [(&[&str], usize); 3] = [
+        // The burst fits one connection's pipeline: one connection per session, whatever
+        // --max-connections allows (httperf opens the next only when one is full).
+        (&["--max-connections=2"], 2),
+        (&["--max-connections=1", "--max-piped-calls=1"], 2),
+        // httperf spreads the burst over two connections of each session.
+        (&["--max-connections=2", "--max-piped-calls=1"], 4),
+    ];
+    let have = have_httperf("max_connections_caps_a_sessions_connections_as_in_httperf");
+    for (extra, conns) in runs {
+        let mut args = vec![wsesslog.as_str(), "--rate", "20", "--timeout", "5"];
+        args.extend(extra);
+        let srv = TestServer::start(ServerConfig::default());
+        let out = volley()
+            .arg("httperf")
+            .args(base(srv.addr().port(), "/"))
+            .args(args.iter().copied())
+            .run();
+        if conns == 2 {
+            assert_eq!(out.code, Some(0), "{extra:?}: {}", out.stderr);
+            assert_eq!(by_conn(&srv), vec![vec!["/a", "/b", "/c"]; 2], "{extra:?}");
+            assert!(
+                out.stdout
+                    .contains("Total: connections 2 requests 6 replies 6 "),
+                "{}",
+                out.stdout
+            );
+        } else {
+            // volley keeps a session on one connection: refused, not ignored.
+            assert_eq!(out.code, Some(2), "{extra:?}: {}", out.stderr);
+            assert!(
+                out.stderr
+                    .contains("volley does not support --max-connections 2 yet"),
+                "{}",
+                out.stderr
+            );
+            assert!(srv.received().is_empty());
+        }
+        if !have {
+            continue;
+        }
+        let theirs = TestServer::start(ServerConfig::default());
+        let out = Command::new("httperf")
+            .args(base(theirs.addr().port(), "/"))
+            .args(&args)
+            .output()
+            .expect("httperf runs");
+        let text = String::from_utf8_lossy(&out.stdout);
+        assert!(text.contains(" requests 6 replies 6 "), "{extra:?}: {text}");
+        assert_eq!(by_conn(&theirs).len(), conns, "httperf {extra:?}: {text}");
+    }
+    // Over the limit httperf has: refused by both.
+    let out = volley()
+        .arg("httperf")
+        .args(["--server=127.0.0.1", &wsesslog, "--max-connections=5"])
+        .run();
+    assert_eq!(out.code, Some(2), "{}", out.stderr);
+    assert!(out.stderr.contains("1 to 4"), "{}", out.stderr);
+}

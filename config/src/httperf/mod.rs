@@ -10,8 +10,10 @@
 //!   --retry-on-failure --session-cookies --send-buffer --recv-buffer --workers`: as httperf
 //!   means them (`volley httperf --help` says where volley differs: socket buffer sizes
 //!   only when given, a cap on retries);
-//! - `--hog`, `--verbose`, `--max-connections` (volley opens one connection per session):
-//!   accepted, with a note on stderr saying why they change nothing;
+//! - `--hog`, `--verbose`: accepted, with a note on stderr saying why they change nothing;
+//! - `--max-connections`: with sessions, 1 (or any count when no burst has more calls than
+//!   one connection pipelines, where httperf too uses one connection per session); volley
+//!   keeps a session on one connection and refuses more;
 //! - `--ssl` and `--ssl-no-reuse`: https over rustls, certificates verified (volley's own
 //!   `--cacert FILE` and `--insecure` are accepted too; httperf never verifies);
 //! - `--server-name` (the Host header) and `--close-with-reset` (SO_LINGER 0);
@@ -70,6 +72,7 @@ struct Args {
     sessions: Option<Sessions>,
     burst: u32,
     max_piped: Option<u32>,
+    max_conns: Option<u32>,
     print: PrintSpec,
     socket: SocketOptions,
     http10: bool,
@@ -101,6 +104,7 @@ impl Default for Args {
             sessions: None,
             burst: 1,
             max_piped: None,
+            max_conns: None,
             print: PrintSpec::default(),
             socket: SocketOptions::default(),
             http10: false,
@@ -310,6 +314,51 @@ fn check(a: &Args, notes: &mut Vec<String>) -> Result<(), ConfigError> {
     }
     if a.ssl_no_reuse && !a.ssl {
         notes.push("volley httperf: --ssl-no-reuse changes nothing without --ssl".into());
+    }
+    check_max_conns(a, notes)
+}
+
+/// Most connections httperf lets one session use (`--max-connections`, 4 by default).
+const MAX_SESSION_CONNS: u32 = 4;
+
+/// `--max-connections N`: at most N connections per session. httperf issues a session's
+/// calls on its first connection with room for another pipelined call and opens the next
+/// only when that one has `--max-piped-calls` pending, so a session uses one connection
+/// unless a burst has more calls than one connection pipelines. volley runs a session on
+/// one connection: N = 1, or bursts that fit, are httperf's run exactly; more is refused.
+fn check_max_conns(a: &Args, notes: &mut Vec<String>) -> Result<(), ConfigError> {
+    let Some(n) = a.max_conns else {
+        return Ok(());
+    };
+    let Some(sessions) = &a.sessions else {
+        notes.push(
+            "volley httperf: --max-connections changes nothing without a session workload \
+             (--wsess or --wsesslog), as in httperf"
+                .into(),
+        );
+        return Ok(());
+    };
+    if n > MAX_SESSION_CONNS {
+        return Err(ConfigError::invalid(
+            "httperf",
+            format!("--max-connections={n}"),
+            format!("a count from 1 to {MAX_SESSION_CONNS} with sessions, as in httperf"),
+        ));
+    }
+    // What one connection of a session pipelines (volley makes HTTP/1.0 calls one by one).
+    let piped = if a.http10 {
+        1
+    } else {
+        a.max_piped.unwrap_or(32)
+    };
+    let burst = sessions.largest_burst(a.burst);
+    if n > 1 && burst > piped {
+        return Err(ConfigError::message(format!(
+            "volley httperf: volley does not support --max-connections {n} yet with a burst \
+             of {burst} calls, more than one connection pipelines ({piped}, \
+             --max-piped-calls): httperf would spread it over up to {n} connections of the \
+             session; volley keeps a session on one connection (--max-connections 1 runs)"
+        )));
     }
     Ok(())
 }
@@ -574,6 +623,50 @@ mod tests {
         let r = p(&["--server", "127.0.0.1", "--hog", "-v", "--max-conn", "4"]).unwrap();
         assert_eq!(r.notes.len(), 3, "{:?}", r.notes);
         assert!(r.notes[0].contains("--hog"));
+    }
+
+    #[test]
+    fn max_connections_is_honoured_where_a_session_needs_one_connection() {
+        let dir = std::env::temp_dir().join(format!("volley-maxconn-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let log = dir.join("s.log");
+        std::fs::write(&log, "/a\n  /b\n  /c\n/d\n").unwrap();
+        let log = format!("--wsesslog=1,0,{}", log.display());
+        let run = |extra: &[&str]| {
+            let mut args = vec!["--server=127.0.0.1", log.as_str()];
+            args.extend(extra);
+            p(&args)
+        };
+        // A burst of 3 fits one connection's 32 pipelined calls: httperf uses one too.
+        let r = run(&["--max-connections=2"]).unwrap();
+        assert!(r.notes.is_empty(), "{:?}", r.notes);
+        assert!(run(&["--max-conn=1", "--max-piped=1"]).is_ok());
+        let err = match run(&["--max-connections=2", "--max-piped-calls=2"]) {
+            Err(e @ ConfigError::Message(_)) => e.to_string(),
+            other => panic!("{other:?}"),
+        };
+        assert!(
+            err.starts_with("volley httperf: volley does not support --max-connections 2 yet"),
+            "{err}"
+        );
+        assert!(
+            err.contains("burst of 3 calls") && err.contains("(2,"),
+            "{err}"
+        );
+        assert!(rejected(&["--server=127.0.0.1", &log, "--max-conn=5"]).contains("1 to 4"));
+        let _ = std::fs::remove_dir_all(&dir);
+        // --wsess's bursts are --burst-length calls; over HTTP/1.0 one call a connection.
+        let wsess = ["--server=127.0.0.1", "--wsess=2,4,0", "--max-conn=3"];
+        assert!(p(&[&wsess[..], &["--burst-len=4"]].concat()).is_ok());
+        assert!(p(&[&wsess[..], &["--burst-len=4", "--max-piped=2"]].concat()).is_err());
+        assert!(p(&[&wsess[..], &["--burst-len=2", "--http-version=1.0"]].concat()).is_err());
+        // Without sessions it changes nothing, as in httperf.
+        let r = p(&["--server=127.0.0.1", "--max-connections=9"]).unwrap();
+        assert!(
+            r.notes[0].contains("without a session workload"),
+            "{:?}",
+            r.notes
+        );
     }
 
     #[test]

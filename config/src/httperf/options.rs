@@ -531,7 +531,11 @@ pub(super) const OPTIONS: &[Opt] = &[
     Opt {
         name: "max-connections",
         usage: Some("[--max-connections N]"),
-        action: Action::Note("httperf uses it with --wsess/--wsesslog only"),
+        // Checked against the session workload once every option is read (`check`).
+        action: Action::Set(|a, v| {
+            a.max_conns = Some(v.positive()?);
+            Ok(())
+        }),
         ..VALUE
     },
     Opt {

@@ -37,6 +37,25 @@ impl Sessions {
         })
     }
 
+    /// The most calls one burst of a session has: `--burst-length` (`burst`) for
+    /// `--wsess`, a log's longest run of a line and the indented lines under it.
+    pub fn largest_burst(&self, burst: u32) -> u32 {
+        match self {
+            Sessions::Uniform { .. } => burst,
+            Sessions::Log { log, .. } => {
+                let mut largest = 1;
+                for session in log {
+                    let mut run = 0;
+                    for r in session {
+                        run = if r.burst_member { run + 1 } else { 1 };
+                        largest = largest.max(run);
+                    }
+                }
+                largest
+            }
+        }
+    }
+
     /// The URL list, the session templates over it, the number of sessions, and the
     /// bursts of a session log (see [`crate::spec::OpenLoop::bursts`]; empty when it has
     /// none).
