@@ -172,7 +172,8 @@ fn client_seed(a: &Args) -> Option<u64> {
         Some(Schedule::Period(p, _))
             if matches!(p.0, Arrival::Exponential { .. } | Arrival::Uniform { .. }) =>
         {
-            // httperf seeds erand48 with 0x1234, 0x5678, 0x9abc, each mixed with the id.
+            // A fixed base with the client number mixed in, as httperf mixes it into the
+            // seed of its inter-arrival generator.
             Some(0x9abc_5678_1234 ^ u64::from(a.client.0))
         }
         _ => None,
@@ -226,7 +227,7 @@ fn sessions_shape(
 /// terms.
 fn fill(a: Args, shape: Shape) -> SpecBuilder {
     // Without a schedule or sessions, connections are made one after another: no open
-    // loop, so no share of one and no sessions' calls.
+    // loop, so no sessions' calls.
     let open = a.schedule.is_some() || shape.sessions.rules.is_some();
     // httperf's --client is not volley's share of one schedule: every client runs the
     // whole workload (see `client_seed`).
@@ -245,7 +246,6 @@ fn fill(a: Args, shape: Shape) -> SpecBuilder {
     if open {
         f.calls = Some(shape.calls);
     }
-
     f.seed = seed;
     f.workers = a.workers;
     f.json = a.json;
