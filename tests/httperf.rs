@@ -94,50 +94,69 @@ fn without_a_rate_connections_go_one_at_a_time() {
 }
 
 #[test]
-fn client_shares_add_up_to_one_workload() {
+fn every_client_runs_the_whole_workload_as_in_httperf() {
+    // httperf's --client I/N names the machine; each one still runs the whole --rate and
+    // --num-conns (volley's own --client takes a share instead).
+    let extra = ["--rate", "200", "--num-conns", "40", "--timeout", "2"];
     let srv = TestServer::start(ServerConfig::default());
-    let mut total = 0;
     for client in ["0/2", "1/2"] {
         let out = volley()
             .arg("httperf")
-            .args(httperf_args(
-                &srv,
-                "/share",
-                &[
-                    "--rate",
-                    "200",
-                    "--num-conns",
-                    "40",
-                    "--client",
-                    client,
-                    "--json",
-                ],
-            ))
+            .args(httperf_args(&srv, "/c", &extra))
+            .args(["--client", client, "--json"])
             .run();
         assert_eq!(out.code, Some(0), "{}", out.stderr);
-        let r = out.json();
-        assert_eq!(
-            r["open_loop"]["sessions"], 20,
-            "client {client}: half the arrivals"
+        assert!(
+            out.stderr.contains("--client changes nothing here"),
+            "{}",
+            out.stderr
         );
-        total += r["requests"]["started"].as_u64().unwrap();
+        assert_eq!(out.json()["requests"]["started"], 40, "client {client}");
     }
-    assert_eq!(total, 40);
-    assert_eq!(srv.received().len(), 40);
+    assert_eq!(srv.received().len(), 80);
+    assert_eq!(per_conn(&srv).len(), 80);
+    if !volley_testsupport::have("httperf") {
+        return volley_testsupport::skip(
+            "every_client_runs_the_whole_workload_as_in_httperf",
+            "httperf is not installed (apt-get install httperf; .ci/run does)",
+        );
+    }
+    let theirs = TestServer::start(ServerConfig::default());
+    for client in ["0/2", "1/2"] {
+        let out = Command::new("httperf")
+            .args(httperf_args(&theirs, "/c", &extra))
+            .args(["--client", client])
+            .output()
+            .expect("httperf runs");
+        let text = String::from_utf8_lossy(&out.stdout);
+        assert!(
+            text.contains("Total: connections 40 requests 40 replies 40 "),
+            "{text}"
+        );
+    }
+    assert_eq!(theirs.received().len(), 80);
+    assert_eq!(per_conn(&theirs).len(), 80);
 }
 
 #[test]
 fn options_volley_cannot_honour_are_refused() {
-    for bad in [
-        &["--wset=10,5"][..],
-        &["--ssl-ciphers=ALL"],
-        &["--r", "5"],
-        &["--nonsense"],
-        &["--http-version=2"],
+    for (bad, says) in [
+        (
+            &["--wset=10,5"][..],
+            "volley httperf: volley does not support --wset yet (working sets)\n",
+        ),
+        (
+            &["--server", "127.0.0.1", "--nonsense"],
+            "volley httperf: unknown httperf option --nonsense (see volley httperf --help)\n",
+        ),
+        (&["--ssl-ciphers=ALL"], "does not support --ssl-ciphers yet"),
+        (&["--r", "5"], "--rate"),
+        (&["--http-version=2"], "1.0 or 1.1"),
     ] {
         let out = volley().arg("httperf").args(bad.iter().copied()).run();
         assert_eq!(out.code, Some(2), "{bad:?}: {}", out.stderr);
         assert!(out.stderr.contains("httperf"), "{}", out.stderr);
+        assert!(out.stderr.contains(says), "{bad:?}: {}", out.stderr);
     }
     let help = volley().args(["httperf", "--help"]).run();
     assert_eq!(help.code, Some(0));
@@ -145,6 +164,36 @@ fn options_volley_cannot_honour_are_refused() {
         help.stdout.contains("--ssl-ciphers: cipher lists"),
         "{}",
         help.stdout
+    );
+}
+
+/// The `--name`s of a usage text.
+fn long_options(usage: &str) -> std::collections::BTreeSet<String> {
+    usage
+        .split(|c: char| !(c.is_ascii_alphanumeric() || c == '-'))
+        .filter(|w| w.starts_with("--") && w.len() > 2)
+        .map(str::to_string)
+        .collect()
+}
+
+#[test]
+fn the_usage_line_lists_every_option_httperf_has() {
+    if !volley_testsupport::have("httperf") {
+        return volley_testsupport::skip(
+            "the_usage_line_lists_every_option_httperf_has",
+            "httperf is not installed (apt-get install httperf; .ci/run does)",
+        );
+    }
+    let theirs = Command::new("httperf").arg("--help").output().unwrap();
+    let theirs = long_options(&String::from_utf8_lossy(&theirs.stdout));
+    assert!(theirs.contains("--wsesslog"), "{theirs:?}");
+    let help = volley().args(["httperf", "--help"]).run().stdout;
+    let usage: String = help.lines().skip(2).take_while(|l| !l.is_empty()).collect();
+    let ours = long_options(&usage);
+    let missing: Vec<&String> = theirs.difference(&ours).collect();
+    assert!(
+        missing.is_empty(),
+        "volley's usage lacks {missing:?}:\n{usage}"
     );
 }
 

@@ -562,3 +562,182 @@ fn sessions_with_bursts_keep_cookies_and_do_not_retry_pipelined_calls() {
         out.stdout
     );
 }
+
+/// Whether httperf is installed; `test` is skipped (outside CI) or fails (in CI) if not.
+fn have_httperf(test: &str) -> bool {
+    let have = volley_testsupport::have("httperf");
+    if !have {
+        volley_testsupport::skip(
+            test,
+            "httperf is not installed (apt-get install httperf; .ci/run does)",
+        );
+    }
+    have
+}
+
+/// httperf's run of `base(port, uri)` and `extra`, if httperf is installed (else the test
+/// is skipped outside CI, and fails in CI).
+fn theirs(test: &str, port: u16, uri: &str, extra: &[&str]) -> Option<String> {
+    if !have_httperf(test) {
+        return None;
+    }
+    let out = Command::new("httperf")
+        .args(base(port, uri))
+        .args(extra)
+        .output()
+        .expect("httperf runs");
+    Some(String::from_utf8_lossy(&out.stdout).into_owned())
+}
+
+#[test]
+fn think_timeout_alone_ends_a_stalled_reply() {
+    // httperf waits --timeout + --think-timeout for a reply, its --timeout 0 when not
+    // given: the think-timeout alone must still end a reply that never comes.
+    let srv = HostileServer::every_connection("stall", vec![Step::ReadRequest, Step::Hang]);
+    let extra = ["--num-conns", "2", "--think-timeout", "0.3"];
+    let started = std::time::Instant::now();
+    let out = httperf_ok(srv.addr().port(), "/stall", &extra);
+    let took = started.elapsed();
+    let text = &out.stdout;
+    assert!(text.contains("--think-timeout=0.3 "), "{text}");
+    assert!(
+        text.contains("Total: connections 2 requests 2 replies 0 "),
+        "{text}"
+    );
+    let errors = line(text, "Errors: total");
+    assert!(
+        errors.starts_with("Errors: total 2 client-timo 2 "),
+        "{text}"
+    );
+    assert!(took < std::time::Duration::from_secs(5), "{took:?}");
+    let Some(theirs) = theirs(
+        "think_timeout_alone_ends_a_stalled_reply",
+        srv.addr().port(),
+        "/stall",
+        &extra,
+    ) else {
+        return;
+    };
+    let head = |t: &str| {
+        let l = line(t, "Total:");
+        l[..l.find(" test-duration").unwrap()].to_string()
+    };
+    assert_eq!(head(&theirs), head(text));
+    assert_eq!(line(&theirs, "Errors: total"), errors);
+}
+
+#[test]
+fn num_sessions_is_refused_as_httperf_0_9_refuses_it() {
+    // httperf's own README runs `--num-sessions 100 --rate 10 --timeout 1`: the name of
+    // --num-conns before httperf 0.9, whose report said "sessions" and "calls" for
+    // today's connections and requests. httperf 0.9 no longer knows it.
+    let srv = TestServer::start(ServerConfig::default());
+    let port = srv.addr().port();
+    let old = ["--num-sessions", "10", "--rate", "100", "--timeout", "1"];
+    let out = volley()
+        .arg("httperf")
+        .args(base(port, "/"))
+        .args(old)
+        .run();
+    assert_eq!(out.code, Some(2), "{}", out.stderr);
+    assert!(
+        out.stderr
+            .contains("volley httperf: unknown httperf option --num-sessions"),
+        "{}",
+        out.stderr
+    );
+    assert!(out.stderr.contains("use --num-conns"), "{}", out.stderr);
+    assert!(srv.received().is_empty());
+    // The same run under today's name.
+    let out = httperf_ok(
+        port,
+        "/",
+        &["--num-conns", "10", "--rate", "100", "--timeout", "1"],
+    );
+    assert!(
+        out.stdout
+            .contains("Total: connections 10 requests 10 replies 10 "),
+        "{}",
+        out.stdout
+    );
+    if !have_httperf("num_sessions_is_refused_as_httperf_0_9_refuses_it") {
+        return;
+    }
+    let theirs_srv = TestServer::start(ServerConfig::default());
+    let theirs = Command::new("httperf")
+        .args(base(theirs_srv.addr().port(), "/"))
+        .args(old)
+        .output()
+        .expect("httperf runs");
+    assert_eq!(theirs.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&theirs.stderr);
+    assert!(stderr.contains("unrecognized option"), "{stderr}");
+    assert!(theirs_srv.received().is_empty());
+}
+
+#[test]
+fn max_connections_caps_a_sessions_connections_as_in_httperf() {
+    // One session: a page and two embedded objects (a burst of 3 calls).
+    let scratch = Scratch::new("maxconn");
+    let log = scratch.path("s.log");
+    std::fs::write(&log, "/a\n  /b\n  /c\n").unwrap();
+    let wsesslog = format!("--wsesslog=2,0,{}", log.display());
+    let runs: [(&[&str], usize); 3] = [
+        // The burst fits one connection's pipeline: one connection per session, whatever
+        // --max-connections allows (httperf opens the next only when one is full).
+        (&["--max-connections=2"], 2),
+        (&["--max-connections=1", "--max-piped-calls=1"], 2),
+        // httperf spreads the burst over two connections of each session.
+        (&["--max-connections=2", "--max-piped-calls=1"], 4),
+    ];
+    let have = have_httperf("max_connections_caps_a_sessions_connections_as_in_httperf");
+    for (extra, conns) in runs {
+        let mut args = vec![wsesslog.as_str(), "--rate", "20", "--timeout", "5"];
+        args.extend(extra);
+        let srv = TestServer::start(ServerConfig::default());
+        let out = volley()
+            .arg("httperf")
+            .args(base(srv.addr().port(), "/"))
+            .args(args.iter().copied())
+            .run();
+        if conns == 2 {
+            assert_eq!(out.code, Some(0), "{extra:?}: {}", out.stderr);
+            assert_eq!(by_conn(&srv), vec![vec!["/a", "/b", "/c"]; 2], "{extra:?}");
+            assert!(
+                out.stdout
+                    .contains("Total: connections 2 requests 6 replies 6 "),
+                "{}",
+                out.stdout
+            );
+        } else {
+            // volley keeps a session on one connection: refused, not ignored.
+            assert_eq!(out.code, Some(2), "{extra:?}: {}", out.stderr);
+            assert!(
+                out.stderr
+                    .contains("volley does not support --max-connections 2 yet"),
+                "{}",
+                out.stderr
+            );
+            assert!(srv.received().is_empty());
+        }
+        if !have {
+            continue;
+        }
+        let theirs = TestServer::start(ServerConfig::default());
+        let out = Command::new("httperf")
+            .args(base(theirs.addr().port(), "/"))
+            .args(&args)
+            .output()
+            .expect("httperf runs");
+        let text = String::from_utf8_lossy(&out.stdout);
+        assert!(text.contains(" requests 6 replies 6 "), "{extra:?}: {text}");
+        assert_eq!(by_conn(&theirs).len(), conns, "httperf {extra:?}: {text}");
+    }
+    // Over the limit httperf has: refused by both.
+    let out = volley()
+        .arg("httperf")
+        .args(["--server=127.0.0.1", &wsesslog, "--max-connections=5"])
+        .run();
+    assert_eq!(out.code, Some(2), "{}", out.stderr);
+    assert!(out.stderr.contains("1 to 4"), "{}", out.stderr);
+}

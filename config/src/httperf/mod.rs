@@ -10,8 +10,10 @@
 //!   --retry-on-failure --session-cookies --send-buffer --recv-buffer --workers`: as httperf
 //!   means them (`volley httperf --help` says where volley differs: socket buffer sizes
 //!   only when given, a cap on retries);
-//! - `--hog`, `--verbose`, `--max-connections` (volley opens one connection per session):
-//!   accepted, with a note on stderr saying why they change nothing;
+//! - `--hog`, `--verbose`: accepted, with a note on stderr saying why they change nothing;
+//! - `--max-connections`: with sessions, 1 (or any count when no burst has more calls than
+//!   one connection pipelines, where httperf too uses one connection per session); volley
+//!   keeps a session on one connection and refuses more;
 //! - `--ssl` and `--ssl-no-reuse`: https over rustls, certificates verified (volley's own
 //!   `--cacert FILE` and `--insecure` are accepted too; httperf never verifies);
 //! - `--server-name` (the Host header) and `--close-with-reset` (SO_LINGER 0);
@@ -75,6 +77,7 @@ struct Args {
     sessions: Option<Sessions>,
     burst: u32,
     max_piped: Option<u32>,
+    max_conns: Option<u32>,
     print: PrintSpec,
     socket: SocketOptions,
     http10: bool,
@@ -109,6 +112,7 @@ impl Default for Args {
             sessions: None,
             burst: 1,
             max_piped: None,
+            max_conns: None,
             print: PrintSpec::default(),
             socket: SocketOptions::default(),
             http10: false,
@@ -155,8 +159,9 @@ struct Wlog {
 ///
 /// # Errors
 ///
-/// [`ConfigError::Invalid`] naming the option for an unknown, ambiguous or rejected option
-/// or a bad value; [`ConfigError::Help`] for `--help` and `--version`.
+/// [`ConfigError::Message`] for an unknown option or one volley refuses,
+/// [`ConfigError::Invalid`] naming the option for an ambiguous one or a bad value;
+/// [`ConfigError::Help`] for `--help` and `--version`.
 pub(crate) fn parse(argv: &[String]) -> Result<(SpecBuilder, String, Vec<String>), ConfigError> {
     let mut args = Args::default();
     let mut notes = Vec::new();
@@ -226,12 +231,9 @@ fn split(argv: &[String]) -> Result<Vec<(&'static Opt, Option<String>)>, ConfigE
             (Arity::Flag, None) => None,
         };
         if let Action::Refuse(why) = opt.action {
-            let allowed = format!("an option volley can honour: {why}");
-            return Err(ConfigError::invalid(
-                "httperf",
-                format!("--{name}"),
-                allowed,
-            ));
+            return Err(ConfigError::message(format!(
+                "volley httperf: volley does not support --{name} yet ({why})"
+            )));
         }
         out.push((opt, value));
     }
@@ -250,11 +252,10 @@ fn lookup(name: &str) -> Result<&'static Opt, ConfigError> {
     matches.sort_by_key(|o| o.name);
     match matches.as_slice() {
         [opt] => Ok(opt),
-        [] => Err(ConfigError::invalid(
-            "httperf",
-            format!("--{name}"),
-            "an httperf option (see `volley httperf --help`)",
-        )),
+        [] => Err(ConfigError::message(format!(
+            "volley httperf: unknown httperf option --{name} ({}see volley httperf --help)",
+            old_name(name).unwrap_or_default()
+        ))),
         many => {
             let names: Vec<String> = many.iter().map(|o| format!("--{}", o.name)).collect();
             let allowed = format!("an unambiguous prefix; it could be {}", names.join(", "));
@@ -264,6 +265,16 @@ fn lookup(name: &str) -> Result<&'static Opt, ConfigError> {
                 allowed,
             ))
         }
+    }
+}
+
+/// What an httperf option name from before httperf 0.9 is now called, for the message
+/// that refuses it: httperf's own README still shows `--num-sessions` (its sessions were
+/// TCP connections; httperf 0.9 calls them connections and refuses the old name).
+fn old_name(name: &str) -> Option<&'static str> {
+    match name {
+        "num-sessions" => Some("httperf 0.9 has no --num-sessions either: use --num-conns; "),
+        _ => None,
     }
 }
 
@@ -312,6 +323,51 @@ fn check(a: &Args, notes: &mut Vec<String>) -> Result<(), ConfigError> {
     if a.ssl_no_reuse && !a.ssl {
         notes.push("volley httperf: --ssl-no-reuse changes nothing without --ssl".into());
     }
+    check_max_conns(a, notes)
+}
+
+/// Most connections httperf lets one session use (`--max-connections`, 4 by default).
+const MAX_SESSION_CONNS: u32 = 4;
+
+/// `--max-connections N`: at most N connections per session. httperf issues a session's
+/// calls on its first connection with room for another pipelined call and opens the next
+/// only when that one has `--max-piped-calls` pending, so a session uses one connection
+/// unless a burst has more calls than one connection pipelines. volley runs a session on
+/// one connection: N = 1, or bursts that fit, are httperf's run exactly; more is refused.
+fn check_max_conns(a: &Args, notes: &mut Vec<String>) -> Result<(), ConfigError> {
+    let Some(n) = a.max_conns else {
+        return Ok(());
+    };
+    let Some(sessions) = &a.sessions else {
+        notes.push(
+            "volley httperf: --max-connections changes nothing without a session workload \
+             (--wsess or --wsesslog), as in httperf"
+                .into(),
+        );
+        return Ok(());
+    };
+    if n > MAX_SESSION_CONNS {
+        return Err(ConfigError::invalid(
+            "httperf",
+            format!("--max-connections={n}"),
+            format!("a count from 1 to {MAX_SESSION_CONNS} with sessions, as in httperf"),
+        ));
+    }
+    // What one connection of a session pipelines (volley makes HTTP/1.0 calls one by one).
+    let piped = if a.http10 {
+        1
+    } else {
+        a.max_piped.unwrap_or(32)
+    };
+    let burst = sessions.largest_burst(a.burst);
+    if n > 1 && burst > piped {
+        return Err(ConfigError::message(format!(
+            "volley httperf: volley does not support --max-connections {n} yet with a burst \
+             of {burst} calls, more than one connection pipelines ({piped}, \
+             --max-piped-calls): httperf would spread it over up to {n} connections of the \
+             session; volley keeps a session on one connection (--max-connections 1 runs)"
+        )));
+    }
     Ok(())
 }
 
@@ -330,6 +386,14 @@ mod tests {
     fn rejected(args: &[&str]) -> String {
         match p(args) {
             Err(e @ ConfigError::Invalid { .. }) => e.to_string(),
+            other => panic!("{args:?}: {other:?}"),
+        }
+    }
+
+    /// The message of a refusal worded whole (an unknown option, one volley cannot honour).
+    fn refused(args: &[&str]) -> String {
+        match p(args) {
+            Err(e @ ConfigError::Message(_)) => e.to_string(),
             other => panic!("{args:?}: {other:?}"),
         }
     }
@@ -374,6 +438,33 @@ mod tests {
     }
 
     #[test]
+    fn think_timeout_alone_bounds_the_reply() {
+        let s = p(&["--server=127.0.0.1", "--think-timeout=0.5", "--rate=10"])
+            .unwrap()
+            .spec;
+        let half = Some(Duration::from_millis(500));
+        let t = s.timeouts;
+        assert_eq!((t.first_byte, t.reply), (half, half));
+        assert_eq!(
+            (t.connect, t.send),
+            (None, None),
+            "unbounded, as in httperf"
+        );
+        assert_eq!(s.concurrency, 16, "10/s x 0.5 s, at least 16");
+        let t = p(&["--server=127.0.0.1", "--think-timeout=0.5", "--timeout=1"])
+            .unwrap()
+            .spec
+            .timeouts;
+        let sum = Some(Duration::from_millis(1500));
+        assert_eq!(
+            (t.first_byte, t.reply, t.connect),
+            (sum, sum, Some(Duration::from_secs(1)))
+        );
+        let t = p(&["--server=127.0.0.1"]).unwrap().spec.timeouts;
+        assert_eq!((t.first_byte, t.reply), (None, None));
+    }
+
+    #[test]
     fn no_rate_means_one_connection_at_a_time() {
         let s = p(&[
             "--server",
@@ -404,9 +495,24 @@ mod tests {
             rejected(&["--r", "5"]).contains("--rate"),
             "ambiguous: names candidates"
         );
-        assert!(rejected(&["--bogus"]).contains("--bogus"));
-        assert!(rejected(&["--wset=10,5"]).contains("not supported yet"));
-        assert!(rejected(&["--ssl-ciphers=ALL"]).contains("rustls"));
+        assert_eq!(
+            refused(&["--bogus"]),
+            "volley httperf: unknown httperf option --bogus (see volley httperf --help)"
+        );
+        assert_eq!(
+            refused(&["--server=127.0.0.1", "--wset=10,5"]),
+            "volley httperf: volley does not support --wset yet (working sets)"
+        );
+        assert!(refused(&["--ssl-ciphers=ALL"]).contains("rustls"));
+        assert!(refused(&["--no-host"]).contains("does not support --no-host-hdr yet"));
+        let old = refused(&["--num-sessions", "100"]);
+        assert!(
+            old.contains("unknown httperf option --num-sessions"),
+            "{old}"
+        );
+        assert!(old.contains("use --num-conns"), "{old}");
+        // What the user typed is shown escaped.
+        assert!(refused(&["--a\x1bb"]).contains("--a\\x1bb"));
         let ssl = p(&[
             "--server=127.0.0.1",
             "--ssl",
@@ -528,6 +634,50 @@ mod tests {
     }
 
     #[test]
+    fn max_connections_is_honoured_where_a_session_needs_one_connection() {
+        let dir = std::env::temp_dir().join(format!("volley-maxconn-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let log = dir.join("s.log");
+        std::fs::write(&log, "/a\n  /b\n  /c\n/d\n").unwrap();
+        let log = format!("--wsesslog=1,0,{}", log.display());
+        let run = |extra: &[&str]| {
+            let mut args = vec!["--server=127.0.0.1", log.as_str()];
+            args.extend(extra);
+            p(&args)
+        };
+        // A burst of 3 fits one connection's 32 pipelined calls: httperf uses one too.
+        let r = run(&["--max-connections=2"]).unwrap();
+        assert!(r.notes.is_empty(), "{:?}", r.notes);
+        assert!(run(&["--max-conn=1", "--max-piped=1"]).is_ok());
+        let err = match run(&["--max-connections=2", "--max-piped-calls=2"]) {
+            Err(e @ ConfigError::Message(_)) => e.to_string(),
+            other => panic!("{other:?}"),
+        };
+        assert!(
+            err.starts_with("volley httperf: volley does not support --max-connections 2 yet"),
+            "{err}"
+        );
+        assert!(
+            err.contains("burst of 3 calls") && err.contains("(2,"),
+            "{err}"
+        );
+        assert!(rejected(&["--server=127.0.0.1", &log, "--max-conn=5"]).contains("1 to 4"));
+        let _ = std::fs::remove_dir_all(&dir);
+        // --wsess's bursts are --burst-length calls; over HTTP/1.0 one call a connection.
+        let wsess = ["--server=127.0.0.1", "--wsess=2,4,0", "--max-conn=3"];
+        assert!(p(&[&wsess[..], &["--burst-len=4"]].concat()).is_ok());
+        assert!(p(&[&wsess[..], &["--burst-len=4", "--max-piped=2"]].concat()).is_err());
+        assert!(p(&[&wsess[..], &["--burst-len=2", "--http-version=1.0"]].concat()).is_err());
+        // Without sessions it changes nothing, as in httperf.
+        let r = p(&["--server=127.0.0.1", "--max-connections=9"]).unwrap();
+        assert!(
+            r.notes[0].contains("without a session workload"),
+            "{:?}",
+            r.notes
+        );
+    }
+
+    #[test]
     fn wsess_builds_sessions() {
         let s = p(&["--server", "127.0.0.1", "--wsess=10,3,0.5", "--rate", "5"])
             .unwrap()
@@ -551,19 +701,28 @@ mod tests {
     }
 
     #[test]
-    fn client_shares_and_periods() {
-        let s = p(&[
+    fn every_client_runs_the_whole_workload() {
+        let r = p(&[
             "--server",
             "127.0.0.1",
             "--period=e0.01",
             "--client",
             "1/4",
             "--timeout=1",
+            "--num-conns=40",
         ])
-        .unwrap()
-        .spec;
+        .unwrap();
+        assert!(r.notes.is_empty(), "{:?}", r.notes);
+        let s = r.spec;
+        assert_eq!(s.limit, Limit::Requests(40), "not a quarter of it");
+        assert!(s.seed_given, "the client number seeds a random period");
+        let other = p(&["--server=127.0.0.1", "--period=e0.01", "--client=2/4"]).unwrap();
+        assert_ne!(s.seed, other.spec.seed, "clients draw different sequences");
+        let again = p(&["--server=127.0.0.1", "--period=e0.01", "--client=1/4"]).unwrap();
+        assert_eq!(s.seed, again.spec.seed, "and repeat them run to run");
+        assert_eq!(s.concurrency, 110, "the whole rate: 100/s x 1 s x 1.1");
         let o = s.open_loop.unwrap();
-        assert_eq!(o.client, (1, 4));
+        assert_eq!(o.client, (0, 1));
         assert_eq!(
             o.arrival,
             Arrival::Exponential {
@@ -571,5 +730,24 @@ mod tests {
             }
         );
         assert!(matches!(p(&["--help"]), Err(ConfigError::Help(_))));
+        for fixed in [
+            &["--rate=10"][..],
+            &["--period=0.1"],
+            &["--wsess=2,1,0"],
+            &[],
+        ] {
+            let mut args = vec!["--server=127.0.0.1", "--client=1/2"];
+            args.extend(fixed);
+            let r = p(&args).unwrap();
+            assert!(!r.spec.seed_given, "{fixed:?}");
+            assert_eq!(r.notes.len(), 1, "{fixed:?}: {:?}", r.notes);
+            assert!(
+                r.notes[0].contains("--client changes nothing here"),
+                "{:?}",
+                r.notes
+            );
+        }
+        let r = p(&["--server=127.0.0.1", "--client=0/1", "--rate=10"]).unwrap();
+        assert!(r.notes.is_empty(), "httperf's default: {:?}", r.notes);
     }
 }

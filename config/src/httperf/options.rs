@@ -22,8 +22,8 @@ pub(super) struct Opt {
     pub short: Option<char>,
     /// Whether it takes a value.
     pub arity: Arity,
-    /// Its part of the usage line of `--help` (options shown with another's, or not at
-    /// all, have none).
+    /// Its part of the usage line of `--help` (options shown with another's have none;
+    /// every option httperf has is shown, whatever volley does with it).
     pub usage: Option<&'static str>,
     /// What it does.
     pub action: Action,
@@ -55,7 +55,8 @@ pub(super) enum Action {
     Switch(fn(&mut Args)),
     /// httperf has it; volley accepts it and says why it changes nothing.
     Note(&'static str),
-    /// httperf has it; volley cannot honour it (yet) and refuses it with this reason.
+    /// httperf has it; volley cannot honour it (yet) and refuses it: `volley does not
+    /// support --NAME yet (REASON)`, with this reason.
     Refuse(&'static str),
 }
 
@@ -505,6 +506,7 @@ pub(super) const OPTIONS: &[Opt] = &[
     },
     Opt {
         name: "server-name",
+        usage: Some("[--server-name S]"),
         echo: Some((9, |a| {
             Some(format!("--server-name={}", a.server_name.as_ref()?))
         })),
@@ -519,6 +521,7 @@ pub(super) const OPTIONS: &[Opt] = &[
     },
     Opt {
         name: "close-with-reset",
+        usage: Some("[--close-with-reset]"),
         echo: Some((14, |a| {
             switch(a.socket.reset_on_close, "--close-with-reset")
         })),
@@ -528,12 +531,14 @@ pub(super) const OPTIONS: &[Opt] = &[
     Opt {
         name: "help",
         short: Some('h'),
+        usage: Some("[-h|--help]"),
         action: Action::Set(|_, _| Err(ConfigError::Help(super::text::help()))),
         ..FLAG
     },
     Opt {
         name: "version",
         short: Some('V'),
+        usage: Some("[-V|--version]"),
         action: Action::Set(|_, _| {
             let version = format!(
                 "volley {} (httperf command line)\n",
@@ -545,28 +550,37 @@ pub(super) const OPTIONS: &[Opt] = &[
     },
     Opt {
         name: "hog",
+        usage: Some("[--hog]"),
         action: Action::Note("volley lets the kernel choose source ports; there is nothing to hog"),
         ..FLAG
     },
     Opt {
         name: "max-connections",
-        action: Action::Note("httperf uses it with --wsess/--wsesslog only"),
+        usage: Some("[--max-connections N]"),
+        // Checked against the session workload once every option is read (`check`).
+        action: Action::Set(|a, v| {
+            a.max_conns = Some(v.positive()?);
+            Ok(())
+        }),
         ..VALUE
     },
     Opt {
         name: "verbose",
         short: Some('v'),
+        usage: Some("[-v|--verbose]"),
         action: Action::Note("volley's report always has its full statistics"),
         ..FLAG
     },
     Opt {
         name: "debug",
         short: Some('d'),
+        usage: Some("[-d|--debug N]"),
         action: Action::Refuse("httperf's debug output has no volley equivalent"),
         ..VALUE
     },
     Opt {
         name: "no-host-hdr",
+        usage: Some("[--no-host-hdr]"),
         action: Action::Refuse(
             "HTTP/1.1 requires Host: volley always sends one (see --server-name)",
         ),
@@ -574,6 +588,7 @@ pub(super) const OPTIONS: &[Opt] = &[
     },
     Opt {
         name: "ssl-ciphers",
+        usage: Some("[--ssl-ciphers L]"),
         action: Action::Refuse(
             "cipher lists are OpenSSL's; volley uses rustls' safe default suites",
         ),
@@ -581,7 +596,8 @@ pub(super) const OPTIONS: &[Opt] = &[
     },
     Opt {
         name: "wset",
-        action: Action::Refuse("working sets (--wset) are not supported yet"),
+        usage: Some("[--wset N,X]"),
+        action: Action::Refuse("working sets"),
         ..VALUE
     },
 ];

@@ -31,7 +31,7 @@ pub(super) fn help() -> String {
         "\nOptions may be abbreviated to any unique prefix. As in httperf, without --rate (or\n\
          with --rate 0) connections are made one after another, each carrying --num-calls\n\
          requests; with --rate they are started on that schedule (open loop), at most\n\
-         rate x (timeout + think-timeout) at once (10 s when there is no --timeout).\n\n\
+         rate x (timeout + think-timeout) at once (10 s when neither is given).\n\n\
          Where volley differs from httperf:\n\
          \x20 --send-buffer/--recv-buffer: set only when given (httperf always sets 4096 and\n\
          \x20   16384); otherwise the kernel's sizes.\n\
@@ -41,6 +41,15 @@ pub(super) fn help() -> String {
          \x20 --wlog: whitespace around a URI is ignored; a URI must start with '/'.\n\
          \x20 --ssl: the server's certificate is verified (httperf never checks it): trust a\n\
          \x20   private CA with --cacert FILE, or skip the check with --insecure.\n\
+         \x20 --timeout/--think-timeout: the whole reply within their sum of the request\n\
+         \x20   being sent (httperf counts from the reply's first bytes).\n\
+         \x20 --max-connections: a session keeps one connection; a burst of more calls than\n\
+         \x20   --max-piped-calls (32; 1 over HTTP/1.0) is pipelined on it that many at a\n\
+         \x20   time (httperf spreads it over up to 4 connections), and --max-connections\n\
+         \x20   above 1 is refused for such a burst.\n\
+         \x20 --client I/N: every client runs the whole workload, as in httperf (volley's\n\
+         \x20   own --client takes a share); it seeds a random --period with volley's draws.\n\
+         \x20 Unknown and refused options exit 2 (httperf exits 1 on an unknown one).\n\
          \x20 --metrics-listen: volley's /metrics endpoint for Prometheus (as in `volley\n\
          \x20   --help`); --metrics-linger in seconds.\n\n",
     );
@@ -107,6 +116,64 @@ mod tests {
                 let line = format!("  --{}: {why}\n", o.name);
                 assert!(help.contains(&line), "help lacks --{}", o.name);
             }
+        }
+    }
+
+    /// httperf 0.9's long options, as its usage line lists them.
+    const HTTPERF_OPTIONS: &[&str] = &[
+        "add-header",
+        "burst-length",
+        "client",
+        "close-with-reset",
+        "debug",
+        "failure-status",
+        "help",
+        "hog",
+        "http-version",
+        "max-connections",
+        "max-piped-calls",
+        "method",
+        "no-host-hdr",
+        "num-calls",
+        "num-conns",
+        "period",
+        "port",
+        "print-reply",
+        "print-request",
+        "rate",
+        "recv-buffer",
+        "retry-on-failure",
+        "send-buffer",
+        "server",
+        "server-name",
+        "session-cookies",
+        "ssl",
+        "ssl-ciphers",
+        "ssl-no-reuse",
+        "think-timeout",
+        "timeout",
+        "uri",
+        "verbose",
+        "version",
+        "wlog",
+        "wsess",
+        "wsesslog",
+        "wset",
+    ];
+
+    #[test]
+    fn the_usage_lists_every_option_httperf_has() {
+        let usage = usage_lines();
+        for name in HTTPERF_OPTIONS {
+            let shown = format!("--{name}");
+            let listed = usage
+                .split(|c: char| !(c.is_ascii_alphanumeric() || c == '-'))
+                .any(|w| w == shown);
+            assert!(listed, "the usage line lacks {shown}:\n{usage}");
+            assert!(
+                OPTIONS.iter().any(|o| o.name == *name),
+                "no entry for {shown}"
+            );
         }
     }
 

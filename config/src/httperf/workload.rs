@@ -9,7 +9,7 @@ use super::logs::LogRequest;
 use super::{Args, Schedule};
 use crate::builder::{MAX_PIPELINE, SessionInputs, Source, SpecBuilder, TlsFlags, Watchdog};
 use crate::error::ConfigError;
-use crate::spec::{Delay, HttpVersion, KeepAlive, RequestSpec, Sequence, SessionTemplate};
+use crate::spec::{Arrival, Delay, HttpVersion, KeepAlive, RequestSpec, Sequence, SessionTemplate};
 use crate::values::ClientArg;
 
 /// A session workload.
@@ -35,6 +35,25 @@ impl Sessions {
             calls,
             think: Duration::from_secs_f64(t),
         })
+    }
+
+    /// The most calls one burst of a session has: `--burst-length` (`burst`) for
+    /// `--wsess`, a log's longest run of a line and the indented lines under it.
+    pub fn largest_burst(&self, burst: u32) -> u32 {
+        match self {
+            Sessions::Uniform { .. } => burst,
+            Sessions::Log { log, .. } => {
+                let mut largest = 1;
+                for session in log {
+                    let mut run = 0;
+                    for r in session {
+                        run = if r.burst_member { run + 1 } else { 1 };
+                        largest = largest.max(run);
+                    }
+                }
+                largest
+            }
+        }
     }
 
     /// The URL list, the session templates over it, the number of sessions, and the
@@ -132,7 +151,33 @@ pub(super) fn inputs(mut a: Args, notes: &mut Vec<String>) -> Result<SpecBuilder
         }
         Some(sessions) => sessions_shape(&a, sessions, &request, notes),
     };
+    if a.client != ClientArg(0, 1) && client_seed(&a).is_none() {
+        notes.push(
+            "volley httperf: --client changes nothing here: as in httperf, every client runs \
+             the whole --rate and --num-conns; the client number only varies a random \
+             --period (e or u)"
+                .into(),
+        );
+    }
     Ok(fill(a, shape))
+}
+
+/// httperf's `--client I/N` bias: a random `--period` (`e` or `u`) draws its inter-arrival
+/// times from a sequence seeded with the client number, so that clients differ and a run
+/// repeats its schedule for the same `--period` and `--client`. `None` where httperf's
+/// client number changes nothing (a fixed rate or period; `--wset`, its other use, is
+/// refused).
+fn client_seed(a: &Args) -> Option<u64> {
+    match &a.schedule {
+        Some(Schedule::Period(p, _))
+            if matches!(p.0, Arrival::Exponential { .. } | Arrival::Uniform { .. }) =>
+        {
+            // A fixed base with the client number mixed in, as httperf mixes it into the
+            // seed of its inter-arrival generator.
+            Some(0x9abc_5678_1234 ^ u64::from(a.client.0))
+        }
+        _ => None,
+    }
 }
 
 /// `--wsess` or `--wsesslog` sessions: templates over the URL list, a log's bursts
@@ -182,8 +227,11 @@ fn sessions_shape(
 /// terms.
 fn fill(a: Args, shape: Shape) -> SpecBuilder {
     // Without a schedule or sessions, connections are made one after another: no open
-    // loop, so no share of one and no sessions' calls.
+    // loop, so no sessions' calls.
     let open = a.schedule.is_some() || shape.sessions.rules.is_some();
+    // httperf's --client is not volley's share of one schedule: every client runs the
+    // whole workload (see `client_seed`).
+    let seed = client_seed(&a);
     let mut b = SpecBuilder::new(Source::Httperf, shape.requests);
     b.sessions = shape.sessions;
     let f = &mut b.flags;
@@ -197,8 +245,8 @@ fn fill(a: Args, shape: Shape) -> SpecBuilder {
     }
     if open {
         f.calls = Some(shape.calls);
-        f.client = Some(ClientArg(a.client.0, a.client.1));
     }
+    f.seed = seed;
     f.workers = a.workers;
     f.json = a.json;
     f.metrics_listen = a.metrics_listen;
@@ -219,7 +267,8 @@ fn fill(a: Args, shape: Shape) -> SpecBuilder {
 
 /// The request every call starts from: `--server`, `--port`, `--uri` (https with `--ssl`),
 /// `--method`, `--add-header`, `--server-name`, `--http-version`, and the watchdog of
-/// `--timeout` and `--think-timeout`.
+/// `--timeout` and `--think-timeout` (the reply within their sum of the request being
+/// sent, as httperf waits; either alone is enough).
 fn request(a: &mut Args) -> Result<RequestSpec, ConfigError> {
     let scheme = if a.ssl { "https" } else { "http" };
     let port = a.port();
@@ -236,7 +285,15 @@ fn request(a: &mut Args) -> Result<RequestSpec, ConfigError> {
         think: a.think,
         ..Watchdog::default()
     };
-    let mut r = crate::builder::request(target, watchdog.timeouts());
+    let mut timeouts = watchdog.timeouts();
+    if a.timeout.is_none() && !a.think.is_zero() {
+        // httperf waits timeout + think-timeout for a reply, its timeout 0 when none is
+        // given: the think-timeout alone bounds the reply (connect and send stay
+        // unbounded, as in httperf).
+        timeouts.first_byte = Some(a.think);
+        timeouts.reply = Some(a.think);
+    }
+    let mut r = crate::builder::request(target, timeouts);
     r.method = a.method.clone();
     r.headers = std::mem::take(&mut a.headers);
     if let Some(name) = &a.server_name
