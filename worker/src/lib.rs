@@ -29,6 +29,7 @@
 #![forbid(unsafe_code)]
 
 mod arrivals;
+mod cache;
 mod conn;
 mod connection;
 mod drive;
