@@ -237,6 +237,33 @@ fn issue_18_a_list_alternating_two_servers_keeps_a_connection_per_slot_and_serve
 }
 
 #[test]
+fn an_open_loop_over_a_url_list_reuses_cached_connections_too() {
+    let a = TestServer::start(ServerConfig::default());
+    let b = TestServer::start(ServerConfig::default());
+    let dir = Scratch::new("kacache-open");
+    let text = format!(
+        "workers = 1\nramp_up = {{ max = 4 }}\n\
+         [[request]]\nurl = \"{}\"\n[[request]]\nurl = \"{}\"\n",
+        a.url("/a"),
+        b.url("/b")
+    );
+    let file = dir.file("run.toml", &text);
+    // 30 sessions (walks of the list) at 300/s.
+    let r = run_file(&file, &["--rate", "300", "-n", "30"]);
+    let requests = num(&r, "requests.started");
+    assert_eq!(requests, 60);
+    assert_eq!(num(&r, "errors.total"), 0, "{r:#}");
+    assert!(
+        a.connections() <= 4 && b.connections() <= 4,
+        "{} {}",
+        a.connections(),
+        b.connections()
+    );
+    let opened = num(&r, "connections.opened");
+    assert_eq!(num(&r, "connections.reused"), requests - opened);
+}
+
+#[test]
 fn cached_connections_the_server_closes_while_idle_are_dropped_without_errors() {
     // The servers end a connection idle for 50 ms; the slots come back to each after
     // 100 ms or more.
