@@ -148,22 +148,23 @@ fn keepalive_modes_decide_which_connection_carries_each_request() {
     let dir = Scratch::new("keepalive");
     let (p, q) = (srv.addr().port(), other.addr().port());
     let entry = |path: &str, mode: &str| {
-        format!("[[request]]\nurl = \"http://127.0.0.1:{p}{path}\"\nkeepalive = \"{mode}\"\n")
+        format!("[[request]]\nurl = \"http://127.0.0.1:{p}{path}\"\nkeepalive = {mode}\n")
     };
     let mut text = String::from("workers = 1\nramp_up = { max = 1 }\ntimes = 1\n");
+    // LoadGen's numbers: 0 none, 1 use, 2 store, 3 both.
     for (path, mode) in [
-        ("/e0", "both"),
-        ("/e1", "both"),
-        ("/e2", "none"),
-        ("/e3", "store"),
-        ("/e4", "use"),
-        ("/e5", "both"),
+        ("/e0", "\"both\""),
+        ("/e1", "\"both\""),
+        ("/e2", "0"),
+        ("/e3", "2"),
+        ("/e4", "1"),
+        ("/e5", "3"),
     ] {
         text.push_str(&entry(path, mode));
     }
-    // Another address: the kept connection to the first server is not used for it.
+    // Another address: the kept connections to the first server are not used for it.
     text.push_str(&format!("[[request]]\nurl = \"http://127.0.0.1:{q}/x\"\n"));
-    text.push_str(&entry("/e6", "both"));
+    text.push_str(&entry("/e6", "\"both\""));
     let file = dir.file("run.toml", &text);
     let log = dir.path("log.csv");
     run_file(&file, &["--log", log.to_str().unwrap()]);
@@ -172,8 +173,11 @@ fn keepalive_modes_decide_which_connection_carries_each_request() {
         paths(&got),
         ["/e0", "/e1", "/e2", "/e3", "/e4", "/e5", "/e6"]
     );
+    // e2 (none) opens and closes its own; e3 (store) opens one and stores it beside
+    // connection 0; e4 (use) takes the newest (2) and closes it; e5 and e6 find 0 still
+    // in the worker's cache, the request to the other server between them too.
     let conns: Vec<u64> = got.iter().map(|r| r.conn).collect();
-    assert_eq!(conns, [0, 0, 1, 2, 2, 3, 4], "{got:#?}");
+    assert_eq!(conns, [0, 0, 1, 2, 2, 0, 0], "{got:#?}");
     let close: Vec<bool> = got
         .iter()
         .map(|r| r.header("connection") == Some("close"))
@@ -184,7 +188,104 @@ fn keepalive_modes_decide_which_connection_carries_each_request() {
         .iter()
         .map(|row| row["conn_cached"].clone())
         .collect();
-    assert_eq!(cached, ["0", "1", "0", "0", "1", "0", "0", "0"]);
+    assert_eq!(cached, ["0", "1", "0", "0", "1", "1", "0", "1"]);
+}
+
+/// `u64` at a dotted path of the report.
+fn num(r: &Value, path: &str) -> u64 {
+    path.split('.')
+        .fold(r, |v, k| &v[k])
+        .as_u64()
+        .unwrap_or_else(|| panic!("{path} is not a number in {r:#}"))
+}
+
+// Issue 18: a URL list alternating two servers reuses connections from the worker's
+// keep-alive cache instead of opening one per request.
+#[test]
+fn issue_18_a_list_alternating_two_servers_keeps_a_connection_per_slot_and_server() {
+    let a = TestServer::start(ServerConfig::default());
+    let b = TestServer::start(ServerConfig::default());
+    let dir = Scratch::new("kacache");
+    let text = format!(
+        "workers = 2\nramp_up = {{ max = 6 }}\ntimes = 20\n\
+         [[request]]\nurl = \"{}\"\n[[request]]\nurl = \"{}\"\nkeepalive = \"both\"\n",
+        a.url("/a"),
+        b.url("/b")
+    );
+    let file = dir.file("run.toml", &text);
+    let log = dir.path("log.csv");
+    let r = run_file(&file, &["--log", log.to_str().unwrap()]);
+    let requests = num(&r, "requests.started");
+    assert_eq!(requests, 6 * 20 * 2);
+    assert_eq!(num(&r, "errors.total"), 0, "{r:#}");
+    assert_eq!((a.requests(), b.requests()), (120, 120));
+    // Each slot finds the connection it left on the other server (or another slot's).
+    assert!(
+        a.connections() <= 6 && b.connections() <= 6,
+        "{} {}",
+        a.connections(),
+        b.connections()
+    );
+    let opened = num(&r, "connections.opened");
+    assert_eq!(opened, a.connections() + b.connections());
+    assert_eq!(num(&r, "connections.reused"), requests - opened);
+    let cached = read_csv(&log)
+        .iter()
+        .filter(|row| row["conn_cached"] == "1")
+        .count() as u64;
+    assert_eq!(cached, requests - opened);
+}
+
+#[test]
+fn an_open_loop_over_a_url_list_reuses_cached_connections_too() {
+    let a = TestServer::start(ServerConfig::default());
+    let b = TestServer::start(ServerConfig::default());
+    let dir = Scratch::new("kacache-open");
+    let text = format!(
+        "workers = 1\nramp_up = {{ max = 4 }}\n\
+         [[request]]\nurl = \"{}\"\n[[request]]\nurl = \"{}\"\n",
+        a.url("/a"),
+        b.url("/b")
+    );
+    let file = dir.file("run.toml", &text);
+    // 30 sessions (walks of the list) at 300/s.
+    let r = run_file(&file, &["--rate", "300", "-n", "30"]);
+    let requests = num(&r, "requests.started");
+    assert_eq!(requests, 60);
+    assert_eq!(num(&r, "errors.total"), 0, "{r:#}");
+    assert!(
+        a.connections() <= 4 && b.connections() <= 4,
+        "{} {}",
+        a.connections(),
+        b.connections()
+    );
+    let opened = num(&r, "connections.opened");
+    assert_eq!(num(&r, "connections.reused"), requests - opened);
+}
+
+#[test]
+fn cached_connections_the_server_closes_while_idle_are_dropped_without_errors() {
+    // The servers end a connection idle for 50 ms; the slots come back to each after
+    // 100 ms or more.
+    let idle = Duration::from_millis(50);
+    let a = TestServer::start(ServerConfig::default().with_idle_close(idle));
+    let b = TestServer::start(ServerConfig::default().with_idle_close(idle));
+    let dir = Scratch::new("kacache-idle");
+    let text = format!(
+        "workers = 1\nramp_up = {{ max = 2 }}\ntimes = 3\ndefaults = {{ postdelay = 0.1 }}\n\
+         [[request]]\nurl = \"{}\"\n[[request]]\nurl = \"{}\"\n",
+        a.url("/a"),
+        b.url("/b")
+    );
+    let file = dir.file("run.toml", &text);
+    let r = run_file(&file, &[]);
+    assert_eq!(num(&r, "requests.started"), 12);
+    assert_eq!(num(&r, "errors.total"), 0, "{r:#}");
+    assert_eq!(num(&r, "requests.retried"), 0, "{r:#}");
+    // Every request went on a new connection: the old ones were seen to end while idle.
+    assert_eq!((a.connections(), b.connections()), (6, 6));
+    assert_eq!(num(&r, "connections.reused"), 0);
+    assert!(num(&r, "anomalies.closed_while_idle") >= 6, "{r:#}");
 }
 
 #[test]
@@ -500,6 +601,10 @@ fn run_file_errors_name_the_file_and_line() {
         (
             "[[request]]\nurl = \"http://127.0.0.1:1/\"\ncolour = 3\n",
             ":3:",
+        ),
+        (
+            "workers = 1\n[[request]]\nurl = \"http://127.0.0.1:1/\"\nkeepalive = 7\n",
+            ":4:13:",
         ),
         (
             "iterator = \"zigzag\"\n[[request]]\nurl = \"http://127.0.0.1:1/\"\n",

@@ -500,7 +500,8 @@ pub enum HttpVersion {
 /// LoadGen's keep-alive flags: KEEPALIVE_USE and KEEPALIVE_STORE.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct KeepAlive {
-    /// Send on the slot's kept connection if it has one to the same address.
+    /// Send on an idle kept connection to the same address, if there is one (a run
+    /// file's: any of the worker's; a command line's: the slot's own).
     pub use_kept: bool,
     /// Keep the connection after the reply (when the server allows it); when false the
     /// request says `Connection: close`.
@@ -534,6 +535,18 @@ impl KeepAlive {
             },
             _ => return None,
         })
+    }
+
+    /// LoadGen's numeric value `n`: KEEPALIVE_USE (1) plus KEEPALIVE_STORE (2), so 0 is
+    /// `none` and 3 `both`; `None` for any other number.
+    pub fn from_number(n: i64) -> Option<KeepAlive> {
+        match n {
+            0..=3 => Some(KeepAlive {
+                use_kept: n & 1 != 0,
+                store: n & 2 != 0,
+            }),
+            _ => None,
+        }
     }
 }
 

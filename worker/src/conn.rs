@@ -1,4 +1,5 @@
-//! A connection: the socket (plain or TLS), its remembered readiness, and its owner slot.
+//! A connection: the socket (plain or TLS), its remembered readiness, and its owner: a
+//! slot, or the worker's keep-alive cache.
 
 use std::io::IoSliceMut;
 use std::io::{self, Read, Write};
@@ -139,6 +140,17 @@ impl Write for Transport {
     }
 }
 
+/// Who holds a connection.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Owner {
+    /// A slot (its index in the worker's slot table): carrying its request, or kept by
+    /// it between requests (a command line's one connection per slot).
+    Slot(u32),
+    /// The worker's keep-alive cache: idle, waiting for any slot's next request to its
+    /// address (a run file's; see [`crate::cache`]).
+    Cache,
+}
+
 /// One TCP connection of a thread slot.
 ///
 /// Readiness is edge-triggered: an edge seen while the slot does not need it is remembered
@@ -149,8 +161,8 @@ impl Write for Transport {
 pub struct Conn {
     /// The socket (registered for both readable and writable once, at connect).
     pub io: Transport,
-    /// Index of the slot that owns the connection (in the worker's slot table).
-    pub slot: u32,
+    /// Who holds it: what its events are for.
+    pub owner: Owner,
     /// A readable edge has not been consumed yet.
     pub readable: bool,
     /// The socket can take more bytes.
@@ -184,7 +196,7 @@ impl Conn {
     pub fn new(io: Transport, addr: SocketAddr, slot: u32, opened_ns: u64, up_by_ns: u64) -> Self {
         Conn {
             io,
-            slot,
+            owner: Owner::Slot(slot),
             readable: false,
             writable: true,
             read_closed: false,

@@ -1,66 +1,140 @@
 //! A slot's connection: opening it (the connect tried at once, dated around the call),
-//! watching it while idle, and closing it.
+//! watching it while idle, storing it in and taking it from the worker's keep-alive
+//! cache, and closing it.
 
 use std::io;
 
 use mio::net::TcpStream;
 use volley_scoreboard::Counter;
 
-use crate::conn::{Conn, Transport, enable_rx_stamps};
+use crate::cache::ConnCache;
+use crate::conn::{Conn, Owner, Transport, enable_rx_stamps};
 use crate::event_loop::Worker;
+use crate::handle::Handle;
 use crate::outcome::{Failure, NO_TLS_CONFIG, Stage, classify_io};
 use crate::stats::record_ns;
 use crate::tls::TlsStream;
 
 impl Worker<'_> {
     /// Whether slot `s`'s kept connection, idle (no request outstanding), may carry its
-    /// next request. RFC 9112 §9.2 and §9.6: anything readable on it while no request is
-    /// outstanding means it is not reusable. When the kernel reported it readable or
-    /// closed since its last reply, one read tells: nothing to read (an edge left from
-    /// the reply) keeps it; bytes (a reply's tail after its framed end, a `408` sent to
-    /// an idle connection) or its end (FIN, RST, TLS `close_notify`) close it and count
-    /// an anomaly, not a request error, and the slot's next request opens a new
-    /// connection. False when the slot has no usable connection (any more).
+    /// next request (see [`look_idle`]). One that may not is closed and its anomaly
+    /// counted, not a request error, and the slot's next request opens a new connection.
+    /// False when the slot has no usable connection (any more).
     pub(crate) fn idle_conn_usable(&mut self, s: u32, now: u64) -> bool {
         let slot = &mut self.slots[s as usize];
         let Some(conn) = slot.conn.and_then(|h| self.conns.get_mut(h)) else {
             return false;
         };
-        if !conn.readable && !conn.read_closed {
-            return true;
-        }
         // The slot reads no reply now: its buffer is free.
-        let mut unsolicited = 0u64;
-        let closed = loop {
-            match std::io::Read::read(&mut conn.io, &mut slot.buf.bytes) {
-                Ok(0) => break true,
-                Ok(n) => {
-                    // Closed either way; one read is enough to know (a server that keeps
-                    // sending must not hold the loop here).
-                    unsolicited = n as u64;
-                    break false;
-                }
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
-                    conn.readable = false;
-                    break false;
-                }
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                Err(_) => break true,
-            }
-        };
-        if unsolicited == 0 && !closed {
+        let look = look_idle(conn, &mut slot.buf.bytes);
+        if look == IdleLook::Usable {
             return true;
         }
-        self.stats.add(Counter::BytesReceived, unsolicited);
-        let a = &mut self.stats.anomalies;
-        if unsolicited > 0 {
-            a.unsolicited_data += 1;
-            a.unsolicited_bytes += unsolicited;
-        } else {
-            a.closed_while_idle += 1;
-        }
+        self.count_idle_end(look);
         self.close_conn(s, now);
         false
+    }
+
+    /// Counts how an idle connection ended: bytes nobody asked for, or a close.
+    fn count_idle_end(&mut self, look: IdleLook) {
+        let a = &mut self.stats.anomalies;
+        match look {
+            IdleLook::Usable => {}
+            IdleLook::Unsolicited(n) => {
+                a.unsolicited_data += 1;
+                a.unsolicited_bytes += n;
+                self.stats.add(Counter::BytesReceived, n);
+            }
+            IdleLook::Closed => a.closed_while_idle += 1,
+        }
+    }
+
+    /// Slot `s`'s connection, its reply read and allowed to stay, goes to the worker's
+    /// keep-alive cache for any slot's next request to its address (a run file's; see
+    /// [`crate::cache`]). Closed instead when the cache cannot take it; the connection
+    /// idle longest is closed when the cache is full.
+    pub(crate) fn store_conn(&mut self, s: u32, now: u64) {
+        let Some(h) = self.slots[s as usize].conn.take() else {
+            return;
+        };
+        let (Some(cache), Some(conn)) = (self.cache.as_mut(), self.conns.get_mut(h)) else {
+            return self.close_handle(h, now);
+        };
+        let (tls, host) = match conn.io.tls_mut() {
+            Some(t) => (true, t.host.as_str()),
+            None => (false, ""),
+        };
+        let Some(key) = cache.key(conn.addr, tls, host) else {
+            return self.close_handle(h, now);
+        };
+        conn.owner = Owner::Cache;
+        if let Some(evicted) = cache.store(key, h) {
+            self.close_handle(evicted, now);
+        }
+    }
+
+    /// Gives slot `s` (which holds no connection) an idle connection to its current
+    /// request's address from the keep-alive cache, if there is a usable one: the most
+    /// recently stored; any the server closed or wrote to meanwhile are closed on the way
+    /// (see [`look_idle`]). True when the slot got one.
+    pub(crate) fn take_cached(&mut self, s: u32, now: u64) -> bool {
+        let key = {
+            let t = &self.slots[s as usize].sched.spec(&self.plan).target;
+            match self.cache.as_ref() {
+                Some(cache) => cache.find(t.addr, t.tls, &t.host),
+                None => None,
+            }
+        };
+        let Some(key) = key else {
+            return false;
+        };
+        while let Some(h) = self.cache.as_mut().and_then(|c| c.take(key)) {
+            let slot = &mut self.slots[s as usize];
+            let Some(conn) = self.conns.get_mut(h) else {
+                continue;
+            };
+            let look = look_idle(conn, &mut slot.buf.bytes);
+            if look == IdleLook::Usable {
+                conn.owner = Owner::Slot(s);
+                slot.conn = Some(h);
+                return true;
+            }
+            self.count_idle_end(look);
+            self.close_handle(h, now);
+        }
+        false
+    }
+
+    /// A readiness event for connection `h`, idle in the keep-alive cache: anything
+    /// readable ends it (see [`look_idle`]); it leaves the cache and is closed.
+    pub(crate) fn cached_conn_event(&mut self, h: Handle, now: u64) {
+        let Some(conn) = self.conns.get_mut(h) else {
+            return;
+        };
+        // No slot reads for it: one small read is enough to know.
+        let mut scratch = [0u8; IDLE_READ];
+        let look = look_idle(conn, &mut scratch);
+        if look == IdleLook::Usable {
+            return;
+        }
+        if let Some(cache) = self.cache.as_mut() {
+            cache.remove(h);
+        }
+        self.count_idle_end(look);
+        self.close_handle(h, now);
+    }
+
+    /// Closes every connection idle in the keep-alive cache (the run is over).
+    pub(crate) fn close_cached(&mut self, now: u64) {
+        let mut closed = 0u32;
+        while let Some(h) = self.cache.as_mut().and_then(ConnCache::take_any) {
+            self.close_handle(h, now);
+            closed += 1;
+            if closed.is_multiple_of(1024) {
+                // Closing tens of thousands of connections takes a while: still alive.
+                self.stats.slot().beat(volley_scoreboard::now_ns());
+            }
+        }
     }
 
     pub(crate) fn connect(
@@ -138,9 +212,13 @@ impl Worker<'_> {
     /// Closes the slot's connection, if any. Its handle goes stale at once, so events the
     /// kernel already queued for it are dropped.
     pub(crate) fn close_conn(&mut self, s: u32, now: u64) {
-        let Some(h) = self.slots[s as usize].conn.take() else {
-            return;
-        };
+        if let Some(h) = self.slots[s as usize].conn.take() {
+            self.close_handle(h, now);
+        }
+    }
+
+    /// Closes connection `h` (if still current), whoever held it.
+    fn close_handle(&mut self, h: Handle, now: u64) {
         if let Some(mut conn) = self.conns.remove(h) {
             if let Some(tls) = conn.io.tls_mut()
                 && conn.established
@@ -154,6 +232,45 @@ impl Worker<'_> {
                     now.saturating_sub(conn.opened_ns),
                 );
             }
+        }
+    }
+}
+
+/// Bytes read at most from an idle connection in the cache to tell what came.
+const IDLE_READ: usize = 1024;
+
+/// What one look at an idle kept connection found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum IdleLook {
+    /// Nothing to read (an edge left from the reply): it may carry a request.
+    Usable,
+    /// Bytes nobody asked for (a reply's tail after its framed end, a `408` sent to an
+    /// idle connection): not reusable.
+    Unsolicited(u64),
+    /// Its end (FIN, RST, TLS `close_notify`): not reusable.
+    Closed,
+}
+
+/// Whether an idle kept connection (no request outstanding) may carry a request.
+/// RFC 9112 §9.2 and §9.6: anything readable on it while no request is outstanding means
+/// it is not reusable. Only when the kernel reported it readable or closed since its last
+/// reply, one read into `buf` tells.
+pub(crate) fn look_idle(conn: &mut Conn, buf: &mut [u8]) -> IdleLook {
+    if !conn.readable && !conn.read_closed {
+        return IdleLook::Usable;
+    }
+    loop {
+        match std::io::Read::read(&mut conn.io, buf) {
+            Ok(0) => return IdleLook::Closed,
+            // Not reusable either way; one read is enough to know (a server that keeps
+            // sending must not hold the loop here).
+            Ok(n) => return IdleLook::Unsolicited(n as u64),
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                conn.readable = false;
+                return IdleLook::Usable;
+            }
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(_) => return IdleLook::Closed,
         }
     }
 }

@@ -185,8 +185,9 @@ impl Worker<'_> {
         }
     }
 
-    /// Starts slot `s`'s current request: on its kept connection when the request may use
-    /// it and it goes to the same address, else on a new one. A `req_start` hook sees it
+    /// Starts slot `s`'s current request: on a kept connection when the request may use
+    /// one to its address (the slot's own, or for a run file one from the worker's
+    /// keep-alive cache), else on a new one. A `req_start` hook sees it
     /// first and may edit it.
     pub(crate) fn begin(&mut self, s: u32, retry: bool, now: u64) {
         if !retry {
@@ -211,6 +212,12 @@ impl Worker<'_> {
         // Never written to: a kept connection the kernel reported readable or closed
         // since its last reply, unless a read shows it was nothing.
         self.idle_conn_usable(s, now);
+        // A run file's slot holds no connection between requests: it takes an idle one
+        // to the address from the worker's cache. Not for a retry: its connection went
+        // stale, and the retry goes on a new one.
+        if use_kept && !retry && self.slots[s as usize].conn.is_none() {
+            self.take_cached(s, now);
+        }
         let slot = &mut self.slots[s as usize];
         let expect_continue = slot.sched.wire(&self.plan).expect_continue;
         let reused = slot.conn.is_some();

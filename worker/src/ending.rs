@@ -60,6 +60,9 @@ impl Worker<'_> {
         }
         if !keep {
             self.close_conn(s, now);
+        } else if self.cache.is_some() {
+            // A run file's: kept for any slot's next request to the address.
+            self.store_conn(s, now);
         }
         let sched = &mut self.slots[s as usize].sched;
         if bad_status || sched.session.as_ref().is_some_and(|s| s.failed) {

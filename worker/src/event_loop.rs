@@ -24,7 +24,8 @@ use volley_config::{Limit, RunSpec};
 use volley_scoreboard::{Header, WorkerSlot, now_ns};
 
 use crate::arrivals::Arrivals;
-use crate::conn::Conn;
+use crate::cache::ConnCache;
+use crate::conn::{Conn, Owner};
 use crate::error::WorkerError;
 use crate::handle::{Handle, Slab};
 use crate::hooks::{Board, SlotHooks};
@@ -58,6 +59,9 @@ pub struct Worker<'a> {
     pub(crate) waiter: Waiter,
     fired: Vec<(Handle, Ready)>,
     pub(crate) conns: Slab<Conn>,
+    /// A run file's keep-alive cache: idle connections shared by the slots. `None` for a
+    /// command line, whose slots each keep their own connection.
+    pub(crate) cache: Option<ConnCache>,
     pub(crate) slots: Vec<Slot>,
     pub(crate) timers: Timers,
     /// The run's workload: the spec and the URL list, serialized once.
@@ -137,6 +141,7 @@ impl<'a> Worker<'a> {
             waiter,
             fired: Vec::with_capacity(EVENTS_CAPACITY),
             conns: Slab::with_capacity(n),
+            cache: ConnCache::for_run(spec, n),
             timers: Timers::with_capacity(2 * n + 1),
             ramp: ramp_order(spec, &slots),
             slots,
@@ -293,6 +298,9 @@ impl<'a> Worker<'a> {
             .stopped_ns
             .unwrap_or_else(now_ns)
             .saturating_sub(start_ns);
+        // The run is over: the connections idle in the keep-alive cache end with it
+        // (after the elapsed time is taken: closing them is no part of the load).
+        self.close_cached(now_ns());
         self.stats.finish_series();
         let mut report = WorkerReport::new(self.index, &self.stats, elapsed);
         report.stop_overrun_ns = ended.overrun_ns;
@@ -370,13 +378,15 @@ impl<'a> Worker<'a> {
         {
             t.socket_readable();
         }
-        let slot = conn.slot;
-        if self.slots[slot as usize].phase.in_request() {
-            self.drive(slot, now);
-        } else if ready.readable {
-            // Readable with no request outstanding: the kept connection is watched while
-            // idle (see `Worker::idle_conn_usable`).
-            self.idle_conn_usable(slot, now);
+        match conn.owner {
+            Owner::Slot(slot) if self.slots[slot as usize].phase.in_request() => {
+                self.drive(slot, now);
+            }
+            // Readable with no request outstanding: a kept connection is watched while
+            // idle (see `connection::look_idle`).
+            Owner::Slot(slot) if ready.readable => drop(self.idle_conn_usable(slot, now)),
+            Owner::Cache if ready.readable => self.cached_conn_event(h, now),
+            Owner::Slot(_) | Owner::Cache => {}
         }
     }
 }

@@ -7,13 +7,15 @@
 //! `volley top` see them live; the final [`WorkerReport`] adds the histograms and goes to
 //! the supervisor over a pipe.
 //!
-//! Inside, three owners and a loop that only wires them:
+//! Inside, a few owners and a loop that only wires them:
 //!
 //! - an **exchange** is one request on one connection: its state (connecting, sending,
 //!   awaiting the head, the body), advanced by what it borrows (the connection, the
 //!   receive buffer, the clock) to one outcome, a reply or a failure;
 //! - a **schedule** is what a slot does next: the URL list's iterator, open-loop
 //!   sessions, pipelined bursts, redirects, retries and delays;
+//! - the **keep-alive cache** (`cache.rs`) holds a run file's idle connections between
+//!   requests, by address, for any of the worker's slots;
 //! - **observers** watch requests go by: the per-request log ([`record`]), [`hooks`],
 //!   `--print-request`/`--print-reply`, session cookies;
 //! - the **event loop** takes readiness events to exchanges, outcomes to schedules, and
@@ -29,6 +31,7 @@
 #![forbid(unsafe_code)]
 
 mod arrivals;
+mod cache;
 mod conn;
 mod connection;
 mod drive;

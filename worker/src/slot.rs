@@ -20,9 +20,12 @@
 //! ([`crate::exchange`]); what the slot does next is its schedule's
 //! ([`crate::schedule`]).
 //!
-//! A slot owns at most one connection (LoadGen's thread with its keep-alive connection),
-//! addressed by a generation-checked [`Handle`], and one receive buffer that is reused for
-//! every reply the slot reads, so steady-state requests allocate nothing.
+//! A slot holds at most one connection, addressed by a generation-checked [`Handle`]:
+//! on a command line it keeps it between requests; with a run file it holds one only
+//! while a request is on it, and between requests the connection waits in the worker's
+//! keep-alive cache ([`crate::cache`], LoadGen's KEEPALIVE_STORE/USE) for any slot's
+//! next request to its address. A slot has one receive buffer, reused for every reply
+//! it reads, so steady-state requests allocate nothing.
 
 use crate::exchange::{Exchange, RecvBuf};
 use crate::handle::Handle;
@@ -66,7 +69,7 @@ pub struct Slot {
     pub global: u32,
     /// Lifecycle phase.
     pub phase: Phase,
-    /// The slot's connection, if it has one open.
+    /// The slot's connection, if it holds one.
     pub conn: Option<Handle>,
     /// The current (or last) request on its connection.
     pub exchange: Exchange,

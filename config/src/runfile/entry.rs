@@ -13,7 +13,7 @@ use std::time::Duration;
 use toml::Spanned;
 
 use super::Locator;
-use super::schema::{DurationValue, HeaderValue, Params};
+use super::schema::{DurationValue, HeaderValue, KeepAliveValue, Params};
 use crate::builder::{DEFAULT_TIMEOUT, Watchdog};
 use crate::error::ConfigError;
 use crate::spec::{Delay, KeepAlive, RequestSpec, Target};
@@ -54,13 +54,7 @@ pub(super) fn request(
     };
     let target = target(&p, span, cx)?;
     let keepalive = match &p.keepalive {
-        Some(v) => KeepAlive::from_name(v.get_ref()).ok_or_else(|| {
-            let why = format!(
-                "keepalive '{}': expected \"use\", \"store\", \"both\" or \"none\"",
-                v.get_ref()
-            );
-            at.error(v.span(), why)
-        })?,
+        Some(v) => keepalive(v.get_ref()).map_err(|why| at.error(v.span(), why))?,
         None => KeepAlive::BOTH,
     };
     let delay = |d: &Option<Spanned<DurationValue>>, key: &str| match d {
@@ -87,6 +81,20 @@ pub(super) fn request(
     r.pre = pre;
     r.post = post;
     Ok(r)
+}
+
+/// The keep-alive mode `v`: a name, or LoadGen's numeric value (0 none, 1 use, 2 store,
+/// 3 both).
+fn keepalive(v: &KeepAliveValue) -> Result<KeepAlive, String> {
+    const ALLOWED: &str = "expected \"use\", \"store\", \"both\", \"none\" or LoadGen's 1 (use), 2 (store), 3 (both), 0 (none)";
+    match v {
+        KeepAliveValue::Name(name) => {
+            KeepAlive::from_name(name).ok_or_else(|| format!("keepalive '{name}': {ALLOWED}"))
+        }
+        KeepAliveValue::Number(n) => {
+            KeepAlive::from_number(*n).ok_or_else(|| format!("keepalive {n}: {ALLOWED}"))
+        }
+    }
 }
 
 /// Where the entry goes: its `url`, or `scheme`/`host`/`port`/`uri`, resolved.

@@ -479,6 +479,62 @@ conn_timeout = "never"
     }
 
     #[test]
+    fn keepalive_takes_loadgens_numbers_as_well_as_names() {
+        let modes = [
+            ("0", KeepAlive::NONE),
+            (
+                "1",
+                KeepAlive {
+                    use_kept: true,
+                    store: false,
+                },
+            ),
+            (
+                "2",
+                KeepAlive {
+                    use_kept: false,
+                    store: true,
+                },
+            ),
+            ("3", KeepAlive::BOTH),
+            (
+                "\"use\"",
+                KeepAlive {
+                    use_kept: true,
+                    store: false,
+                },
+            ),
+            (
+                "\"store\"",
+                KeepAlive {
+                    use_kept: false,
+                    store: true,
+                },
+            ),
+        ];
+        for (value, mode) in modes {
+            let text = format!("[[request]]\nurl = \"http://127.0.0.1/\"\nkeepalive = {value}\n");
+            let spec = load_text(&text, RunArgs::default()).unwrap();
+            assert_eq!(spec.requests[0].keepalive, mode, "{value}");
+        }
+        let spec = load_text(
+            "defaults = { keepalive = 1 }\n[[request]]\nurl = \"http://127.0.0.1/\"\n",
+            RunArgs::default(),
+        )
+        .unwrap();
+        assert!(!spec.requests[0].keepalive.store);
+        for bad in ["7", "-1", "4"] {
+            let (line, col, msg) = err(&format!(
+                "[[request]]\nurl = \"http://127.0.0.1/\"\nkeepalive = {bad}\n"
+            ));
+            assert_eq!((line, col), (3, 13), "{msg}");
+            assert!(msg.contains(bad) && msg.contains("3 (both)"), "{msg}");
+        }
+        let (line, _, msg) = err("[[request]]\nurl = \"http://127.0.0.1/\"\nkeepalive = 2.5\n");
+        assert_eq!(line, 3, "{msg}");
+    }
+
+    #[test]
     fn flags_override_the_file() {
         let args = RunArgs {
             workers: Some(2),

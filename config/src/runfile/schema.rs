@@ -66,7 +66,7 @@ pub(super) struct Params {
     pub host: Option<Spanned<String>>,
     pub port: Option<Spanned<i64>>,
     pub uri: Option<Spanned<String>>,
-    pub keepalive: Option<Spanned<String>>,
+    pub keepalive: Option<Spanned<KeepAliveValue>>,
     pub predelay: Option<Spanned<DurationValue>>,
     pub prejitter: Option<Spanned<DurationValue>>,
     pub postdelay: Option<Spanned<DurationValue>>,
@@ -117,6 +117,15 @@ impl Params {
 pub(super) enum DurationValue {
     Seconds(f64),
     Text(String),
+}
+
+/// A keep-alive mode: a name (`"both"`) or LoadGen's number (`3`: KEEPALIVE_USE = 1 plus
+/// KEEPALIVE_STORE = 2).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(untagged)]
+pub(super) enum KeepAliveValue {
+    Number(i64),
+    Name(String),
 }
 
 /// A header: `"Name: value"` or `["Name", "value"]`.

@@ -290,6 +290,10 @@ pub struct ServerConfig {
     /// Default: `None` (the alert is written after the reply, and FIN
     /// follows).
     pub tls_hold_after_notify: Option<Duration>,
+    /// Close a connection, without a word, once no request has come on it for this
+    /// long (a server's keep-alive timeout): the client sees its idle kept connection
+    /// end. Default: none (the connection waits up to the read timeout).
+    pub idle_close: Option<Duration>,
 }
 
 impl Default for ServerConfig {
@@ -302,6 +306,7 @@ impl Default for ServerConfig {
             stall: None,
             tls_close_notify: true,
             tls_hold_after_notify: None,
+            idle_close: None,
         }
     }
 }
@@ -324,6 +329,12 @@ impl ServerConfig {
     /// Sets [`ServerConfig::close_after`].
     pub fn with_close_after(mut self, replies: u64) -> ServerConfig {
         self.close_after = Some(replies);
+        self
+    }
+
+    /// Sets [`ServerConfig::idle_close`].
+    pub fn with_idle_close(mut self, idle: Duration) -> ServerConfig {
+        self.idle_close = Some(idle);
         self
     }
 
@@ -662,7 +673,8 @@ struct Request {
 
 /// Serves connection number `conn` (in accept order) until it ends.
 fn serve_connection(shared: &Shared, conn: u64, tcp: TcpStream) {
-    let _ = tcp.set_read_timeout(Some(IO_TIMEOUT));
+    // A read that times out ends the connection (see `fill`).
+    let _ = tcp.set_read_timeout(Some(shared.config.idle_close.unwrap_or(IO_TIMEOUT)));
     let _ = tcp.set_write_timeout(Some(IO_TIMEOUT));
     let _ = tcp.set_nodelay(true);
     let mut stream = match &shared.tls {
