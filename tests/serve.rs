@@ -19,15 +19,15 @@ use crate::run::assert_invariant;
 use crate::volley;
 
 /// A running `volley serve --listen 127.0.0.1:0`.
-struct Served {
+pub(crate) struct Served {
     running: Running,
-    addr: SocketAddr,
+    pub(crate) addr: SocketAddr,
     /// The serving processes (children of `running`).
     pids: Vec<i32>,
 }
 
 impl Served {
-    fn start(workers: u32) -> Served {
+    pub(crate) fn start(workers: u32) -> Served {
         let running = volley()
             .args([
                 "serve",
@@ -62,7 +62,7 @@ impl Served {
     }
 
     /// SIGTERM: every process exits, the parent with code 0.
-    fn stop(self) {
+    pub(crate) fn stop(self) {
         self.running.signal(libc::SIGTERM);
         let out = self.running.wait();
         assert_eq!(out.code, Some(0), "{}", out.stderr);

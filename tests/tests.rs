@@ -14,6 +14,9 @@ mod workers;
 // Run files (LoadGen's workload model): URL lists, keep-alive modes, delays, iterators,
 // redirects, seeds and the per-request log.
 mod workload;
+// LoadGen's option names and meanings in run files: ramp timing, the inactivity timeout,
+// conn_timeout, random_start_follow, the manual's example with its https entry.
+mod loadgen;
 // Hook programs (examples/): every phase, a custom iterator, done, exit codes.
 mod hooks;
 // Open-loop schedules (--rate, --period): spacing, worker split, S07 stall.

@@ -12,7 +12,7 @@ use crate::run::assert_invariant;
 use crate::volley;
 
 /// Runs `volley run FILE ARGS --json -q` and returns the report (exit 0 asserted).
-fn run_file(file: &Path, args: &[&str]) -> Value {
+pub(crate) fn run_file(file: &Path, args: &[&str]) -> Value {
     let out = volley()
         .arg("run")
         .arg(file.display().to_string())
@@ -32,7 +32,7 @@ fn run_file(file: &Path, args: &[&str]) -> Value {
 }
 
 /// The CSV log as rows of column name → value.
-fn read_csv(path: &Path) -> Vec<std::collections::HashMap<String, String>> {
+pub(crate) fn read_csv(path: &Path) -> Vec<std::collections::HashMap<String, String>> {
     let text = std::fs::read_to_string(path).unwrap();
     let mut lines = text.lines();
     let header: Vec<String> = lines

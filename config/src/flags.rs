@@ -75,6 +75,7 @@ fn load_inputs(source: Source, target: Target, load: LoadArgs) -> Result<SpecBui
         connect: load.connect_timeout,
         first_byte: load.first_byte_timeout,
         idle: load.idle_timeout,
+        inactivity: None,
     };
     let mut request = builder::request(target, watchdog.timeouts());
     request.method = load.method;
@@ -408,6 +409,7 @@ mod tests {
                 send: t30,
                 first_byte: t30,
                 idle: None,
+                inactivity: None,
                 reply: t30
             }
         );
@@ -540,6 +542,7 @@ mod tests {
                 send: s(2),
                 first_byte: s(3),
                 idle: None,
+                inactivity: None,
                 reply: s(3)
             }
         );

@@ -401,7 +401,9 @@ impl Default for ReplyLimits {
 /// Hard deadlines of a request's phases on the monotonic clock (`None` = no deadline).
 /// httperf's meaning: connect within `connect`; the request fully written within `send` of
 /// being queued on the connection; the first byte within `first_byte` and the whole reply
-/// within `reply` of the request being sent; at most `idle` between two reads.
+/// within `reply` of the request being sent; at most `idle` between two reads. And
+/// LoadGen's meaning, `inactivity`: once connected, at most that long with nothing sent or
+/// received (each byte moves it).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct Timeouts {
     /// Connect deadline, from the start of the connect.
@@ -412,6 +414,10 @@ pub struct Timeouts {
     pub first_byte: Option<Duration>,
     /// Longest gap between two reads of one reply.
     pub idle: Option<Duration>,
+    /// Longest time with nothing sent or received, from the connection being up (or the
+    /// request being queued on a kept one) to the reply's end: an inactivity watchdog that
+    /// every byte written or read resets (a run file's `idle_timeout`, LoadGen's `timeout`).
+    pub inactivity: Option<Duration>,
     /// Whole-reply deadline, from the request being sent (`--timeout` + `--think-timeout`).
     pub reply: Option<Duration>,
 }

@@ -311,7 +311,8 @@ impl Worker<'_> {
             Some(d) => &d.wire,
             None => &plan.requests[sched.cur.entry as usize].wire,
         };
-        let idle_deadline = sched.spec(plan).timeouts.idle.is_some();
+        let t = sched.spec(plan).timeouts;
+        let idle_deadline = t.idle.is_some() || t.inactivity.is_some();
         let (bytes, more): (&[u8], bool) = match &sched.burst {
             Some(b) if !b.bytes.is_empty() => (&b.bytes, !b.queue.is_empty()),
             Some(b) => (&wire.bytes, !b.queue.is_empty()),

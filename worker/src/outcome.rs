@@ -33,7 +33,8 @@ pub enum TimeoutPhase {
     Send,
     /// Waiting for the first byte of the reply.
     FirstByte,
-    /// Too long between two reads of the reply.
+    /// Too long between two reads of the reply, or (the inactivity watchdog) with nothing
+    /// sent or received.
     Idle,
     /// The whole reply took too long.
     Reply,

@@ -36,12 +36,16 @@ pub(crate) struct Watchdog {
     pub first_byte: Option<TimeoutArg>,
     /// `--idle-timeout`.
     pub idle: Option<TimeoutArg>,
+    /// A run file's `idle_timeout` (LoadGen's `timeout`): nothing sent or received for
+    /// that long fails the request.
+    pub inactivity: Option<Duration>,
 }
 
 impl Watchdog {
     /// The phase deadlines: connect and send within `timeout`, the first byte and the whole
     /// reply within `timeout + think` of the request being sent, no idle limit; a finer
-    /// deadline given replaces its default (`never` switches it off).
+    /// deadline given replaces its default (`never` switches it off). The inactivity
+    /// watchdog stands beside them, as given.
     pub fn timeouts(self) -> Timeouts {
         let reply = self.timeout.map(|t| t + self.think);
         let pick = |given: Option<TimeoutArg>, default: Option<Duration>| match given {
@@ -54,6 +58,7 @@ impl Watchdog {
             send: self.timeout,
             first_byte: pick(self.first_byte, reply),
             idle: pick(self.idle, None),
+            inactivity: self.inactivity,
             reply,
         }
     }

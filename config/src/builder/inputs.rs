@@ -111,6 +111,10 @@ pub(crate) struct TlsFlags {
 /// What a run file's top-level keys give. Paths are already relative to the file's folder.
 #[derive(Debug, Clone, Default)]
 pub(crate) struct FileInputs {
+    /// The file uses LoadGen's option names (`NWorker`, `RampUp*`, `InitURLs`,
+    /// `URLList`): what it leaves out takes LoadGen's defaults (one worker, the ramp
+    /// starting with a slot per worker, the slots = the start, a 300 s ramp).
+    pub loadgen: bool,
     /// `workers`.
     pub workers: Option<At<u32>>,
     /// `ramp_up.max`.

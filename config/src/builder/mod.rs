@@ -54,6 +54,8 @@ pub const DEFAULT_METRICS_LINGER: Duration = Duration::from_secs(20);
 pub const DEFAULT_DURATION: Duration = Duration::from_secs(10);
 /// Default run length of `volley demo`.
 pub const DEMO_DURATION: Duration = Duration::from_secs(5);
+/// LoadGen's RampUpDuration default, for a run file using LoadGen's names.
+pub const LOADGEN_RAMP_DURATION: Duration = Duration::from_secs(300);
 /// Default watchdog of a request (`--timeout`'s default, and a run file entry's).
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(30);
 /// Most requests pipelined on one connection.
@@ -192,7 +194,8 @@ impl SpecBuilder {
     }
 
     /// Thread slots: `-c`, else the run file's `ramp_up.max` (or its `ramp_up.start`),
-    /// else what the schedule needs (httperf), else [`DEFAULT_CONCURRENCY`].
+    /// else what the schedule needs (httperf), else [`DEFAULT_CONCURRENCY`] (a file in
+    /// LoadGen's names: its worker count).
     fn concurrency(&self, arrival: Option<&Arrival>) -> Result<u32, ConfigError> {
         if let Some(c) = self.flags.concurrency {
             if !(1..=MAX_CONCURRENCY).contains(&c) {
@@ -206,7 +209,17 @@ impl SpecBuilder {
         }
         let file_start = self.file.ramp_start.as_ref().map(|s| s.value);
         let from_file = self.file.ramp_max.or(file_start.filter(|&s| s > 0));
+        if self.file.loadgen {
+            // LoadGen: RampUpMax defaults to RampUpStart, which defaults to NWorker.
+            return Ok(from_file.unwrap_or_else(|| self.loadgen_workers()));
+        }
         Ok(from_file.unwrap_or(DEFAULT_CONCURRENCY))
+    }
+
+    /// LoadGen's NWorker: `-w`, else the file's, else 1 (LoadGen's default).
+    fn loadgen_workers(&self) -> u32 {
+        let file = self.file.workers.as_ref().map(|w| w.value);
+        self.flags.workers.or(file).unwrap_or(1)
     }
 
     /// httperf has no cap on sessions in flight: allow what the schedule can have in
@@ -226,11 +239,16 @@ impl SpecBuilder {
     }
 
     /// The ramp-up: `--ramp-start` or `ramp_up.start` slots at once (all of them when
-    /// there is no ramp duration, else 1), the rest over the duration.
+    /// there is no ramp duration, else 1), the rest over the duration. A file in
+    /// LoadGen's names starts a slot per worker and ramps over 300 s by default.
     fn ramp(&self, concurrency: u32) -> Result<RampUp, ConfigError> {
         let run_file = matches!(self.source, Source::RunFile(_));
         let duration = self.flags.ramp_duration.or(self.file.ramp_duration);
-        let duration = duration.unwrap_or(Duration::ZERO);
+        let duration = duration.unwrap_or(if self.file.loadgen {
+            LOADGEN_RAMP_DURATION
+        } else {
+            Duration::ZERO
+        });
         let start = match (self.flags.ramp_start, &self.file.ramp_start) {
             (Some(s), _) if s > concurrency => {
                 let slots = if run_file {
@@ -254,6 +272,8 @@ impl SpecBuilder {
                 return Err(s.place.error(&why));
             }
             (None, Some(s)) => s.value,
+            // LoadGen: RampUpStart defaults to NWorker (a slot per worker).
+            (None, None) if self.file.loadgen => self.loadgen_workers().min(concurrency),
             (None, None) if duration.is_zero() => concurrency,
             (None, None) => 1,
         };
@@ -299,7 +319,7 @@ impl SpecBuilder {
                 Err(w.place.error(&why))
             }
             (None, Some(w)) => Ok(w.value),
-            (None, None) if self.flags.print.any() => Ok(1),
+            (None, None) if self.flags.print.any() || self.file.loadgen => Ok(1),
             (None, None) => Ok(default_workers().min(concurrency)),
         }
     }
@@ -1099,6 +1119,7 @@ mod tests {
             send: s(2),
             first_byte: s(3),
             idle: None,
+            inactivity: None,
             reply: s(3),
         };
         assert_eq!(w.timeouts(), want);

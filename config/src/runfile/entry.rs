@@ -32,12 +32,28 @@ pub(super) struct Context<'a> {
     pub overrides: &'a [ResolveArg],
 }
 
+/// How an entry's keys are read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Dialect {
+    /// A `[[request]]`: volley's meanings (`timeout` a hard deadline, keep-alive on).
+    Volley,
+    /// A `URLList` entry: LoadGen's meanings. `timeout` (here `idle_timeout`) is its
+    /// inactivity timeout, 300 s by default, `0` none; no hard deadline; the connect
+    /// within `conn_timeout`, else within the inactivity timeout; keep-alive off unless
+    /// `keepalive` says so.
+    LoadGen,
+}
+
+/// LoadGen's inactivity timeout when a `URLList` entry gives none.
+pub(super) const LOADGEN_TIMEOUT: Duration = Duration::from_secs(300);
+
 const EITHER: &str = "give either url or scheme/host/port/uri, not both";
 
 /// The entry `p`, whose `[[request]]` table spans `span`.
 pub(super) fn request(
     p: Params,
     span: Range<usize>,
+    dialect: Dialect,
     cx: &Context<'_>,
 ) -> Result<RequestSpec, ConfigError> {
     let at = cx.at;
@@ -55,6 +71,7 @@ pub(super) fn request(
     let target = target(&p, span, cx)?;
     let keepalive = match &p.keepalive {
         Some(v) => keepalive(v.get_ref()).map_err(|why| at.error(v.span(), why))?,
+        None if dialect == Dialect::LoadGen => KeepAlive::NONE,
         None => KeepAlive::BOTH,
     };
     let delay = |d: &Option<Spanned<DurationValue>>, key: &str| match d {
@@ -71,7 +88,7 @@ pub(super) fn request(
     };
     let headers = headers(&p, at)?;
     let body = body(&p, cx)?;
-    let mut r = crate::builder::request(target, watchdog(&p, at)?.timeouts());
+    let mut r = crate::builder::request(target, watchdog(&p, dialect, at)?.timeouts());
     if let Some(m) = method {
         r.method = m;
     }
@@ -237,23 +254,40 @@ fn body(p: &Params, cx: &Context<'_>) -> Result<Vec<u8>, ConfigError> {
     )
 }
 
-/// The entry's watchdog: `timeout` ([`DEFAULT_TIMEOUT`] when not given) for every phase,
-/// `conn_timeout` for the connect; no think time.
-fn watchdog(p: &Params, at: &Locator<'_>) -> Result<Watchdog, ConfigError> {
+/// The entry's watchdog. A `[[request]]`: `timeout` ([`DEFAULT_TIMEOUT`] when not given)
+/// for every phase, `conn_timeout` for the connect, `idle_timeout` (none by default) for
+/// inactivity. A `URLList` entry: see [`Dialect::LoadGen`].
+fn watchdog(p: &Params, dialect: Dialect, at: &Locator<'_>) -> Result<Watchdog, ConfigError> {
+    let lg = dialect == Dialect::LoadGen;
+    // LoadGen's timeouts are numbers of seconds, 0 for none (AnyEvent's meaning).
+    let zero_is_none = |v: &Spanned<DurationValue>| {
+        lg && matches!(v.get_ref(), DurationValue::Seconds(s) if *s == 0.0)
+    };
+    let idle_key = if lg { "timeout" } else { "idle_timeout" };
+    let inactivity = match &p.idle_timeout {
+        Some(v) if zero_is_none(v) => None,
+        Some(v) => at.timeout(v, idle_key)?,
+        None if lg => Some(LOADGEN_TIMEOUT),
+        None => None,
+    };
     let timeout = match &p.timeout {
         Some(v) => at.timeout(v, "timeout")?,
+        None if lg => None,
         None => Some(DEFAULT_TIMEOUT),
     };
     let connect = match &p.conn_timeout {
+        Some(v) if zero_is_none(v) => Some(TimeoutArg::Never),
         Some(v) => Some(match at.timeout(v, "conn_timeout")? {
             Some(d) => TimeoutArg::After(d),
             None => TimeoutArg::Never,
         }),
+        None if lg => Some(inactivity.map_or(TimeoutArg::Never, TimeoutArg::After)),
         None => None,
     };
     Ok(Watchdog {
         timeout,
         connect,
+        inactivity,
         ..Watchdog::default()
     })
 }

@@ -18,11 +18,13 @@
 //!
 //! Every key is checked: an unknown key, a bad duration, URL, method, header or iterator
 //! name is a [`ConfigError::RunFile`] naming the file, line and column. [`schema`] is the
-//! file's shape, [`entry`] reads one `[[request]]`, this module the top-level keys. The
+//! file's shape, [`entry`] reads one `[[request]]`, [`loadgen`] LoadGen's option names
+//! (`NWorker`, `RampUp*`, `InitURLs`, `URLList`), this module the top-level keys. The
 //! flags given to `volley run FILE` are laid over the file by the builder
 //! ([`crate::builder`]), which also checks the rules between keys and flags.
 
 mod entry;
+mod loadgen;
 mod schema;
 
 use std::collections::BTreeMap;
@@ -76,16 +78,18 @@ pub(crate) fn load(path: &Path, overrides: &[ResolveArg]) -> Result<SpecBuilder,
     })?;
     let base = path.parent().unwrap_or(Path::new("."));
     let dnscache = dnscache(&file, &at)?;
-    if file.request.is_empty() {
+    let loadgen = loadgen::used(&file);
+    let entries = loadgen::url_list(&mut file, &at)?;
+    if entries.is_empty() {
         let end = at.text.len()..at.text.len();
         return Err(at.error(
             end,
-            "no [[request]] entries: the URL list needs at least one",
+            "no [[request]] entries (or URLList): the URL list needs at least one",
         ));
     }
-    if file.request.len() > MAX_REQUESTS {
-        let why = format!("more than {MAX_REQUESTS} [[request]] entries");
-        return Err(at.error(file.request[MAX_REQUESTS].span(), why));
+    if entries.len() > MAX_REQUESTS {
+        let why = format!("more than {MAX_REQUESTS} entries in the URL list");
+        return Err(at.error(entries[MAX_REQUESTS].0.span(), why));
     }
     let tls = tls(&file, base, &at)?;
     let cx = entry::Context {
@@ -94,17 +98,14 @@ pub(crate) fn load(path: &Path, overrides: &[ResolveArg]) -> Result<SpecBuilder,
         dnscache: &dnscache,
         overrides,
     };
-    let mut requests = Vec::with_capacity(file.request.len());
-    for e in std::mem::take(&mut file.request) {
+    let mut requests = Vec::with_capacity(entries.len());
+    for (e, dialect) in entries {
         let span = e.span();
-        requests.push(entry::request(
-            e.into_inner().or(&file.defaults),
-            span,
-            &cx,
-        )?);
+        requests.push(entry::request(e.into_inner(), span, dialect, &cx)?);
     }
     let mut b = SpecBuilder::new(Source::RunFile(path.to_path_buf()), requests);
     b.file = keys(&file, &at, base)?;
+    b.file.loadgen = loadgen;
     b.file.dnscache = dnscache;
     b.file.tls = tls;
     Ok(b)
@@ -132,17 +133,23 @@ fn keys(file: &File, at: &Locator<'_>, base: &Path) -> Result<FileInputs, Config
     let slots = 0..i64::from(MAX_CONCURRENCY) + 1;
     let ramp = file.ramp_up.as_ref();
     let mut k = FileInputs::default();
-    if let Some(v) = ramp.and_then(|r| r.max.as_ref()) {
-        k.ramp_max = Some(at.count(v, "ramp_up.max", 1..slots.end)?);
+    let max = ("ramp_up.max", ramp.and_then(|r| r.max.as_ref()));
+    if let Some((key, v)) = loadgen::pick(at, ("RampUpMax", file.ramp_up_max.as_ref()), max)? {
+        k.ramp_max = Some(at.count(v, key, 1..slots.end)?);
     }
-    if let Some(v) = ramp.and_then(|r| r.start.as_ref()) {
-        k.ramp_start = Some(at.at(v, at.count(v, "ramp_up.start", slots)?));
+    let start = ("ramp_up.start", ramp.and_then(|r| r.start.as_ref()));
+    let lg = ("RampUpStart", file.ramp_up_start.as_ref());
+    if let Some((key, v)) = loadgen::pick(at, lg, start)? {
+        k.ramp_start = Some(at.at(v, at.count(v, key, slots)?));
     }
-    if let Some(v) = ramp.and_then(|r| r.duration.as_ref()) {
-        k.ramp_duration = Some(at.duration(v, "ramp_up.duration")?);
+    let duration = ("ramp_up.duration", ramp.and_then(|r| r.duration.as_ref()));
+    let lg = ("RampUpDuration", file.ramp_up_duration.as_ref());
+    if let Some((key, v)) = loadgen::pick(at, lg, duration)? {
+        k.ramp_duration = Some(at.duration(v, key)?);
     }
-    if let Some(v) = &file.workers {
-        k.workers = Some(at.at(v, at.count(v, "workers", 1..i64::from(MAX_WORKERS) + 1)?));
+    let lg = ("NWorker", file.n_worker.as_ref());
+    if let Some((key, v)) = loadgen::pick(at, lg, ("workers", file.workers.as_ref()))? {
+        k.workers = Some(at.at(v, at.count(v, key, 1..i64::from(MAX_WORKERS) + 1)?));
     }
     if let Some(v) = &file.times {
         k.times = Some(at.count(v, "times", 0..i64::MAX)?);
@@ -150,10 +157,9 @@ fn keys(file: &File, at: &Locator<'_>, base: &Path) -> Result<FileInputs, Config
     if let Some(v) = &file.duration {
         k.duration = Some(at.at(v, at.duration(v, "duration")?));
     }
-    k.iterator = file
-        .iterator
-        .as_ref()
-        .map(|v| at.at(v, v.get_ref().clone()));
+    let lg = ("InitURLs", file.init_urls.as_ref());
+    let iterator = loadgen::pick(at, lg, ("iterator", file.iterator.as_ref()))?;
+    k.iterator = iterator.map(|(_, v)| at.at(v, v.get_ref().clone()));
     if let Some(v) = &file.max_redirects {
         k.max_redirects = Some(at.count(v, "max_redirects", 0..1001)?);
     }
@@ -336,7 +342,7 @@ mod tests {
     }
 
     /// Writes `text` to a fresh file and loads it with `args` (file filled in).
-    fn load_text(text: &str, mut args: RunArgs) -> Result<RunSpec, ConfigError> {
+    pub(super) fn load_text(text: &str, mut args: RunArgs) -> Result<RunSpec, ConfigError> {
         static N: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
         let n = N.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
         let dir = std::env::temp_dir().join(format!("volley-runfile-{}-{n}", std::process::id()));
@@ -352,12 +358,12 @@ mod tests {
         r
     }
 
-    fn ok(text: &str) -> RunSpec {
+    pub(super) fn ok(text: &str) -> RunSpec {
         load_text(text, RunArgs::default()).unwrap()
     }
 
     /// The (line, column, message) of a rejected file.
-    fn err(text: &str) -> (usize, usize, String) {
+    pub(super) fn err(text: &str) -> (usize, usize, String) {
         match load_text(text, RunArgs::default()) {
             Err(ConfigError::RunFile {
                 line,

@@ -33,10 +33,101 @@ pub(super) struct File {
     pub check: Option<Vec<Spanned<String>>>,
     #[serde(default)]
     pub dnscache: BTreeMap<String, Spanned<String>>,
-    #[serde(default)]
-    pub defaults: Params,
+    pub defaults: Option<Spanned<Params>>,
     #[serde(default)]
     pub request: Vec<Spanned<Params>>,
+    /// LoadGen's option names, spelled as its manual does: aliases of `workers`,
+    /// `ramp_up.*`, `iterator` and `[[request]]` ([`super::loadgen`]). A file using any
+    /// of them gets LoadGen's defaults for what it leaves out.
+    #[serde(rename = "NWorker")]
+    pub n_worker: Option<Spanned<i64>>,
+    #[serde(rename = "RampUpStart")]
+    pub ramp_up_start: Option<Spanned<i64>>,
+    #[serde(rename = "RampUpMax")]
+    pub ramp_up_max: Option<Spanned<i64>>,
+    #[serde(rename = "RampUpDuration")]
+    pub ramp_up_duration: Option<Spanned<DurationValue>>,
+    #[serde(rename = "InitURLs")]
+    pub init_urls: Option<Spanned<String>>,
+    #[serde(rename = "URLList")]
+    pub url_list: Option<Spanned<Vec<Spanned<UrlListEntry>>>>,
+}
+
+/// One entry of LoadGen's `URLList`: `[method, scheme, host, port, uri, {params}]`, the
+/// params optional and read with LoadGen's meanings ([`LoadGenParams`]).
+#[derive(Debug)]
+pub(super) struct UrlListEntry {
+    pub method: Spanned<String>,
+    pub scheme: Spanned<String>,
+    pub host: Spanned<String>,
+    pub port: Spanned<PortValue>,
+    pub uri: Spanned<String>,
+    pub params: Option<LoadGenParams>,
+}
+
+impl<'de> Deserialize<'de> for UrlListEntry {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        use serde::de::{self, SeqAccess, Visitor};
+
+        struct Entry;
+        impl<'de> Visitor<'de> for Entry {
+            type Value = UrlListEntry;
+
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str(
+                    "[method, scheme, host, port, uri] or [method, scheme, host, port, uri, \
+                     {params}]",
+                )
+            }
+
+            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<UrlListEntry, A::Error> {
+                let missing = |i| de::Error::invalid_length(i, &Entry);
+                let method = seq.next_element()?.ok_or_else(|| missing(0))?;
+                let scheme = seq.next_element()?.ok_or_else(|| missing(1))?;
+                let host = seq.next_element()?.ok_or_else(|| missing(2))?;
+                let port = seq.next_element()?.ok_or_else(|| missing(3))?;
+                let uri = seq.next_element()?.ok_or_else(|| missing(4))?;
+                let params = seq.next_element()?;
+                if seq.next_element::<de::IgnoredAny>()?.is_some() {
+                    return Err(de::Error::invalid_length(7, &Entry));
+                }
+                Ok(UrlListEntry {
+                    method,
+                    scheme,
+                    host,
+                    port,
+                    uri,
+                    params,
+                })
+            }
+        }
+        d.deserialize_seq(Entry)
+    }
+}
+
+/// A port: `80`, or `"80"` as LoadGen's `qw!GET http host 80 /!` lists have it.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(untagged)]
+pub(super) enum PortValue {
+    Number(i64),
+    Text(String),
+}
+
+/// The params of a `URLList` entry, with LoadGen's meanings: `timeout` is its inactivity
+/// timeout (a `[[request]]`'s `idle_timeout`), `headers` a flat list of names and values,
+/// and what is left out takes LoadGen's default.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct LoadGenParams {
+    pub keepalive: Option<Spanned<KeepAliveValue>>,
+    pub predelay: Option<Spanned<DurationValue>>,
+    pub prejitter: Option<Spanned<DurationValue>>,
+    pub postdelay: Option<Spanned<DurationValue>>,
+    pub postjitter: Option<Spanned<DurationValue>>,
+    pub headers: Option<Spanned<Vec<Spanned<String>>>>,
+    pub body: Option<Spanned<String>>,
+    pub timeout: Option<Spanned<DurationValue>>,
+    pub conn_timeout: Option<Spanned<DurationValue>>,
 }
 
 /// One string or a list of them (`cacert = "ca.pem"` or `cacert = ["a.pem", "b.pem"]`).
@@ -74,6 +165,7 @@ pub(super) struct Params {
     pub headers: Option<Spanned<Vec<Spanned<HeaderValue>>>>,
     pub body: Option<Spanned<String>>,
     pub timeout: Option<Spanned<DurationValue>>,
+    pub idle_timeout: Option<Spanned<DurationValue>>,
     pub conn_timeout: Option<Spanned<DurationValue>>,
 }
 
@@ -105,6 +197,7 @@ impl Params {
             headers: self.headers.or(d.headers),
             body: self.body.or(d.body),
             timeout: self.timeout.or(d.timeout),
+            idle_timeout: self.idle_timeout.or(d.idle_timeout),
             conn_timeout: self.conn_timeout.or(d.conn_timeout),
         }
     }

@@ -121,6 +121,8 @@ pub struct RequestTimes {
     pub first_byte: u64,
     /// The last read of the reply (for the idle deadline).
     pub last_read: u64,
+    /// The last write of the request that sent bytes (for the inactivity deadline).
+    pub last_write: u64,
     /// The connection was established, or taken from the keep-alive cache.
     pub connected: u64,
     /// The final reply head was complete.
@@ -227,7 +229,8 @@ pub struct Io<'a, 's> {
     pub dating: Option<&'a mut Dating>,
     /// Printing, cookies.
     pub tap: Option<&'a mut dyn ReplyTap>,
-    /// The request has an idle deadline: every read moves it.
+    /// The request has an idle or inactivity deadline: every read (and for inactivity,
+    /// every write) moves it.
     pub idle_deadline: bool,
     /// Pipelined replies follow this one on the connection.
     pub more: bool,
@@ -365,7 +368,13 @@ impl Exchange {
         };
         match self.state {
             State::Connecting => consider(at(times.start, t.connect), TimeoutPhase::Connect),
-            State::Sending => consider(at(times.sent, t.send), TimeoutPhase::Send),
+            State::Sending => {
+                consider(at(times.sent, t.send), TimeoutPhase::Send);
+                // Inactivity: the last sign of life is the connection coming up (or the
+                // request being queued on a kept one) or the last write that went out.
+                let alive = times.sent.max(times.connected).max(times.last_write);
+                consider(at(alive, t.inactivity), TimeoutPhase::Idle);
+            }
             State::AwaitHead { .. } | State::Body { .. } => {
                 if self.continue_pending {
                     consider(
@@ -380,6 +389,8 @@ impl Exchange {
                     consider(at(times.last_read, t.idle), TimeoutPhase::Idle);
                 }
                 consider(at(times.written, t.reply), TimeoutPhase::Reply);
+                let alive = times.written.max(times.last_read);
+                consider(at(alive, t.inactivity), TimeoutPhase::Idle);
             }
             State::Idle => {}
         }

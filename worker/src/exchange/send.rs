@@ -133,6 +133,11 @@ impl Exchange {
                 }
                 io.stats.add(Counter::BytesSent, n as u64);
                 self.sent += n;
+                if n > 0 {
+                    self.times.last_write = io.now;
+                    // An inactivity watchdog moves with every write that went out.
+                    self.rearm |= io.idle_deadline;
+                }
                 if self.sent == total || (self.continue_pending && self.sent >= io.req.head_len) {
                     // All out, or the head of an `Expect: 100-continue` request: its
                     // body waits (RFC 9110 §10.1.1).

@@ -415,6 +415,7 @@ fn deadlines_follow_the_state_and_never_move_with_data() {
         send: ms(2),
         first_byte: ms(3),
         idle: ms(4),
+        inactivity: None,
         reply: ms(10),
     };
     let sb = board();
@@ -452,6 +453,49 @@ fn deadlines_follow_the_state_and_never_move_with_data() {
         p.ex.deadline(&long),
         Some((40 + 10_000_000, TimeoutPhase::Reply)),
         "the reply deadline is absolute from the request's end"
+    );
+}
+
+#[test]
+fn the_inactivity_deadline_moves_with_every_byte_written_or_read() {
+    let ms = |n: u64| Some(Duration::from_millis(n));
+    let t = Timeouts {
+        inactivity: ms(5),
+        ..Timeouts::default()
+    };
+    let sb = board();
+    let mut st = Stats::new(sb.slot(0));
+    let mut p = Peer::fresh(GET);
+    p.script().write_room = Some(0);
+    p.advance(&mut st, 20);
+    assert_eq!(p.ex.deadline(&t), None, "a connect is conn_timeout's");
+    p.script().write_room = Some(3);
+    p.conn.writable = true;
+    p.advance(&mut st, 30);
+    assert_eq!(
+        p.ex.deadline(&t),
+        Some((30 + 5_000_000, TimeoutPhase::Idle))
+    );
+    p.script().write_room = None;
+    p.conn.writable = true;
+    p.advance(&mut st, 40);
+    assert_eq!(
+        p.ex.deadline(&t),
+        Some((40 + 5_000_000, TimeoutPhase::Idle)),
+        "waiting for the first byte counts from the last write"
+    );
+    p.sends(&[b"HTTP/1.1 200 OK\r\nContent-Length: 9\r\n\r\nab"]);
+    p.advance(&mut st, 50);
+    assert_eq!(
+        p.ex.deadline(&t),
+        Some((50 + 5_000_000, TimeoutPhase::Idle))
+    );
+    p.sends(&[b"cd"]);
+    p.advance(&mut st, 4_000_000);
+    assert_eq!(
+        p.ex.deadline(&t),
+        Some((9_000_000, TimeoutPhase::Idle)),
+        "a trickle keeps it alive"
     );
 }
 
