@@ -266,13 +266,13 @@ fn an_open_loop_over_a_url_list_reuses_cached_connections_too() {
 #[test]
 fn cached_connections_the_server_closes_while_idle_are_dropped_without_errors() {
     // The servers end a connection idle for 50 ms; the slots come back to each after
-    // 100 ms or more.
+    // 250 ms or more.
     let idle = Duration::from_millis(50);
     let a = TestServer::start(ServerConfig::default().with_idle_close(idle));
     let b = TestServer::start(ServerConfig::default().with_idle_close(idle));
     let dir = Scratch::new("kacache-idle");
     let text = format!(
-        "workers = 1\nramp_up = {{ max = 2 }}\ntimes = 3\ndefaults = {{ postdelay = 0.1 }}\n\
+        "workers = 1\nramp_up = {{ max = 2 }}\ntimes = 3\ndefaults = {{ postdelay = 0.25 }}\n\
          [[request]]\nurl = \"{}\"\n[[request]]\nurl = \"{}\"\n",
         a.url("/a"),
         b.url("/b")
@@ -282,10 +282,23 @@ fn cached_connections_the_server_closes_while_idle_are_dropped_without_errors() 
     assert_eq!(num(&r, "requests.started"), 12);
     assert_eq!(num(&r, "errors.total"), 0, "{r:#}");
     assert_eq!(num(&r, "requests.retried"), 0, "{r:#}");
-    // Every request went on a new connection: the old ones were seen to end while idle.
-    assert_eq!((a.connections(), b.connections()), (6, 6));
-    assert_eq!(num(&r, "connections.reused"), 0);
-    assert!(num(&r, "anomalies.closed_while_idle") >= 6, "{r:#}");
+    // A connection the server ended while idle is never reused: each is seen to end and
+    // dropped, and the next request opens a new one. (A server thread late to close, on a
+    // loaded machine, may leave one reusable: that reuse then succeeds, and is counted.)
+    let opened = num(&r, "connections.opened");
+    let reused = num(&r, "connections.reused");
+    assert_eq!(a.connections() + b.connections(), opened, "{r:#}");
+    assert_eq!(opened + reused, 12, "{r:#}");
+    assert!(
+        opened >= 10,
+        "the servers closed nearly every idle connection: {r:#}"
+    );
+    // All but the last connection to each server (closed by the worker at the end) were
+    // seen to end while idle.
+    assert!(
+        num(&r, "anomalies.closed_while_idle") >= opened - 2,
+        "{r:#}"
+    );
 }
 
 #[test]
