@@ -40,8 +40,12 @@
 //! ```
 //!
 //! Hooks run inside the worker's event loop: **they must not block** (see
-//! [`volley_worker::hooks`]). `examples/auth_retry.rs` is the manual's
-//! 401-then-retry-with-Authorization iterator.
+//! [`volley_worker::hooks`]). `req_done` sees the reply's header fields ([`Headers`]) and,
+//! when [`Hooks::capture_body`] asks, the start of its body; [`Ctx::reject`] turns a reply
+//! into a failure and [`Ctx::count`] adds to a user counter the report shows by name
+//! ([`Hooks::user_counters`]). `examples/auth_retry.rs` is the manual's
+//! 401-then-retry-with-Authorization iterator; `examples/token_check.rs` uses headers,
+//! the body, a verdict and user counters.
 
 #![deny(missing_docs)]
 #![forbid(unsafe_code)]
@@ -59,6 +63,7 @@ pub use volley_supervisor::monitor::top;
 pub use volley_supervisor::report::Verdict;
 pub use volley_supervisor::{Linger, Report, SupervisorError, run};
 pub use volley_worker::hooks::{Board, Ctx, Hooks, Next, NoHooks, Prev, UrlIterator};
+pub use volley_worker::http::{Field, Headers};
 pub use volley_worker::iterators;
 pub use volley_worker::record::Record;
 

@@ -277,3 +277,123 @@ fn the_built_in_iterators_compose_through_the_trait() {
         .collect();
     assert_eq!(got, want);
 }
+
+/// A server whose `/token` replies carry `X-Token` and a body with a marker, and whose
+/// `/plain` replies have neither; a run file of both URLs, `rounds` rounds of 2 slots.
+fn token_server(rounds: u32) -> (TestServer, Scratch, PathBuf) {
+    let srv = TestServer::start(
+        ServerConfig::default()
+            .with_route(
+                Route::new("/token", 200)
+                    .header("X-Token", "t-1")
+                    .body("token granted: marker here"),
+            )
+            .with_route(Route::new("/plain", 200).body("nothing to see in this body")),
+    );
+    let dir = Scratch::new("token_check");
+    let text = format!(
+        "workers = 2\nramp_up = {{ max = 2 }}\ntimes = {rounds}\n\
+         [[request]]\nurl = \"{}\"\nkeepalive = \"both\"\n\
+         [[request]]\nurl = \"{}\"\nkeepalive = \"both\"\n",
+        srv.url("/token"),
+        srv.url("/plain"),
+    );
+    let file = dir.file("token.toml", &text);
+    (srv, dir, file)
+}
+
+#[test]
+fn a_hook_counts_a_reply_header_in_a_user_counter_the_report_shows() {
+    let (srv, _dir, file) = token_server(5);
+    let out = example("token_check")
+        .args(["run", file.to_str().unwrap(), "--json", "-q"])
+        .run();
+    assert_eq!(out.code, Some(0), "{}", out.stderr);
+    let r = out.json();
+    assert_invariant(&r);
+    let carrying = srv
+        .received()
+        .iter()
+        .filter(|g| g.target == "/token")
+        .count();
+    assert_eq!(carrying, 10, "2 slots, 5 rounds");
+    assert_eq!(r["user_counters"]["tokens"], 10, "{}", r["user_counters"]);
+    assert_eq!(r["user_counters"]["rejected"], 0);
+    let per_worker: u64 = r["workers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|w| w["user_counters"]["tokens"].as_u64().unwrap())
+        .sum();
+    assert_eq!(per_worker, 10);
+    assert_eq!(r["replies"]["2xx"], 20);
+}
+
+#[test]
+fn body_capture_keeps_the_first_bytes_and_says_truncated() {
+    let (_srv, _dir, file) = token_server(1);
+    for (cap, want_token, want_plain) in [
+        ("8", "body 8 true token gr", "body 8 true nothing "),
+        (
+            "100",
+            "body 26 false token granted: marker here",
+            "body 27 false nothing to see in this body",
+        ),
+    ] {
+        let out = example("token_check")
+            .args(["run", file.to_str().unwrap(), "-q"])
+            .env("CAPTURE", cap)
+            .env("SHOW_BODY", "1")
+            .run();
+        assert_eq!(out.code, Some(0), "{}", out.stderr);
+        let lines: Vec<&str> = out
+            .stderr
+            .lines()
+            .filter(|l| l.starts_with("body "))
+            .collect();
+        assert_eq!(lines.len(), 4, "{}", out.stderr);
+        assert_eq!(
+            lines.iter().filter(|l| **l == want_token).count(),
+            2,
+            "{lines:?}"
+        );
+        assert_eq!(
+            lines.iter().filter(|l| **l == want_plain).count(),
+            2,
+            "{lines:?}"
+        );
+    }
+}
+
+#[test]
+fn replies_a_hook_rejects_count_as_errors_other_no_marker() {
+    let (_srv, _dir, file) = token_server(5);
+    let out = example("token_check")
+        .args(["run", file.to_str().unwrap(), "--json", "-q"])
+        .env("MUST_CONTAIN", "marker")
+        .run();
+    assert_eq!(out.code, Some(0), "{}", out.stderr);
+    let r = out.json();
+    assert_invariant(&r);
+    assert_eq!(r["replies"]["total"], 10, "the /token replies");
+    assert_eq!(r["errors"]["total"], 10, "the /plain replies");
+    assert_eq!(r["errors"]["other"], 10);
+    assert_eq!(r["errors_detail"]["other"]["no-marker"], 10);
+    assert_eq!(r["user_counters"]["rejected"], 10);
+    assert_eq!(r["user_counters"]["tokens"], 10);
+    // The text report says the same.
+    let text = example("token_check")
+        .args(["run", file.to_str().unwrap()])
+        .env("MUST_CONTAIN", "marker")
+        .run();
+    assert!(
+        text.stdout.contains("Errors detail: other/no-marker 10"),
+        "{}",
+        text.stdout
+    );
+    assert!(
+        text.stdout.contains("User counters: tokens 10 rejected 10"),
+        "{}",
+        text.stdout
+    );
+}

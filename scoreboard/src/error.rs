@@ -50,6 +50,15 @@ pub enum ScoreboardError {
         /// What is wrong with it.
         why: &'static str,
     },
+    /// A user-counter name a hook program declared breaks the rules (see
+    /// [`crate::validate_user_counter_names`]).
+    #[error("scoreboard user counter {name:?}: {why}")]
+    BadUserCounter {
+        /// The rejected name.
+        name: String,
+        /// What is wrong with it.
+        why: &'static str,
+    },
     /// The segment does not start with volley's magic: not a scoreboard, or not yet
     /// initialised by its creator.
     #[error("scoreboard {name}: not a volley scoreboard (bad magic)")]

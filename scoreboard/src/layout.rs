@@ -18,13 +18,14 @@ use std::mem::{align_of, offset_of, size_of};
 use std::sync::atomic::{AtomicU32, AtomicU64, Ordering, fence};
 
 use crate::counters::{Counter, ErrorClass};
+use crate::error::ScoreboardError;
 use crate::latency::{BUCKETS, LiveLatency, bucket_of};
 
 /// `b"VOLLEYSB"` read as a little-endian `u64`: the first 8 bytes of every scoreboard.
 pub const MAGIC: u64 = u64::from_le_bytes(*b"VOLLEYSB");
 
 /// The layout version in [`Header`]; readers refuse any other.
-pub const LAYOUT_VERSION: u32 = 5;
+pub const LAYOUT_VERSION: u32 = 6;
 
 /// Bytes of the header, a multiple of 128 so slot 0 starts on its own cache-line pair.
 pub const HEADER_SIZE: usize = size_of::<Header>();
@@ -34,6 +35,14 @@ pub const SLOT_SIZE: usize = size_of::<WorkerSlot>();
 
 /// Bytes of the run-name field in the header (names are at most 60 bytes, NUL-padded).
 pub const RUN_NAME_LEN: usize = 64;
+
+/// User counters per worker slot: a hook program names up to this many
+/// (LoadGen's `SbSlotsz`/`SbExtra`, made fixed so a slot keeps one size).
+pub const USER_COUNTERS: usize = 8;
+
+/// Bytes of one user-counter name in the header (names are at most 15 bytes,
+/// NUL-padded).
+pub const USER_NAME_LEN: usize = 16;
 
 /// Bytes of a segment holding `worker_count` slots.
 pub const fn segment_len(worker_count: u32) -> usize {
@@ -181,18 +190,33 @@ pub struct Header<M: Access = ReadWrite> {
     pub(crate) concurrency: u32,
     pub(crate) start_ns: AtomicU64,
     pub(crate) run_name: [u8; RUN_NAME_LEN],
+    /// The names of the user counters, NUL-padded; an empty name ends the list.
+    pub(crate) user_names: [[u8; USER_NAME_LEN]; USER_COUNTERS],
     /// Zeroes for future fields; explicit so the header has no padding bytes.
-    reserved: [u8; 136],
+    reserved: [u8; 8],
     mode: PhantomData<M>,
 }
 
 impl Header<ReadWrite> {
     /// The header a creator writes, with `magic` still 0 (it is published separately).
-    pub(crate) fn new(name: &str, worker_count: u32, concurrency: u32, pid: u32) -> Header {
+    /// `user` names the user counters (validated by the caller; extra names and bytes
+    /// past [`USER_NAME_LEN`]` - 1` are cut).
+    pub(crate) fn new(
+        name: &str,
+        worker_count: u32,
+        concurrency: u32,
+        pid: u32,
+        user: &[&str],
+    ) -> Header {
         let mut run_name = [0u8; RUN_NAME_LEN];
         // Names are validated to ≤ 60 bytes; the cut only guards the NUL terminator.
         let n = name.len().min(RUN_NAME_LEN - 1);
         run_name[..n].copy_from_slice(&name.as_bytes()[..n]);
+        let mut user_names = [[0u8; USER_NAME_LEN]; USER_COUNTERS];
+        for (slot, name) in user_names.iter_mut().zip(user) {
+            let n = name.len().min(USER_NAME_LEN - 1);
+            slot[..n].copy_from_slice(&name.as_bytes()[..n]);
+        }
         Header {
             magic: AtomicU64::new(0),
             version: LAYOUT_VERSION,
@@ -207,7 +231,8 @@ impl Header<ReadWrite> {
             concurrency,
             start_ns: AtomicU64::new(0),
             run_name,
-            reserved: [0; 136],
+            user_names,
+            reserved: [0; 8],
             mode: PhantomData,
         }
     }
@@ -281,6 +306,55 @@ impl<M: Access> Header<M> {
             .unwrap_or(RUN_NAME_LEN);
         String::from_utf8_lossy(&self.run_name[..end]).into_owned()
     }
+
+    /// The names of the user counters, in index order (empty when the run's hooks
+    /// declare none). Untrusted bytes are read lossily.
+    pub fn user_counter_names(&self) -> Vec<String> {
+        self.user_names
+            .iter()
+            .map(|n| {
+                let end = n.iter().position(|&b| b == 0).unwrap_or(USER_NAME_LEN);
+                String::from_utf8_lossy(&n[..end]).into_owned()
+            })
+            .take_while(|n| !n.is_empty())
+            .collect()
+    }
+}
+
+/// Checks the user-counter names a hook program declares: at most [`USER_COUNTERS`],
+/// each 1 to 15 bytes of `A-Z a-z 0-9 _ - .`, no two alike.
+///
+/// # Errors
+///
+/// [`ScoreboardError::BadUserCounter`]: the first name that breaks a rule, and why.
+pub fn validate_user_counter_names(names: &[&str]) -> Result<(), ScoreboardError> {
+    let bad = |name: &str, why| ScoreboardError::BadUserCounter {
+        name: name.to_owned(),
+        why,
+    };
+    if let Some(extra) = names.get(USER_COUNTERS) {
+        return Err(bad(extra, "more than 8 user counters"));
+    }
+    for (i, name) in names.iter().enumerate() {
+        let why = if name.is_empty() {
+            Some("empty")
+        } else if name.len() >= USER_NAME_LEN {
+            Some("longer than 15 bytes")
+        } else if !name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-' | b'.'))
+        {
+            Some("only A-Z a-z 0-9 _ - . are allowed")
+        } else if names[..i].contains(name) {
+            Some("named twice")
+        } else {
+            None
+        };
+        if let Some(why) = why {
+            return Err(bad(name, why));
+        }
+    }
+    Ok(())
 }
 
 /// One worker's counters. Exactly one process, the worker, writes a slot.
@@ -303,6 +377,8 @@ pub struct WorkerSlot<M: Access = ReadWrite> {
     latency_sum_us: AtomicU64,
     /// Successful replies per live latency bucket (see [`crate::latency`]).
     latency: [AtomicU64; BUCKETS],
+    /// The hooks' user counters, named in the header.
+    user: [AtomicU64; USER_COUNTERS],
     mode: PhantomData<M>,
 }
 
@@ -348,6 +424,14 @@ impl WorkerSlot<ReadWrite> {
         bump(&self.latency_sum_us, us);
     }
 
+    /// Adds `n` to user counter `i`; an index past [`USER_COUNTERS`] is ignored.
+    /// Single writer.
+    pub fn add_user(&self, i: usize, n: u64) {
+        if let Some(word) = self.user.get(i) {
+            bump(word, n);
+        }
+    }
+
     /// Sets the open-loop lag gauge (µs). Single writer.
     pub fn set_lag_us(&self, us: u64) {
         self.lag_us.store(us, Ordering::Relaxed);
@@ -391,6 +475,11 @@ impl<M: Access> WorkerSlot<M> {
         self.heartbeat_ns.load(Ordering::Relaxed)
     }
 
+    /// User counter `i` (0 past [`USER_COUNTERS`]).
+    pub fn user(&self, i: usize) -> u64 {
+        self.user.get(i).map_or(0, |w| w.load(Ordering::Relaxed))
+    }
+
     /// The open-loop lag gauge (µs).
     pub fn lag_us(&self) -> u64 {
         self.lag_us.load(Ordering::Relaxed)
@@ -419,6 +508,7 @@ impl<M: Access> WorkerSlot<M> {
             errors: std::array::from_fn(|i| self.errors[i].load(Ordering::Relaxed)),
             lag_us: self.lag_us(),
             latency: self.latency(),
+            user: std::array::from_fn(|i| self.user(i)),
         }
     }
 }
@@ -438,6 +528,8 @@ pub struct SlotSnapshot {
     pub lag_us: u64,
     /// The live latency buckets (summed in a sum).
     pub latency: LiveLatency,
+    /// The user counters (summed in a sum).
+    pub user: [u64; USER_COUNTERS],
 }
 
 impl SlotSnapshot {
@@ -461,6 +553,9 @@ impl SlotSnapshot {
         }
         self.lag_us = self.lag_us.max(other.lag_us);
         self.latency.add(&other.latency);
+        for (a, b) in self.user.iter_mut().zip(other.user) {
+            *a = a.wrapping_add(b);
+        }
     }
 }
 
@@ -469,7 +564,7 @@ const _: () = assert!(offset_of!(Header, magic) == 0 && offset_of!(Header, versi
 const _: () = assert!(HEADER_SIZE == 256 && align_of::<Header>() == 128);
 const _: () = assert!(SLOT_SIZE.is_multiple_of(128) && align_of::<WorkerSlot>() == 128);
 // README's "Performance and scaling" draws this size.
-const _: () = assert!(SLOT_SIZE == 896);
+const _: () = assert!(SLOT_SIZE == 1024);
 const _: () = assert!(size_of::<Header<ReadOnly>>() == HEADER_SIZE);
 const _: () = assert!(size_of::<WorkerSlot<ReadOnly>>() == SLOT_SIZE);
 
@@ -494,7 +589,7 @@ mod tests {
 
     #[test]
     fn header_new_fills_geometry_and_name() {
-        let h = Header::new("volley-abc", 3, 12, 42);
+        let h = Header::new("volley-abc", 3, 12, 42, &["tokens", "no-token"]);
         assert_eq!(h.magic(), 0);
         assert_eq!(h.version(), LAYOUT_VERSION);
         assert_eq!(
@@ -502,6 +597,7 @@ mod tests {
             (3, 12, 42)
         );
         assert_eq!(h.run_name(), "volley-abc");
+        assert_eq!(h.user_counter_names(), ["tokens", "no-token"]);
         assert_eq!(h.state(), RunState::Init);
         assert!(!h.stop_requested());
         h.request_stop();
@@ -517,5 +613,23 @@ mod tests {
         a.add(&b);
         assert_eq!(a.get(Counter::BytesSent), 10);
         assert_eq!(a.error(ErrorClass::Dns), 2);
+        b.user[3] = 4;
+        a.add(&b);
+        assert_eq!(a.user[3], 4);
+    }
+
+    #[test]
+    fn user_counter_names_are_checked() {
+        assert!(validate_user_counter_names(&[]).is_ok());
+        assert!(validate_user_counter_names(&["tokens", "a.b-c_9"]).is_ok());
+        let bad = |names: &[&str]| match validate_user_counter_names(names) {
+            Err(ScoreboardError::BadUserCounter { why, .. }) => why,
+            other => panic!("{other:?}"),
+        };
+        assert_eq!(bad(&[""]), "empty");
+        assert_eq!(bad(&["sixteen-bytes-xx"]), "longer than 15 bytes");
+        assert_eq!(bad(&["a b"]), "only A-Z a-z 0-9 _ - . are allowed");
+        assert_eq!(bad(&["x", "x"]), "named twice");
+        assert_eq!(bad(&["a"; 9]), "more than 8 user counters");
     }
 }

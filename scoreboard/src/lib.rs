@@ -40,7 +40,8 @@ pub use error::ScoreboardError;
 pub use latency::LiveLatency;
 pub use layout::{
     Access, HEADER_SIZE, Header, LAYOUT_VERSION, MAGIC, RUN_NAME_LEN, ReadOnly, ReadWrite,
-    RunState, SLOT_SIZE, SlotSnapshot, WorkerSlot, WorkerState, segment_len,
+    RunState, SLOT_SIZE, SlotSnapshot, USER_COUNTERS, USER_NAME_LEN, WorkerSlot, WorkerState,
+    segment_len, validate_user_counter_names,
 };
 pub use segment::{
     NAME_MAX, NAME_PREFIX, Scoreboard, list_segments, now_ns, random_run_name,

@@ -96,7 +96,23 @@ impl Scoreboard<ReadWrite> {
         worker_count: u32,
         concurrency: u32,
     ) -> Result<Self, ScoreboardError> {
+        Self::create_with_user_counters(name, worker_count, concurrency, &[])
+    }
+
+    /// [`Scoreboard::create`], with the names of the hooks' user counters written into
+    /// the header (checked by [`crate::validate_user_counter_names`] first).
+    ///
+    /// # Errors
+    ///
+    /// As [`Scoreboard::create`]; [`ScoreboardError::BadUserCounter`] for a bad name.
+    pub fn create_with_user_counters(
+        name: &str,
+        worker_count: u32,
+        concurrency: u32,
+        user_counters: &[&str],
+    ) -> Result<Self, ScoreboardError> {
         validate_name(name)?;
+        crate::validate_user_counter_names(user_counters)?;
         let len = segment_len(worker_count);
         let flags = OFlag::O_CREAT | OFlag::O_EXCL | OFlag::O_RDWR | OFlag::O_CLOEXEC;
         let fd = shm_open(
@@ -121,16 +137,17 @@ impl Scoreboard<ReadWrite> {
             owner_pid: Some(getpid().as_raw()),
             mode: PhantomData,
         };
-        board.init_header(concurrency);
+        board.init_header(concurrency, user_counters);
         Ok(board)
     }
 
-    fn init_header(&self, concurrency: u32) {
+    fn init_header(&self, concurrency: u32, user_counters: &[&str]) {
         let header = Header::new(
             &self.name,
             self.worker_count,
             concurrency,
             std::process::id(),
+            user_counters,
         );
         debug_assert!(self.len >= HEADER_SIZE && self.ptr.cast::<Header>().is_aligned());
         // SAFETY: `ptr` starts a writable, page-aligned mapping of at least HEADER_SIZE
@@ -518,6 +535,22 @@ mod tests {
         assert_eq!(total.error(ErrorClass::Dns), 1);
         owner.header().request_stop();
         assert!(reader.header().stop_requested());
+    }
+
+    #[test]
+    fn user_counters_and_their_names_reach_a_reader() {
+        let name = test_name("user");
+        let owner = Scoreboard::create_with_user_counters(&name, 2, 2, &["tokens", "bad"]).unwrap();
+        owner.slot(0).add_user(0, 3);
+        owner.slot(1).add_user(0, 4);
+        owner.slot(1).add_user(1, 1);
+        owner.slot(1).add_user(99, 1); // past the last: ignored
+        let reader = Scoreboard::attach_read_only(&name).unwrap();
+        assert_eq!(reader.header().user_counter_names(), ["tokens", "bad"]);
+        assert_eq!(reader.slot(1).user(0), 4);
+        assert_eq!(reader.total().user[..3], [7, 1, 0]);
+        let bad = Scoreboard::create_with_user_counters(&test_name("user-bad"), 1, 1, &["a b"]);
+        assert!(matches!(bad, Err(ScoreboardError::BadUserCounter { .. })));
     }
 
     #[test]

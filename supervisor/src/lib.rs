@@ -105,7 +105,13 @@ pub fn run_served<H: Hooks>(
     // Bound before the fork, so a busy or foreign address fails before any load; the
     // workers inherit the listening socket but never accept on it.
     let endpoint = spec.metrics.as_ref().map(metrics::bind).transpose()?;
-    let sb = Scoreboard::create(&name, spec.workers, spec.concurrency)?;
+    let user_names = if H::ACTIVE {
+        hooks.user_counters()
+    } else {
+        Vec::new()
+    };
+    let sb =
+        Scoreboard::create_with_user_counters(&name, spec.workers, spec.concurrency, &user_names)?;
     let mut signals = signals::StopSignals::install().map_err(SupervisorError::Signals)?;
     let mut children = Vec::with_capacity(spec.workers as usize);
     let spawned = spawn::spawn_workers(spec, tls.as_ref(), &sb, &mut children, hooks);
@@ -183,6 +189,7 @@ pub fn run_served<H: Hooks>(
         });
     }
     merge::merge(&mut report, &children, &waited, &sb);
+    report.user_counters = user_counters(&sb);
     if report.duration_s == 0.0 {
         report.duration_s = waited.end_ns.saturating_sub(start_ns) as f64 / 1e9;
     }
@@ -202,6 +209,19 @@ pub fn run_served<H: Hooks>(
         max: spec.metrics.map_or(std::time::Duration::ZERO, |m| m.linger),
     });
     Ok((report, linger))
+}
+
+/// The hooks' user counters of every worker, named as the header names them.
+fn user_counters<M: volley_scoreboard::Access>(sb: &Scoreboard<M>) -> Vec<report::UserCounter> {
+    sb.header()
+        .user_counter_names()
+        .into_iter()
+        .enumerate()
+        .map(|(i, name)| report::UserCounter {
+            name,
+            per_worker: sb.slots().map(|s| s.user(i)).collect(),
+        })
+        .collect()
 }
 
 /// The per-second samples of seconds that ended before the load did: the wait loop goes

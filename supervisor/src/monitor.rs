@@ -231,6 +231,8 @@ struct RunLine {
     workers: u32,
     /// Slots of the whole run (`-c`).
     slots: u32,
+    /// The names of the hooks' user counters (none without hooks).
+    user_names: Vec<String>,
 }
 
 impl RunLine {
@@ -245,6 +247,7 @@ impl RunLine {
             },
             workers: h.worker_count(),
             slots: h.concurrency(),
+            user_names: h.user_counter_names(),
         }
     }
 }
@@ -292,6 +295,33 @@ fn render_top(run: &RunLine, rows: &[SlotSnapshot], prev: &[SlotSnapshot], secs:
             "open-loop lag: the latest session of worker {i} started {} late\n",
             latency_text(Some(r.lag_us as f64))
         ));
+    }
+    s.push_str(&user_lines(&run.user_names, rows, &total));
+    s
+}
+
+/// The hooks' user counters under a frame: a line per counter with its total and the
+/// value of each worker (cut to fit 79 columns); nothing when there are none.
+fn user_lines(names: &[String], rows: &[SlotSnapshot], total: &SlotSnapshot) -> String {
+    if names.is_empty() {
+        return String::new();
+    }
+    let mut s = format!("{:<15} {:>12}  per worker\n", "user counter", "total");
+    for (i, name) in names.iter().enumerate() {
+        let mut line = format!(
+            "{name:<15} {:>12} ",
+            total.user.get(i).copied().unwrap_or(0)
+        );
+        for r in rows {
+            let v = format!(" {}", r.user.get(i).copied().unwrap_or(0));
+            if line.len() + v.len() > 75 {
+                line.push_str(" ...");
+                break;
+            }
+            line.push_str(&v);
+        }
+        s.push_str(&line);
+        s.push('\n');
     }
     s
 }
@@ -424,6 +454,32 @@ mod tests {
             elapsed_s: 12.5,
             workers: 2,
             slots: 4,
+            user_names: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn a_frame_shows_the_user_counters_by_name() {
+        let mut rows = [slot(4101, 10, 0, 300), slot(4102, 12, 0, 300)];
+        rows[0].user[0] = 7;
+        rows[1].user[0] = 5;
+        rows[1].user[1] = 2;
+        let mut r = run();
+        r.user_names = vec!["tokens".into(), "no-token".into()];
+        let frame = render_top(&r, &rows, &[], 12.5);
+        let tail: Vec<&str> = frame.lines().rev().take(3).collect();
+        assert_eq!(
+            tail,
+            [
+                "no-token                   2  0 2",
+                "tokens                    12  7 5",
+                "user counter           total  per worker",
+            ]
+        );
+        // Many workers: the line is cut, not wrapped.
+        let many = vec![rows[0]; 100];
+        for line in render_top(&r, &many, &[], 1.0).lines().skip(1) {
+            assert!(line.len() < 80, "{} columns: {line:?}", line.len());
         }
     }
 

@@ -6,7 +6,7 @@ use volley_scoreboard::Counter;
 
 use crate::conn::{Conn, Transport};
 use crate::event_loop::Worker;
-use crate::exchange::{Io, Outcome, ReplyTap, Request};
+use crate::exchange::{Capture, Io, Outcome, ReplyTap, Request};
 use crate::hooks::Next;
 use crate::http::take_cookie;
 use crate::observe::Observers;
@@ -351,6 +351,10 @@ impl Worker<'_> {
             idle_deadline,
             more,
             details: (log.is_some() || hooks.is_some(), follows),
+            capture: Capture {
+                head: hooks.is_some(),
+                body: hooks.as_ref().map_or(0, |(h, _)| h.capture_body()),
+            },
         };
         let outcome = slot.exchange.advance(&mut io);
         if self.waiter.dating().is_some_and(|d| d.give_up) {

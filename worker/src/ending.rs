@@ -33,17 +33,25 @@ impl Worker<'_> {
     /// Counts a reply and readies the slot for its next request.
     pub(crate) fn complete(&mut self, s: u32, status: u16, reusable: bool, now: u64) {
         self.observe_reply_end(s);
+        let r = &mut self.slots[s as usize].exchange.result;
+        r.status = status;
+        r.end_ns = now;
+        r.post_delay = 0;
+        // A reply the `req_done` hook rejects counts as a failure, not as a reply.
+        let rejected = self.judge_reply(s);
         let rules = self.plan.spec.open_loop.as_ref().and_then(|o| o.sessions);
         let bad_status = rules.is_some_and(|r| r.failure_status == Some(status));
-        self.record_reply(s, status, now);
+        match rejected {
+            Some(f) => {
+                self.stats.failed(f);
+                self.slots[s as usize].exchange.result.error = Some(f);
+            }
+            None => self.record_reply(s, status, now),
+        }
         let slot = &mut self.slots[s as usize];
         slot.deadline_ns = 0;
         slot.exchange.end();
         slot.buf.reply_done(slot.exchange.reply_bytes);
-        let r = &mut slot.exchange.result;
-        r.status = status;
-        r.end_ns = now;
-        r.post_delay = 0;
         let mut used_up = false;
         let per_conn = self.plan.spec.conn_requests;
         if let Some(conn) = self.conn_mut(s) {
@@ -69,9 +77,12 @@ impl Worker<'_> {
             return self.failure_status(s, bad_status, now);
         }
         let location = &self.slots[s as usize].exchange.result.location;
-        let follow = self.slots[s as usize]
-            .sched
-            .redirect_target(&self.plan, status, location);
+        let follow = match rejected {
+            Some(_) => None,
+            None => self.slots[s as usize]
+                .sched
+                .redirect_target(&self.plan, status, location),
+        };
         let sched = &mut self.slots[s as usize].sched;
         let session_over = match sched.session.as_mut() {
             Some(sess) => {

@@ -15,13 +15,36 @@
 //! With hooks, volley copies each request's description before `req_start` (so the hook
 //! can edit it) and serializes it again when it changed: hook runs allocate per request,
 //! runs without hooks do not.
+//!
+//! What a hook sees of a reply and may do about it (LoadGen's `$rc`, `req_done` and
+//! `SbSlotsz`/`SbExtra`):
+//!
+//! - [`Record::headers`]: the final reply head's fields as received, borrowed from a
+//!   per-slot copy of the head (no allocation once the buffer has grown to the heads seen);
+//! - [`Record::payload`]: the first [`Hooks::capture_body`] bytes of the body's payload,
+//!   kept only when the hooks ask (a per-slot buffer of that size);
+//!   [`Record::payload_truncated`] says there was more (`body_bytes` counts every byte);
+//! - [`Ctx::reject`] in [`Hooks::req_done`]: the hook's verdict that a reply is no
+//!   success (LoadGen's `req_done` success flag). The reply then counts as a failed
+//!   request of class `other` with the hook's detail, not as a reply;
+//! - [`Ctx::count`]: adds to one of the [`Hooks::user_counters`] in the worker's
+//!   scoreboard slot, which `volley top`, `/metrics` and the JSON report show by name.
 
 use rand_chacha::ChaCha8Rng;
 use rand_core::Rng;
 use volley_config::{RequestSpec, RunSpec};
-use volley_scoreboard::{Counter, WorkerSlot};
+use volley_scoreboard::{Counter, ErrorClass, WorkerSlot};
 
+use crate::outcome::Failure;
 use crate::record::Record;
+
+/// The detail of a reply a hook rejected without naming a reason (and of one whose
+/// reason would read as volley's own `other/errno`).
+pub const REJECT_DETAIL: &str = "hook";
+
+/// The largest [`Hooks::capture_body`] honoured (larger asks are cut to it): each slot
+/// keeps a buffer of this size.
+pub const MAX_CAPTURE_BODY: usize = 16 * 1024 * 1024;
 
 /// What a custom iterator hands out next.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -95,8 +118,12 @@ pub trait Hooks {
         let _ = (ctx, data, req);
     }
 
-    /// After each request, with its result record (the per-request log's fields).
-    /// Setting `ctx.done` ends the slot now (without the post-delay).
+    /// After each request, with its result record (the per-request log's fields, the
+    /// reply's header fields and, with [`Hooks::capture_body`], the start of its body).
+    /// Setting `ctx.done` ends the slot now (without the post-delay). For a reply,
+    /// [`Ctx::reject`] makes it count as a failed request (class `other`, the given
+    /// detail); it is called before the reply is counted, so its record has no post-delay
+    /// yet.
     fn req_done(
         &mut self,
         ctx: &mut Ctx<'_>,
@@ -105,6 +132,20 @@ pub trait Hooks {
         req: &RequestSpec,
     ) {
         let _ = (ctx, data, result, req);
+    }
+
+    /// The names of this program's user counters (at most 8, each 1 to 15 bytes of
+    /// `A-Z a-z 0-9 _ - .`), in the order [`Ctx::count`] numbers them. Asked once, in
+    /// the supervisor before the fork; the names go into the scoreboard's header.
+    fn user_counters(&self) -> Vec<&'static str> {
+        Vec::new()
+    }
+
+    /// How many bytes of each reply body's payload [`Hooks::req_done`] and iterators see
+    /// in [`Record::payload`] (0, the default: none, and nothing is copied). Asked once per
+    /// worker; each slot keeps a buffer of this size (at most [`MAX_CAPTURE_BODY`]).
+    fn capture_body(&self) -> usize {
+        0
     }
 
     /// The custom iterators this program defines, by name (a run file's `iterator` may
@@ -197,6 +238,11 @@ impl<'a> Board<'a> {
     pub fn body_bytes(&self) -> u64 {
         self.sum(&[Counter::BodyBytes])
     }
+
+    /// User counter `i` (see [`Hooks::user_counters`]) over every worker.
+    pub fn user(&self, i: usize) -> u64 {
+        self.slots.iter().map(|s| s.user(i)).sum()
+    }
 }
 
 /// What a hook sees of its slot (LoadGen's threadnr, rng/rnd, options, scoreboard, done).
@@ -219,6 +265,8 @@ pub struct Ctx<'a> {
     pub board: &'a Board<'a>,
     /// Set to end the slot (see [`Hooks::req_start`] and [`Hooks::req_done`]).
     pub done: bool,
+    /// Set by [`Ctx::reject`]: the reply is no success, for this reason.
+    pub rejected: Option<&'static str>,
 }
 
 impl Ctx<'_> {
@@ -231,6 +279,35 @@ impl Ctx<'_> {
     pub fn url_list(&self) -> &[RequestSpec] {
         &self.spec.requests
     }
+
+    /// In [`Hooks::req_done`]: the reply is no success (LoadGen's `req_done` with a false
+    /// flag). It counts as a failed request of class `other` with detail `detail` (a
+    /// short fixed name such as `no-token`; empty or `errno` become
+    /// [`REJECT_DETAIL`]), is logged with status 599, and its post-delay is drawn as
+    /// for a failure. The connection stays as the reply's framing allows. Has no effect
+    /// on a request that already failed, or in other hooks.
+    pub fn reject(&mut self, detail: &'static str) {
+        self.rejected = Some(detail);
+    }
+
+    /// Adds `n` to this worker's user counter `i` (numbered as
+    /// [`Hooks::user_counters`] names them; an index past the last is ignored). The
+    /// counter lives in the worker's scoreboard slot: `volley top`, `/metrics` and the
+    /// report see it.
+    pub fn count(&self, i: usize, n: u64) {
+        if let Some(own) = self.board.slots.get(self.proc as usize) {
+            own.add_user(i, n);
+        }
+    }
+}
+
+/// The failure a rejected reply counts as.
+pub(crate) fn rejection(detail: &'static str) -> Failure {
+    let detail = match detail {
+        "" | "errno" => REJECT_DETAIL,
+        d => d,
+    };
+    Failure::new(ErrorClass::Other, detail)
 }
 
 /// The worker's type-erased handle on a [`Hooks`] object and its per-slot state.
@@ -243,6 +320,8 @@ pub trait SlotHooks: std::fmt::Debug {
     fn req_start(&mut self, ctx: &mut Ctx<'_>, req: &mut RequestSpec);
     /// See [`Hooks::req_done`].
     fn req_done(&mut self, ctx: &mut Ctx<'_>, result: &Record<'_>, req: &RequestSpec);
+    /// See [`Hooks::capture_body`] (asked once, when attached).
+    fn capture_body(&self) -> usize;
     /// True when a custom iterator picks the requests.
     fn iterates(&self) -> bool;
     /// Starts a new round of the slot's custom iterator.
@@ -254,6 +333,7 @@ pub trait SlotHooks: std::fmt::Debug {
 /// A [`Hooks`] object attached to one worker's slots.
 pub struct Attached<'h, H: Hooks> {
     hooks: &'h mut H,
+    capture_body: usize,
     data: Vec<H::Data>,
     iterator: Option<String>,
     iters: Vec<Option<Box<dyn UrlIterator<H::Data>>>>,
@@ -273,6 +353,7 @@ impl<'h, H: Hooks> Attached<'h, H> {
     /// uses one.
     pub fn new(hooks: &'h mut H, slots: usize, iterator: Option<String>) -> Self {
         Attached {
+            capture_body: hooks.capture_body().min(MAX_CAPTURE_BODY),
             hooks,
             data: (0..slots).map(|_| H::Data::default()).collect(),
             iterator,
@@ -299,6 +380,10 @@ impl<H: Hooks> SlotHooks for Attached<'_, H> {
     fn req_done(&mut self, ctx: &mut Ctx<'_>, result: &Record<'_>, req: &RequestSpec) {
         self.hooks
             .req_done(ctx, &mut self.data[ctx.local as usize], result, req);
+    }
+
+    fn capture_body(&self) -> usize {
+        self.capture_body
     }
 
     fn iterates(&self) -> bool {

@@ -5,8 +5,9 @@
 //! life, and this file alone looks at which observers a run has.
 
 use crate::event_loop::Worker;
-use crate::hooks::{Board, Ctx, Prev, SlotHooks};
+use crate::hooks::{Board, Ctx, Prev, SlotHooks, rejection};
 use crate::http::request::serialize;
+use crate::outcome::Failure;
 use crate::print::Printer;
 use crate::record::LogWriter;
 use crate::record::make_record;
@@ -84,20 +85,36 @@ impl Worker<'_> {
     }
 
     /// Slot `s`'s request has ended (its result is set): written to the per-request log
-    /// and shown to the `req_done` hook.
+    /// and shown to the `req_done` hook (unless [`Worker::judge_reply`] showed it).
     pub(crate) fn emit(&mut self, s: u32, now: u64) {
         let _ = now;
         if let Some(log) = self.obs.log.as_mut() {
             let slot = &self.slots[s as usize];
             log.write(&make_record(&self.plan, slot, self.index, self.start_ns));
         }
-        if self.obs.hooks.is_some() {
+        let judged = std::mem::take(&mut self.slots[s as usize].exchange.result.judged);
+        if self.obs.hooks.is_some() && !judged {
             self.with_ctx(s, |h, ctx, prev| {
                 if let Some(p) = prev {
                     h.req_done(ctx, p.result, p.request);
                 }
             });
         }
+    }
+
+    /// Slot `s`'s reply is complete and not yet counted: `req_done` sees it now, and its
+    /// verdict ([`crate::hooks::Ctx::reject`]) decides whether it counts as a reply or as
+    /// the failure returned. [`Worker::emit`] then skips the hook for it.
+    pub(crate) fn judge_reply(&mut self, s: u32) -> Option<Failure> {
+        self.obs.hooks.as_ref()?;
+        let rejected = self.with_ctx(s, |h, ctx, prev| {
+            if let Some(p) = prev {
+                h.req_done(ctx, p.result, p.request);
+            }
+            ctx.rejected
+        });
+        self.slots[s as usize].exchange.result.judged = true;
+        rejected.map(rejection)
     }
 
     /// Calls `f` with the hooks, a context for slot `s` and its previous request and
@@ -126,6 +143,7 @@ impl Worker<'_> {
             spec: self.plan.spec,
             board,
             done: false,
+            rejected: None,
         };
         let out = f(&mut **hooks, &mut ctx, Some(prev));
         let done = ctx.done;

@@ -12,6 +12,7 @@ use std::path::{Path, PathBuf};
 
 use volley_config::LogFormat;
 
+use crate::http::Headers;
 use crate::schedule::Plan;
 use crate::slot::Slot;
 
@@ -99,6 +100,15 @@ pub struct Record<'a> {
     /// Open loop: when it was due (0 in a closed loop); `body - scheduled` is its
     /// response time.
     pub scheduled: u64,
+    /// The final reply head's fields, as received (LoadGen's `RC_HEADERS`; hooks and
+    /// iterators only, empty otherwise and when no head was read; not in the log).
+    pub headers: Headers<'a>,
+    /// The start of the reply's body payload (LoadGen's `RC_BODY`), when the hooks ask
+    /// for it with [`crate::hooks::Hooks::capture_body`]: at most that many bytes
+    /// (`body_bytes` counts them all). Empty otherwise; not in the log.
+    pub payload: &'a [u8],
+    /// The payload was longer than what `payload` kept.
+    pub payload_truncated: bool,
 }
 
 /// The record of a slot's current (or last) request, from its timestamps and result.
@@ -151,6 +161,9 @@ pub fn make_record<'a>(
         pre_delay: sched.cur.pre_delay_ns,
         post_delay: r.post_delay,
         scheduled: rel(sched.due_ns().unwrap_or(0)),
+        headers: Headers::new(&r.head),
+        payload: &r.body,
+        payload_truncated: r.body_truncated,
     }
 }
 
@@ -392,6 +405,9 @@ mod tests {
             pre_delay: 50_000_000,
             post_delay: 0,
             scheduled: 0,
+            headers: Headers::default(),
+            payload: b"",
+            payload_truncated: false,
         }
     }
 

@@ -256,6 +256,7 @@ pub fn read(board: &Scoreboard<ReadOnly>, finished: bool) -> Sample {
         slots,
         alive,
         finished,
+        user_names: board.header().user_counter_names(),
     }
 }
 

@@ -60,6 +60,8 @@ pub struct Sample {
     pub alive: u32,
     /// Whether the run is over and every worker was reaped: the values are final.
     pub finished: bool,
+    /// The names of the hooks' user counters (`volley_user_total`'s `name` label).
+    pub user_names: Vec<String>,
 }
 
 impl Sample {
@@ -156,6 +158,35 @@ impl Sample {
                 metric
                     .encode_family(&labels)?
                     .encode_counter::<NoLabelSet, _, u64>(&value(slot, class), None)?;
+            }
+        }
+        Ok(())
+    }
+
+    /// The hooks' user counters: `volley_user_total{name="…"}` per worker (no family at
+    /// all when the run's hooks declare none).
+    fn user_counters(&self, encoder: &mut DescriptorEncoder<'_>) -> fmt::Result {
+        if self.user_names.is_empty() {
+            return Ok(());
+        }
+        let mut metric = encoder.encode_descriptor(
+            "volley_user",
+            "The hook program's own counters, by the name it gave them.",
+            None,
+            MetricType::Counter,
+        )?;
+        for (i, slot) in self.slots.iter().enumerate() {
+            let worker = i.to_string();
+            for (u, name) in self.user_names.iter().enumerate() {
+                let labels = [
+                    ("run", self.run.as_str()),
+                    ("worker", worker.as_str()),
+                    ("name", name.as_str()),
+                ];
+                let value = slot.user.get(u).copied().unwrap_or(0);
+                metric
+                    .encode_family(&labels)?
+                    .encode_counter::<NoLabelSet, _, u64>(&value, None)?;
             }
         }
         Ok(())
@@ -346,6 +377,7 @@ impl Collector for Sample {
             ),
             i64::from(self.finished),
         )?;
+        self.user_counters(e)?;
         self.reply_histogram(e)
     }
 }
@@ -365,6 +397,7 @@ mod tests {
         a.latency.counts[BUCKETS - 1] = 1;
         a.latency.sum_us = 4 * 110 + 70_000_000;
         a.lag_us = 1500;
+        a.user[1] = 9;
         let mut b = SlotSnapshot::default();
         b.counters[Counter::RequestsStarted.index()] = 3;
         b.latency.counts[0] = 2;
@@ -374,6 +407,7 @@ mod tests {
             slots: vec![a, b],
             alive: 2,
             finished: false,
+            user_names: vec!["tokens".into(), "bad".into()],
         }
     }
 
@@ -390,6 +424,9 @@ mod tests {
             "# UNIT volley_sent_bytes bytes",
             r#"volley_sent_bytes_total{run="volley-t",worker="0"} 700"#,
             r#"volley_open_loop_lag_seconds{run="volley-t",worker="0"} 0.0015"#,
+            "# TYPE volley_user counter",
+            r#"volley_user_total{run="volley-t",worker="0",name="bad"} 9"#,
+            r#"volley_user_total{run="volley-t",worker="1",name="tokens"} 0"#,
             r#"volley_workers_alive{run="volley-t"} 2"#,
             r#"volley_run_finished{run="volley-t"} 0"#,
             "# TYPE volley_reply_seconds histogram",

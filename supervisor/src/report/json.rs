@@ -128,6 +128,10 @@ fn to_value(r: &Report) -> Value {
                 "counters": counters(&w.counters),
                 "cpu_us": { "user": w.cpu_us.0, "system": w.cpu_us.1 },
                 "source": w.source,
+                "user_counters": r.user_counters.iter().map(|u| {
+                    let n = u.per_worker.get(w.index as usize).copied().unwrap_or(0);
+                    (u.name.clone(), json!(n))
+                }).collect::<Map<String, Value>>(),
             })
         })
         .collect();
@@ -236,6 +240,9 @@ fn to_value(r: &Report) -> Value {
         "reply_rate_samples": r.reply_rate_samples.iter().map(|&x| num(x)).collect::<Vec<_>>(),
         "reply_rate_1s": r.reply_rate_1s.iter().map(|&x| num(x)).collect::<Vec<_>>(),
         "checks": checks(r),
+        "user_counters": r.user_counters.iter()
+            .map(|u| (u.name.clone(), json!(u.total())))
+            .collect::<Map<String, Value>>(),
         "verdict": r.verdict().name(),
         "workers": workers,
     });

@@ -191,6 +191,25 @@ pub struct Report {
     /// The result files a merged report was made of (`volley merge`), in the order given;
     /// empty for a run.
     pub sources: Vec<String>,
+    /// The hooks' user counters, as the scoreboard held them at the end (empty when the
+    /// run's hooks declare none).
+    pub user_counters: Vec<UserCounter>,
+}
+
+/// One of the hooks' user counters (see `volley_worker::hooks::Hooks::user_counters`).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct UserCounter {
+    /// Its name, as the hook program declared it.
+    pub name: String,
+    /// Its value in each worker's slot, by worker index.
+    pub per_worker: Vec<u64>,
+}
+
+impl UserCounter {
+    /// The sum over every worker.
+    pub fn total(&self) -> u64 {
+        self.per_worker.iter().fold(0, |a, &b| a.wrapping_add(b))
+    }
 }
 
 /// A run's time series: intervals aligned on the wall clock, merged over workers.
@@ -331,6 +350,7 @@ impl Report {
             interrupted: false,
             workload: None,
             log: None,
+            user_counters: Vec::new(),
             max_open: 0,
             max_connect_burst: 0,
             wakeups: 0,

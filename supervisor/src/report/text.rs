@@ -294,6 +294,14 @@ fn write_report(out: &mut String, r: &Report) -> std::fmt::Result {
             .collect();
         writeln!(out, "Errors detail: {}", list.join(" "))?;
     }
+    if !r.user_counters.is_empty() {
+        let list: Vec<String> = r
+            .user_counters
+            .iter()
+            .map(|u| format!("{} {}", u.name, u.total()))
+            .collect();
+        writeln!(out, "User counters: {}", list.join(" "))?;
+    }
     if let Some(errno) = r.first_other_errno {
         let name = nix::errno::Errno::from_raw(errno);
         writeln!(

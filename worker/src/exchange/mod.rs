@@ -152,6 +152,17 @@ pub struct ResultSoFar {
     pub end_ns: u64,
     /// The post-delay drawn after it, ns.
     pub post_delay: u64,
+    /// The final reply head's bytes, for hooks (only kept when [`Capture::head`] is set;
+    /// capacity reused).
+    pub head: Vec<u8>,
+    /// The first bytes of the body's payload, for hooks (only kept up to
+    /// [`Capture::body`]; capacity reused).
+    pub body: Vec<u8>,
+    /// The payload had more bytes than [`Capture::body`] kept.
+    pub body_truncated: bool,
+    /// The `req_done` hook has seen this reply already (it judges a reply before it is
+    /// counted).
+    pub judged: bool,
 }
 
 impl ResultSoFar {
@@ -167,7 +178,21 @@ impl ResultSoFar {
         self.post_delay = 0;
         self.reason.clear();
         self.location.clear();
+        self.head.clear();
+        self.body.clear();
+        self.body_truncated = false;
+        self.judged = false;
     }
+}
+
+/// What of a reply is kept for hooks beyond the counts (LoadGen's `RC_HEADERS` and
+/// `RC_BODY`). Both go into per-slot buffers whose capacity is reused.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Capture {
+    /// Keep the final head's bytes ([`ResultSoFar::head`]).
+    pub head: bool,
+    /// Keep up to this many bytes of the body's payload ([`ResultSoFar::body`]; 0: none).
+    pub body: usize,
 }
 
 /// Sees reply heads and bodies as they are read: printing (`--print-reply`) and session
@@ -237,6 +262,8 @@ pub struct Io<'a, 's> {
     /// Keep the reply's reason phrase (for the log and hooks) and, for a redirect, its
     /// `Location` (for a follow iterator and hooks).
     pub details: (bool, bool),
+    /// Keep the head and the start of the body for hooks.
+    pub capture: Capture,
 }
 
 /// One request on one connection. Reused for every request of a slot: its strings and

@@ -222,6 +222,11 @@ impl Exchange {
         self.times.head_done = now;
         self.result.status = head.status;
         self.result.minor_version = Some(head.minor_version);
+        if io.capture.head {
+            let r = &mut self.result;
+            r.head.clear();
+            r.head.extend_from_slice(&buf.bytes[..head.head_len]);
+        }
         let (reason, location) = io.details;
         if reason || location {
             let r = &mut self.result;
@@ -275,9 +280,21 @@ impl Exchange {
             return Step::Again;
         };
         let data = &io.buf.bytes[from..to];
-        let fed = match io.tap.as_deref_mut() {
-            Some(tap) if tap.wants_body() => decoder.feed_with(data, |d| tap.body(d)),
-            _ => decoder.feed(data),
+        let cap = io.capture.body;
+        let tap = io.tap.as_deref_mut().filter(|t| t.wants_body());
+        let fed = if cap == 0 && tap.is_none() {
+            decoder.feed(data)
+        } else {
+            let r = &mut self.result;
+            let mut tap = tap;
+            decoder.feed_with(data, |d| {
+                if cap > 0 {
+                    keep_body(&mut r.body, &mut r.body_truncated, cap, d);
+                }
+                if let Some(t) = tap.as_deref_mut() {
+                    t.body(d);
+                }
+            })
         };
         match fed {
             Ok(p) => {
@@ -334,4 +351,16 @@ impl Exchange {
         };
         Outcome::Failed(f, now)
     }
+}
+
+/// Keeps `d`, the next payload bytes, in `body` up to `cap` bytes; what does not fit sets
+/// `truncated`. The buffer is sized once to `cap`, so later replies reuse it.
+fn keep_body(body: &mut Vec<u8>, truncated: &mut bool, cap: usize, d: &[u8]) {
+    if body.capacity() < cap {
+        body.reserve_exact(cap - body.len());
+    }
+    let room = cap.saturating_sub(body.len());
+    let n = room.min(d.len());
+    body.extend_from_slice(&d[..n]);
+    *truncated |= n < d.len();
 }

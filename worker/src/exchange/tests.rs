@@ -63,7 +63,7 @@ use std::time::Duration;
 use volley_config::{ReplyLimits, Timeouts};
 use volley_scoreboard::{Counter, ErrorClass, Scoreboard};
 
-use super::{Exchange, Io, Outcome, RecvBuf, ReplyTap, Request, State};
+use super::{Capture, Exchange, Io, Outcome, RecvBuf, ReplyTap, Request, State};
 use crate::conn::{Conn, Transport};
 use crate::http::ReplyHead;
 use crate::outcome::{Failure, STALE, TimeoutPhase, UNSOLICITED};
@@ -88,6 +88,7 @@ struct Peer {
     is_head: bool,
     more: bool,
     limits: ReplyLimits,
+    capture: Capture,
 }
 
 impl Peer {
@@ -104,6 +105,7 @@ impl Peer {
             is_head: req.starts_with(b"HEAD"),
             more: false,
             limits: ReplyLimits::default(),
+            capture: Capture::default(),
         };
         p.ex.begin(5, false, false);
         p
@@ -170,6 +172,7 @@ impl Peer {
             idle_deadline: false,
             more: self.more,
             details: (true, true),
+            capture: self.capture,
         };
         self.ex.advance(&mut io)
     }
@@ -215,6 +218,36 @@ fn a_reply_on_a_new_connection_is_timed_and_counted() {
     assert_eq!(st.get(Counter::HeaderCount), 2);
     assert_eq!(st.get(Counter::BodyBytes), 2);
     assert_eq!(st.get(Counter::BytesSent), GET.len() as u64);
+}
+
+#[test]
+fn hooks_get_the_final_head_and_the_body_up_to_the_cap() {
+    let whole: &[u8] = b"HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 200 OK\r\nX-Token: t1\r\n\
+        Transfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n4\r\ndefg\r\n0\r\n\r\n";
+    for (cap, kept, truncated) in [(5, &b"abcde"[..], true), (7, b"abcdefg", false)] {
+        for split in 1..whole.len() {
+            let sb = board();
+            let mut st = Stats::new(sb.slot(0));
+            let mut p = Peer::reused_sent(GET, &mut st);
+            p.capture = Capture {
+                head: true,
+                body: cap,
+            };
+            p.sends(&[&whole[..split], &whole[split..]]);
+            assert!(matches!(p.advance(&mut st, 7), Outcome::Reply { .. }));
+            let r = &p.ex.result;
+            let head = crate::http::Headers::new(&r.head);
+            assert_eq!(head.get_str("x-token"), Some("t1"), "split at {split}");
+            assert!(r.head.starts_with(b"HTTP/1.1 200"), "the final head only");
+            assert_eq!((&r.body[..], r.body_truncated), (kept, truncated));
+            assert_eq!(r.body_bytes, 7, "every byte counted");
+            let capacity = r.body.capacity();
+            // The next request reuses the buffers.
+            p.ex.begin(8, true, false);
+            assert!(p.ex.result.head.is_empty() && p.ex.result.body.is_empty());
+            assert_eq!(p.ex.result.body.capacity(), capacity);
+        }
+    }
 }
 
 #[test]
@@ -567,6 +600,7 @@ fn a_sleeping_loop_dates_replies_by_their_receive_stamp_within_the_request() {
             idle_deadline: false,
             more: false,
             details: (false, false),
+            capture: Capture::default(),
         };
         let out = p.ex.advance(&mut io);
         assert!(

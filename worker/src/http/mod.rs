@@ -21,10 +21,12 @@
 //! protocol violation, and `detail()` names the case for the report.
 
 pub mod body;
+pub mod fields;
 pub mod head;
 pub mod request;
 
 pub use body::{BodyDecoder, BodyError, MAX_CHUNK_EXT_BYTES, MAX_TRAILER_BYTES, Progress};
+pub use fields::{Field, Headers};
 pub use head::{
     Framing, HeadError, MAX_HEAD_BYTES, MAX_HEADERS, MAX_INTERIM, ReplyHead, parse_head,
     parse_head_limited, reply_details, take_cookie,
