@@ -348,16 +348,22 @@ fn every_example_runs_against_it() {
     let port = served.addr.port();
     let (_dir, manual) = example_file("manual.toml", port);
     let (_dir2, auth) = example_file("auth_retry.toml", port);
+    let (_dir3, token) = example_file("token_check.toml", port);
     let manual = manual.to_str().unwrap();
     // The manual's ramp-up is 5 s and 3 rounds; one quick round says the same here.
     let quick = ["--ramp-duration", "300ms", "--times", "1", "--json", "-q"];
-    let runs: [(&str, Volley, &str); 3] = [
+    let runs: [(&str, Volley, &str); 4] = [
         ("volley run manual.toml", volley(), manual),
         ("examples/manual", example("manual"), manual),
         (
             "examples/auth_retry",
             example("auth_retry"),
             auth.to_str().unwrap(),
+        ),
+        (
+            "examples/token_check",
+            example("token_check"),
+            token.to_str().unwrap(),
         ),
     ];
     for (what, bin, file) in runs {

@@ -236,6 +236,25 @@ fn add(m: &mut Report, name: &str, r: &Report) {
     if let Some(s) = &r.sessions {
         add_sessions(m.sessions.get_or_insert_with(SessionReport::default), s);
     }
+    // User counters line up with `m.workers` by position: pad every counter to the
+    // workers merged so far, then append this file's values (0 where it lacks the name).
+    let before = m.workers.len();
+    for u in &r.user_counters {
+        if !m.user_counters.iter().any(|x| x.name == u.name) {
+            m.user_counters.push(super::UserCounter {
+                name: u.name.clone(),
+                per_worker: Vec::new(),
+            });
+        }
+    }
+    for into in &mut m.user_counters {
+        into.per_worker.resize(before, 0);
+        let from = r.user_counters.iter().find(|u| u.name == into.name);
+        into.per_worker.extend(
+            (0..r.workers.len())
+                .map(|i| from.and_then(|u| u.per_worker.get(i)).copied().unwrap_or(0)),
+        );
+    }
     for w in &r.workers {
         let mut w = w.clone();
         // A worker of a merged file keeps the file it ran in, after the one it came from.
@@ -369,6 +388,9 @@ mod tests {
         r.run_name = format!("volley-host{i}");
         r.started_unix_ms += i * 1000;
         r.workers.truncate(1);
+        for u in &mut r.user_counters {
+            u.per_worker.truncate(1);
+        }
         r.totals = r.workers[0].counters;
         r.log = None;
         let ts = r.series.as_mut().unwrap();
@@ -387,6 +409,22 @@ mod tests {
             .collect();
         r.checks = crate::report::checks::evaluate(&checks, &r);
         (format!("part-{i}.json"), r)
+    }
+
+    #[test]
+    fn user_counters_follow_their_workers() {
+        let mut parts: Vec<_> = (0..3).map(host).collect();
+        // The second host's hooks declared another counter too.
+        parts[1].1.user_counters.push(crate::report::UserCounter {
+            name: "late".into(),
+            per_worker: vec![7],
+        });
+        let m = merge(&parts).unwrap();
+        assert_eq!(m.workers.len(), 3);
+        let by_name = |n: &str| m.user_counters.iter().find(|u| u.name == n).unwrap();
+        assert_eq!(by_name("tokens").per_worker, [3, 3, 3]);
+        assert_eq!(by_name("late").per_worker, [0, 7, 0]);
+        assert_eq!(by_name("tokens").total(), 9);
     }
 
     #[test]

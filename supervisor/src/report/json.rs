@@ -111,7 +111,8 @@ fn to_value(r: &Report) -> Value {
     let workers: Vec<Value> = r
         .workers
         .iter()
-        .map(|w| {
+        .enumerate()
+        .map(|(pos, w)| {
             json!({
                 "index": w.index,
                 "pid": w.pid,
@@ -128,8 +129,10 @@ fn to_value(r: &Report) -> Value {
                 "counters": counters(&w.counters),
                 "cpu_us": { "user": w.cpu_us.0, "system": w.cpu_us.1 },
                 "source": w.source,
+                // By position in `workers` (a run's index; a merge lists workers of
+                // several files, whose indices repeat).
                 "user_counters": r.user_counters.iter().map(|u| {
-                    let n = u.per_worker.get(w.index as usize).copied().unwrap_or(0);
+                    let n = u.per_worker.get(pos).copied().unwrap_or(0);
                     (u.name.clone(), json!(n))
                 }).collect::<Map<String, Value>>(),
             })

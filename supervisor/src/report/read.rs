@@ -49,6 +49,7 @@ impl Report {
         read_latencies(v, &mut r)?;
         read_details(v, &mut r)?;
         r.workers = read_workers(v)?;
+        r.user_counters = read_user_counters(v)?;
         read_extras(v, &mut r)?;
         r.series = read_series(at(v, "time_series")?)?;
         r.checks = read_checks(v, &r)?;
@@ -134,6 +135,36 @@ fn read_run(v: &Value, r: &mut Report) -> Result<(), String> {
             .ok_or("`merged_from` holds a non-string")?;
     }
     Ok(())
+}
+
+/// The hooks' user counters, per worker from `workers[].user_counters` (by position),
+/// named as the top-level `user_counters` lists them. Files written before user counters
+/// existed have none.
+fn read_user_counters(v: &Value) -> Result<Vec<super::UserCounter>, String> {
+    let Some(top) = v.get("user_counters") else {
+        return Ok(Vec::new());
+    };
+    let names = top.as_object().ok_or("`user_counters` is not an object")?;
+    let workers = array(v, "workers")?;
+    names
+        .keys()
+        .map(|name| {
+            let per_worker = workers
+                .iter()
+                .enumerate()
+                .map(
+                    |(i, w)| match w.get("user_counters").and_then(|u| u.get(name)) {
+                        None => Ok(0),
+                        Some(x) => u64_of(x, &format!("workers[{i}].user_counters.{name}")),
+                    },
+                )
+                .collect::<Result<Vec<u64>, String>>()?;
+            Ok(super::UserCounter {
+                name: name.clone(),
+                per_worker,
+            })
+        })
+        .collect()
 }
 
 /// Every latency distribution, from `histograms` (a missing one had no sample).
@@ -671,6 +702,10 @@ pub(crate) mod tests {
             rate_samples: vec![8.0, 8.2],
         });
         r.series = Some(series());
+        r.user_counters = vec![crate::report::UserCounter {
+            name: "tokens".into(),
+            per_worker: vec![3, 4],
+        }];
         let checks: Vec<volley_config::Check> = ["p99 < 1ms", "status.503 == 15", "rps > 1"]
             .iter()
             .map(|e| volley_config::Check::parse(e).unwrap())
@@ -719,6 +754,7 @@ pub(crate) mod tests {
         let file = json::render(&r);
         let back = read(&file).unwrap();
         assert_eq!(text::render(&back), text::render(&r));
+        assert_eq!(back.user_counters, r.user_counters);
         // The file itself comes back: histograms, moments, time series, workers.
         // The file itself comes back: histograms, moments, time series, workers. (An
         // `hdr` may encode the same counts in other bytes: the table's size is in it.)
