@@ -50,6 +50,11 @@ pub(super) fn help() -> String {
          \x20 --client I/N: every client runs the whole workload, as in httperf (volley's\n\
          \x20   own --client takes a share); it seeds a random --period with volley's draws.\n\
          \x20 Unknown and refused options exit 2 (httperf exits 1 on an unknown one).\n\
+         \x20 A reply the server's close cuts short (a FIN before its Content-Length or last\n\
+         \x20   chunk) is a protocol/incomplete error; httperf counts it as a reply.\n\
+         \x20 Request size, Reply size: exact means (httperf divides in whole bytes).\n\
+         \x20 <=N concurrent connections: with several workers, the most open in any 10 ms,\n\
+         \x20   summed over workers (an upper bound; exact with one worker).\n\
          \x20 --metrics-listen: volley's /metrics endpoint for Prometheus (as in `volley\n\
          \x20   --help`); --metrics-linger in seconds.\n\n",
     );
