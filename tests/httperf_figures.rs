@@ -178,3 +178,94 @@ fn a_close_mid_body_is_an_error_where_httperf_counts_a_reply() {
     assert_eq!(field(&h, "Reply size", "content"), 40.0);
     assert_eq!(field(&h, "Errors: total", "total"), 0.0);
 }
+
+/// `volley ARGS…` under an open-file limit of `nofile` (soft and hard, so the supervisor
+/// cannot raise it), or `None` when `prlimit` is missing (skipped outside CI).
+fn limited(test: &str, nofile: u32, args: &[String]) -> Option<Output> {
+    if !volley_testsupport::have("prlimit") {
+        volley_testsupport::skip(test, "prlimit is not installed (util-linux)");
+        return None;
+    }
+    let out = volley_testsupport::Volley::new("prlimit")
+        .arg(format!("--nofile={nofile}:{nofile}"))
+        .arg(env!("CARGO_BIN_EXE_volley"))
+        .args(args.iter().cloned())
+        .deadline(std::time::Duration::from_secs(20))
+        .run();
+    Some(out)
+}
+
+#[test]
+fn httperf_overload_opens_connections_until_fd_unavail() {
+    // 200 connections in 1 s to a server that never answers, each waiting 2 s, under a
+    // limit of 64 descriptors: httperf opens what it can and counts the rest fd-unavail.
+    // So does `volley httperf` (its slots, 440, once refused for want of descriptors).
+    let srv = hostile::s04_never_replies();
+    let mut args = vec!["httperf".to_string()];
+    args.extend(base(srv.addr().port(), "/hang"));
+    args.extend(
+        [
+            "--num-conns",
+            "200",
+            "--rate",
+            "200",
+            "--timeout",
+            "2",
+            "--workers",
+            "1",
+        ]
+        .map(String::from),
+    );
+    let Some(out) = limited("httperf_overload…", 64, &args) else {
+        return;
+    };
+    assert_eq!(
+        out.code,
+        Some(3),
+        "invalid run: {}\n{}",
+        out.stdout,
+        out.stderr
+    );
+    let fd = field(&out.stdout, "Errors: fd-unavail", "fd-unavail");
+    let timo = field(&out.stdout, "Errors: total", "client-timo");
+    assert!(fd > 0.0 && timo > 30.0, "{}", out.stdout);
+    assert_eq!(fd + timo, 200.0, "{}", out.stdout);
+    assert!(out.stdout.contains("INVALID"), "{}", out.stdout);
+    // On time: the schedule's 1 s, the last watchdog's 2 s, and the stop.
+    assert!(out.elapsed.as_secs_f64() < 8.0, "took {:?}", out.elapsed);
+}
+
+#[test]
+fn volleys_own_rate_keeps_its_slot_cap_under_overload() {
+    let srv = hostile::s04_never_replies();
+    let url = srv.url("/hang");
+    let run = |c: &str| {
+        let args = [
+            &url,
+            "--rate",
+            "200",
+            "-n",
+            "40",
+            "--timeout",
+            "1",
+            "-w",
+            "1",
+            "-c",
+            c,
+        ];
+        let mut a: Vec<String> = args.iter().map(|s| s.to_string()).collect();
+        a.push("--json".into());
+        limited("volleys_own_rate…", 64, &a)
+    };
+    // More slots than descriptors: refused before any load, as README's "Caps" says.
+    let Some(refused) = run("440") else {
+        return;
+    };
+    assert_eq!(refused.code, Some(2), "{}", refused.stderr);
+    // Within the limit: at most -c open, arrivals wait for a slot, no fd-unavail.
+    let out = run("20").unwrap();
+    let v = out.json();
+    assert_eq!(v["errors"]["fd-unavail"], 0, "{}", out.stdout);
+    assert!(v["connections"]["max_concurrent"].as_u64().unwrap() <= 20);
+    assert_eq!(v["errors"]["client-timo"], 40);
+}

@@ -31,7 +31,8 @@ pub(super) fn help() -> String {
         "\nOptions may be abbreviated to any unique prefix. As in httperf, without --rate (or\n\
          with --rate 0) connections are made one after another, each carrying --num-calls\n\
          requests; with --rate they are started on that schedule (open loop), at most\n\
-         rate x (timeout + think-timeout) at once (10 s when neither is given).\n\n\
+         rate x (timeout + think-timeout) x 1.1 at once (every session without either),\n\
+         until the open-file limit: then fd-unavail, and the run is invalid.\n\n\
          Where volley differs from httperf:\n\
          \x20 --send-buffer/--recv-buffer: set only when given (httperf always sets 4096 and\n\
          \x20   16384); otherwise the kernel's sizes.\n\
