@@ -26,6 +26,9 @@ mod httperf;
 // httperf's other options: --wlog, --print-request/--print-reply, --http-version=1.0,
 // --failure-status, --retry-on-failure, --session-cookies, socket buffer sizes.
 mod httperf_options;
+// httperf's report figures computed as httperf does (request size, reply time, footer,
+// concurrent connections), --call-stats, and overload up to fd-unavail.
+mod httperf_figures;
 // https over rustls: verification, client certificates, resumption, handshake timeouts.
 mod tls;
 // HTTP/1.1 pipelining (S39): pairing, one sample per request, unanswered requests.

@@ -96,7 +96,14 @@ pub fn run_served<H: Hooks>(
         None
     };
     raise_fd_limit();
-    check_descriptors(spec)?;
+    let fitted;
+    let spec = if spec.output.httperf_order {
+        fitted = fit_descriptors(spec);
+        fitted.as_ref().unwrap_or(spec)
+    } else {
+        check_descriptors(spec)?;
+        spec
+    };
     if H::ACTIVE {
         hooks.parent_init(spec);
     }
@@ -383,6 +390,27 @@ fn check_descriptors(spec: &RunSpec) -> Result<(), SupervisorError> {
         });
     }
     Ok(())
+}
+
+/// Slots an httperf run's worker keeps past its open-file limit: they meet `EMFILE` and
+/// count `fd-unavail`, as httperf's connections do once it runs out of descriptors.
+pub const FD_OVERDRAW: u64 = 64;
+
+/// `volley httperf` is not refused for want of descriptors: as httperf, it opens
+/// connections on schedule until the client runs out (`fd-unavail`, and the run is
+/// invalid). Slots that could never hold a connection are not made, though: each worker
+/// keeps at most its open-file limit plus [`FD_OVERDRAW`] (`None`: the spec fits as it is).
+fn fit_descriptors(spec: &RunSpec) -> Option<RunSpec> {
+    let (soft, _) = getrlimit(Resource::RLIMIT_NOFILE).ok()?;
+    let workers = u64::from(spec.workers.max(1));
+    let per_worker = u64::from(spec.concurrency).div_ceil(workers);
+    let most = soft.saturating_add(FD_OVERDRAW);
+    if per_worker <= most {
+        return None;
+    }
+    let mut fitted = spec.clone();
+    fitted.concurrency = u32::try_from(most.saturating_mul(workers)).unwrap_or(u32::MAX);
+    Some(fitted)
 }
 
 /// Raises the soft open-file limit to the hard one, so workers inherit the most sockets

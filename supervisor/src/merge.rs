@@ -12,8 +12,19 @@ use crate::wait::Waited;
 /// had in flight are counted as aborted, so the accounting still closes.
 pub fn merge(report: &mut Report, children: &[Child], waited: &Waited, sb: &Scoreboard) {
     let mut elapsed_ns = 0u64;
+    let decoded_all: Vec<Option<WorkerReport>> = waited
+        .reports
+        .iter()
+        .map(|b| WorkerReport::decode(b).ok())
+        .collect();
+    let timelines: Vec<(u64, &[u32])> = decoded_all
+        .iter()
+        .flatten()
+        .map(|r| (r.open_bucket_ns, r.open_buckets.as_slice()))
+        .collect();
+    let bucketed = volley_worker::stats::max_open_sum(&timelines);
     for (i, child) in children.iter().enumerate() {
-        let decoded = WorkerReport::decode(&waited.reports[i]).ok();
+        let decoded = decoded_all.get(i).cloned().flatten();
         let mut part = WorkerPart {
             index: child.index,
             pid: child.pid.as_raw(),
@@ -32,6 +43,7 @@ pub fn merge(report: &mut Report, children: &[Child], waited: &Waited, sb: &Scor
                 r.reply_error_us.add_to(&mut report.reply_error);
                 r.response_us.add_to(&mut report.response);
                 report.max_open += r.max_open;
+                report.figures.add(&r.figures);
                 report.max_connect_burst = report.max_connect_burst.max(r.max_connect_burst);
                 report.wakeups += r.wakeups;
                 if let Some(t) = report.tls.as_mut() {
@@ -90,6 +102,12 @@ pub fn merge(report: &mut Report, children: &[Child], waited: &Waited, sb: &Scor
         part.counters.pid = part.pid as u32;
         report.totals.add(&part.counters);
         report.workers.push(part);
+    }
+    // The sum of the workers' peaks bounds the client's peak; the sum per 10 ms bucket
+    // bounds it more tightly (and is exact with one worker). A worker that did not
+    // report left no timeline: its peak is not known, and the plain sum stands.
+    if decoded_all.iter().all(Option::is_some) && bucketed > 0 {
+        report.max_open = report.max_open.min(bucketed);
     }
     if let Some(sr) = report.sessions.as_mut() {
         sr.ok = report.totals.get(Counter::SessionsOk);

@@ -189,6 +189,9 @@ impl Worker<'_> {
             sess.conns += 1;
         }
         self.stats.max_open = self.stats.max_open.max(self.conns.len() as u64);
+        self.stats
+            .open_timeline
+            .set(opened_ns, self.conns.len() as u64);
         self.slots[s as usize].conn = Some(h);
         // The request (or the ClientHello) is tried at once (`Conn::new` marks the socket
         // writable): a connect that is already done (loopback, often) then needs no
@@ -226,6 +229,7 @@ impl Worker<'_> {
                 tls.close();
             }
             self.stats.sub(Counter::ConnsOpen, 1);
+            self.stats.open_timeline.set(now, self.conns.len() as u64);
             if conn.completed > 0 {
                 record_ns(
                     &mut self.stats.conn_life,

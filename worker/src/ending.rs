@@ -129,6 +129,12 @@ impl Worker<'_> {
         } else {
             self.stats.reply_error.record_ns(reply_ns);
         }
+        let f = &mut self.stats.figures;
+        f.transfers += 1;
+        f.transfer_ns = f
+            .transfer_ns
+            .saturating_add(now.saturating_sub(times.first_byte));
+        f.footer_bytes += slot.exchange.trailer_bytes() as u64;
         self.stats.add(Counter::RequestsSucceeded, 1);
         self.stats.add(Counter::for_status(status), 1);
         self.stats.statuses.add(status);

@@ -115,6 +115,15 @@ pub struct WorkerReport {
     /// Most connects this worker started in one turn of its event loop.
     #[serde(default)]
     pub max_connect_burst: u64,
+    /// The most connections open in each bucket of `open_bucket_ns` since the release.
+    #[serde(default)]
+    pub open_buckets: Vec<u32>,
+    /// Width of those buckets, ns.
+    #[serde(default)]
+    pub open_bucket_ns: u64,
+    /// httperf's request and reply sums.
+    #[serde(default)]
+    pub figures: stats::ReplyFigures,
     /// TLS: TCP connected → handshake done, µs.
     #[serde(default)]
     pub tls_handshake_us: HistogramData,
@@ -184,6 +193,9 @@ impl WorkerReport {
             late_starts: stats.late_starts,
             max_open: stats.max_open,
             max_connect_burst: stats.max_connect_burst,
+            open_buckets: stats.open_timeline.buckets.clone(),
+            open_bucket_ns: stats.open_timeline.width_ns,
+            figures: stats.figures,
             tls_handshake_us: HistogramData::from_lazy(&stats.tls_handshake),
             tls_full: stats.tls_full,
             tls_resumed: stats.tls_resumed,

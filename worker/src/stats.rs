@@ -204,6 +204,127 @@ impl Anomalies {
     }
 }
 
+/// The sums behind httperf's `Request size`, `Reply time` and `Reply size … footer` lines,
+/// taken as httperf takes them: over every request written in full, and every reply
+/// whatever its status (the latency histograms keep status < 400 apart).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct ReplyFigures {
+    /// Requests written in full.
+    pub requests_sent: u64,
+    /// Their bytes on the wire (head and body).
+    pub request_bytes_sent: u64,
+    /// Replies whose first byte came (any status; also those that did not complete).
+    pub responses: u64,
+    /// Sum of request sent → first byte over `responses`, ns.
+    pub response_ns: u64,
+    /// Replies read in full (any status).
+    pub transfers: u64,
+    /// Sum of first byte → last byte over `transfers`, ns.
+    pub transfer_ns: u64,
+    /// Bytes of the chunked replies' trailer sections (httperf's footer), the last line
+    /// end included.
+    pub footer_bytes: u64,
+}
+
+impl ReplyFigures {
+    /// Adds `o` into `self`.
+    pub fn add(&mut self, o: &ReplyFigures) {
+        self.requests_sent += o.requests_sent;
+        self.request_bytes_sent += o.request_bytes_sent;
+        self.responses += o.responses;
+        self.response_ns = self.response_ns.saturating_add(o.response_ns);
+        self.transfers += o.transfers;
+        self.transfer_ns = self.transfer_ns.saturating_add(o.transfer_ns);
+        self.footer_bytes += o.footer_bytes;
+    }
+}
+
+/// Width of the time buckets in which a worker notes the most connections it had open
+/// (see [`OpenTimeline`]).
+pub const OPEN_BUCKET_NS: u64 = 10_000_000;
+/// Most buckets an [`OpenTimeline`] keeps: past this, two neighbours become one of twice
+/// the width, so a long run costs at most 256 KiB per worker.
+pub const MAX_OPEN_BUCKETS: usize = 1 << 16;
+
+/// The most connections a worker had open in each time bucket since the release. Summed
+/// bucket by bucket over workers (all started together on the same monotonic clock),
+/// then maximized over buckets, it bounds the client's most concurrent connections from
+/// above (two workers' peaks in one bucket may not have been at the same instant), and
+/// is exact with one worker.
+#[derive(Debug, Clone, Default)]
+pub struct OpenTimeline {
+    start_ns: u64,
+    /// Bucket width, ns ([`OPEN_BUCKET_NS`] times a power of two).
+    pub width_ns: u64,
+    /// The most open in each bucket.
+    pub buckets: Vec<u32>,
+    open: u32,
+}
+
+impl OpenTimeline {
+    /// Starts the timeline at monotonic `start_ns` (the release).
+    pub fn start(&mut self, start_ns: u64) {
+        self.start_ns = start_ns;
+        self.width_ns = OPEN_BUCKET_NS;
+        self.buckets.clear();
+    }
+
+    /// `open` connections are open from `now` on.
+    #[inline]
+    pub fn set(&mut self, now: u64, open: u64) {
+        let open = u32::try_from(open).unwrap_or(u32::MAX);
+        if self.width_ns == 0 {
+            self.open = open;
+            return;
+        }
+        let mut idx = (now.saturating_sub(self.start_ns) / self.width_ns) as usize;
+        while idx >= MAX_OPEN_BUCKETS {
+            self.coarsen();
+            idx = (now.saturating_sub(self.start_ns) / self.width_ns) as usize;
+        }
+        // Buckets with no change held the count as it was.
+        while self.buckets.len() <= idx {
+            self.buckets.push(self.open);
+        }
+        self.buckets[idx] = self.buckets[idx].max(open);
+        self.open = open;
+    }
+
+    fn coarsen(&mut self) {
+        let merged: Vec<u32> = self
+            .buckets
+            .chunks(2)
+            .map(|p| p.iter().copied().max().unwrap_or(0))
+            .collect();
+        self.buckets = merged;
+        self.width_ns *= 2;
+    }
+}
+
+/// Sums timelines of several workers bucket by bucket and returns the largest sum: each
+/// timeline is `(width_ns, buckets)`, widths [`OPEN_BUCKET_NS`] times powers of two, all
+/// from the same start. Finer timelines are first made as coarse as the coarsest.
+pub fn max_open_sum(timelines: &[(u64, &[u32])]) -> u64 {
+    let width = timelines.iter().map(|t| t.0).max().unwrap_or(0);
+    if width == 0 {
+        return 0;
+    }
+    let mut sum: Vec<u64> = Vec::new();
+    for &(w, b) in timelines {
+        if w == 0 {
+            continue;
+        }
+        let per = (width / w).max(1) as usize;
+        for (i, chunk) in b.chunks(per).enumerate() {
+            if sum.len() <= i {
+                sum.resize(i + 1, 0);
+            }
+            sum[i] += u64::from(chunk.iter().copied().max().unwrap_or(0));
+        }
+    }
+    sum.into_iter().max().unwrap_or(0)
+}
+
 /// Replies by exact status code: one counter per code a status line can carry (three
 /// digits, RFC 9110 §15), made once with the worker so that counting a reply is an index
 /// and an add, never an allocation or a search. 8 KB per worker; the codes a run meets
@@ -273,6 +394,10 @@ pub struct Stats<'a> {
     pub late_starts: u64,
     /// Most connections open at once.
     pub max_open: u64,
+    /// The most connections open in each 10 ms since the release.
+    pub open_timeline: OpenTimeline,
+    /// httperf's request and reply sums (see [`ReplyFigures`]).
+    pub figures: ReplyFigures,
     /// TLS: TCP connected → handshake done.
     pub tls_handshake: LazyHistogram,
     /// TLS: full handshakes.
@@ -323,6 +448,8 @@ impl<'a> Stats<'a> {
             lag: LazyHistogram::default(),
             late_starts: 0,
             max_open: 0,
+            open_timeline: OpenTimeline::default(),
+            figures: ReplyFigures::default(),
             tls_handshake: LazyHistogram::default(),
             tls_full: 0,
             tls_resumed: 0,
@@ -398,6 +525,7 @@ impl<'a> Stats<'a> {
     pub fn start_series(&mut self, now: u64, offset_ns: i64) {
         let base = self.slot.snapshot();
         self.series.start(now, offset_ns, base);
+        self.open_timeline.start(now);
     }
 
     /// Closes the intervals of the time series that ended by `now`.
@@ -439,6 +567,41 @@ mod tests {
         assert_eq!(s.get(200), 3);
         assert_eq!(s.get(201), 0);
         assert_eq!(s.nonzero(), vec![(101, 1), (200, 3), (404, 1), (503, 1)]);
+    }
+
+    #[test]
+    fn open_timeline_carries_counts_through_quiet_buckets() {
+        let ms = 1_000_000;
+        let mut t = OpenTimeline::default();
+        t.start(1000 * ms);
+        t.set(1001 * ms, 1);
+        t.set(1002 * ms, 2);
+        t.set(1003 * ms, 1);
+        // Nothing happens for 30 ms: the one connection stays open through them.
+        t.set(1041 * ms, 0);
+        assert_eq!(t.buckets, vec![2, 1, 1, 1, 1]);
+        let other = [0, 0, 3, 0, 0];
+        assert_eq!(
+            max_open_sum(&[(t.width_ns, &t.buckets), (OPEN_BUCKET_NS, &other)]),
+            4
+        );
+    }
+
+    #[test]
+    fn open_timeline_stays_bounded() {
+        let mut t = OpenTimeline::default();
+        t.start(0);
+        t.set(0, 5);
+        t.set(OPEN_BUCKET_NS * MAX_OPEN_BUCKETS as u64 * 3, 1);
+        assert!(t.buckets.len() <= MAX_OPEN_BUCKETS);
+        assert_eq!(t.width_ns, OPEN_BUCKET_NS * 4);
+        assert_eq!(t.buckets[0], 5);
+        // A coarse and a fine timeline sum over the coarse buckets (4 fine to 1 coarse).
+        let fine = [1, 2, 3, 4, 5, 6, 7, 8];
+        assert_eq!(
+            max_open_sum(&[(t.width_ns, &t.buckets), (OPEN_BUCKET_NS, &fine)]),
+            5 + 8
+        );
     }
 
     #[test]

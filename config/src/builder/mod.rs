@@ -60,8 +60,9 @@ pub const LOADGEN_RAMP_DURATION: Duration = Duration::from_secs(300);
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(30);
 /// Most requests pipelined on one connection.
 pub const MAX_PIPELINE: u32 = 1000;
-/// Most sessions volley runs at once for an httperf open loop.
-pub const MAX_OPEN_SLOTS: u32 = 10_000;
+/// Most sessions volley runs at once for an httperf open loop (about 1.5 KB each); the
+/// open-file limit usually stops them first, with `fd-unavail`, as it stops httperf.
+pub const MAX_OPEN_SLOTS: u32 = 100_000;
 
 /// Which command the inputs came from.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -222,18 +223,25 @@ impl SpecBuilder {
         self.flags.workers.or(file).unwrap_or(1)
     }
 
-    /// httperf has no cap on sessions in flight: allow what the schedule can have in
-    /// flight until the watchdog ends a stalled request (10 s without one), 10% over.
+    /// httperf has no cap on sessions in flight but the open-file limit: allow what the
+    /// schedule can have in flight until the watchdog ends a stalled request, 10% over;
+    /// without a watchdog, every session the run starts (a server that never answers
+    /// keeps them all open, until the client runs out of descriptors: `fd-unavail`).
     fn open_slots(&self, arrival: Option<&Arrival>) -> u32 {
         match arrival {
             None | Some(Arrival::Immediate) => 1,
             Some(a) => {
-                let reply = self.requests[0].timeouts.reply;
-                let horizon = reply.unwrap_or(Duration::from_secs(10)).as_secs_f64();
-                let shares = self.flags.client.map_or(1, |c| c.1);
-                let per_client = a.mean_rate() / f64::from(shares);
-                let slots = (per_client * horizon * 1.1 - 1e-6).ceil() as u32;
-                slots.clamp(16, MAX_OPEN_SLOTS)
+                let sessions = self.flags.requests.unwrap_or(u64::MAX);
+                let by_time = match self.requests[0].timeouts.reply {
+                    Some(reply) => {
+                        let shares = self.flags.client.map_or(1, |c| c.1);
+                        let per_client = a.mean_rate() / f64::from(shares);
+                        (per_client * reply.as_secs_f64() * 1.1 - 1e-6).ceil() as u64
+                    }
+                    None => u64::MAX,
+                };
+                let slots = by_time.min(sessions).min(u64::from(MAX_OPEN_SLOTS)) as u32;
+                slots.max(16)
             }
         }
     }
@@ -885,13 +893,27 @@ mod tests {
         assert_eq!(spec(b.clone()).concurrency, 55, "a client's share");
         b.flags.rate = Some(RateArg(1.0));
         assert_eq!(spec(b.clone()).concurrency, 16, "at least 16");
-        b.flags.rate = Some(RateArg(5000.0));
+        b.flags.rate = Some(RateArg(50_000.0));
         b.flags.client = None;
         b.flags.workers = Some(MAX_WORKERS + 1);
         let s = spec(b.clone());
         assert_eq!(
             (s.concurrency, s.workers),
             (MAX_OPEN_SLOTS, MAX_WORKERS + 1)
+        );
+        b.flags.rate = Some(RateArg(50.0));
+        b.flags.requests = Some(30);
+        assert_eq!(
+            spec(b.clone()).concurrency,
+            30,
+            "no more than the sessions started"
+        );
+        b.requests[0].timeouts = Watchdog::default().timeouts();
+        b.flags.requests = Some(500);
+        assert_eq!(
+            spec(b.clone()).concurrency,
+            500,
+            "no watchdog: every session"
         );
         b.flags.rate = None;
         let s = spec(b);

@@ -31,7 +31,8 @@ pub(super) fn help() -> String {
         "\nOptions may be abbreviated to any unique prefix. As in httperf, without --rate (or\n\
          with --rate 0) connections are made one after another, each carrying --num-calls\n\
          requests; with --rate they are started on that schedule (open loop), at most\n\
-         rate x (timeout + think-timeout) at once (10 s when neither is given).\n\n\
+         rate x (timeout + think-timeout) x 1.1 at once (every session without either),\n\
+         until the open-file limit: then fd-unavail, and the run is invalid.\n\n\
          Where volley differs from httperf:\n\
          \x20 --send-buffer/--recv-buffer: set only when given (httperf always sets 4096 and\n\
          \x20   16384); otherwise the kernel's sizes.\n\
@@ -50,6 +51,11 @@ pub(super) fn help() -> String {
          \x20 --client I/N: every client runs the whole workload, as in httperf (volley's\n\
          \x20   own --client takes a share); it seeds a random --period with volley's draws.\n\
          \x20 Unknown and refused options exit 2 (httperf exits 1 on an unknown one).\n\
+         \x20 A reply the server's close cuts short (a FIN before its Content-Length or last\n\
+         \x20   chunk) is a protocol/incomplete error; httperf counts it as a reply.\n\
+         \x20 Request size, Reply size: exact means (httperf divides in whole bytes).\n\
+         \x20 <=N concurrent connections: with several workers, the most open in any 10 ms,\n\
+         \x20   summed over workers (an upper bound; exact with one worker).\n\
          \x20 --metrics-listen: volley's /metrics endpoint for Prometheus (as in `volley\n\
          \x20   --help`); --metrics-linger in seconds.\n\n",
     );

@@ -218,6 +218,7 @@ fn add(m: &mut Report, name: &str, r: &Report) {
     m.anomalies.add(&r.anomalies);
     m.interrupted |= r.interrupted;
     m.max_open += r.max_open;
+    m.figures.add(&r.figures);
     m.max_connect_burst = m.max_connect_burst.max(r.max_connect_burst);
     m.wakeups += r.wakeups;
     if let Some(t) = &r.tls {

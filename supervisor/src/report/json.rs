@@ -230,6 +230,15 @@ fn to_value(r: &Report) -> Value {
             "header": t.get(Counter::HeaderBytes),
             "body": t.get(Counter::BodyBytes),
             "request": r.request_bytes,
+            "footer": r.figures.footer_bytes,
+        },
+        "httperf_sums": {
+            "requests_sent": r.figures.requests_sent,
+            "request_bytes_sent": r.figures.request_bytes_sent,
+            "responses": r.figures.responses,
+            "response_ns": r.figures.response_ns,
+            "transfers": r.figures.transfers,
+            "transfer_ns": r.figures.transfer_ns,
         },
         "cpu_s": {
             "user": num(user_us as f64 / 1e6),

@@ -155,9 +155,13 @@ pub struct Report {
     pub workload: Option<Workload>,
     /// The per-request log, if one was written.
     pub log: Option<LogSummary>,
-    /// Most connections open at once: the sum of each worker's most (exact with one
-    /// worker, an upper bound with more).
+    /// Most connections open at once: per 10 ms bucket since the release, the sum over
+    /// workers of each one's most open in it, and the largest such sum (exact with one
+    /// worker, an upper bound with more; see `volley_worker::stats::OpenTimeline`).
     pub max_open: u64,
+    /// httperf's request and reply sums: over every request written in full and every
+    /// reply whatever its status (the text report's `Request size`, `Reply time`, footer).
+    pub figures: volley_worker::stats::ReplyFigures,
     /// Most connects one worker started in one turn of its event loop (httperf's
     /// "Maximum connect burst length").
     pub max_connect_burst: u64,
@@ -328,6 +332,7 @@ impl Report {
             url,
             method,
             request_bytes: 0,
+            figures: Default::default(),
             concurrency,
             seed,
             run_name: String::new(),

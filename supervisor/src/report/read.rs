@@ -122,6 +122,18 @@ fn read_run(v: &Value, r: &mut Report) -> Result<(), String> {
     r.reply_rate_samples = floats(v, "reply_rate_samples")?;
     r.reply_rate_1s = floats(v, "reply_rate_1s")?;
     r.max_open = u64_at(v, "connections.max_concurrent")?;
+    // Files written before these keys existed read as zero: the text report then falls
+    // back on the first request's size and the status < 400 latencies.
+    let sum = |key: &str| opt(v, key, u64_of).map(Option::unwrap_or_default);
+    r.figures = volley_worker::stats::ReplyFigures {
+        requests_sent: sum("httperf_sums.requests_sent")?,
+        request_bytes_sent: sum("httperf_sums.request_bytes_sent")?,
+        responses: sum("httperf_sums.responses")?,
+        response_ns: sum("httperf_sums.response_ns")?,
+        transfers: sum("httperf_sums.transfers")?,
+        transfer_ns: sum("httperf_sums.transfer_ns")?,
+        footer_bytes: sum("bytes.footer")?,
+    };
     r.max_connect_burst = u64_at(v, "connections.max_connect_burst")?;
     r.wakeups = u64_at(v, "cpu_s.wakeups")?;
     r.first_other_errno = opt(v, "first_other_errno", |x, p| {

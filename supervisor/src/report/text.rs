@@ -182,11 +182,12 @@ fn write_report(out: &mut String, r: &Report) -> std::fmt::Result {
         f1(ratio(started as f64, dur)),
         ms_fine(ratio(dur * 1000.0, started as f64))
     )?;
-    writeln!(
-        out,
-        "Request size [B]: {}",
-        f1(Some(r.request_bytes as f64))
-    )?;
+    // httperf's mean over requests written in full (a result file from before the sums
+    // has none: the first request's size).
+    let f = &r.figures;
+    let request_size = ratio(f.request_bytes_sent as f64, f.requests_sent as f64)
+        .unwrap_or(r.request_bytes as f64);
+    writeln!(out, "Request size [B]: {}", f1(Some(request_size)))?;
     writeln!(out)?;
 
     // Reply.
@@ -200,10 +201,22 @@ fn write_report(out: &mut String, r: &Report) -> std::fmt::Result {
         f1(Some(stddev)),
         r.reply_rate_samples.len()
     )?;
-    let response = mean_ms(&r.first_byte);
-    let transfer = match (mean_ms(&r.reply), response) {
-        (Some(reply), Some(first)) => Some(if reply > first { reply - first } else { 0.0 }),
-        _ => None,
+    // As httperf: request sent → first byte over every reply begun, first → last byte
+    // over every reply read, whatever their status.
+    let (response, transfer) = if f.responses > 0 || f.transfers > 0 {
+        let mean = |ns: u64, n: u64| ratio(ns as f64 / 1e6, n as f64);
+        (
+            mean(f.response_ns, f.responses),
+            mean(f.transfer_ns, f.transfers),
+        )
+    } else {
+        // A result file from before the sums: replies with status < 400.
+        let response = mean_ms(&r.first_byte);
+        let transfer = match (mean_ms(&r.reply), response) {
+            (Some(reply), Some(first)) => Some(if reply > first { reply - first } else { 0.0 }),
+            _ => None,
+        };
+        (response, transfer)
     };
     writeln!(
         out,
@@ -213,12 +226,16 @@ fn write_report(out: &mut String, r: &Report) -> std::fmt::Result {
     )?;
     let header = ratio(t.get(Counter::HeaderBytes) as f64, replies as f64);
     let content = ratio(t.get(Counter::BodyBytes) as f64, replies as f64);
-    let total = header.zip(content).map(|(h, c)| h + c);
+    let footer = ratio(f.footer_bytes as f64, replies as f64);
+    let total = header
+        .zip(content)
+        .map(|(h, c)| h + c + footer.unwrap_or(0.0));
     writeln!(
         out,
-        "Reply size [B]: header {} content {} footer 0.0 (total {})",
+        "Reply size [B]: header {} content {} footer {} (total {})",
         f1(header),
         f1(content),
+        f1(footer.or(Some(0.0))),
         f1(total)
     )?;
     writeln!(

@@ -116,6 +116,10 @@ impl Exchange {
         if self.times.first_byte == 0 {
             self.times.first_byte = now;
             self.rearm = true;
+            // httperf's response time: every reply begun, whatever it turns out to be.
+            io.stats.figures.responses += 1;
+            let ns = now.saturating_sub(self.times.sent);
+            io.stats.figures.response_ns = io.stats.figures.response_ns.saturating_add(ns);
         } else if io.idle_deadline {
             self.rearm = true;
         }

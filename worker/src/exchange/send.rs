@@ -138,6 +138,10 @@ impl Exchange {
                     // An inactivity watchdog moves with every write that went out.
                     self.rearm |= io.idle_deadline;
                 }
+                if self.sent == total {
+                    io.stats.figures.requests_sent += 1;
+                    io.stats.figures.request_bytes_sent += total as u64;
+                }
                 if self.sent == total || (self.continue_pending && self.sent >= io.req.head_len) {
                     // All out, or the head of an `Expect: 100-continue` request: its
                     // body waits (RFC 9110 §10.1.1).
