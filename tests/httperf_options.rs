@@ -767,3 +767,36 @@ fn max_connections_caps_a_sessions_connections_as_in_httperf() {
     assert_eq!(out.code, Some(2), "{}", out.stderr);
     assert!(out.stderr.contains("1 to 4"), "{}", out.stderr);
 }
+
+#[test]
+fn a_spread_bursts_failed_call_fails_its_session_and_the_others_still_count() {
+    // HTTP/1.0: /a alone, then /b /c /d at once over three connections; /c has the
+    // failure status, so the session fails and /e never goes out. /b and /d were under
+    // way: they end as replies (httperf drops them).
+    let scratch = Scratch::new("maxconn-fail");
+    let log = scratch.path("f.log");
+    std::fs::write(&log, "/a\n  /b\n  /c\n  /d\n/e\n").unwrap();
+    let srv = TestServer::start(ServerConfig::default().with_route(Route::new("/c", 404)));
+    let out = httperf_ok(
+        srv.addr().port(),
+        "/",
+        &[
+            &format!("--wsesslog=2,0,{}", log.display()),
+            "--rate=20",
+            "--timeout=5",
+            "--http-version=1.0",
+            "--failure-status=404",
+        ],
+    );
+    let text = &out.stdout;
+    assert!(
+        text.contains("Total: connections 8 requests 8 replies 8 "),
+        "{text}"
+    );
+    assert_eq!((srv.connections(), count(&srv, "/e")), (8, 0));
+    assert!(line(text, "Session rate").ends_with("(0/2)"), "{text}");
+    assert_eq!(
+        line(text, "Session length histogram"),
+        "Session length histogram: 0 0 0 0 2"
+    );
+}

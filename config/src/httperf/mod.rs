@@ -11,9 +11,10 @@
 //!   means them (`volley httperf --help` says where volley differs: socket buffer sizes
 //!   only when given, a cap on retries);
 //! - `--hog`, `--verbose`: accepted, with a note on stderr saying why they change nothing;
-//! - `--max-connections`: with sessions, 1 (or any count when no burst has more calls than
-//!   one connection pipelines, where httperf too uses one connection per session); volley
-//!   keeps a session on one connection and refuses more;
+//! - `--max-connections`: with sessions, up to 4 connections per session; a session log's
+//!   bursts are spread over them when each carries one call at a time (HTTP/1.0 or
+//!   `--max-piped-calls=1`); more than 1 with a burst that needs several connections
+//!   otherwise (pipelined, or `--wsess`'s) is refused;
 //! - `--ssl` and `--ssl-no-reuse`: https over rustls, certificates verified (volley's own
 //!   `--cacert FILE` and `--insecure` are accepted too; httperf never verifies);
 //! - `--server-name` (the Host header) and `--close-with-reset` (SO_LINGER 0);
