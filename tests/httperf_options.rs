@@ -677,21 +677,43 @@ fn num_sessions_is_refused_as_httperf_0_9_refuses_it() {
 
 #[test]
 fn max_connections_caps_a_sessions_connections_as_in_httperf() {
-    // One session: a page and two embedded objects (a burst of 3 calls).
+    // Two sessions: a page, then a burst of its page and four embedded objects, then a
+    // last page; and a page with one embedded object.
     let scratch = Scratch::new("maxconn");
     let log = scratch.path("s.log");
-    std::fs::write(&log, "/a\n  /b\n  /c\n").unwrap();
-    let wsesslog = format!("--wsesslog=2,0,{}", log.display());
-    let runs: [(&[&str], usize); 3] = [
-        // The burst fits one connection's pipeline: one connection per session, whatever
+    std::fs::write(
+        &log,
+        "/a\n/p think=0.05\n  /b\n  /c\n  /d\n  /e\n/f\n\n/g\n  /h\n",
+    )
+    .unwrap();
+    let wsesslog = format!("--wsesslog=4,0,{}", log.display());
+    // (extra options, connections the server accepts, the `Session:` line).
+    let runs: [(&[&str], u64, &str); 5] = [
+        // The bursts fit one connection's pipeline: one connection per session, whatever
         // --max-connections allows (httperf opens the next only when one is full).
-        (&["--max-connections=2"], 2),
-        (&["--max-connections=1", "--max-piped-calls=1"], 2),
-        // httperf spreads the burst over two connections of each session.
-        (&["--max-connections=2", "--max-piped-calls=1"], 4),
+        (&["--max-connections=2"], 4, "avg 1.00 connections/session"),
+        (
+            &["--max-connections=1", "--max-piped-calls=1"],
+            4,
+            "avg 1.00 connections/session",
+        ),
+        // One call a connection: a burst's page goes alone, then its embedded objects
+        // over two connections (the long burst's session) or one (the short one's).
+        (
+            &["--max-connections=2", "--max-piped-calls=1"],
+            6,
+            "avg 1.50 connections/session",
+        ),
+        // HTTP/1.0: a connection per call, up to four at once.
+        (
+            &["--max-connections=4", "--http-version=1.0"],
+            18,
+            "avg 4.50 connections/session",
+        ),
+        (&["--http-version=1.0"], 18, "avg 4.50 connections/session"),
     ];
     let have = have_httperf("max_connections_caps_a_sessions_connections_as_in_httperf");
-    for (extra, conns) in runs {
+    for (extra, conns, session) in runs {
         let mut args = vec![wsesslog.as_str(), "--rate", "20", "--timeout", "5"];
         args.extend(extra);
         let srv = TestServer::start(ServerConfig::default());
@@ -700,38 +722,42 @@ fn max_connections_caps_a_sessions_connections_as_in_httperf() {
             .args(base(srv.addr().port(), "/"))
             .args(args.iter().copied())
             .run();
-        if conns == 2 {
-            assert_eq!(out.code, Some(0), "{extra:?}: {}", out.stderr);
-            assert_eq!(by_conn(&srv), vec![vec!["/a", "/b", "/c"]; 2], "{extra:?}");
-            assert!(
-                out.stdout
-                    .contains("Total: connections 2 requests 6 replies 6 "),
-                "{}",
-                out.stdout
-            );
-        } else {
-            // volley keeps a session on one connection: refused, not ignored.
-            assert_eq!(out.code, Some(2), "{extra:?}: {}", out.stderr);
-            assert!(
-                out.stderr
-                    .contains("volley does not support --max-connections 2 yet"),
-                "{}",
-                out.stderr
-            );
-            assert!(srv.received().is_empty());
-        }
+        assert_eq!(out.code, Some(0), "{extra:?}: {}", out.stderr);
+        let ours = &out.stdout;
+        assert!(
+            ours.contains(&format!(
+                "Total: connections {conns} requests 18 replies 18 "
+            )),
+            "{extra:?}: {ours}"
+        );
+        assert_eq!(srv.connections(), conns, "{extra:?}: {ours}");
+        assert_eq!(srv.requests(), 18, "{extra:?}");
+        assert_eq!(line(ours, "Session: "), format!("Session: {session}"));
+        assert!(ours.contains("(4/4)"), "{extra:?}: {ours}");
+        assert_eq!(
+            line(ours, "Session length histogram"),
+            "Session length histogram: 0 0 2 0 0 0 0 2"
+        );
         if !have {
             continue;
         }
-        let theirs = TestServer::start(ServerConfig::default());
-        let out = Command::new("httperf")
-            .args(base(theirs.addr().port(), "/"))
+        let theirs_srv = TestServer::start(ServerConfig::default());
+        let theirs = Command::new("httperf")
+            .args(base(theirs_srv.addr().port(), "/"))
             .args(&args)
             .output()
             .expect("httperf runs");
-        let text = String::from_utf8_lossy(&out.stdout);
-        assert!(text.contains(" requests 6 replies 6 "), "{extra:?}: {text}");
-        assert_eq!(by_conn(&theirs).len(), conns, "httperf {extra:?}: {text}");
+        let theirs = String::from_utf8_lossy(&theirs.stdout);
+        let total = |t: &str| {
+            let l = line(t, "Total:");
+            l[..l.find(" test-duration").unwrap()].to_string()
+        };
+        assert_eq!(total(&theirs), total(ours), "{extra:?}: {theirs}");
+        assert_eq!(theirs_srv.connections(), conns, "httperf {extra:?}");
+        for l in ["Session: ", "Session length histogram", "Session failtime"] {
+            assert_eq!(line(&theirs, l), line(ours, l), "{extra:?}");
+        }
+        assert!(theirs.contains("(4/4)"), "{extra:?}: {theirs}");
     }
     // Over the limit httperf has: refused by both.
     let out = volley()
@@ -740,4 +766,37 @@ fn max_connections_caps_a_sessions_connections_as_in_httperf() {
         .run();
     assert_eq!(out.code, Some(2), "{}", out.stderr);
     assert!(out.stderr.contains("1 to 4"), "{}", out.stderr);
+}
+
+#[test]
+fn a_spread_bursts_failed_call_fails_its_session_and_the_others_still_count() {
+    // HTTP/1.0: /a alone, then /b /c /d at once over three connections; /c has the
+    // failure status, so the session fails and /e never goes out. /b and /d were under
+    // way: they end as replies (httperf drops them).
+    let scratch = Scratch::new("maxconn-fail");
+    let log = scratch.path("f.log");
+    std::fs::write(&log, "/a\n  /b\n  /c\n  /d\n/e\n").unwrap();
+    let srv = TestServer::start(ServerConfig::default().with_route(Route::new("/c", 404)));
+    let out = httperf_ok(
+        srv.addr().port(),
+        "/",
+        &[
+            &format!("--wsesslog=2,0,{}", log.display()),
+            "--rate=20",
+            "--timeout=5",
+            "--http-version=1.0",
+            "--failure-status=404",
+        ],
+    );
+    let text = &out.stdout;
+    assert!(
+        text.contains("Total: connections 8 requests 8 replies 8 "),
+        "{text}"
+    );
+    assert_eq!((srv.connections(), count(&srv, "/e")), (8, 0));
+    assert!(line(text, "Session rate").ends_with("(0/2)"), "{text}");
+    assert_eq!(
+        line(text, "Session length histogram"),
+        "Session length histogram: 0 0 0 0 2"
+    );
 }

@@ -213,6 +213,11 @@ pub struct SessionRules {
     /// the session's next requests (httperf's `--session-cookies`: one cookie per
     /// session).
     pub cookies: bool,
+    /// Most connections one session has open at once (httperf's `--max-connections`),
+    /// when a session log's bursts are spread over them: each connection carries one
+    /// call at a time (HTTP/1.0, or `--max-piped-calls=1`), and a burst's calls go out
+    /// together, one a connection. 0 or 1: a session has one connection.
+    pub conns: u32,
 }
 
 /// Most times one session call is made again under `--retry-on-failure` (httperf has no

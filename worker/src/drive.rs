@@ -32,6 +32,12 @@ impl Worker<'_> {
             self.begin(s, true, now);
             return;
         }
+        if let Some(leader) = self.slots[s as usize].lane_of
+            && !retry
+        {
+            // A lane's calls are its session's to give (`crate::lanes`).
+            return self.lane_idle(s, leader, now);
+        }
         if self.stopping || self.budget == Some(0) || self.slots[s as usize].sched.done_after {
             if retry {
                 // Counted as started before its connection went stale.
@@ -192,6 +198,7 @@ impl Worker<'_> {
     pub(crate) fn begin(&mut self, s: u32, retry: bool, now: u64) {
         if !retry {
             self.request_started(s, now);
+            self.open_burst(s);
         }
         self.observe_sending(s);
         let spec = self.slots[s as usize].sched.spec(&self.plan);

@@ -72,7 +72,14 @@ impl Worker<'_> {
             // A run file's: kept for any slot's next request to the address.
             self.store_conn(s, now);
         }
+        // A call of a burst spread over a session's connections (`crate::lanes`).
+        if let Some(leader) = self.slots[s as usize].lane_of {
+            return self.lane_call_done(s, leader, bad_status, now);
+        }
         let sched = &mut self.slots[s as usize].sched;
+        if sched.session.as_ref().is_some_and(|x| x.burst_open) {
+            return self.burst_call_done(s, bad_status, now);
+        }
         if bad_status || sched.session.as_ref().is_some_and(|s| s.failed) {
             return self.failure_status(s, bad_status, now);
         }
@@ -227,12 +234,17 @@ impl Worker<'_> {
 
     /// Open loop: slot `s`'s session is over, every request replied to (`ok`) or one
     /// failed.
-    fn session_ended(&mut self, s: u32, ok: bool, now: u64) {
+    pub(crate) fn session_ended(&mut self, s: u32, ok: bool, now: u64) {
         let Some(sess) = self.slots[s as usize].sched.session.as_ref() else {
             return;
         };
         let life = now.saturating_sub(sess.start_ns);
         self.stats.session_conns += sess.conns;
+        // Its connections end with it (an httperf session's lanes, if any).
+        self.close_lane_conns(s, now);
+        let Some(sess) = self.slots[s as usize].sched.session.as_ref() else {
+            return;
+        };
         let bin = (sess.replies as usize).min(MAX_SESSION_LENGTH_BIN);
         if self.stats.session_lengths.len() <= bin {
             self.stats.session_lengths.resize(bin + 1, 0);
@@ -249,7 +261,7 @@ impl Worker<'_> {
 
     /// After a request: wait the post-delay, or be ready at once; a slot a hook asked to
     /// end is done.
-    fn after_request(&mut self, s: u32, post_ns: u64, now: u64) {
+    pub(crate) fn after_request(&mut self, s: u32, post_ns: u64, now: u64) {
         if self.slots[s as usize].sched.done_after {
             self.close_conn(s, now);
             self.finish_slot(s);
@@ -294,6 +306,18 @@ impl Worker<'_> {
         r.error = Some(f);
         r.end_ns = now;
         r.post_delay = 0;
+        // A call of a burst spread over a session's connections (`crate::lanes`).
+        if let Some(leader) = self.slots[s as usize].lane_of {
+            return self.lane_call_failed(s, leader, now);
+        }
+        if self.slots[s as usize]
+            .sched
+            .session
+            .as_ref()
+            .is_some_and(|x| x.burst_open)
+        {
+            return self.burst_call_failed(s, now);
+        }
         // httperf's --retry-on-failure: a session's new connection that fails before any
         // reply is made again (a timeout still fails the session).
         let redo = self.retry_on_failure()
@@ -414,6 +438,12 @@ impl Worker<'_> {
     pub(crate) fn finish_slot(&mut self, s: u32) {
         let slot = &mut self.slots[s as usize];
         if matches!(slot.phase, Phase::Done) {
+            return;
+        }
+        if slot.lane_of.is_some() {
+            // A lane is part of its thread slot, which is counted.
+            slot.phase = Phase::Done;
+            slot.deadline_ns = 0;
             return;
         }
         let started = !matches!(slot.phase, Phase::Waiting);

@@ -91,6 +91,8 @@ pub struct Worker<'a> {
     pub(crate) ramp: Vec<(u64, u32)>,
     pub(crate) ramp_next: usize,
     pub(crate) done_slots: usize,
+    /// Thread slots (the first of `slots`; the rest are their lanes).
+    pub(crate) threads: usize,
     pub(crate) stopping: bool,
     header: &'a Header,
 }
@@ -120,7 +122,7 @@ impl<'a> Worker<'a> {
         slot: &'a WorkerSlot,
     ) -> Result<Self, WorkerError> {
         let plan = Plan::new(spec);
-        let slots = make_slots(&plan, index);
+        let (slots, threads) = make_slots(&plan, index);
         let n = slots.len();
         let printer = Printer::new(spec.print, index, spec.workers);
         let sleep = sleeps_through_replies(spec, &plan.requests) && printer.is_none();
@@ -143,7 +145,8 @@ impl<'a> Worker<'a> {
             conns: Slab::with_capacity(n),
             cache: ConnCache::for_run(spec, n),
             timers: Timers::with_capacity(2 * n + 1),
-            ramp: ramp_order(spec, &slots),
+            ramp: ramp_order(spec, &slots[..threads]),
+            threads,
             slots,
             obs: Observers {
                 log,
@@ -242,7 +245,7 @@ impl<'a> Worker<'a> {
         self.start_due_slots(start_ns, now);
         let now = self.start_ready(now);
         let now = self.fire_timers(now);
-        if self.done_slots == self.slots.len() {
+        if self.done_slots == self.threads {
             return None;
         }
         Some(if self.ready.is_empty() {
@@ -392,18 +395,34 @@ impl<'a> Worker<'a> {
 }
 
 /// This worker's slots (global slot `t` belongs to worker `t % workers`), each with its
-/// schedule.
-fn make_slots(plan: &Plan<'_>, index: u32) -> Vec<Slot> {
+/// schedule, then their lanes (see [`crate::lanes`]); and how many are thread slots.
+fn make_slots(plan: &Plan<'_>, index: u32) -> (Vec<Slot>, usize) {
     let spec = plan.spec;
     // Pipelining is on and no URL-list entry waits for `100 Continue` (those go alone).
     let pipelining = spec.pipeline > 1 && !plan.requests.iter().any(|p| p.wire.expect_continue);
-    spec.slots_of_worker(index)
+    let mut slots: Vec<Slot> = spec
+        .slots_of_worker(index)
         .map(|t| {
             let rng = slot_rng(spec.seed, t);
             let sched = Schedule::new(rng, spec.open_loop.is_some(), pipelining);
             Slot::new(t, sched, spec.print.any())
         })
-        .collect()
+        .collect();
+    let threads = slots.len();
+    let lanes = crate::lanes::lanes_per_slot(spec);
+    if lanes > 0 {
+        slots.reserve(threads * lanes as usize);
+        for leader in 0..threads {
+            let global = slots[leader].global;
+            let first = slots.len() as u32;
+            for _ in 0..lanes {
+                let sched = Schedule::new(slot_rng(spec.seed, global), true, false);
+                slots.push(Slot::lane(global, leader as u32, sched, spec.print.any()));
+            }
+            slots[leader].lanes = (first, first + lanes);
+        }
+    }
+    (slots, threads)
 }
 
 /// `(start offset ns, slot index)` of every slot, in start order (the linear ramp-up).

@@ -43,6 +43,7 @@ mod handle;
 pub mod hooks;
 pub mod http;
 pub mod iterators;
+mod lanes;
 mod observe;
 mod outcome;
 mod print;

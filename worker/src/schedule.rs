@@ -95,6 +95,18 @@ pub struct Session {
     /// httperf `--session-cookies`: the cookie (`name=value`) the session's replies set
     /// last, sent as `Cookie` on its next requests.
     pub cookie: String,
+    /// httperf `--max-connections`: the current burst is spread over the slot's lanes
+    /// (from its first call until every call of it ended).
+    pub burst_open: bool,
+    /// Calls of the open burst not issued yet.
+    pub burst_left: u32,
+    /// The URL-list entry of the open burst's last call (its think time follows).
+    pub burst_last: u32,
+    /// Lanes carrying a call of the open burst.
+    pub in_lanes: u32,
+    /// When the session failed (monotonic ns; 0 = it has not), for a failure whose
+    /// session ends once its burst's other calls have.
+    pub failed_ns: u64,
 }
 
 /// Pipelining: requests written after the current one whose replies are still to come.
@@ -244,6 +256,10 @@ impl Schedule {
         sess.replies = 0;
         sess.retries = 0;
         sess.failed = false;
+        sess.failed_ns = 0;
+        sess.burst_open = false;
+        sess.burst_left = 0;
+        sess.in_lanes = 0;
         sess.cookie.clear();
         self.rng = stream_rng(plan.spec.seed, SESSION_STREAM_BASE.saturating_add(k));
         // A session is one walk: the first request of a round, its own draws.
@@ -420,6 +436,39 @@ impl Schedule {
             }
         }
         self.burst = Some(burst);
+    }
+
+    /// httperf `--max-connections`: the open burst's next call (its URL-list entry),
+    /// taken from the session without changing the current request; `None` when the
+    /// burst has no call left to issue.
+    pub fn next_burst_call(&mut self, plan: &Plan<'_>) -> Option<u32> {
+        let sess = self.session.as_ref()?;
+        if sess.burst_left == 0 || sess.left == 0 {
+            return None;
+        }
+        // The current request may be in flight (its bytes, a cookie's, being written).
+        let current = std::mem::take(&mut self.cur);
+        let picked = self.pick_in_session(plan).then_some(self.cur.entry);
+        self.cur = current;
+        let sess = self.session.as_mut()?;
+        if picked.is_some() {
+            sess.left -= 1;
+            sess.burst_left -= 1;
+        }
+        picked
+    }
+
+    /// The next request is the session's call at list entry `entry`, due `now` (a call
+    /// of a burst, issued as soon as a connection has room).
+    pub fn take_call(&mut self, entry: u32, now: u64) {
+        self.cur.entry = entry;
+        self.cur.index = entry;
+        self.cur.hop = 0;
+        self.cur.dynamic = None;
+        self.cur.pre_delay_ns = 0;
+        if let Some(s) = self.session.as_mut() {
+            s.due_ns = now;
+        }
     }
 
     /// Pipelining: the next queued request becomes the current one (its reply is next).

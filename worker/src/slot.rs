@@ -20,6 +20,16 @@
 //! ([`crate::exchange`]); what the slot does next is its schedule's
 //! ([`crate::schedule`]).
 //!
+//! httperf sessions whose bursts are spread over several connections
+//! (`--max-connections`) give each slot *lanes*: slots of their own (after the thread
+//! slots) that carry a burst's other calls, one a connection ([`crate::lanes`]):
+//!
+//! ```text
+//! Lane --a burst's call--> Busy --reply or error--> Busy (the burst's next call) or Lane
+//! Busy (the thread slot, its call ended, its lanes' calls not) --> Joining
+//!     --last lane's call ended--> PostDelay or Ready (the burst's think time)
+//! ```
+//!
 //! A slot holds at most one connection, addressed by a generation-checked [`Handle`]:
 //! on a command line it keeps it between requests; with a run file it holds one only
 //! while a request is on it, and between requests the connection waits in the worker's
@@ -52,6 +62,10 @@ pub enum Phase {
     PostDelay,
     /// Finished for the run.
     Done,
+    /// A lane between bursts: it waits for its thread slot's next burst.
+    Lane,
+    /// A thread slot whose call of a burst ended while its lanes' calls did not.
+    Joining,
 }
 
 impl Phase {
@@ -91,6 +105,10 @@ pub struct Slot {
     /// In the worker's list of slots that wait on the socket for something other than a
     /// reply (a connect or a write): the loop must not sleep through their events.
     pub io_watch: bool,
+    /// A lane: the thread slot whose session it serves.
+    pub lane_of: Option<u32>,
+    /// A thread slot's lanes: slots `lanes.0..lanes.1`.
+    pub lanes: (u32, u32),
 }
 
 /// `--print-request`/`--print-reply` state of a slot.
@@ -118,6 +136,16 @@ impl Slot {
             timer_ns: 0,
             queued: false,
             io_watch: false,
+            lane_of: None,
+            lanes: (0, 0),
         }
+    }
+
+    /// Lane of slot `leader` (global number `global`), waiting for a burst.
+    pub fn lane(global: u32, leader: u32, sched: Schedule, printing: bool) -> Self {
+        let mut slot = Slot::new(global, sched, printing);
+        slot.phase = Phase::Lane;
+        slot.lane_of = Some(leader);
+        slot
     }
 }

@@ -11,9 +11,10 @@
 //!   means them (`volley httperf --help` says where volley differs: socket buffer sizes
 //!   only when given, a cap on retries);
 //! - `--hog`, `--verbose`: accepted, with a note on stderr saying why they change nothing;
-//! - `--max-connections`: with sessions, 1 (or any count when no burst has more calls than
-//!   one connection pipelines, where httperf too uses one connection per session); volley
-//!   keeps a session on one connection and refuses more;
+//! - `--max-connections`: with sessions, up to 4 connections per session; a session log's
+//!   bursts are spread over them when each carries one call at a time (HTTP/1.0 or
+//!   `--max-piped-calls=1`); more than 1 with a burst that needs several connections
+//!   otherwise (pipelined, or `--wsess`'s) is refused;
 //! - `--ssl` and `--ssl-no-reuse`: https over rustls, certificates verified (volley's own
 //!   `--cacert FILE` and `--insecure` are accepted too; httperf never verifies);
 //! - `--server-name` (the Host header) and `--close-with-reset` (SO_LINGER 0);
@@ -327,13 +328,15 @@ fn check(a: &Args, notes: &mut Vec<String>) -> Result<(), ConfigError> {
 }
 
 /// Most connections httperf lets one session use (`--max-connections`, 4 by default).
-const MAX_SESSION_CONNS: u32 = 4;
+pub(super) const MAX_SESSION_CONNS: u32 = 4;
 
 /// `--max-connections N`: at most N connections per session. httperf issues a session's
 /// calls on its first connection with room for another pipelined call and opens the next
 /// only when that one has `--max-piped-calls` pending, so a session uses one connection
-/// unless a burst has more calls than one connection pipelines. volley runs a session on
-/// one connection: N = 1, or bursts that fit, are httperf's run exactly; more is refused.
+/// unless a burst has more calls than one connection pipelines. volley spreads a session
+/// log's bursts over up to N connections when each carries one call at a time (HTTP/1.0,
+/// or `--max-piped-calls=1`); N > 1 with a burst that needs more than one connection
+/// otherwise (pipelined calls, or `--wsess`'s `--burst-length`) is refused.
 fn check_max_conns(a: &Args, notes: &mut Vec<String>) -> Result<(), ConfigError> {
     let Some(n) = a.max_conns else {
         return Ok(());
@@ -353,19 +356,26 @@ fn check_max_conns(a: &Args, notes: &mut Vec<String>) -> Result<(), ConfigError>
             format!("a count from 1 to {MAX_SESSION_CONNS} with sessions, as in httperf"),
         ));
     }
-    // What one connection of a session pipelines (volley makes HTTP/1.0 calls one by one).
+    // What one connection of a session pipelines (HTTP/1.0 calls go one by one).
     let piped = if a.http10 {
         1
     } else {
         a.max_piped.unwrap_or(32)
     };
     let burst = sessions.largest_burst(a.burst);
-    if n > 1 && burst > piped {
+    let spread = piped == 1 && matches!(sessions, Sessions::Log { .. });
+    if n > 1 && burst > piped && !spread {
+        let why = if piped == 1 {
+            "volley spreads only a session log's bursts (--wsesslog) over connections"
+        } else {
+            "volley spreads a burst over connections only when each carries one call at a \
+             time (--http-version=1.0 or --max-piped-calls=1)"
+        };
         return Err(ConfigError::message(format!(
             "volley httperf: volley does not support --max-connections {n} yet with a burst \
              of {burst} calls, more than one connection pipelines ({piped}, \
              --max-piped-calls): httperf would spread it over up to {n} connections of the \
-             session; volley keeps a session on one connection (--max-connections 1 runs)"
+             session; {why} (--max-connections 1 runs)"
         )));
     }
     Ok(())
@@ -624,7 +634,8 @@ mod tests {
             Some(SessionRules {
                 failure_status: Some(503),
                 retry_on_failure: true,
-                cookies: true
+                cookies: true,
+                conns: 0,
             })
         );
     }
@@ -637,7 +648,7 @@ mod tests {
     }
 
     #[test]
-    fn max_connections_is_honoured_where_a_session_needs_one_connection() {
+    fn max_connections_spreads_a_logs_bursts_one_call_a_connection() {
         let dir = std::env::temp_dir().join(format!("volley-maxconn-{}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();
         let log = dir.join("s.log");
@@ -648,10 +659,19 @@ mod tests {
             args.extend(extra);
             p(&args)
         };
+        let conns = |r: &Parsed| r.spec.open_loop.as_ref().unwrap().sessions.unwrap().conns;
         // A burst of 3 fits one connection's 32 pipelined calls: httperf uses one too.
         let r = run(&["--max-connections=2"]).unwrap();
         assert!(r.notes.is_empty(), "{:?}", r.notes);
-        assert!(run(&["--max-conn=1", "--max-piped=1"]).is_ok());
+        assert_eq!(conns(&r), 0);
+        // One call a connection: the burst is spread over up to N connections (4 by
+        // default, never more than the largest burst).
+        assert_eq!(conns(&run(&["--max-conn=1", "--max-piped=1"]).unwrap()), 1);
+        assert_eq!(conns(&run(&["--max-conn=2", "--max-piped=1"]).unwrap()), 2);
+        let r = run(&["--http-version=1.0"]).unwrap();
+        assert_eq!((conns(&r), r.spec.pipeline), (3, 1));
+        assert!(!r.spec.open_loop.as_ref().unwrap().bursts.is_empty());
+        // Pipelined bursts over several connections are not spread yet: refused.
         let err = match run(&["--max-connections=2", "--max-piped-calls=2"]) {
             Err(e @ ConfigError::Message(_)) => e.to_string(),
             other => panic!("{other:?}"),
@@ -666,11 +686,14 @@ mod tests {
         );
         assert!(rejected(&["--server=127.0.0.1", &log, "--max-conn=5"]).contains("1 to 4"));
         let _ = std::fs::remove_dir_all(&dir);
-        // --wsess's bursts are --burst-length calls; over HTTP/1.0 one call a connection.
+        // --wsess's bursts are --burst-length calls: not spread yet.
         let wsess = ["--server=127.0.0.1", "--wsess=2,4,0", "--max-conn=3"];
         assert!(p(&[&wsess[..], &["--burst-len=4"]].concat()).is_ok());
         assert!(p(&[&wsess[..], &["--burst-len=4", "--max-piped=2"]].concat()).is_err());
-        assert!(p(&[&wsess[..], &["--burst-len=2", "--http-version=1.0"]].concat()).is_err());
+        let err = p(&[&wsess[..], &["--burst-len=2", "--http-version=1.0"]].concat())
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("only a session log's bursts"), "{err}");
         // Without sessions it changes nothing, as in httperf.
         let r = p(&["--server=127.0.0.1", "--max-connections=9"]).unwrap();
         assert!(

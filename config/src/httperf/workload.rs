@@ -6,7 +6,7 @@
 use std::time::Duration;
 
 use super::logs::LogRequest;
-use super::{Args, Schedule};
+use super::{Args, MAX_SESSION_CONNS, Schedule};
 use crate::builder::{MAX_PIPELINE, SessionInputs, Source, SpecBuilder, TlsFlags, Watchdog};
 use crate::error::ConfigError;
 use crate::spec::{Arrival, Delay, HttpVersion, KeepAlive, RequestSpec, Sequence, SessionTemplate};
@@ -188,14 +188,9 @@ fn sessions_shape(
     request: &RequestSpec,
     notes: &mut Vec<String>,
 ) -> Shape {
-    let (requests, templates, n, mut bursts) = sessions.build(request);
+    let largest = sessions.largest_burst(a.burst);
+    let (requests, templates, n, bursts) = sessions.build(request);
     let mut pipeline = a.burst.min(a.max_piped.unwrap_or(u32::MAX));
-    if a.http10 {
-        // httperf does not pipeline HTTP/1.0 sessions (their connections close after each
-        // reply).
-        bursts.clear();
-        pipeline = 1;
-    }
     if !bursts.is_empty() {
         // The log's bursts are pipelined, up to httperf's --max-piped-calls (32 by default
         // for sessions).
@@ -208,6 +203,17 @@ fn sessions_shape(
             );
         }
     }
+    if a.http10 {
+        // httperf does not pipeline HTTP/1.0 sessions (their connections close after each
+        // reply).
+        pipeline = 1;
+    }
+    let mut rules = a.rules;
+    if pipeline == 1 && !bursts.is_empty() {
+        // One call a connection: a burst goes out over up to --max-connections
+        // connections of the session (4 by default), as in httperf.
+        rules.conns = a.max_conns.unwrap_or(MAX_SESSION_CONNS).min(largest);
+    }
     Shape {
         requests,
         limit: n,
@@ -218,7 +224,7 @@ fn sessions_shape(
             templates,
             bursts,
             sequence: None,
-            rules: Some(a.rules),
+            rules: Some(rules),
         },
     }
 }
