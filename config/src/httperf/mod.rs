@@ -88,6 +88,9 @@ struct Args {
     server_name: Option<String>,
     cacert: Vec<PathBuf>,
     insecure: bool,
+    call_stats: Option<u32>,
+    /// `--call-stats-file` as given, and the sizes it holds.
+    call_stats_file: Option<(String, std::collections::BTreeMap<String, u64>)>,
 }
 
 impl Default for Args {
@@ -123,6 +126,8 @@ impl Default for Args {
             server_name: None,
             cacert: Vec::new(),
             insecure: false,
+            call_stats: None,
+            call_stats_file: None,
         }
     }
 }
@@ -319,6 +324,14 @@ fn check(a: &Args, notes: &mut Vec<String>) -> Result<(), ConfigError> {
             "--print-request/--print-reply",
             "no --json with them (both write to stdout)",
         ));
+    }
+    match (a.call_stats, &a.call_stats_file) {
+        (Some(n), _) => notes.push(format!(
+            "volley httperf: collecting call stats, buffer size = {n}"
+        )),
+        (None, Some(_)) => notes
+            .push("volley httperf: --call-stats-file changes nothing without --call-stats".into()),
+        (None, None) => {}
     }
     if a.ssl_no_reuse && !a.ssl {
         notes.push("volley httperf: --ssl-no-reuse changes nothing without --ssl".into());
