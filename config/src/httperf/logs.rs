@@ -297,6 +297,28 @@ mod tests {
     use super::*;
 
     #[test]
+    fn sizes_file_is_a_count_then_uri_size_lines() {
+        let sizes = parse_sizes("2\n/docs/1B.txt 1\n\n/big 1048576\n").unwrap();
+        assert_eq!(sizes.get("/docs/1B.txt"), Some(&1));
+        assert_eq!(sizes.get("/big"), Some(&1_048_576));
+        assert_eq!(parse_sizes("").unwrap_err().0, 1);
+        assert!(
+            parse_sizes("two\n")
+                .unwrap_err()
+                .1
+                .contains("number of entries")
+        );
+        assert_eq!(parse_sizes("1\n/a x\n").unwrap_err().0, 2);
+        assert_eq!(parse_sizes("1\n/a 1\n/b 2\n").unwrap_err().0, 3);
+        assert!(
+            parse_sizes("3\n/a 1\n")
+                .unwrap_err()
+                .1
+                .contains("3 entries")
+        );
+    }
+
+    #[test]
     fn wlog_entries() {
         assert_eq!(parse_wlog(b"/a\0\0 /b?x=1 \0\n").unwrap(), ["/a", "/b?x=1"]);
         assert!(parse_wlog(b"").unwrap_err().contains("empty"));

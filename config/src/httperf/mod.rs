@@ -17,6 +17,9 @@
 //! - `--ssl` and `--ssl-no-reuse`: https over rustls, certificates verified (volley's own
 //!   `--cacert FILE` and `--insecure` are accepted too; httperf never verifies);
 //! - `--server-name` (the Host header) and `--close-with-reset` (SO_LINGER 0);
+//! - `--call-stats N` and `--call-stats-file F`, from an httperf 0.8.4 build with
+//!   per-call statistics (stock httperf has neither): the first N calls' "Call
+//!   Statistics:" table, F the expected sizes by URI;
 //! - volley's `--metrics-listen`, `--metrics-linger` (seconds) and `--metrics-listen-any`
 //!   (the `/metrics` endpoint);
 //! - everything else httperf has (`--ssl-ciphers`, `--wset`, `--debug`, `--no-host-hdr`)
@@ -639,6 +642,36 @@ mod tests {
                 retry_on_failure: true,
                 cookies: true
             })
+        );
+    }
+
+    #[test]
+    fn call_stats_are_kept_echoed_and_announced() {
+        let r = p(&["--server=127.0.0.1", "--timeout=0.5", "--call-stats=3"]).unwrap();
+        let c = r.spec.call_stats.unwrap();
+        assert_eq!(
+            (c.rows, c.time_limit),
+            (3, Some(Duration::from_millis(500)))
+        );
+        assert!(c.sizes.is_empty());
+        assert!(
+            r.echo
+                .ends_with(" --call-stats=3 --call-stats-file= --num-conns=1 --num-calls=1"),
+            "{}",
+            r.echo
+        );
+        assert_eq!(
+            r.notes,
+            ["volley httperf: collecting call stats, buffer size = 3"]
+        );
+        assert!(rejected(&["--call-stats=0"]).contains("1 to 1000000"));
+        assert!(rejected(&["--call-stats=-1"]).contains("--call-stats=-1"));
+        assert!(
+            p(&["--server=127.0.0.1"])
+                .unwrap()
+                .spec
+                .call_stats
+                .is_none()
         );
     }
 
