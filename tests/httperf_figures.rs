@@ -269,3 +269,112 @@ fn volleys_own_rate_keeps_its_slot_cap_under_overload() {
     assert!(v["connections"]["max_concurrent"].as_u64().unwrap() <= 20);
     assert_eq!(v["errors"]["client-timo"], 40);
 }
+
+/// The rows of the "Call Statistics:" table (`--call-stats`), each split into its cells
+/// (the last, the URI, has no spaces here).
+fn call_rows(text: &str) -> Vec<Vec<String>> {
+    let mut lines = text
+        .lines()
+        .skip_while(|l| *l != "Call Statistics:")
+        .skip(1);
+    assert_eq!(lines.next(), Some(""), "no table in:\n{text}");
+    lines
+        .take_while(|l| !l.is_empty())
+        .filter(|l| !l.starts_with("call number") && !l.starts_with(' '))
+        .map(|l| l.split_whitespace().map(String::from).collect())
+        .collect()
+}
+
+#[test]
+fn call_stats_show_the_first_calls_in_start_order() {
+    let srv = TestServer::start(volley_testsupport::ServerConfig::default());
+    let port = srv.addr().port();
+    let out = ours(port, "/", &["--num-conns=5", "--call-stats=3"]);
+    assert!(
+        out.stderr
+            .contains("volley httperf: collecting call stats, buffer size = 3"),
+        "{}",
+        out.stderr
+    );
+    assert!(
+        line(&out.stdout, "httperf ").contains(" --call-stats=3 --call-stats-file= "),
+        "{}",
+        out.stdout
+    );
+    let body = field(&out.stdout, "Reply size [B]:", "content");
+    let rows = call_rows(&out.stdout);
+    assert_eq!(rows.len(), 3, "{}", out.stdout);
+    for (i, r) in rows.iter().enumerate() {
+        assert_eq!(r.len(), 13, "{r:?}");
+        // One call per connection, one after another.
+        assert_eq!(
+            (r[0].as_str(), r[1].as_str()),
+            (&*i.to_string(), &*i.to_string())
+        );
+        assert_eq!(r[2], "-1", "no --call-stats-file: size unknown");
+        assert_eq!(r[3].parse::<f64>().unwrap(), body);
+        let secs = |c: usize| r[c].parse::<f64>().unwrap();
+        assert!(secs(6) > 0.0 && secs(7) > 0.0, "{r:?}");
+        assert!((secs(8) - secs(6) - secs(7)).abs() < 2e-7, "{r:?}");
+        assert_eq!(&r[9..], ["200", "0.0000000", "no", "/"]);
+    }
+
+    // Two calls a connection, and a file of expected sizes: the second call on a
+    // connection has no connect time of its own; % bytes recvd compares the sizes.
+    let scratch = volley_testsupport::Scratch::new("callstats");
+    let sizes = scratch.file("sizes", &format!("1\n/ {}\n", body as u64 * 2));
+    let file = format!("--call-stats-file={}", sizes.display());
+    let out = ours(
+        port,
+        "/",
+        &["--num-conns=2", "--num-calls=2", "--call-stats=5", &file],
+    );
+    assert!(out.stdout.contains(&format!(" --call-stats=5 {file} ")));
+    let rows = call_rows(&out.stdout);
+    // The calls made, as the build prints them: no rows for calls never made.
+    assert_eq!(rows.len(), 4, "{}", out.stdout);
+    let conns: Vec<&str> = rows.iter().map(|r| r[1].as_str()).collect();
+    assert_eq!(conns, ["0", "0", "1", "1"]);
+    for r in &rows {
+        assert_eq!(r[2], (body as u64 * 2).to_string());
+        assert_eq!(r[4], "50.00");
+    }
+    assert_eq!(rows[1][6], "0.0000000", "{:?}", rows[1]);
+}
+
+#[test]
+fn a_call_that_times_out_says_so() {
+    let srv = HostileServer::every_connection(
+        "stall",
+        vec![hostile::Step::ReadRequest, hostile::Step::Hang],
+    );
+    let out = ours(
+        srv.addr().port(),
+        "/stall",
+        &["--timeout=0.2", "--call-stats=2"],
+    );
+    let rows = call_rows(&out.stdout);
+    assert_eq!(rows.len(), 1, "{}", out.stdout);
+    let r = &rows[0];
+    assert_eq!(&r[9..], ["0", "0.2000000", "yes-C", "/stall"], "{r:?}");
+    let response: f64 = r[7].parse().unwrap();
+    assert!((0.2..1.0).contains(&response), "{r:?}");
+}
+
+#[test]
+fn bad_call_stats_values_are_refused() {
+    for bad in [
+        "--call-stats=x",
+        "--call-stats=-1",
+        "--call-stats=0",
+        "--call-stats=1000001",
+        "--call-stats-file=/nonexistent/sizes",
+    ] {
+        let out = volley()
+            .args(["httperf", "--server", "127.0.0.1", "--port", "1", bad])
+            .run();
+        assert_eq!(out.code, Some(2), "{bad}: {}", out.stderr);
+        let flag = bad.split('=').next().unwrap();
+        assert!(out.stderr.contains(flag), "{bad}: {}", out.stderr);
+    }
+}

@@ -43,6 +43,9 @@ pub const URI_LOG: &str = "an httperf URI log (split a longer log into parts, on
 pub const SESSION_LOG: &str =
     "an httperf session log (split a longer log into parts, one run each)";
 
+/// How the refusal of a `--call-stats-file` over [`MAX_LOG_BYTES`] names it.
+pub const SIZES_FILE: &str = "a file of expected sizes for --call-stats";
+
 /// Reads the whole file at `path`, refusing one larger than `cap` bytes.
 ///
 /// At most `cap + 1` bytes are ever read, so `/dev/zero`, a FIFO that never ends or a

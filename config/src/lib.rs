@@ -39,9 +39,9 @@ pub use error::ConfigError;
 pub use httperf::Parsed as HttperfRun;
 pub use results::{CompareSpec, MergeSpec};
 pub use spec::{
-    Arrival, Delay, IteratorKind, KeepAlive, Limit, LogFormat, LogSpec, OpenLoop, OutputSpec,
-    RampUp, ReplyLimits, ReportSpec, RequestSpec, RunSpec, ServeSpec, SessionTemplate, Target,
-    Timeouts, TopSpec,
+    Arrival, CallStatsSpec, Delay, IteratorKind, KeepAlive, Limit, LogFormat, LogSpec, OpenLoop,
+    OutputSpec, RampUp, ReplyLimits, ReportSpec, RequestSpec, RunSpec, ServeSpec, SessionTemplate,
+    Target, Timeouts, TopSpec,
 };
 pub use spec::{
     HttpVersion, MetricsSpec, PrintParts, PrintSpec, Sequence, SessionRules, SocketOptions, TlsSpec,

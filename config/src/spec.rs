@@ -78,6 +78,9 @@ pub struct RunSpec {
     pub series_interval: Duration,
     /// `--metrics-listen`: serve `/metrics` while the run lasts (and a linger after it).
     pub metrics: Option<MetricsSpec>,
+    /// `volley httperf --call-stats=N`: the first calls' statistics, printed as a table
+    /// after httperf's report.
+    pub call_stats: Option<CallStatsSpec>,
 }
 
 /// TLS client settings (for https targets).
@@ -356,6 +359,19 @@ impl LogFormat {
             _ => None,
         }
     }
+}
+
+/// httperf's `--call-stats=N` (with `--call-stats-file=F`): what the "Call Statistics:"
+/// table shows.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CallStatsSpec {
+    /// Calls kept: the first N started, over every worker.
+    pub rows: u32,
+    /// The time limit shown for each call (httperf's `--timeout`; `None`: 0).
+    pub time_limit: Option<Duration>,
+    /// Expected sizes in bytes by URI (`--call-stats-file`), for the request size and
+    /// `% bytes recvd` columns; empty when no file was given.
+    pub sizes: std::collections::BTreeMap<String, u64>,
 }
 
 /// Where and how the per-request log is written.

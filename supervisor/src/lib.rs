@@ -195,7 +195,11 @@ pub fn run_served<H: Hooks>(
             ..Default::default()
         });
     }
+    report.calls = report::calls::CallTable::for_spec(spec);
     merge::merge(&mut report, &children, &waited, &sb);
+    if let Some(calls) = report.calls.as_mut() {
+        calls.finish();
+    }
     report.user_counters = user_counters(&sb);
     if report.duration_s == 0.0 {
         report.duration_s = waited.end_ns.saturating_sub(start_ns) as f64 / 1e9;

@@ -51,6 +51,9 @@ pub fn merge(report: &mut Report, children: &[Child], waited: &Waited, sb: &Scor
                     t.resumed += r.tls_resumed;
                     r.tls_handshake_us.add_to(&mut report.tls_handshake);
                 }
+                if let Some(t) = report.calls.as_mut() {
+                    t.calls.extend_from_slice(&r.calls);
+                }
                 if let Some(sr) = report.sessions.as_mut() {
                     r.session_life_us.add_to(&mut sr.life);
                     r.session_fail_us.add_to(&mut sr.fail);

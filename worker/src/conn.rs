@@ -187,6 +187,8 @@ pub struct Conn {
     pub up_by_ns: u64,
     /// The address it was opened to: a kept connection only carries requests to it.
     pub addr: SocketAddr,
+    /// `--call-stats`: its number (see [`crate::calls`]; 0 without the option).
+    pub number: u64,
 }
 
 impl Conn {
@@ -205,6 +207,7 @@ impl Conn {
             opened_ns,
             up_by_ns,
             addr,
+            number: 0,
         }
     }
 }

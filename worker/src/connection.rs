@@ -144,6 +144,9 @@ impl Worker<'_> {
         tls: bool,
     ) -> Result<(), Failure> {
         let sock = self.plan.spec.socket;
+        // Numbered before the attempt: a connect that fails is a connection too.
+        let number = self.obs.calls.as_mut().map_or(0, |c| c.next_conn());
+        self.slots[s as usize].exchange.conn_no = number;
         // Connect times are measured around the call, not from the loop turn's clock.
         let opened_ns = volley_scoreboard::now_ns();
         let opened = if sock == Default::default() {
@@ -171,13 +174,9 @@ impl Worker<'_> {
             }
             Transport::Plain(stream)
         };
-        let h = self.conns.insert(Conn::new(
-            io,
-            addr,
-            s,
-            opened_ns,
-            volley_scoreboard::now_ns(),
-        ));
+        let mut conn = Conn::new(io, addr, s, opened_ns, volley_scoreboard::now_ns());
+        conn.number = number;
+        let h = self.conns.insert(conn);
         self.stats.add(Counter::ConnsOpen, 1);
         let burst = &mut self.stats.connect_burst;
         if burst.0 != self.turn {

@@ -231,6 +231,9 @@ impl Worker<'_> {
         slot.phase = Phase::Busy;
         slot.buf.filled = 0;
         slot.exchange.begin(now, reused, expect_continue);
+        if let Some(conn) = slot.conn.and_then(|h| self.conns.get(h)) {
+            slot.exchange.conn_no = conn.number;
+        }
         if reused {
             self.stats.add(Counter::ConnsReused, 1);
         } else if let Err(f) = self.connect(s, addr, tls) {

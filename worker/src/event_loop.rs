@@ -152,6 +152,10 @@ impl<'a> Worker<'a> {
                 log,
                 printer,
                 hooks: None,
+                calls: spec
+                    .call_stats
+                    .as_ref()
+                    .map(|c| crate::calls::CallLog::new(c.rows, index, spec.workers)),
             },
             tls: None,
             turn: 0,
@@ -311,6 +315,9 @@ impl<'a> Worker<'a> {
             log.finish();
             report.log_records = log.written;
             report.log_error = log.error.clone();
+        }
+        if let Some(calls) = self.obs.calls.take() {
+            report.calls = calls.into_entries();
         }
         report
     }

@@ -32,6 +32,7 @@
 
 mod arrivals;
 mod cache;
+pub mod calls;
 mod conn;
 mod connection;
 mod drive;

@@ -4,6 +4,7 @@
 //! rest of the worker calls the `observe_*` steps below at the points of a request's
 //! life, and this file alone looks at which observers a run has.
 
+use crate::calls::CallLog;
 use crate::event_loop::Worker;
 use crate::hooks::{Board, Ctx, Prev, SlotHooks, rejection};
 use crate::http::request::serialize;
@@ -22,6 +23,8 @@ pub(crate) struct Observers<'a> {
     pub printer: Option<Printer>,
     /// The run's hooks and the totals over every worker they see.
     pub hooks: Option<(&'a mut dyn SlotHooks, Board<'a>)>,
+    /// httperf's `--call-stats`: the first calls' statistics.
+    pub calls: Option<CallLog>,
 }
 
 impl Observers<'_> {
@@ -84,10 +87,13 @@ impl Worker<'_> {
         }
     }
 
-    /// Slot `s`'s request has ended (its result is set): written to the per-request log
-    /// and shown to the `req_done` hook (unless [`Worker::judge_reply`] showed it).
+    /// Slot `s`'s request has ended (its result is set): written to the per-request log,
+    /// kept for `--call-stats`, and shown to the `req_done` hook (unless
+    /// [`Worker::judge_reply`] showed it).
     pub(crate) fn emit(&mut self, s: u32, now: u64) {
-        let _ = now;
+        if let Some(calls) = self.obs.calls.as_mut() {
+            calls.ended(&mut self.slots[s as usize], now);
+        }
         if let Some(log) = self.obs.log.as_mut() {
             let slot = &self.slots[s as usize];
             log.write(&make_record(&self.plan, slot, self.index, self.start_ns));

@@ -158,6 +158,9 @@ pub struct WorkerReport {
     /// Its interval length, ns.
     #[serde(default)]
     pub series_interval_ns: u64,
+    /// `--call-stats`: the earliest-started calls this worker kept, in start order.
+    #[serde(default)]
+    pub calls: Vec<crate::calls::CallEntry>,
 }
 
 impl WorkerReport {
@@ -208,6 +211,7 @@ impl WorkerReport {
             stop_overrun_ns: None,
             series: stats.series.done.clone(),
             series_interval_ns: stats.series.len_ns,
+            calls: Vec::new(),
         }
     }
 

@@ -93,6 +93,8 @@ pub(crate) struct FlagInputs {
     pub metrics_linger: Option<Duration>,
     /// `--metrics-listen-any`.
     pub metrics_listen_any: bool,
+    /// httperf's `--call-stats`, `--call-stats-file`.
+    pub call_stats: Option<crate::spec::CallStatsSpec>,
 }
 
 /// The TLS flags; they add to a run file's TLS keys and can only turn checks off.

@@ -179,6 +179,7 @@ impl SpecBuilder {
             out: flags.out,
             series_interval: flags.interval.unwrap_or(DEFAULT_SERIES_INTERVAL),
             metrics,
+            call_stats: flags.call_stats,
         })
     }
 

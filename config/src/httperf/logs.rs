@@ -1,6 +1,7 @@
 //! httperf's two workload logs: the URI log of `--wlog` and the session log of
 //! `--wsesslog`, read whole (under [`crate::files::MAX_LOG_BYTES`]) before the run.
 
+use std::collections::BTreeMap;
 use std::path::Path;
 use std::time::Duration;
 
@@ -91,6 +92,82 @@ pub(super) fn parse_wlog(bytes: &[u8]) -> Result<Vec<String>, String> {
         return Err("the URI log has no URIs".into());
     }
     Ok(uris)
+}
+
+/// Reads the file of expected sizes given to `--call-stats-file` (see
+/// [`parse_sizes`]).
+///
+/// # Errors
+///
+/// [`ConfigError::File`] when it cannot be read or is not UTF-8,
+/// [`ConfigError::RunFile`] naming the line [`parse_sizes`] refuses.
+pub(super) fn read_sizes(file: &str) -> Result<BTreeMap<String, u64>, ConfigError> {
+    let text = crate::files::read_capped(
+        Path::new(file),
+        crate::files::MAX_LOG_BYTES,
+        crate::files::SIZES_FILE,
+    )
+    .and_then(|bytes| {
+        String::from_utf8(bytes).map_err(|_| {
+            std::io::Error::new(std::io::ErrorKind::InvalidData, "it is not UTF-8 text")
+        })
+    })
+    .map_err(|source| ConfigError::File {
+        flag: "--call-stats-file",
+        path: file.to_string(),
+        source,
+    })?;
+    parse_sizes(&text).map_err(|(line, message)| ConfigError::run_file(file, line, 1, &message))
+}
+
+/// Parses the expected sizes of `--call-stats-file`, in the format of the httperf build
+/// that has the option: a first line with the number of entries, then one `URI SIZE`
+/// line (SIZE in bytes) per entry. Blank lines are skipped; a URI given twice keeps its
+/// last size.
+///
+/// # Errors
+///
+/// `(line, message)` for a first line that is not a count, a malformed entry, or fewer
+/// or more entries than the count.
+pub(super) fn parse_sizes(text: &str) -> Result<BTreeMap<String, u64>, (usize, String)> {
+    let mut lines = text
+        .lines()
+        .enumerate()
+        .map(|(i, l)| (i + 1, l.trim()))
+        .filter(|(_, l)| !l.is_empty());
+    let Some((first, count)) = lines.next() else {
+        return Err((
+            1,
+            "the file is empty: its first line is the number of entries".into(),
+        ));
+    };
+    let count: usize = count
+        .parse()
+        .map_err(|_| (first, format!("'{count}' is not the number of entries")))?;
+    let mut sizes = BTreeMap::new();
+    let mut entries = 0;
+    for (line, l) in lines {
+        if entries == count {
+            return Err((
+                line,
+                format!("more entries than the {count} the first line gives"),
+            ));
+        }
+        let mut parts = l.split_whitespace();
+        let parsed = match (parts.next(), parts.next(), parts.next()) {
+            (Some(uri), Some(size), None) => size.parse::<u64>().ok().map(|n| (uri, n)),
+            _ => None,
+        };
+        let Some((uri, size)) = parsed else {
+            return Err((line, "not 'URI SIZE' (SIZE in bytes)".into()));
+        };
+        sizes.insert(uri.to_string(), size);
+        entries += 1;
+    }
+    if entries < count {
+        return Err((first, format!("{count} entries announced, {entries} given")));
+    }
+    Ok(sizes)
 }
 
 /// One request of a session log.
@@ -218,6 +295,28 @@ fn log_line(raw: &str) -> Result<(LogRequest, Option<Duration>), String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn sizes_file_is_a_count_then_uri_size_lines() {
+        let sizes = parse_sizes("2\n/docs/1B.txt 1\n\n/big 1048576\n").unwrap();
+        assert_eq!(sizes.get("/docs/1B.txt"), Some(&1));
+        assert_eq!(sizes.get("/big"), Some(&1_048_576));
+        assert_eq!(parse_sizes("").unwrap_err().0, 1);
+        assert!(
+            parse_sizes("two\n")
+                .unwrap_err()
+                .1
+                .contains("number of entries")
+        );
+        assert_eq!(parse_sizes("1\n/a x\n").unwrap_err().0, 2);
+        assert_eq!(parse_sizes("1\n/a 1\n/b 2\n").unwrap_err().0, 3);
+        assert!(
+            parse_sizes("3\n/a 1\n")
+                .unwrap_err()
+                .1
+                .contains("3 entries")
+        );
+    }
 
     #[test]
     fn wlog_entries() {

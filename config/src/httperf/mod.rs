@@ -18,6 +18,9 @@
 //! - `--ssl` and `--ssl-no-reuse`: https over rustls, certificates verified (volley's own
 //!   `--cacert FILE` and `--insecure` are accepted too; httperf never verifies);
 //! - `--server-name` (the Host header) and `--close-with-reset` (SO_LINGER 0);
+//! - `--call-stats N` and `--call-stats-file F`, from an httperf 0.8.4 build with
+//!   per-call statistics (stock httperf has neither): the first N calls' "Call
+//!   Statistics:" table, F the expected sizes by URI;
 //! - volley's `--metrics-listen`, `--metrics-linger` (seconds) and `--metrics-listen-any`
 //!   (the `/metrics` endpoint);
 //! - everything else httperf has (`--ssl-ciphers`, `--wset`, `--debug`, `--no-host-hdr`)
@@ -89,6 +92,9 @@ struct Args {
     server_name: Option<String>,
     cacert: Vec<PathBuf>,
     insecure: bool,
+    call_stats: Option<u32>,
+    /// `--call-stats-file` as given, and the sizes it holds.
+    call_stats_file: Option<(String, std::collections::BTreeMap<String, u64>)>,
 }
 
 impl Default for Args {
@@ -124,6 +130,8 @@ impl Default for Args {
             server_name: None,
             cacert: Vec::new(),
             insecure: false,
+            call_stats: None,
+            call_stats_file: None,
         }
     }
 }
@@ -320,6 +328,14 @@ fn check(a: &Args, notes: &mut Vec<String>) -> Result<(), ConfigError> {
             "--print-request/--print-reply",
             "no --json with them (both write to stdout)",
         ));
+    }
+    match (a.call_stats, &a.call_stats_file) {
+        (Some(n), _) => notes.push(format!(
+            "volley httperf: collecting call stats, buffer size = {n}"
+        )),
+        (None, Some(_)) => notes
+            .push("volley httperf: --call-stats-file changes nothing without --call-stats".into()),
+        (None, None) => {}
     }
     if a.ssl_no_reuse && !a.ssl {
         notes.push("volley httperf: --ssl-no-reuse changes nothing without --ssl".into());
@@ -637,6 +653,36 @@ mod tests {
                 cookies: true,
                 conns: 0,
             })
+        );
+    }
+
+    #[test]
+    fn call_stats_are_kept_echoed_and_announced() {
+        let r = p(&["--server=127.0.0.1", "--timeout=0.5", "--call-stats=3"]).unwrap();
+        let c = r.spec.call_stats.unwrap();
+        assert_eq!(
+            (c.rows, c.time_limit),
+            (3, Some(Duration::from_millis(500)))
+        );
+        assert!(c.sizes.is_empty());
+        assert!(
+            r.echo
+                .ends_with(" --call-stats=3 --call-stats-file= --num-conns=1 --num-calls=1"),
+            "{}",
+            r.echo
+        );
+        assert_eq!(
+            r.notes,
+            ["volley httperf: collecting call stats, buffer size = 3"]
+        );
+        assert!(rejected(&["--call-stats=0"]).contains("1 to 1000000"));
+        assert!(rejected(&["--call-stats=-1"]).contains("--call-stats=-1"));
+        assert!(
+            p(&["--server=127.0.0.1"])
+                .unwrap()
+                .spec
+                .call_stats
+                .is_none()
         );
     }
 

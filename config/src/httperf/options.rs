@@ -90,6 +90,10 @@ impl Value<'_> {
     }
 }
 
+/// Most calls `--call-stats` keeps (each worker holds up to that many entries of about
+/// 80 bytes).
+pub(super) const MAX_CALL_STATS: u32 = 1_000_000;
+
 /// Largest `--send-buffer`/`--recv-buffer` accepted (1 GiB).
 pub(super) const MAX_SOCKET_BUFFER: u32 = 1 << 30;
 
@@ -171,7 +175,7 @@ pub(super) const OPTIONS: &[Opt] = &[
     Opt {
         name: "num-conns",
         usage: Some("[--num-conns N]"),
-        echo: Some((20, |a| Some(format!("--num-conns={}", a.num_conns)))),
+        echo: Some((21, |a| Some(format!("--num-conns={}", a.num_conns)))),
         action: Action::Set(|a, v| {
             a.num_conns = v.positive()?;
             Ok(())
@@ -181,7 +185,7 @@ pub(super) const OPTIONS: &[Opt] = &[
     Opt {
         name: "num-calls",
         usage: Some("[--num-calls N]"),
-        echo: Some((21, |a| Some(format!("--num-calls={}", a.num_calls)))),
+        echo: Some((22, |a| Some(format!("--num-calls={}", a.num_calls)))),
         action: Action::Set(|a, v| {
             a.num_calls = v.positive()?;
             Ok(())
@@ -313,7 +317,7 @@ pub(super) const OPTIONS: &[Opt] = &[
     Opt {
         name: "wlog",
         usage: Some("[--wlog y|n,FILE]"),
-        echo: Some((22, |a| Some(format!("--wlog={}", a.wlog.as_ref()?.given)))),
+        echo: Some((23, |a| Some(format!("--wlog={}", a.wlog.as_ref()?.given)))),
         action: Action::Set(|a, v| {
             let (wrap, file) = match v.text.split_once(',') {
                 Some((b, f)) if !f.is_empty() => (b.trim().starts_with(['y', 'Y']), f),
@@ -462,6 +466,36 @@ pub(super) const OPTIONS: &[Opt] = &[
         name: "insecure",
         action: Action::Switch(|a| a.insecure = true),
         ..FLAG
+    },
+    // Not in stock httperf: the options of an httperf 0.8.4 build with per-call
+    // statistics (the "Call Statistics:" table). Its echo shows both, the file empty
+    // when not given.
+    Opt {
+        name: "call-stats",
+        usage: Some("[--call-stats N [--call-stats-file F]]"),
+        echo: Some((20, |a| {
+            let n = a.call_stats?;
+            let file = a.call_stats_file.as_ref().map_or("", |(f, _)| f.as_str());
+            Some(format!("--call-stats={n} --call-stats-file={file}"))
+        })),
+        action: Action::Set(|a, v| {
+            let n = v.text.trim().parse::<u32>().ok();
+            let n = n.filter(|n| (1..=MAX_CALL_STATS).contains(n));
+            a.call_stats = Some(n.ok_or_else(|| {
+                v.refuse("a count of calls from 1 to 1000000 (0, printing each call as it ends, is not supported)")
+            })?);
+            Ok(())
+        }),
+        ..VALUE
+    },
+    Opt {
+        name: "call-stats-file",
+        action: Action::Set(|a, v| {
+            let sizes = logs::read_sizes(v.text)?;
+            a.call_stats_file = Some((v.text.to_string(), sizes));
+            Ok(())
+        }),
+        ..VALUE
     },
     Opt {
         name: "workers",

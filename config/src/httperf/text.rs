@@ -60,7 +60,13 @@ pub(super) fn help() -> String {
          \x20 <=N concurrent connections: with several workers, the most open in any 10 ms,\n\
          \x20   summed over workers (an upper bound; exact with one worker).\n\
          \x20 --metrics-listen: volley's /metrics endpoint for Prometheus (as in `volley\n\
-         \x20   --help`); --metrics-linger in seconds.\n\n",
+         \x20   --help`); --metrics-linger in seconds.\n\
+         \x20 --call-stats N, --call-stats-file F: not in stock httperf, but in an httperf\n\
+         \x20   0.8.4 build with per-call statistics: the first N calls (by start, over\n\
+         \x20   workers) in its \"Call Statistics:\" table after the errors; F lists\n\
+         \x20   expected sizes ('URI SIZE' lines after a count line). N from 1 to 1000000\n\
+         \x20   (that build's 0, each call printed as it ends, is refused); only calls made\n\
+         \x20   get rows; connections are numbered worker + k x workers.\n\n",
     );
     let mut listed = |title: &str, pick: fn(&Action) -> Option<&'static str>| {
         s.push_str(title);

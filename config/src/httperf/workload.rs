@@ -9,7 +9,9 @@ use super::logs::LogRequest;
 use super::{Args, MAX_SESSION_CONNS, Schedule};
 use crate::builder::{MAX_PIPELINE, SessionInputs, Source, SpecBuilder, TlsFlags, Watchdog};
 use crate::error::ConfigError;
-use crate::spec::{Arrival, Delay, HttpVersion, KeepAlive, RequestSpec, Sequence, SessionTemplate};
+use crate::spec::{
+    Arrival, CallStatsSpec, Delay, HttpVersion, KeepAlive, RequestSpec, Sequence, SessionTemplate,
+};
 use crate::values::ClientArg;
 
 /// A session workload.
@@ -262,6 +264,14 @@ fn fill(a: Args, shape: Shape) -> SpecBuilder {
     f.quiet = true;
     f.socket = a.socket;
     f.print = a.print;
+    f.call_stats = a.call_stats.map(|rows| CallStatsSpec {
+        rows,
+        time_limit: a.timeout,
+        sizes: a
+            .call_stats_file
+            .map(|(_, sizes)| sizes)
+            .unwrap_or_default(),
+    });
     f.tls = TlsFlags {
         cacert: a.cacert,
         insecure: a.insecure,

@@ -2,6 +2,7 @@
 //! render it as pure functions.
 
 /// Checks evaluated against the report, and the run's verdict.
+pub mod calls;
 pub mod checks;
 /// `volley merge`: several results of one workload as one report.
 pub mod combine;
@@ -176,6 +177,8 @@ pub struct Report {
     pub open_loop: Option<OpenLoopSummary>,
     /// Session workloads (`--wsess`, `--wsesslog`): httperf's session statistics.
     pub sessions: Option<SessionReport>,
+    /// `volley httperf --call-stats=N`: the first N calls' statistics.
+    pub calls: Option<calls::CallTable>,
     /// Open loop: scheduled time → full reply (µs), replies with status < 400.
     pub response: Latency,
     /// Open loop: session start lag against the schedule (µs).
@@ -363,6 +366,7 @@ impl Report {
             tls_handshake: Latency::new(),
             open_loop: None,
             sessions: None,
+            calls: None,
             response: Latency::new(),
             lag: Latency::new(),
             checks: Vec::new(),

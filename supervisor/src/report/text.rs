@@ -327,6 +327,11 @@ fn write_report(out: &mut String, r: &Report) -> std::fmt::Result {
             name.desc()
         )?;
     }
+    if let Some(calls) = &r.calls {
+        // Where the httperf build with the option prints it: after the errors, before
+        // the session lines.
+        super::calls::write(out, calls)?;
+    }
     if let Some(sr) = &r.sessions {
         // httperf's session lines.
         let ended = sr.ok + sr.failed;

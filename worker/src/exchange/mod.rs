@@ -291,6 +291,12 @@ pub struct Exchange {
     pub reply_bytes: usize,
     /// Loop turn of the last read that brought bytes.
     pub read_turn: u64,
+    /// `--call-stats`: the number of the connection carrying the request (see
+    /// [`crate::calls`]); kept from request to request on a kept-alive connection.
+    pub conn_no: u64,
+    /// `--call-stats`: the connect time was shown with a call already (a pipelined
+    /// burst's later calls show 0).
+    pub connect_shown: bool,
     /// The inputs of the deadline changed since the caller last looked.
     rearm: bool,
     /// The receive buffer holds bytes of the next pipelined reply: parse them before
@@ -316,6 +322,7 @@ impl Exchange {
         self.send_error = None;
         self.result.reset();
         self.reused = reused;
+        self.connect_shown = false;
         self.watch = true;
         self.rearm = true;
         if reused {
