@@ -899,3 +899,34 @@ fn a_spread_bursts_failed_call_fails_its_session_and_the_others_still_count() {
         "Session length histogram: 0 0 0 0 2"
     );
 }
+
+#[test]
+fn a_pipelined_spread_bursts_failed_call_fails_its_session() {
+    // Two pipelined calls a connection over two: /a alone, then /b /c on the session's
+    // connection and /d /e on a second one. /d has the failure status: the session
+    // fails and /f never goes out; /b /c /e were under way and end as replies.
+    let scratch = Scratch::new("maxconn-piped-fail");
+    let log = scratch.path("f.log");
+    std::fs::write(&log, "/a\n  /b\n  /c\n  /d\n  /e\n/f\n").unwrap();
+    let srv = TestServer::start(ServerConfig::default().with_route(Route::new("/d", 404)));
+    let out = httperf_ok(
+        srv.addr().port(),
+        "/",
+        &[
+            &format!("--wsesslog=1,0,{}", log.display()),
+            "--rate=20",
+            "--timeout=5",
+            "--max-connections=2",
+            "--max-piped-calls=2",
+            "--failure-status=404",
+        ],
+    );
+    let text = &out.stdout;
+    assert!(
+        text.contains("Total: connections 2 requests 5 replies 5 "),
+        "{text}"
+    );
+    let ours: Vec<Vec<String>> = by_conn(&srv);
+    assert_eq!(ours, [vec!["/a", "/b", "/c"], vec!["/d", "/e"]]);
+    assert!(line(text, "Session rate").ends_with("(0/1)"), "{text}");
+}
