@@ -675,6 +675,21 @@ fn num_sessions_is_refused_as_httperf_0_9_refuses_it() {
     assert!(theirs_srv.received().is_empty());
 }
 
+/// One run of [`max_connections_caps_a_sessions_connections_as_in_httperf`]: the extra
+/// options, then what both volley and httperf must show.
+struct CapRun<'a> {
+    extra: Vec<&'a str>,
+    /// Connections the server accepts.
+    conns: u64,
+    requests: u64,
+    /// The `Session:` line's tail.
+    session: &'a str,
+    /// The `Session length histogram:` line's tail.
+    lengths: &'a str,
+    /// Sessions ok of all: `(4/4)`.
+    ok: &'a str,
+}
+
 #[test]
 fn max_connections_caps_a_sessions_connections_as_in_httperf() {
     // Two sessions: a page, then a burst of its page and four embedded objects, then a
@@ -687,35 +702,65 @@ fn max_connections_caps_a_sessions_connections_as_in_httperf() {
     )
     .unwrap();
     let wsesslog = format!("--wsesslog=4,0,{}", log.display());
-    // (extra options, connections the server accepts, the `Session:` line).
-    let runs: [(&[&str], u64, &str); 5] = [
+    let with_log = |extra: &[&'static str], conns: u64, session: &'static str| CapRun {
+        extra: [&[wsesslog.as_str()], extra].concat(),
+        conns,
+        requests: 18,
+        session,
+        lengths: "0 0 2 0 0 0 0 2",
+        ok: "(4/4)",
+    };
+    let runs = [
         // The bursts fit one connection's pipeline: one connection per session, whatever
         // --max-connections allows (httperf opens the next only when one is full).
-        (&["--max-connections=2"], 4, "avg 1.00 connections/session"),
-        (
+        with_log(&["--max-connections=2"], 4, "avg 1.00 connections/session"),
+        with_log(
             &["--max-connections=1", "--max-piped-calls=1"],
             4,
             "avg 1.00 connections/session",
         ),
         // One call a connection: a burst's page goes alone, then its embedded objects
         // over two connections (the long burst's session) or one (the short one's).
-        (
+        with_log(
             &["--max-connections=2", "--max-piped-calls=1"],
             6,
             "avg 1.50 connections/session",
         ),
+        // Two pipelined calls a connection: the long burst's page alone, then /b /c on
+        // its connection and /d /e on a second one.
+        with_log(
+            &["--max-connections=2", "--max-piped-calls=2"],
+            6,
+            "avg 1.50 connections/session",
+        ),
         // HTTP/1.0: a connection per call, up to four at once.
-        (
+        with_log(
             &["--max-connections=4", "--http-version=1.0"],
             18,
             "avg 4.50 connections/session",
         ),
-        (&["--http-version=1.0"], 18, "avg 4.50 connections/session"),
+        with_log(&["--http-version=1.0"], 18, "avg 4.50 connections/session"),
+        // --wsess: bursts of 3, one call a connection: each burst's first call alone,
+        // then two at once over the session's two connections.
+        CapRun {
+            extra: vec![
+                "--wsess=2,6,0.1",
+                "--burst-length=3",
+                "--max-connections=2",
+                "--max-piped-calls=1",
+            ],
+            conns: 4,
+            requests: 12,
+            session: "avg 2.00 connections/session",
+            lengths: "0 0 0 0 0 0 2",
+            ok: "(2/2)",
+        },
     ];
     let have = have_httperf("max_connections_caps_a_sessions_connections_as_in_httperf");
-    for (extra, conns, session) in runs {
-        let mut args = vec![wsesslog.as_str(), "--rate", "20", "--timeout", "5"];
-        args.extend(extra);
+    for run in &runs {
+        let extra = &run.extra;
+        let mut args = vec!["--rate", "20", "--timeout", "5"];
+        args.extend(extra.iter().copied());
         let srv = TestServer::start(ServerConfig::default());
         let out = volley()
             .arg("httperf")
@@ -724,19 +769,20 @@ fn max_connections_caps_a_sessions_connections_as_in_httperf() {
             .run();
         assert_eq!(out.code, Some(0), "{extra:?}: {}", out.stderr);
         let ours = &out.stdout;
+        let (conns, requests) = (run.conns, run.requests);
         assert!(
             ours.contains(&format!(
-                "Total: connections {conns} requests 18 replies 18 "
+                "Total: connections {conns} requests {requests} replies {requests} "
             )),
             "{extra:?}: {ours}"
         );
         assert_eq!(srv.connections(), conns, "{extra:?}: {ours}");
-        assert_eq!(srv.requests(), 18, "{extra:?}");
-        assert_eq!(line(ours, "Session: "), format!("Session: {session}"));
-        assert!(ours.contains("(4/4)"), "{extra:?}: {ours}");
+        assert_eq!(srv.requests(), requests, "{extra:?}");
+        assert_eq!(line(ours, "Session: "), format!("Session: {}", run.session));
+        assert!(ours.contains(run.ok), "{extra:?}: {ours}");
         assert_eq!(
             line(ours, "Session length histogram"),
-            "Session length histogram: 0 0 2 0 0 0 0 2"
+            format!("Session length histogram: {}", run.lengths)
         );
         if !have {
             continue;
@@ -757,7 +803,7 @@ fn max_connections_caps_a_sessions_connections_as_in_httperf() {
         for l in ["Session: ", "Session length histogram", "Session failtime"] {
             assert_eq!(line(&theirs, l), line(ours, l), "{extra:?}");
         }
-        assert!(theirs.contains("(4/4)"), "{extra:?}: {theirs}");
+        assert!(theirs.contains(run.ok), "{extra:?}: {theirs}");
     }
     // Over the limit httperf has: refused by both.
     let out = volley()
@@ -766,6 +812,59 @@ fn max_connections_caps_a_sessions_connections_as_in_httperf() {
         .run();
     assert_eq!(out.code, Some(2), "{}", out.stderr);
     assert!(out.stderr.contains("1 to 4"), "{}", out.stderr);
+}
+
+/// Which gaps between the requests `srv` received, in order, are at least `think`.
+fn think_gaps(srv: &TestServer, think: std::time::Duration) -> Vec<bool> {
+    let at: Vec<_> = srv.received().iter().map(|r| r.at).collect();
+    at.windows(2).map(|w| w[1] - w[0] >= think).collect()
+}
+
+#[test]
+fn a_wsess_think_time_follows_each_burst_as_in_httperf() {
+    // One session of two bursts of three calls, one call a connection over two: the
+    // think time comes between the bursts (after the third call), not after each call;
+    // within a burst the first call goes alone, then the other two at once.
+    let think = std::time::Duration::from_millis(200);
+    let args = [
+        "--wsess=1,6,0.2",
+        "--burst-length=3",
+        "--max-connections=2",
+        "--max-piped-calls=1",
+        "--rate=10",
+        "--timeout=5",
+    ];
+    let expected = [false, false, true, false, false];
+    let srv = TestServer::start(ServerConfig::default());
+    let out = httperf_ok(srv.addr().port(), "/", &args);
+    assert!(
+        out.stdout
+            .contains("Total: connections 2 requests 6 replies 6 "),
+        "{}",
+        out.stdout
+    );
+    assert_eq!(think_gaps(&srv, think), expected, "{}", out.stdout);
+    // Each burst: the first call on the session's first connection, then one call on
+    // each connection.
+    let ours: Vec<usize> = by_conn(&srv).iter().map(Vec::len).collect();
+    assert_eq!(ours, [4, 2]);
+    if !have_httperf("a_wsess_think_time_follows_each_burst_as_in_httperf") {
+        return;
+    }
+    let theirs_srv = TestServer::start(ServerConfig::default());
+    let out = Command::new("httperf")
+        .args(base(theirs_srv.addr().port(), "/"))
+        .args(args)
+        .output()
+        .expect("httperf runs");
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.contains("Total: connections 2 requests 6 replies 6 "),
+        "{text}"
+    );
+    assert_eq!(think_gaps(&theirs_srv, think), expected, "{text}");
+    let theirs: Vec<usize> = by_conn(&theirs_srv).iter().map(Vec::len).collect();
+    assert_eq!(theirs, ours);
 }
 
 #[test]
@@ -799,4 +898,35 @@ fn a_spread_bursts_failed_call_fails_its_session_and_the_others_still_count() {
         line(text, "Session length histogram"),
         "Session length histogram: 0 0 0 0 2"
     );
+}
+
+#[test]
+fn a_pipelined_spread_bursts_failed_call_fails_its_session() {
+    // Two pipelined calls a connection over two: /a alone, then /b /c on the session's
+    // connection and /d /e on a second one. /d has the failure status: the session
+    // fails and /f never goes out; /b /c /e were under way and end as replies.
+    let scratch = Scratch::new("maxconn-piped-fail");
+    let log = scratch.path("f.log");
+    std::fs::write(&log, "/a\n  /b\n  /c\n  /d\n  /e\n/f\n").unwrap();
+    let srv = TestServer::start(ServerConfig::default().with_route(Route::new("/d", 404)));
+    let out = httperf_ok(
+        srv.addr().port(),
+        "/",
+        &[
+            &format!("--wsesslog=1,0,{}", log.display()),
+            "--rate=20",
+            "--timeout=5",
+            "--max-connections=2",
+            "--max-piped-calls=2",
+            "--failure-status=404",
+        ],
+    );
+    let text = &out.stdout;
+    assert!(
+        text.contains("Total: connections 2 requests 5 replies 5 "),
+        "{text}"
+    );
+    let ours: Vec<Vec<String>> = by_conn(&srv);
+    assert_eq!(ours, [vec!["/a", "/b", "/c"], vec!["/d", "/e"]]);
+    assert!(line(text, "Session rate").ends_with("(0/1)"), "{text}");
 }

@@ -181,9 +181,10 @@ pub struct OpenLoop {
     /// Session templates (httperf's `--wsess`/`--wsesslog`): arrival `k` runs template
     /// `k mod len`. Empty: a session is `calls` requests picked by the iterator.
     pub templates: Vec<SessionTemplate>,
-    /// A session log's bursts (`--wsesslog`, indented lines): entry `e` goes out
-    /// pipelined with the `bursts[e]` entries after it (up to `pipeline` requests in
-    /// all). Empty: `pipeline` alone decides.
+    /// httperf sessions' bursts (`--wsesslog`'s indented lines, `--wsess`'s
+    /// `--burst-length`): entry `e` goes out pipelined with the session's next `bursts[e]` calls
+    /// (up to `pipeline` requests in all; spread over connections as
+    /// [`SessionRules::conns`] says). Empty: `pipeline` alone decides.
     pub bursts: Vec<u32>,
     /// httperf's log order (`--wlog`): call `j` of arrival `k` takes the URL list's entry
     /// `(k * calls + j) mod len`, so the list is walked once in order over all workers
@@ -216,10 +217,12 @@ pub struct SessionRules {
     /// the session's next requests (httperf's `--session-cookies`: one cookie per
     /// session).
     pub cookies: bool,
-    /// Most connections one session has open at once (httperf's `--max-connections`),
-    /// when a session log's bursts are spread over them: each connection carries one
-    /// call at a time (HTTP/1.0, or `--max-piped-calls=1`), and a burst's calls go out
-    /// together, one a connection. 0 or 1: a session has one connection.
+    /// Bursts are spread over up to this many connections of a session (httperf's
+    /// `--max-connections`), when a burst has more calls than one connection pipelines
+    /// (`pipeline`; 1 over HTTP/1.0): its first call goes alone, then the others fill
+    /// the session's first connection up to `pipeline` calls, then the next, and each
+    /// connection whose calls ended takes the burst's next ones; the think time follows
+    /// the burst. 0: bursts are pipelined on the session's one connection.
     pub conns: u32,
 }
 

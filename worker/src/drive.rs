@@ -120,8 +120,9 @@ impl Worker<'_> {
             .spec
             .conn_requests
             .map_or(u64::MAX, |n| u64::from(n).saturating_sub(done_on_conn + 1));
-        // A hook's request goes alone.
-        let alone = self.obs.hooks.is_some();
+        // A hook's request goes alone, and so does a spread burst's first call (its
+        // others go out when it ends, `crate::lanes`).
+        let alone = self.obs.hooks.is_some() || self.spread;
         slot.sched
             .pick_burst(&self.plan, &mut self.budget, room, alone);
     }

@@ -152,6 +152,14 @@ impl Worker<'_> {
     /// the last); otherwise the queued requests get no reply (each is counted, none is
     /// lost) and the slot moves on.
     fn complete_in_burst(&mut self, s: u32, keep: bool, bad_status: bool, now: u64) {
+        if self.spread {
+            // A call of a burst spread over the session's connections (`crate::lanes`).
+            self.spread_reply_in_burst(s, bad_status, now);
+            if !keep {
+                self.spread_burst_cut(s, outcome::eof(Stage::BeforeReply), now);
+            }
+            return;
+        }
         if keep {
             if let Some(sess) = self.slots[s as usize].sched.session.as_mut() {
                 sess.replies += 1;
@@ -204,7 +212,7 @@ impl Worker<'_> {
 
     /// Pipelining: every request still queued behind the current one fails with `f`
     /// (counted and logged one by one).
-    fn fail_burst(&mut self, s: u32, f: Failure, now: u64) {
+    pub(crate) fn fail_burst(&mut self, s: u32, f: Failure, now: u64) {
         while self.slots[s as usize].sched.next_queued() {
             let ex = &mut self.slots[s as usize].exchange;
             ex.times.first_byte = 0;
@@ -308,7 +316,7 @@ impl Worker<'_> {
         r.post_delay = 0;
         // A call of a burst spread over a session's connections (`crate::lanes`).
         if let Some(leader) = self.slots[s as usize].lane_of {
-            return self.lane_call_failed(s, leader, now);
+            return self.lane_call_failed(s, leader, f, now);
         }
         if self.slots[s as usize]
             .sched
@@ -316,7 +324,7 @@ impl Worker<'_> {
             .as_ref()
             .is_some_and(|x| x.burst_open)
         {
-            return self.burst_call_failed(s, now);
+            return self.burst_call_failed(s, f, now);
         }
         // httperf's --retry-on-failure: a session's new connection that fails before any
         // reply is made again (a timeout still fails the session).

@@ -93,6 +93,8 @@ pub struct Worker<'a> {
     pub(crate) done_slots: usize,
     /// Thread slots (the first of `slots`; the rest are their lanes).
     pub(crate) threads: usize,
+    /// httperf sessions spread their bursts over connections ([`crate::lanes`]).
+    pub(crate) spread: bool,
     pub(crate) stopping: bool,
     header: &'a Header,
 }
@@ -147,6 +149,7 @@ impl<'a> Worker<'a> {
             timers: Timers::with_capacity(2 * n + 1),
             ramp: ramp_order(spec, &slots[..threads]),
             threads,
+            spread: crate::lanes::spreads(spec),
             slots,
             obs: Observers {
                 log,
@@ -423,7 +426,8 @@ fn make_slots(plan: &Plan<'_>, index: u32) -> (Vec<Slot>, usize) {
             let global = slots[leader].global;
             let first = slots.len() as u32;
             for _ in 0..lanes {
-                let sched = Schedule::new(slot_rng(spec.seed, global), true, false);
+                // A lane pipelines a burst's calls as its thread slot does.
+                let sched = Schedule::new(slot_rng(spec.seed, global), true, pipelining);
                 slots.push(Slot::lane(global, leader as u32, sched, spec.print.any()));
             }
             slots[leader].lanes = (first, first + lanes);

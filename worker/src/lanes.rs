@@ -1,28 +1,34 @@
 //! httperf's `--max-connections`: a session's burst spread over up to N connections.
 //!
 //! httperf issues a session's call on the session's first connection with room for
-//! another pipelined call, and opens another connection (up to `--max-connections`) when
-//! none has room. When a connection carries one call at a time (HTTP/1.0, or
-//! `--max-piped-calls=1`), a session log's burst of k calls goes out as its first call
-//! alone (httperf's page before its embedded objects), then the k - 1 others at once over
-//! min(k - 1, N) connections, each connection taking the burst's next call as soon as
-//! its call ends; the think time starts when every call of the burst has ended.
+//! another pipelined call (fewer than `--max-piped-calls` P pending; 1 over HTTP/1.0),
+//! and opens another connection (up to `--max-connections` N) when none has room. A
+//! burst of k calls (a session log's line and the indented lines under it, or
+//! `--wsess`'s `--burst-length`) goes out as its first call alone (httperf's page before
+//! its embedded objects), then the k - 1 others at once: P on the first connection, P on
+//! the next, up to N connections; the think time starts when every call of the burst
+//! has ended.
 //!
-//! volley gives such a run's thread slots N - 1 *lanes* each: slots after the thread
-//! slots, each with its own connection, exchange and buffer, driven like any slot. The
-//! thread slot runs the session (its arrival, its first call of each burst, its
-//! accounting); when a burst's first call ends, the slot takes the next call and its idle
-//! lanes the following ones, and every call that ends (on the slot or a lane) hands its
-//! connection the burst's next call. A lane's replies, connections and failure are its session's. The thread slot
-//! whose call ends first waits (`Joining`) for its lanes' calls; the last call to end
-//! closes the burst: the think time, or the end of the session (a failed session fails
-//! at its first failure, its other calls still counted as they end).
+//! volley spreads a burst this way when it has more calls than one connection
+//! pipelines (`SessionRules::conns` > 0), and gives the run's thread slots N - 1 *lanes*
+//! each: slots after the thread slots, each with its own connection, exchange and
+//! buffer, driven like any slot. The thread slot runs the session (its arrival, its
+//! first call of each burst, its accounting); when a burst's first call ends, the slot
+//! takes the next P calls (pipelined on its connection) and its idle lanes P each in
+//! turn, and a connection whose calls have all ended takes the burst's next ones (httperf
+//! adds a call to the first connection with room at once; volley waits until a
+//! connection's pipelined calls have ended). A lane's replies, connections and failure
+//! are its session's. The thread slot whose calls end first waits (`Joining`) for its
+//! lanes' calls; the last call to end closes the burst: the think time, or the end of
+//! the session (a failed session fails at its first failure, its other calls still
+//! counted as they end).
 //!
-//! Nothing here runs for other workloads: a run without lanes never opens a burst.
+//! Nothing here runs for other workloads: without `SessionRules::conns` no burst opens.
 
 use volley_config::RunSpec;
 
 use crate::event_loop::Worker;
+use crate::outcome::Failure;
 use crate::slot::Phase;
 use crate::workload::draw_delay;
 
@@ -31,19 +37,32 @@ use crate::workload::draw_delay;
 pub(crate) fn lanes_per_slot(spec: &RunSpec) -> u32 {
     spec.open_loop
         .as_ref()
-        .filter(|o| !o.bursts.is_empty() && spec.pipeline <= 1)
+        .filter(|o| !o.bursts.is_empty())
         .and_then(|o| o.sessions)
         .map_or(0, |r| r.conns.saturating_sub(1))
 }
 
+/// Whether `spec`'s httperf sessions spread their bursts over connections (see the
+/// module doc).
+pub(crate) fn spreads(spec: &RunSpec) -> bool {
+    spec.open_loop
+        .as_ref()
+        .filter(|o| !o.bursts.is_empty())
+        .and_then(|o| o.sessions)
+        .is_some_and(|r| r.conns > 0)
+}
+
 impl Worker<'_> {
     /// Thread slot `s` begins its current call: when it starts a burst of several calls
-    /// and the slot has lanes, the burst opens. As in httperf, the burst's first call
-    /// goes alone (a page before its embedded objects); when it ends, the others go out
-    /// together, one a connection ([`Worker::burst_call_done`]).
+    /// and the run spreads bursts, the burst opens. As in httperf, the burst's first
+    /// call goes alone (a page before its embedded objects); when it ends, the others go
+    /// out together over the session's connections ([`Worker::burst_call_done`]).
     pub(crate) fn open_burst(&mut self, s: u32) {
+        if !self.spread {
+            return;
+        }
         let slot = &mut self.slots[s as usize];
-        if slot.lanes.0 == slot.lanes.1 {
+        if slot.lane_of.is_some() {
             return;
         }
         let entry = slot.sched.cur.entry;
@@ -67,7 +86,7 @@ impl Worker<'_> {
         }
         sess.burst_open = true;
         sess.burst_left = members;
-        sess.burst_last = entry + members;
+        sess.burst_last = entry;
         sess.in_lanes = 0;
     }
 
@@ -81,8 +100,9 @@ impl Worker<'_> {
         }
     }
 
-    /// The open burst of thread slot `s` issues its next call on slot `on` (`s` itself
-    /// or one of its lanes), whose connection has room; false when no call is left.
+    /// The open burst of thread slot `s` issues its next calls on slot `on` (`s` itself
+    /// or one of its lanes), whose connection has no call pending: up to `pipeline`
+    /// of them, pipelined; false when no call is left.
     fn issue_call(&mut self, s: u32, on: u32, now: u64) -> bool {
         let sess_open = self.slots[s as usize]
             .sched
@@ -113,8 +133,25 @@ impl Worker<'_> {
             to.cookie.clone_from(&from.cookie);
         }
         self.slots[on as usize].sched.take_call(entry, now);
+        self.pipeline_calls(s, on);
         self.begin(on, false, now);
         true
+    }
+
+    /// Slot `on` pipelines the open burst's next calls behind its current one, up to
+    /// `pipeline` in all (its connection's room, as httperf's `--max-piped-calls`).
+    fn pipeline_calls(&mut self, s: u32, on: u32) {
+        let most = self.plan.spec.pipeline.saturating_sub(1);
+        for _ in 0..most {
+            if !self.slots[on as usize].sched.can_queue(&self.plan) {
+                break;
+            }
+            let Some(entry) = self.slots[s as usize].sched.next_burst_call(&self.plan) else {
+                break;
+            };
+            self.slots[on as usize].sched.queue_call(entry);
+        }
+        self.slots[on as usize].sched.lay_out_burst(&self.plan);
     }
 
     /// Thread slot `s`'s call of its open burst got a reply (`bad_status`: the failure
@@ -136,14 +173,61 @@ impl Worker<'_> {
         }
     }
 
-    /// Thread slot `s`'s call of its open burst failed (counted, its connection closed):
-    /// the session fails; it ends once its lanes' calls have.
-    pub(crate) fn burst_call_failed(&mut self, s: u32, now: u64) {
+    /// Thread slot `s`'s call of its open burst failed with `f` (counted, its
+    /// connection closed): the calls pipelined behind it fail too, the session fails; it
+    /// ends once its lanes' calls have.
+    pub(crate) fn burst_call_failed(&mut self, s: u32, f: Failure, now: u64) {
         if let Some(sess) = self.slots[s as usize].sched.session.as_mut() {
             mark_failed(sess, now);
         }
         self.emit(s, now);
+        self.fail_burst(s, f, now);
         self.join_lanes(s, now);
+    }
+
+    /// Slot `s` (a thread slot or a lane) got a reply with calls of the open burst
+    /// pipelined behind it (`bad_status`: the failure status): counted in the session,
+    /// which fails at a bad status (the calls under way still end).
+    pub(crate) fn spread_reply_in_burst(&mut self, s: u32, bad_status: bool, now: u64) {
+        let count = |sess: &mut crate::schedule::Session| {
+            sess.replies += 1;
+            if bad_status {
+                mark_failed(sess, now);
+            }
+        };
+        match self.slots[s as usize].lane_of {
+            Some(leader) => self.report_to_session(s, leader, count),
+            None => {
+                if let Some(sess) = self.slots[s as usize].sched.session.as_mut() {
+                    count(sess);
+                }
+            }
+        }
+        self.emit(s, now);
+    }
+
+    /// Slot `s`'s connection closed after a reply with calls of the open burst pipelined
+    /// behind it (counted with [`Worker::spread_reply_in_burst`]): they get no reply
+    /// (each counted as `f`) and the session fails.
+    pub(crate) fn spread_burst_cut(&mut self, s: u32, f: Failure, now: u64) {
+        self.close_conn(s, now);
+        let status = self.slots[s as usize].exchange.result.status;
+        self.fail_burst(s, f, now);
+        let r = &mut self.slots[s as usize].exchange.result;
+        r.error = None;
+        r.status = status;
+        match self.slots[s as usize].lane_of {
+            Some(leader) => {
+                self.report_to_session(s, leader, |sess| mark_failed(sess, now));
+                self.lane_idle(s, leader, now);
+            }
+            None => {
+                if let Some(sess) = self.slots[s as usize].sched.session.as_mut() {
+                    mark_failed(sess, now);
+                }
+                self.join_lanes(s, now);
+            }
+        }
     }
 
     /// Lane `lane` of thread slot `s` got a reply: counted in the session, then its
@@ -161,11 +245,12 @@ impl Worker<'_> {
         }
     }
 
-    /// Lane `lane` of thread slot `s` failed its call (counted, its connection closed):
-    /// the session fails.
-    pub(crate) fn lane_call_failed(&mut self, lane: u32, s: u32, now: u64) {
+    /// Lane `lane` of thread slot `s` failed its call with `f` (counted, its connection
+    /// closed): the calls pipelined behind it fail too, the session fails.
+    pub(crate) fn lane_call_failed(&mut self, lane: u32, s: u32, f: Failure, now: u64) {
         self.report_to_session(lane, s, |sess| mark_failed(sess, now));
         self.emit(lane, now);
+        self.fail_burst(lane, f, now);
         self.lane_idle(lane, s, now);
     }
 

@@ -100,7 +100,8 @@ pub struct Session {
     pub burst_open: bool,
     /// Calls of the open burst not issued yet.
     pub burst_left: u32,
-    /// The URL-list entry of the open burst's last call (its think time follows).
+    /// The URL-list entry of the open burst's last call issued so far (the think time
+    /// after the burst is the last call's).
     pub burst_last: u32,
     /// Lanes carrying a call of the open burst.
     pub in_lanes: u32,
@@ -451,9 +452,10 @@ impl Schedule {
         let picked = self.pick_in_session(plan).then_some(self.cur.entry);
         self.cur = current;
         let sess = self.session.as_mut()?;
-        if picked.is_some() {
+        if let Some(entry) = picked {
             sess.left -= 1;
             sess.burst_left -= 1;
+            sess.burst_last = entry;
         }
         picked
     }
@@ -469,6 +471,52 @@ impl Schedule {
         if let Some(s) = self.session.as_mut() {
             s.due_ns = now;
         }
+    }
+
+    /// Pipelining: whether another request may be queued behind the current one and
+    /// those already queued (none behind a redirect, a hook's request or one that
+    /// closes its connection).
+    pub fn can_queue(&self, plan: &Plan<'_>) -> bool {
+        let Some(b) = self.burst.as_ref() else {
+            return false;
+        };
+        let last_closes = b
+            .queue
+            .back()
+            .is_some_and(|q| plan.requests[q.entry as usize].wire.closes);
+        self.cur.dynamic.is_none()
+            && self.spec(plan).keepalive.store
+            && !self.wire(plan).closes
+            && !last_closes
+    }
+
+    /// Pipelining: list entry `entry` goes out right after the current request and those
+    /// already queued (a spread burst's call, see [`Schedule::can_queue`]).
+    pub fn queue_call(&mut self, entry: u32) {
+        if let Some(b) = self.burst.as_mut() {
+            b.queue.push_back(Queued {
+                entry,
+                index: entry,
+            });
+        }
+    }
+
+    /// Pipelining: the current request's bytes and those of the queue, back to back
+    /// (none when nothing is queued).
+    pub fn lay_out_burst(&mut self, plan: &Plan<'_>) {
+        let Some(mut burst) = self.burst.take() else {
+            return;
+        };
+        burst.bytes.clear();
+        if !burst.queue.is_empty() {
+            burst.bytes.extend_from_slice(&self.wire(plan).bytes);
+            for q in &burst.queue {
+                burst
+                    .bytes
+                    .extend_from_slice(&plan.requests[q.entry as usize].wire.bytes);
+            }
+        }
+        self.burst = Some(burst);
     }
 
     /// Pipelining: the next queued request becomes the current one (its reply is next).

@@ -346,25 +346,26 @@ fn check(a: &Args, notes: &mut Vec<String>) -> Result<(), ConfigError> {
 /// Most connections httperf lets one session use (`--max-connections`, 4 by default).
 pub(super) const MAX_SESSION_CONNS: u32 = 4;
 
-/// `--max-connections N`: at most N connections per session. httperf issues a session's
-/// calls on its first connection with room for another pipelined call and opens the next
-/// only when that one has `--max-piped-calls` pending, so a session uses one connection
-/// unless a burst has more calls than one connection pipelines. volley spreads a session
-/// log's bursts over up to N connections when each carries one call at a time (HTTP/1.0,
-/// or `--max-piped-calls=1`); N > 1 with a burst that needs more than one connection
-/// otherwise (pipelined calls, or `--wsess`'s `--burst-length`) is refused.
+/// `--max-connections N`: at most N connections per session (4 by default). httperf
+/// issues a session's calls on its first connection with room for another pipelined
+/// call and opens the next only when that one has `--max-piped-calls` pending; a burst
+/// goes out as its first call alone, then the others at once. volley does the same
+/// (`SessionRules::conns`). Refused: N above httperf's limit, a `--wsess` burst whose
+/// other calls do not fit the session's N x `--max-piped-calls` (httperf stops at it,
+/// "too many calls pending"), and N > 1 with a `--wsess` burst over a `--wlog` log that
+/// needs more than one connection (volley keeps those on one).
 fn check_max_conns(a: &Args, notes: &mut Vec<String>) -> Result<(), ConfigError> {
-    let Some(n) = a.max_conns else {
-        return Ok(());
-    };
     let Some(sessions) = &a.sessions else {
-        notes.push(
-            "volley httperf: --max-connections changes nothing without a session workload \
-             (--wsess or --wsesslog), as in httperf"
-                .into(),
-        );
+        if a.max_conns.is_some() {
+            notes.push(
+                "volley httperf: --max-connections changes nothing without a session \
+                 workload (--wsess or --wsesslog), as in httperf"
+                    .into(),
+            );
+        }
         return Ok(());
     };
+    let n = a.max_conns.unwrap_or(MAX_SESSION_CONNS);
     if n > MAX_SESSION_CONNS {
         return Err(ConfigError::invalid(
             "httperf",
@@ -379,20 +380,29 @@ fn check_max_conns(a: &Args, notes: &mut Vec<String>) -> Result<(), ConfigError>
         a.max_piped.unwrap_or(32)
     };
     let burst = sessions.largest_burst(a.burst);
-    let spread = piped == 1 && matches!(sessions, Sessions::Log { .. });
-    if n > 1 && burst > piped && !spread {
-        let why = if piped == 1 {
-            "volley spreads only a session log's bursts (--wsesslog) over connections"
-        } else {
-            "volley spreads a burst over connections only when each carries one call at a \
-             time (--http-version=1.0 or --max-piped-calls=1)"
-        };
+    if !matches!(sessions, Sessions::Uniform { .. }) || burst <= piped {
+        return Ok(());
+    }
+    if a.wlog.is_some() && a.max_conns.is_some_and(|n| n > 1) {
         return Err(ConfigError::message(format!(
-            "volley httperf: volley does not support --max-connections {n} yet with a burst \
-             of {burst} calls, more than one connection pipelines ({piped}, \
-             --max-piped-calls): httperf would spread it over up to {n} connections of the \
-             session; {why} (--max-connections 1 runs)"
+            "volley httperf: volley does not support --max-connections {n} yet with a \
+             --wsess burst of {burst} calls over a --wlog log, more than one connection \
+             pipelines ({piped}, --max-piped-calls): httperf would spread it over up to {n} \
+             connections of the session (--max-connections 1 runs)"
         )));
+    }
+    let room = u64::from(n) * u64::from(piped);
+    if a.wlog.is_none() && u64::from(burst - 1) > room {
+        return Err(ConfigError::invalid(
+            "httperf",
+            format!("--burst-length={burst}"),
+            format!(
+                "at most {} calls: after its first call a burst's other calls go out at \
+                 once, and a session holds --max-connections x --max-piped-calls = {room} \
+                 (httperf stops at it: too many calls pending)",
+                room + 1
+            ),
+        ));
     }
     Ok(())
 }
@@ -694,7 +704,7 @@ mod tests {
     }
 
     #[test]
-    fn max_connections_spreads_a_logs_bursts_one_call_a_connection() {
+    fn max_connections_spreads_bursts_a_connection_does_not_hold() {
         let dir = std::env::temp_dir().join(format!("volley-maxconn-{}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();
         let log = dir.join("s.log");
@@ -710,36 +720,35 @@ mod tests {
         let r = run(&["--max-connections=2"]).unwrap();
         assert!(r.notes.is_empty(), "{:?}", r.notes);
         assert_eq!(conns(&r), 0);
-        // One call a connection: the burst is spread over up to N connections (4 by
-        // default, never more than the largest burst).
+        // The burst's first call goes alone, then its other two fill connections of
+        // --max-piped-calls each, up to N (4 by default).
         assert_eq!(conns(&run(&["--max-conn=1", "--max-piped=1"]).unwrap()), 1);
         assert_eq!(conns(&run(&["--max-conn=2", "--max-piped=1"]).unwrap()), 2);
         let r = run(&["--http-version=1.0"]).unwrap();
-        assert_eq!((conns(&r), r.spec.pipeline), (3, 1));
+        assert_eq!((conns(&r), r.spec.pipeline), (2, 1));
         assert!(!r.spec.open_loop.as_ref().unwrap().bursts.is_empty());
-        // Pipelined bursts over several connections are not spread yet: refused.
-        let err = match run(&["--max-connections=2", "--max-piped-calls=2"]) {
-            Err(e @ ConfigError::Message(_)) => e.to_string(),
-            other => panic!("{other:?}"),
-        };
-        assert!(
-            err.starts_with("volley httperf: volley does not support --max-connections 2 yet"),
-            "{err}"
-        );
-        assert!(
-            err.contains("burst of 3 calls") && err.contains("(2,"),
-            "{err}"
-        );
+        let r = run(&["--max-connections=2", "--max-piped-calls=2"]).unwrap();
+        assert_eq!((conns(&r), r.spec.pipeline), (1, 2));
         assert!(rejected(&["--server=127.0.0.1", &log, "--max-conn=5"]).contains("1 to 4"));
-        let _ = std::fs::remove_dir_all(&dir);
-        // --wsess's bursts are --burst-length calls: not spread yet.
+        // --wsess's bursts are --burst-length calls, spread the same way.
         let wsess = ["--server=127.0.0.1", "--wsess=2,4,0", "--max-conn=3"];
-        assert!(p(&[&wsess[..], &["--burst-len=4"]].concat()).is_ok());
-        assert!(p(&[&wsess[..], &["--burst-len=4", "--max-piped=2"]].concat()).is_err());
-        let err = p(&[&wsess[..], &["--burst-len=2", "--http-version=1.0"]].concat())
-            .unwrap_err()
-            .to_string();
-        assert!(err.contains("only a session log's bursts"), "{err}");
+        let r = p(&[&wsess[..], &["--burst-len=4"]].concat()).unwrap();
+        assert_eq!((conns(&r), r.spec.pipeline), (0, 4));
+        assert_eq!(r.spec.open_loop.as_ref().unwrap().bursts, [3]);
+        let r = p(&[&wsess[..], &["--burst-len=4", "--max-piped=2"]].concat()).unwrap();
+        assert_eq!((conns(&r), r.spec.pipeline), (2, 2));
+        let r = p(&[&wsess[..], &["--burst-len=2", "--http-version=1.0"]].concat()).unwrap();
+        assert_eq!((conns(&r), r.spec.pipeline), (1, 1));
+        // More than the session's connections hold after the first call: httperf stops.
+        let err = rejected(&[&wsess[..], &["--burst-len=5", "--max-piped=1"]].concat());
+        assert!(err.contains("at most 4 calls"), "{err}");
+        // Over a --wlog log a --wsess burst stays on one connection.
+        let uris = dir.join("uris");
+        std::fs::write(&uris, "/a\0/b\0").unwrap();
+        let wlog = format!("--wlog=y,{}", uris.display());
+        let err = refused(&[&wsess[..], &["--burst-len=4", "--max-piped=2", &wlog]].concat());
+        assert!(err.contains("--wlog"), "{err}");
+        let _ = std::fs::remove_dir_all(&dir);
         // Without sessions it changes nothing, as in httperf.
         let r = p(&["--server=127.0.0.1", "--max-connections=9"]).unwrap();
         assert!(

@@ -44,13 +44,14 @@ pub(super) fn help() -> String {
          \x20   private CA with --cacert FILE, or skip the check with --insecure.\n\
          \x20 --timeout/--think-timeout: the whole reply within their sum of the request\n\
          \x20   being sent (httperf counts from the reply's first bytes).\n\
-         \x20 --max-connections: a session log's bursts are spread over a session's\n\
-         \x20   connections when each carries one call (HTTP/1.0, --max-piped-calls=1); a\n\
-         \x20   burst of more pipelined calls than --max-piped-calls, or a --wsess burst of\n\
-         \x20   more calls than one connection carries, is pipelined on one connection that\n\
-         \x20   many at a time (httperf spreads it), and --max-connections above 1 is\n\
-         \x20   refused for it. A spread burst's calls under way when its session fails\n\
-         \x20   still end as replies or errors, and are not retried.\n\
+         \x20 --max-connections: a burst spread over a session's connections gives a\n\
+         \x20   connection its next calls once all its pipelined calls have ended (httperf\n\
+         \x20   adds each to the first connection with room). A spread burst's calls under\n\
+         \x20   way when its session fails still end as replies or errors, and are not\n\
+         \x20   retried. A burst one connection holds goes out pipelined with its first\n\
+         \x20   call (httperf sends that one alone first). A --wsess burst over a --wlog\n\
+         \x20   log stays on one connection (--max-connections above 1 is refused when it\n\
+         \x20   does not fit).\n\
          \x20 --client I/N: every client runs the whole workload, as in httperf (volley's\n\
          \x20   own --client takes a share); it seeds a random --period with volley's draws.\n\
          \x20 Unknown and refused options exit 2 (httperf exits 1 on an unknown one).\n\

@@ -59,9 +59,14 @@ impl Sessions {
     }
 
     /// The URL list, the session templates over it, the number of sessions, and the
-    /// bursts of a session log (see [`crate::spec::OpenLoop::bursts`]; empty when it has
-    /// none).
-    fn build(self, base: &RequestSpec) -> (Vec<RequestSpec>, Vec<SessionTemplate>, u64, Vec<u32>) {
+    /// bursts (see [`crate::spec::OpenLoop::bursts`]; empty when there are none): a
+    /// session log's, or `--wsess`'s `burst` calls (`--burst-length`), the think time
+    /// after each burst.
+    fn build(
+        self,
+        base: &RequestSpec,
+        burst: u32,
+    ) -> (Vec<RequestSpec>, Vec<SessionTemplate>, u64, Vec<u32>) {
         match self {
             Sessions::Uniform { n, calls, think } => {
                 let mut r = base.clone();
@@ -71,7 +76,13 @@ impl Sessions {
                     len: 1,
                     calls,
                 };
-                (vec![r], vec![template], n, Vec::new())
+                // Every call of the one entry may start a burst of `burst` calls.
+                let bursts = if burst > 1 {
+                    vec![burst - 1]
+                } else {
+                    Vec::new()
+                };
+                (vec![r], vec![template], n, bursts)
             }
             Sessions::Log { n, log } => {
                 let mut requests = Vec::new();
@@ -191,11 +202,13 @@ fn sessions_shape(
     notes: &mut Vec<String>,
 ) -> Shape {
     let largest = sessions.largest_burst(a.burst);
-    let (requests, templates, n, bursts) = sessions.build(request);
-    let mut pipeline = a.burst.min(a.max_piped.unwrap_or(u32::MAX));
-    if !bursts.is_empty() {
-        // The log's bursts are pipelined, up to httperf's --max-piped-calls (32 by default
-        // for sessions).
+    let log = matches!(sessions, Sessions::Log { .. });
+    let (requests, templates, n, bursts) = sessions.build(request, a.burst);
+    // A connection of a session pipelines up to --max-piped-calls (32 by default, as in
+    // httperf).
+    let mut pipeline = a.burst.min(a.max_piped.unwrap_or(32)).min(MAX_PIPELINE);
+    if log && !bursts.is_empty() {
+        // The log's bursts are pipelined, up to --max-piped-calls.
         pipeline = a.max_piped.unwrap_or(32).min(MAX_PIPELINE);
         if a.burst > 1 {
             notes.push(
@@ -211,10 +224,12 @@ fn sessions_shape(
         pipeline = 1;
     }
     let mut rules = a.rules;
-    if pipeline == 1 && !bursts.is_empty() {
-        // One call a connection: a burst goes out over up to --max-connections
-        // connections of the session (4 by default), as in httperf.
-        rules.conns = a.max_conns.unwrap_or(MAX_SESSION_CONNS).min(largest);
+    if !bursts.is_empty() && largest > pipeline {
+        // A burst one connection's pipeline does not hold: as in httperf, its first
+        // call goes alone, then the others fill the session's first connection up to
+        // --max-piped-calls, then the next, up to --max-connections (4 by default).
+        let needed = (largest - 1).div_ceil(pipeline.max(1)).max(1);
+        rules.conns = a.max_conns.unwrap_or(MAX_SESSION_CONNS).min(needed);
     }
     Shape {
         requests,
