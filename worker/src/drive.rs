@@ -237,6 +237,7 @@ impl Worker<'_> {
     /// measured, shown to the `req_start` hook, the session's cookie added.
     fn request_started(&mut self, s: u32, now: u64) {
         let slot = &mut self.slots[s as usize];
+        slot.pace.started(now);
         self.stats
             .add(Counter::RequestsStarted, 1 + slot.sched.queued() as u64);
         if let Some(sess) = slot.sched.session.as_mut()

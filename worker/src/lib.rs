@@ -45,6 +45,7 @@ pub mod http;
 pub mod iterators;
 mod observe;
 mod outcome;
+pub mod pace;
 mod print;
 mod ramp;
 pub mod record;

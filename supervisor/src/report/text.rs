@@ -28,6 +28,13 @@ pub fn render(r: &Report) -> String {
 /// Latency statistics in milliseconds, with microsecond precision: `[min, mean, p50,
 /// p90, p99, p99.9, max]`, or `None` without samples. Min, mean and max are exact; the
 /// quantiles keep 3 significant digits at any magnitude (see [`Latency::quantile_us`]).
+/// The closed loop's corrected reply row: the star refers to [`CORRECTED_NOTE`].
+const CORRECTED_LABEL: &str = "  reply (corrected)*";
+
+/// What the corrected row is, printed under the latency table.
+const CORRECTED_NOTE: &str = "  * estimate (closed loop): the replies and the requests each slot \
+                              would have sent while a slow reply held it";
+
 pub(super) fn latency_ms(l: &Latency) -> Option<[f64; 7]> {
     let m = &l.moments;
     let mean = m.mean()?;
@@ -368,16 +375,15 @@ fn write_report(out: &mut String, r: &Report) -> std::fmt::Result {
     }
     writeln!(out)?;
 
-    writeln!(
-        out,
-        "{:<13}{:>10}{:>10}{:>10}{:>10}{:>10}{:>10}{:>10}",
-        "Latency [ms]", "min", "mean", "p50", "p90", "p99", "p99.9", "max"
-    )?;
     let mut rows = vec![
         ("  connect", &r.connect),
         ("  first byte", &r.first_byte),
         ("  reply", &r.reply),
     ];
+    let corrected = r.open_loop.is_none() && !r.reply_corrected.is_empty();
+    if corrected {
+        rows.push((CORRECTED_LABEL, &r.reply_corrected));
+    }
     if !r.reply_error.is_empty() {
         rows.push(("  reply 4/5xx", &r.reply_error));
     }
@@ -388,8 +394,20 @@ fn write_report(out: &mut String, r: &Report) -> std::fmt::Result {
     if r.tls.is_some() {
         rows.push(("  tls handshk", &r.tls_handshake));
     }
+    // The labels' column fits the longest (13 wide without the corrected row).
+    let w = rows
+        .iter()
+        .map(|(l, _)| l.len() + 1)
+        .max()
+        .unwrap_or(0)
+        .max(13);
+    writeln!(
+        out,
+        "{:<w$}{:>10}{:>10}{:>10}{:>10}{:>10}{:>10}{:>10}",
+        "Latency [ms]", "min", "mean", "p50", "p90", "p99", "p99.9", "max"
+    )?;
     for (label, h) in rows {
-        write!(out, "{label:<13}")?;
+        write!(out, "{label:<w$}")?;
         let h: &Latency = h;
         match latency_ms(h) {
             Some(stats) => {
@@ -404,6 +422,9 @@ fn write_report(out: &mut String, r: &Report) -> std::fmt::Result {
             }
         }
         writeln!(out)?;
+    }
+    if corrected {
+        writeln!(out, "{CORRECTED_NOTE}")?;
     }
     if let Some(o) = &r.open_loop {
         let sessions = r.sessions();
