@@ -426,8 +426,17 @@ fn readme_sample_has_the_shape_of_a_real_report() {
         ])
         .run();
     assert_eq!(out.code, Some(0), "{}", out.stderr);
-    let ours: Vec<String> = out.stdout.lines().map(shape).collect();
-    let theirs: Vec<String> = sample.iter().map(|l| shape(l)).collect();
+    // Whether a closed loop hid a stall depends on the machine's hiccups (on a loaded
+    // 2-core machine the demo's target and its workers stall one another): that warning
+    // may be in either report or in neither.
+    let stall = |l: &&str| !l.starts_with("WARNING: the closed loop hid a stall");
+    let ours: Vec<String> = out.stdout.lines().filter(stall).map(shape).collect();
+    let theirs: Vec<String> = sample
+        .iter()
+        .map(|l| l.as_str())
+        .filter(stall)
+        .map(shape)
+        .collect();
     assert_eq!(
         theirs, ours,
         "README's sample (left) and `volley demo` (right) differ in shape; regenerate the \

@@ -21,6 +21,8 @@ mod loadgen;
 mod hooks;
 // Open-loop schedules (--rate, --period): spacing, worker split, S07 stall.
 mod openloop;
+// The closed loop's correction of coordinated omission (issue 20): stalls, the warning.
+mod corrected;
 // `volley httperf`: httperf's command lines and report, next to httperf itself.
 mod httperf;
 // httperf's other options: --wlog, --print-request/--print-reply, --http-version=1.0,

@@ -41,6 +41,10 @@ pub fn merge(report: &mut Report, children: &[Child], waited: &Waited, sb: &Scor
                 r.reply_us.add_to(&mut report.reply);
                 r.conn_life_us.add_to(&mut report.conn_life);
                 r.reply_error_us.add_to(&mut report.reply_error);
+                if report.open_loop.is_none() {
+                    r.reply_us.add_to(&mut report.reply_corrected);
+                    r.reply_missed_us.add_to(&mut report.reply_corrected);
+                }
                 r.response_us.add_to(&mut report.response);
                 report.max_open += r.max_open;
                 report.figures.add(&r.figures);

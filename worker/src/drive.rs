@@ -244,10 +244,12 @@ impl Worker<'_> {
         self.drive(s, now);
     }
 
-    /// A new request (and those pipelined behind it) starts: counted, the session's lag
-    /// measured, shown to the `req_start` hook, the session's cookie added.
+    /// A new request (and those pipelined behind it) starts: counted, noted in the slot's
+    /// pace (the closed loop's correction), the session's lag measured, shown to the
+    /// `req_start` hook, the session's cookie added.
     fn request_started(&mut self, s: u32, now: u64) {
         let slot = &mut self.slots[s as usize];
+        slot.pace.started(now);
         self.stats
             .add(Counter::RequestsStarted, 1 + slot.sched.queued() as u64);
         if let Some(sess) = slot.sched.session.as_mut()

@@ -8,6 +8,7 @@ use volley_scoreboard::{Counter, ErrorClass};
 use crate::event_loop::Worker;
 use crate::exchange::State;
 use crate::outcome::{self, Failure, HANDSHAKE_TIMEOUT, STALE, Stage, TimeoutPhase, UNSOLICITED};
+use crate::pace;
 use crate::slot::Phase;
 use crate::stats::record_ns;
 
@@ -132,6 +133,10 @@ impl Worker<'_> {
             if let Some(due) = slot.sched.due_ns() {
                 // From when it was due: a server stall shows in every request it delayed.
                 self.stats.response.record_ns(now.saturating_sub(due));
+            } else if let Some(interval) = slot.pace.stalled(reply_ns / 1_000) {
+                // A closed loop: the requests the slot would have sent meanwhile.
+                let missed = self.stats.reply_missed.get_or_make();
+                pace::record_missed(missed, reply_ns / 1_000, interval);
             }
         } else {
             self.stats.reply_error.record_ns(reply_ns);

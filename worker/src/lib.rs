@@ -47,6 +47,7 @@ pub mod iterators;
 mod lanes;
 mod observe;
 mod outcome;
+pub mod pace;
 mod print;
 mod ramp;
 pub mod record;

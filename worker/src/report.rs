@@ -94,6 +94,10 @@ pub struct WorkerReport {
     /// Open loop: session start lag against the schedule, µs.
     #[serde(default)]
     pub lag_us: HistogramData,
+    /// Closed loop: the samples of the requests slots would have sent while a reply
+    /// stalled them, µs (the corrected reply latency is these and `reply_us`).
+    #[serde(default)]
+    pub reply_missed_us: HistogramData,
     /// Open loop: sessions that started more than 1 ms late.
     #[serde(default)]
     pub late_starts: u64,
@@ -193,6 +197,7 @@ impl WorkerReport {
             first_other_errno: stats.first_other_errno,
             response_us: HistogramData::from_lazy(&stats.response),
             lag_us: HistogramData::from_lazy(&stats.lag),
+            reply_missed_us: HistogramData::from_lazy(&stats.reply_missed),
             late_starts: stats.late_starts,
             max_open: stats.max_open,
             max_connect_burst: stats.max_connect_burst,

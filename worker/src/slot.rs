@@ -40,6 +40,7 @@
 use crate::exchange::{Exchange, RecvBuf};
 use crate::handle::Handle;
 use crate::outcome::TimeoutPhase;
+use crate::pace::Pace;
 use crate::schedule::Schedule;
 
 /// Where a slot is in its lifecycle. The state of a request in flight is its
@@ -91,6 +92,8 @@ pub struct Slot {
     pub buf: RecvBuf,
     /// What it does next.
     pub sched: Schedule,
+    /// Its usual interval between request starts (the closed loop's correction).
+    pub pace: Pace,
     /// `--print-request`/`--print-reply`: the call being printed.
     pub print: Option<PrintCall>,
     /// Watchdog deadline of the current phase, or the end of a delay or backoff
@@ -130,6 +133,7 @@ impl Slot {
             exchange: Exchange::default(),
             buf: RecvBuf::default(),
             sched,
+            pace: Pace::default(),
             print: printing.then(PrintCall::default),
             deadline_ns: 0,
             deadline_phase: TimeoutPhase::Connect,

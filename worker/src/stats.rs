@@ -63,6 +63,19 @@ impl Moments {
         self.sum_sq += u128::from(v) * u128::from(v);
     }
 
+    /// Adds `n` samples of `v`.
+    pub fn record_n(&mut self, v: u64, n: u64) {
+        if n == 0 {
+            return;
+        }
+        self.min = if self.count == 0 { v } else { self.min.min(v) };
+        self.max = self.max.max(v);
+        self.count += n;
+        let (v, n) = (u128::from(v), u128::from(n));
+        self.sum = self.sum.saturating_add(v * n);
+        self.sum_sq = self.sum_sq.saturating_add(v * v * n);
+    }
+
     /// Adds another set of samples.
     pub fn add(&mut self, o: &Moments) {
         if o.count == 0 {
@@ -138,6 +151,14 @@ impl Latency {
         self.moments.record(us);
     }
 
+    /// Records `n` samples of `us` microseconds (clamped into the histogram's range).
+    pub fn record_n_us(&mut self, us: u64, n: u64) {
+        let us = us.clamp(1, MAX_LATENCY_US);
+        // Cannot fail: the value is clamped into the histogram's bounds.
+        let _ = self.hist.record_n(us, n);
+        self.moments.record_n(us, n);
+    }
+
     /// Samples recorded.
     pub fn len(&self) -> u64 {
         self.moments.count
@@ -173,6 +194,11 @@ impl LazyHistogram {
     /// Records `ns` nanoseconds (see [`record_ns`]), making the histogram if needed.
     pub fn record_ns(&mut self, ns: u64) {
         record_ns(self.0.get_or_insert_with(Latency::new), ns);
+    }
+
+    /// The distribution, made now if it was not yet.
+    pub fn get_or_make(&mut self) -> &mut Latency {
+        self.0.get_or_insert_with(Latency::new)
     }
 
     /// The distribution, if anything was recorded.
@@ -390,6 +416,9 @@ pub struct Stats<'a> {
     pub response: LazyHistogram,
     /// Open loop: how late each session started against its schedule.
     pub lag: LazyHistogram,
+    /// Closed loop: the samples of the requests slots would have sent while a reply
+    /// stalled them (see [`crate::pace`]); the report adds [`Stats::reply`] to them.
+    pub reply_missed: LazyHistogram,
     /// Open loop: sessions that started more than 1 ms late.
     pub late_starts: u64,
     /// Most connections open at once.
@@ -446,6 +475,7 @@ impl<'a> Stats<'a> {
             conn_life: Latency::new(),
             response: LazyHistogram::default(),
             lag: LazyHistogram::default(),
+            reply_missed: LazyHistogram::default(),
             late_starts: 0,
             max_open: 0,
             open_timeline: OpenTimeline::default(),

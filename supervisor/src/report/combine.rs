@@ -201,6 +201,7 @@ fn add(m: &mut Report, name: &str, r: &Report) {
         (&mut m.first_byte, &r.first_byte),
         (&mut m.reply, &r.reply),
         (&mut m.reply_error, &r.reply_error),
+        (&mut m.reply_corrected, &r.reply_corrected),
         (&mut m.conn_life, &r.conn_life),
         (&mut m.response, &r.response),
         (&mut m.lag, &r.lag),

@@ -133,6 +133,10 @@ pub struct Report {
     pub reply: Latency,
     /// Full-reply latency of 4xx/5xx replies (µs), kept apart from `reply`.
     pub reply_error: Latency,
+    /// Closed loop: `reply` plus the samples of the requests the slots would have sent
+    /// while a reply stalled them (µs): an estimate, corrected for coordinated omission
+    /// (see `volley_worker::pace`). Empty in an open loop, whose `response` measures it.
+    pub reply_corrected: Latency,
     /// Lifetimes of connections that carried at least one reply (µs).
     pub conn_life: Latency,
     /// Replies per second, one sample per 5 s of run (httperf's reply-rate samples).
@@ -348,6 +352,7 @@ impl Report {
             reply: Latency::new(),
             conn_life: Latency::new(),
             reply_error: Latency::new(),
+            reply_corrected: Latency::new(),
             reply_rate_samples: Vec::new(),
             reply_rate_1s: Vec::new(),
             by_status: Default::default(),

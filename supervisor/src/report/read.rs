@@ -192,6 +192,7 @@ fn read_latencies(v: &Value, r: &mut Report) -> Result<(), String> {
     r.first_byte = one("first_byte")?;
     r.reply = one("reply")?;
     r.reply_error = one("reply_4xx_5xx")?;
+    r.reply_corrected = one("reply_corrected")?;
     r.response = one("response")?;
     r.lag = one("schedule_lag")?;
     r.tls_handshake = one("tls_handshake")?;
@@ -662,6 +663,7 @@ pub(crate) mod tests {
         r.first_byte = latency(&spread(2, 500));
         r.reply = latency(&spread(3, 700));
         r.reply_error = latency(&[5, 50_000, 3_000_000_000]);
+        r.reply_corrected = latency(&spread(3, 900));
         r.conn_life = latency(&spread(4, 40));
         r.response = latency(&spread(5, 600));
         r.lag = latency(&spread(6, 650));
@@ -972,6 +974,7 @@ pub(crate) mod tests {
             &mut r.first_byte,
             &mut r.reply,
             &mut r.reply_error,
+            &mut r.reply_corrected,
             &mut r.conn_life,
             &mut r.response,
             &mut r.lag,

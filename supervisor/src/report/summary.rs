@@ -17,6 +17,43 @@ use super::text::{latency_ms, num};
 /// A run in which fewer requests than this share got a reply is announced by a warning.
 const WARN_BELOW_SHARE: f64 = 0.5;
 
+/// A closed loop whose corrected reply p99 is over this many times the measured one hid a
+/// stall, and says so.
+const HIDDEN_STALL_RATIO: f64 = 2.0;
+
+/// The warning under the reply latency when a closed loop hid a stall: its corrected p99
+/// (the replies and the requests slots would have sent while slow replies held them) is
+/// over [`HIDDEN_STALL_RATIO`] times the measured p99. It names the open loop at the rate
+/// the run achieved, which measures what those requests would have seen. The stall may be
+/// the client's own (a worker short of CPU holds its slots as a stalled server does).
+pub fn hidden_stall(r: &Report) -> Option<String> {
+    if r.open_loop.is_some() {
+        return None;
+    }
+    let measured = latency_ms(&r.reply)?;
+    let corrected = latency_ms(&r.reply_corrected)?;
+    let (m, c) = (measured[4], corrected[4]);
+    if c <= m * HIDDEN_STALL_RATIO {
+        return None;
+    }
+    // The rate achieved: one the client is known to keep (the pace between stalls can be
+    // more than it keeps when the stalls are its own, short of CPU).
+    let rate = r.requests_per_s();
+    let rate = if rate.is_finite() && rate >= 1.0 {
+        format!("{rate:.0}")
+    } else {
+        "R".into()
+    };
+    Some(format!(
+        "WARNING: the closed loop hid a stall: reply p99 {} ms, {} ms corrected (replies took \
+         up to {} ms, and the slots they held sent nothing meanwhile; the stall may be the \
+         server's or this client's own); measure it with an open loop: --rate {rate}",
+        num(Some(m), 3),
+        num(Some(c), 3),
+        num(Some(measured[6]), 3)
+    ))
+}
+
 /// The warning that opens the report when no request, or under half of them, got a reply:
 /// what the errors were and, for the most frequent class, what to look at.
 pub fn warning(r: &Report) -> Option<String> {
@@ -159,6 +196,9 @@ pub fn write(out: &mut String, r: &Report) -> std::fmt::Result {
         write!(out, " (no reply with status < 400)")?;
     }
     writeln!(out)?;
+    if let Some(w) = hidden_stall(r) {
+        writeln!(out, "{w}")?;
+    }
     // Attempts count every request started, failed connects included, so that a run
     // against a closed port does not read as thousands served per second.
     writeln!(
@@ -330,6 +370,44 @@ mod tests {
             r.by_status.insert(200, replies);
         }
         r
+    }
+
+    #[test]
+    fn a_closed_loop_that_hid_a_stall_says_so() {
+        let mut r = report(1000, &[]);
+        for _ in 0..990 {
+            r.reply.record_us(2_000);
+        }
+        for _ in 0..10 {
+            r.reply.record_us(300_000);
+        }
+        r.reply_corrected = r.reply.clone();
+        assert_eq!(hidden_stall(&r), None, "nothing added: nothing hidden");
+        // Each 300 ms reply stood for 150 more at 2 ms intervals.
+        for k in 1..150 {
+            r.reply_corrected.record_n_us(300_000 - k * 2_000, 10);
+        }
+        assert_eq!(
+            hidden_stall(&r).unwrap(),
+            "WARNING: the closed loop hid a stall: reply p99 2.000 ms, 296.064 ms \
+             corrected (replies took up to 300.000 ms, and the slots they held sent nothing meanwhile; \
+             the stall may be the server's or this client's own); measure it with an open \
+             loop: --rate 500"
+        );
+        let mut text = String::new();
+        write(&mut text, &r).unwrap();
+        assert!(
+            text.contains("max 300.000\nWARNING: the closed loop hid a stall"),
+            "{text}"
+        );
+        // An open loop measures it: its `response` row, and no such warning.
+        r.open_loop = Some(super::super::OpenLoopSummary {
+            target_rate: 500.0,
+            process: "d0.002".into(),
+            calls: 1,
+            late_starts: 0,
+        });
+        assert_eq!(hidden_stall(&r), None);
     }
 
     #[test]

@@ -25,6 +25,13 @@ pub fn render(r: &Report) -> String {
     out
 }
 
+/// The closed loop's corrected reply row: the star refers to [`CORRECTED_NOTE`].
+const CORRECTED_LABEL: &str = "  reply (corrected)*";
+
+/// What the corrected row is, printed under the latency table.
+const CORRECTED_NOTE: &str = "  * estimate (closed loop): the replies and the requests each slot \
+                              would have sent while a slow reply held it";
+
 /// Latency statistics in milliseconds, with microsecond precision: `[min, mean, p50,
 /// p90, p99, p99.9, max]`, or `None` without samples. Min, mean and max are exact; the
 /// quantiles keep 3 significant digits at any magnitude (see [`Latency::quantile_us`]).
@@ -390,16 +397,15 @@ fn write_report(out: &mut String, r: &Report) -> std::fmt::Result {
     }
     writeln!(out)?;
 
-    writeln!(
-        out,
-        "{:<13}{:>10}{:>10}{:>10}{:>10}{:>10}{:>10}{:>10}",
-        "Latency [ms]", "min", "mean", "p50", "p90", "p99", "p99.9", "max"
-    )?;
     let mut rows = vec![
         ("  connect", &r.connect),
         ("  first byte", &r.first_byte),
         ("  reply", &r.reply),
     ];
+    let corrected = r.open_loop.is_none() && !r.reply_corrected.is_empty();
+    if corrected {
+        rows.push((CORRECTED_LABEL, &r.reply_corrected));
+    }
     if !r.reply_error.is_empty() {
         rows.push(("  reply 4/5xx", &r.reply_error));
     }
@@ -410,8 +416,20 @@ fn write_report(out: &mut String, r: &Report) -> std::fmt::Result {
     if r.tls.is_some() {
         rows.push(("  tls handshk", &r.tls_handshake));
     }
+    // The labels' column fits the longest (13 wide without the corrected row).
+    let w = rows
+        .iter()
+        .map(|(l, _)| l.len() + 1)
+        .max()
+        .unwrap_or(0)
+        .max(13);
+    writeln!(
+        out,
+        "{:<w$}{:>10}{:>10}{:>10}{:>10}{:>10}{:>10}{:>10}",
+        "Latency [ms]", "min", "mean", "p50", "p90", "p99", "p99.9", "max"
+    )?;
     for (label, h) in rows {
-        write!(out, "{label:<13}")?;
+        write!(out, "{label:<w$}")?;
         let h: &Latency = h;
         match latency_ms(h) {
             Some(stats) => {
@@ -426,6 +444,9 @@ fn write_report(out: &mut String, r: &Report) -> std::fmt::Result {
             }
         }
         writeln!(out)?;
+    }
+    if corrected {
+        writeln!(out, "{CORRECTED_NOTE}")?;
     }
     if let Some(o) = &r.open_loop {
         let sessions = r.sessions();
@@ -693,6 +714,32 @@ Worker 0 pid 4242: exited 0, requests 50 replies 48 errors 1 aborted 1
 Worker 1 pid 4243: exited 0, requests 50 replies 47 errors 2 aborted 1
 ";
         assert_eq!(render(&sample_report()), expected);
+    }
+
+    #[test]
+    fn a_closed_loop_shows_its_corrected_row_starred_and_aligned() {
+        let mut r = sample_report();
+        r.reply_corrected = r.reply.clone();
+        r.reply_corrected.record_n_us(1_000, 2);
+        let out = render(&r);
+        let table = "\
+Latency [ms]                min      mean       p50       p90       p99     p99.9       max
+  connect                 1.000     1.500     1.000     2.000     2.000     2.000     2.000
+  first byte              1.500     1.600     1.500     1.700     1.700     1.700     1.700
+  reply                   1.800     1.900     1.800     2.000     2.000     2.000     2.000
+  reply (corrected)*      1.000     1.450     1.000     2.000     2.000     2.000     2.000
+  * estimate (closed loop): the replies and the requests each slot would have sent while a \
+slow reply held it
+";
+        assert!(out.contains(table), "{out}");
+        // An open loop measures what the row estimates: no such row there.
+        r.open_loop = Some(super::super::OpenLoopSummary {
+            target_rate: 10.0,
+            process: "d0.1".into(),
+            calls: 1,
+            late_starts: 0,
+        });
+        assert!(!render(&r).contains("corrected"));
     }
 
     #[test]

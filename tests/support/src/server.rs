@@ -272,6 +272,10 @@ pub struct ServerConfig {
     /// the server started waits until the end of that window (a server
     /// stall, HOSTILE.md S07). Default: none.
     pub stall: Option<(Duration, Duration)>,
+    /// `(period, length)`: a server that stalls again and again. A reply due in the last
+    /// `length` of each `period` after the server started waits until that period ends
+    /// (a stall of `length` every `period`). Default: none.
+    pub stall_every: Option<(Duration, Duration)>,
     /// TLS servers only ([`TestServer::start_tls`]): whether closing a
     /// connection from the server side (`Connection: close`,
     /// [`ServerConfig::close_after`], [`Reply::UntilClose`]) first sends a
@@ -304,6 +308,7 @@ impl Default for ServerConfig {
             close_after: None,
             routes: Vec::new(),
             stall: None,
+            stall_every: None,
             tls_close_notify: true,
             tls_hold_after_notify: None,
             idle_close: None,
@@ -341,6 +346,12 @@ impl ServerConfig {
     /// Sets [`ServerConfig::stall`].
     pub fn with_stall(mut self, from: Duration, length: Duration) -> ServerConfig {
         self.stall = Some((from, length));
+        self
+    }
+
+    /// Sets [`ServerConfig::stall_every`].
+    pub fn with_stall_every(mut self, period: Duration, length: Duration) -> ServerConfig {
+        self.stall_every = Some((period, length));
         self
     }
 
@@ -706,6 +717,13 @@ fn serve_connection(shared: &Shared, conn: u64, tcp: TcpStream) {
             let now = Instant::now();
             if (begin..end).contains(&now) {
                 thread::sleep(end - now);
+            }
+        }
+        if let Some((period, length)) = shared.config.stall_every {
+            let into = shared.started.elapsed().as_nanos() % period.as_nanos().max(1);
+            let left = period.as_nanos().saturating_sub(into);
+            if left <= length.as_nanos() {
+                thread::sleep(Duration::from_nanos(u64::try_from(left).unwrap_or(0)));
             }
         }
         if shared.stopping() {
