@@ -15,7 +15,8 @@ GET http://127.0.0.1:8080/small:
 Figures per run, from volley's --json: client CPU µs per reply (the workers' user+system
 time over replies.total) and req/s. Then one short run per binary and scenario under
 `perf stat -e raw_syscalls:sys_enter` gives syscalls per reply (skipped when perf cannot
-count here). Printed: medians (min-max) for A and B and the ratio of medians B/A.
+count here). Printed: medians (min-max) for A and B, the ratio of medians B/A, and the
+median of the per-rep ratios (paired B/A: each rep's A and B ran back to back).
 
 nginx is started with bench/nginx-start.sh when nothing answers on 127.0.0.1:8080 (and
 stopped at the end if it was started here). Every run has a timeout, so the script always
@@ -79,6 +80,15 @@ def ratio(a, b):
     return f"{statistics.median(b) / statistics.median(a):.3f}"
 
 
+def paired(a, b):
+    """Median of the per-rep ratios B/A: each rep runs A and B back to back, so a ratio
+    compares runs in the same state of the machine (this VM drifts between a fast and a
+    slow regime, which makes the ratio of medians jump with how many runs each drew)."""
+    if not a or not b:
+        return "-"
+    return f"{statistics.median([y / x for x, y in zip(a, b) if x > 0]):.3f}"
+
+
 def main():
     if len(sys.argv) < 3:
         sys.exit(__doc__)
@@ -87,8 +97,8 @@ def main():
     secs = int(sys.argv[4]) if len(sys.argv) > 4 else 5
     nginxctl.ensure()
     print(f"A: {a_bin}\nB: {b_bin}\n{reps} reps x {secs} s, client on CPU {CPU}\n")
-    print("| scenario | figure | A | B | B/A |")
-    print("|---|---|---|---|---|")
+    print("| scenario | figure | A | B | B/A | paired B/A |")
+    print("|---|---|---|---|---|---|")
     only = os.environ.get("AB_SCENARIOS")
     for name, args in SCENARIOS.items():
         if only and name not in only.split(","):
@@ -106,11 +116,11 @@ def main():
         sys_a = [x for x in [syscalls(a_bin, args, 3)] if x is not None]
         sys_b = [x for x in [syscalls(b_bin, args, 3)] if x is not None]
         print(f"| {name} | CPU µs/reply | {fmt(cpu['A'])} | {fmt(cpu['B'])} "
-              f"| {ratio(cpu['A'], cpu['B'])} |")
+              f"| {ratio(cpu['A'], cpu['B'])} | {paired(cpu['A'], cpu['B'])} |")
         print(f"| {name} | req/s | {fmt(rps['A'], 0)} | {fmt(rps['B'], 0)} "
-              f"| {ratio(rps['A'], rps['B'])} |")
+              f"| {ratio(rps['A'], rps['B'])} | {paired(rps['A'], rps['B'])} |")
         print(f"| {name} | syscalls/reply (perf) | {fmt(sys_a, 3)} | {fmt(sys_b, 3)} "
-              f"| {ratio(sys_a, sys_b)} |", flush=True)
+              f"| {ratio(sys_a, sys_b)} | - |", flush=True)
 
 
 if __name__ == "__main__":
