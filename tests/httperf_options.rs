@@ -626,41 +626,93 @@ fn think_timeout_alone_ends_a_stalled_reply() {
     assert_eq!(line(&theirs, "Errors: total"), errors);
 }
 
+/// The words after `prefix` in `text`'s line starting with it, numbers only (the
+/// deterministic figures of a line, whatever it names them).
+fn figures(text: &str, prefix: &str) -> Vec<String> {
+    line(text, prefix)
+        .split_whitespace()
+        .filter(|w| w.parse::<f64>().is_ok())
+        .map(str::to_string)
+        .collect()
+}
+
 #[test]
-fn num_sessions_is_refused_as_httperf_0_9_refuses_it() {
+fn num_sessions_runs_as_num_conns_with_httperf_0_8s_words() {
     // httperf's own README runs `--num-sessions 100 --rate 10 --timeout 1`: the name of
     // --num-conns before httperf 0.9, whose report said "sessions" and "calls" for
-    // today's connections and requests. httperf 0.9 no longer knows it.
+    // today's connections and requests. volley runs it so and reports in those words.
     let srv = TestServer::start(ServerConfig::default());
     let port = srv.addr().port();
-    let old = ["--num-sessions", "10", "--rate", "100", "--timeout", "1"];
-    let out = volley()
+    let old = ["--num-sessions", "10", "--rate", "10", "--timeout", "1"];
+    let out = httperf_ok(port, "/", &old);
+    assert_eq!(out.code, Some(0), "{}", out.stderr);
+    assert!(
+        out.stderr.contains(
+            "volley httperf: --num-sessions is httperf 0.8's name of --num-conns: the report \
+             says sessions and calls"
+        ),
+        "{}",
+        out.stderr
+    );
+    let text = &out.stdout;
+    assert!(text.contains(" --num-sessions=10 "), "{text}");
+    assert!(
+        text.contains("\nTotal: sessions 10 calls 10 replies 10 test-duration "),
+        "{text}"
+    );
+    for gone in [
+        "Connection ",
+        "Request rate",
+        "Request size",
+        "connections 10",
+    ] {
+        assert!(!text.contains(gone), "{gone}: {text}");
+    }
+    let rate = line(text, "Session rate: ");
+    assert!(
+        rate.contains(" sess/s (") && rate.contains(" ms/sess, <="),
+        "{rate}"
+    );
+    assert!(rate.ends_with(" concurrent sessions)"), "{rate}");
+    assert!(
+        line(text, "Session time [ms]: min ").contains(" stddev "),
+        "{text}"
+    );
+    line(text, "Session time [ms]: connect ");
+    let call = line(text, "Call rate: ");
+    assert!(
+        call.contains(" call/s (") && call.ends_with(" ms/call)"),
+        "{call}"
+    );
+    assert_eq!(srv.received().len(), 10);
+    // The same run under today's name: the same counts and request size.
+    let new_srv = TestServer::start(ServerConfig::default());
+    let new = ["--num-conns", "10", "--rate", "10", "--timeout", "1"];
+    let today = httperf_ok(new_srv.addr().port(), "/", &new).stdout;
+    assert!(
+        today.contains("\nTotal: connections 10 requests 10 replies 10 test-duration "),
+        "{today}"
+    );
+    assert_eq!(
+        figures(text, "Call size [B]: "),
+        figures(&today, "Request size [B]: ")
+    );
+    assert_eq!(
+        figures(text, "Session length [replies/sess]: "),
+        figures(&today, "Connection length [replies/conn]: ")
+    );
+    assert_eq!(line(text, "Reply status:"), line(&today, "Reply status:"));
+    // Both names: one count given twice.
+    let both = volley()
         .arg("httperf")
         .args(base(port, "/"))
-        .args(old)
+        .args(["--num-sessions=10", "--num-conns=10"])
         .run();
-    assert_eq!(out.code, Some(2), "{}", out.stderr);
-    assert!(
-        out.stderr
-            .contains("volley httperf: unknown httperf option --num-sessions"),
-        "{}",
-        out.stderr
-    );
-    assert!(out.stderr.contains("use --num-conns"), "{}", out.stderr);
-    assert!(srv.received().is_empty());
-    // The same run under today's name.
-    let out = httperf_ok(
-        port,
-        "/",
-        &["--num-conns", "10", "--rate", "100", "--timeout", "1"],
-    );
-    assert!(
-        out.stdout
-            .contains("Total: connections 10 requests 10 replies 10 "),
-        "{}",
-        out.stdout
-    );
-    if !have_httperf("num_sessions_is_refused_as_httperf_0_9_refuses_it") {
+    assert_eq!(both.code, Some(2), "{}", both.stderr);
+    assert!(both.stderr.contains("give one of them"), "{}", both.stderr);
+    assert_eq!(srv.received().len(), 10, "the refused run sent nothing");
+    // httperf 0.9 no longer knows the old name.
+    if !have_httperf("num_sessions_runs_as_num_conns_with_httperf_0_8s_words") {
         return;
     }
     let theirs_srv = TestServer::start(ServerConfig::default());

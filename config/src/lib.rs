@@ -41,7 +41,7 @@ pub use results::{CompareSpec, MergeSpec};
 pub use spec::{
     Arrival, CallStatsSpec, Delay, IteratorKind, KeepAlive, Limit, LogFormat, LogSpec, OpenLoop,
     OutputSpec, RampUp, ReplyLimits, ReportSpec, RequestSpec, RunSpec, ServeSpec, SessionTemplate,
-    Target, Timeouts, TopSpec,
+    Target, Timeouts, TopSpec, Wording,
 };
 pub use spec::{
     HttpVersion, MetricsSpec, PrintParts, PrintSpec, Sequence, SessionRules, SocketOptions, TlsSpec,

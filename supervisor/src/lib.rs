@@ -206,6 +206,7 @@ pub fn run_served<H: Hooks>(
     }
     report.reply_rate_1s = full_seconds(&waited.reply_rate_1s, report.duration_s);
     report.httperf_order = spec.output.httperf_order;
+    report.httperf_wording = spec.output.httperf_wording;
     if let Some(log) = &spec.log {
         report.log = Some(join_log(log, spec.workers, &waited));
     }

@@ -10,7 +10,7 @@ use std::time::Duration;
 use crate::error::Place;
 use crate::spec::{
     LogFormat, PrintSpec, ReplyLimits, Sequence, SessionRules, SessionTemplate, SocketOptions,
-    TlsSpec,
+    TlsSpec, Wording,
 };
 use crate::values::{ClientArg, PeriodArg, RateArg};
 
@@ -67,6 +67,8 @@ pub(crate) struct FlagInputs {
     pub json: bool,
     /// `-q`.
     pub quiet: bool,
+    /// `volley httperf --num-sessions`: the report's httperf lines in httperf 0.8's words.
+    pub wording: Wording,
     /// `--out`.
     pub out: Option<PathBuf>,
     /// `--interval`.

@@ -162,6 +162,7 @@ impl SpecBuilder {
                 json: flags.json,
                 progress: !flags.quiet,
                 httperf_order: httperf,
+                httperf_wording: flags.wording,
             },
             run_name,
             open_loop,

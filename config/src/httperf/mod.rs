@@ -10,6 +10,8 @@
 //!   --retry-on-failure --session-cookies --send-buffer --recv-buffer --workers`: as httperf
 //!   means them (`volley httperf --help` says where volley differs: socket buffer sizes
 //!   only when given, a cap on retries);
+//! - `--num-sessions`: httperf 0.8's name of `--num-conns` (not both); the text report
+//!   then says sessions and calls for connections and requests, as httperf 0.8's did;
 //! - `--hog`, `--verbose`: accepted, with a note on stderr saying why they change nothing;
 //! - `--max-connections`: with sessions, up to 4 connections per session; a session log's
 //!   bursts are spread over them when each carries one call at a time (HTTP/1.0 or
@@ -68,6 +70,9 @@ struct Args {
     method: String,
     headers: Vec<(String, String)>,
     num_conns: u64,
+    /// The name `num_conns` was given under (`num-conns`, or httperf 0.8's
+    /// `num-sessions`), if it was.
+    conns_name: Option<&'static str>,
     num_calls: u32,
     schedule: Option<Schedule>,
     timeout: Option<Duration>,
@@ -106,6 +111,7 @@ impl Default for Args {
             method: "GET".to_string(),
             headers: Vec::new(),
             num_conns: 1,
+            conns_name: None,
             num_calls: 1,
             schedule: None,
             timeout: None,
@@ -262,8 +268,7 @@ fn lookup(name: &str) -> Result<&'static Opt, ConfigError> {
     match matches.as_slice() {
         [opt] => Ok(opt),
         [] => Err(ConfigError::message(format!(
-            "volley httperf: unknown httperf option --{name} ({}see volley httperf --help)",
-            old_name(name).unwrap_or_default()
+            "volley httperf: unknown httperf option --{name} (see volley httperf --help)"
         ))),
         many => {
             let names: Vec<String> = many.iter().map(|o| format!("--{}", o.name)).collect();
@@ -274,16 +279,6 @@ fn lookup(name: &str) -> Result<&'static Opt, ConfigError> {
                 allowed,
             ))
         }
-    }
-}
-
-/// What an httperf option name from before httperf 0.9 is now called, for the message
-/// that refuses it: httperf's own README still shows `--num-sessions` (its sessions were
-/// TCP connections; httperf 0.9 calls them connections and refuses the old name).
-fn old_name(name: &str) -> Option<&'static str> {
-    match name {
-        "num-sessions" => Some("httperf 0.9 has no --num-sessions either: use --num-conns; "),
-        _ => None,
     }
 }
 
@@ -336,6 +331,18 @@ fn check(a: &Args, notes: &mut Vec<String>) -> Result<(), ConfigError> {
         (None, Some(_)) => notes
             .push("volley httperf: --call-stats-file changes nothing without --call-stats".into()),
         (None, None) => {}
+    }
+    if a.conns_name == Some("num-sessions") {
+        notes.push(match a.sessions {
+            None => "volley httperf: --num-sessions is httperf 0.8's name of --num-conns: the \
+                     report says sessions and calls for connections and requests, as httperf \
+                     0.8's did"
+                .into(),
+            Some(_) => "volley httperf: --num-sessions is httperf 0.8's name of --num-conns, \
+                        which a session workload (--wsess or --wsesslog) does not use; the \
+                        report keeps today's words, its Session lines being the workload's"
+                .into(),
+        });
     }
     if a.ssl_no_reuse && !a.ssl {
         notes.push("volley httperf: --ssl-no-reuse changes nothing without --ssl".into());
@@ -410,7 +417,7 @@ fn check_max_conns(a: &Args, notes: &mut Vec<String>) -> Result<(), ConfigError>
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::spec::{Arrival, Limit, PrintParts};
+    use crate::spec::{Arrival, Limit, PrintParts, Wording};
 
     /// httperf's arguments, built into a run.
     fn p(args: &[&str]) -> Result<Parsed, ConfigError> {
@@ -544,12 +551,6 @@ mod tests {
         );
         assert!(refused(&["--ssl-ciphers=ALL"]).contains("rustls"));
         assert!(refused(&["--no-host"]).contains("does not support --no-host-hdr yet"));
-        let old = refused(&["--num-sessions", "100"]);
-        assert!(
-            old.contains("unknown httperf option --num-sessions"),
-            "{old}"
-        );
-        assert!(old.contains("use --num-conns"), "{old}");
         // What the user typed is shown escaped.
         assert!(refused(&["--a\x1bb"]).contains("--a\\x1bb"));
         let ssl = p(&[
@@ -579,6 +580,52 @@ mod tests {
         assert!(rejected(&["--num-conns"]).contains("a value"));
         assert!(rejected(&["--hog=1"]).contains("without a value"));
         assert!(rejected(&["server"]).contains("--name"));
+    }
+
+    #[test]
+    fn num_sessions_is_httperf_0_8s_num_conns() {
+        let old = p(&["--server=127.0.0.1", "--num-sessions", "100", "--rate=10"]).unwrap();
+        let new = p(&["--server=127.0.0.1", "--num-conns", "100", "--rate=10"]).unwrap();
+        assert_eq!(old.spec.limit, new.spec.limit);
+        assert_eq!(old.spec.open_loop, new.spec.open_loop);
+        assert_eq!(old.spec.output.httperf_wording, Wording::Sessions);
+        assert_eq!(new.spec.output.httperf_wording, Wording::Current);
+        assert_eq!(
+            old.echo,
+            new.echo.replace("--num-conns=100", "--num-sessions=100")
+        );
+        assert_eq!(
+            old.notes,
+            [
+                "volley httperf: --num-sessions is httperf 0.8's name of --num-conns: the report \
+              says sessions and calls for connections and requests, as httperf 0.8's did"
+            ]
+        );
+        assert!(new.notes.is_empty(), "{:?}", new.notes);
+        // A unique prefix stands for it, and the last of one name given wins.
+        let r = p(&["--server=127.0.0.1", "--num-s=3", "--num-sessions=4"]).unwrap();
+        assert!(r.echo.contains(" --num-sessions=4 "), "{}", r.echo);
+        // Both names: one count given twice.
+        for both in [
+            ["--num-sessions=5", "--num-conns=5"],
+            ["--num-conns=5", "--num-sessions=5"],
+        ] {
+            let err = refused(&[&["--server=127.0.0.1"][..], &both].concat());
+            assert_eq!(
+                err,
+                "volley httperf: --num-sessions and --num-conns are one count (--num-sessions \
+                 is httperf 0.8's name of --num-conns): give one of them"
+            );
+        }
+        assert!(rejected(&["--num-sessions=0"]).contains("--num-sessions=0"));
+        // A session workload keeps its own Session lines: today's words.
+        let r = p(&["--server=127.0.0.1", "--num-sessions=5", "--wsess=2,1,0"]).unwrap();
+        assert_eq!(r.spec.output.httperf_wording, Wording::Current);
+        assert!(
+            r.notes[0].contains("does not use; the report keeps today's words"),
+            "{:?}",
+            r.notes
+        );
     }
 
     #[test]

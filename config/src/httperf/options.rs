@@ -97,7 +97,8 @@ pub(super) const MAX_CALL_STATS: u32 = 1_000_000;
 /// Largest `--send-buffer`/`--recv-buffer` accepted (1 GiB).
 pub(super) const MAX_SOCKET_BUFFER: u32 = 1 << 30;
 
-/// Every long option of httperf 0.9, plus volley's `--workers`, `--json` and `--metrics-*`, in the order
+/// Every long option of httperf 0.9 (and 0.8's `--num-sessions`), plus volley's `--workers`,
+/// `--json` and `--metrics-*`, in the order
 /// of the usage line; options without one follow.
 pub(super) const OPTIONS: &[Opt] = &[
     Opt {
@@ -175,11 +176,19 @@ pub(super) const OPTIONS: &[Opt] = &[
     Opt {
         name: "num-conns",
         usage: Some("[--num-conns N]"),
-        echo: Some((21, |a| Some(format!("--num-conns={}", a.num_conns)))),
-        action: Action::Set(|a, v| {
-            a.num_conns = v.positive()?;
-            Ok(())
-        }),
+        // Shown under the name given: `--num-sessions=N` when that one was.
+        echo: Some((21, |a| {
+            let name = a.conns_name.unwrap_or("num-conns");
+            Some(format!("--{name}={}", a.num_conns))
+        })),
+        action: Action::Set(num_conns),
+        ..VALUE
+    },
+    // httperf 0.8's name of --num-conns (its README's example runs it), when its report
+    // said sessions and calls for connections and requests: the report says so too.
+    Opt {
+        name: "num-sessions",
+        action: Action::Set(num_conns),
         ..VALUE
     },
     Opt {
@@ -674,6 +683,20 @@ fn shown(parts: PrintParts) -> &'static str {
 /// An echoed switch.
 fn switch(on: bool, text: &str) -> Option<String> {
     on.then(|| text.to_string())
+}
+
+/// `--num-conns N`, or `--num-sessions N` (its name in httperf 0.8): one count under
+/// either name, not both.
+fn num_conns(a: &mut Args, v: &Value<'_>) -> Result<(), ConfigError> {
+    if a.conns_name.is_some_and(|name| name != v.name) {
+        return Err(ConfigError::message(
+            "volley httperf: --num-sessions and --num-conns are one count (--num-sessions \
+             is httperf 0.8's name of --num-conns): give one of them",
+        ));
+    }
+    a.num_conns = v.positive()?;
+    a.conns_name = Some(v.name);
+    Ok(())
 }
 
 /// A socket buffer size.

@@ -52,6 +52,10 @@ pub(super) fn help() -> String {
          \x20   call (httperf sends that one alone first). A --wsess burst over a --wlog\n\
          \x20   log stays on one connection (--max-connections above 1 is refused when it\n\
          \x20   does not fit).\n\
+         \x20 --num-sessions N: httperf 0.8's name of --num-conns (httperf 0.9 refuses it),\n\
+         \x20   not both; the report then names connections and requests as 0.8's did:\n\
+         \x20   Total: sessions N calls N, Session rate/time/length, Call rate/size (with\n\
+         \x20   --wsess or --wsesslog, which do not use it, today's words).\n\
          \x20 --client I/N: every client runs the whole workload, as in httperf (volley's\n\
          \x20   own --client takes a share); it seeds a random --period with volley's draws.\n\
          \x20 Unknown and refused options exit 2 (httperf exits 1 on an unknown one).\n\

@@ -11,6 +11,7 @@ use crate::builder::{MAX_PIPELINE, SessionInputs, Source, SpecBuilder, TlsFlags,
 use crate::error::ConfigError;
 use crate::spec::{
     Arrival, CallStatsSpec, Delay, HttpVersion, KeepAlive, RequestSpec, Sequence, SessionTemplate,
+    Wording,
 };
 use crate::values::ClientArg;
 
@@ -148,6 +149,12 @@ struct Shape {
 /// [`ConfigError::Invalid`] when the server does not resolve.
 pub(super) fn inputs(mut a: Args, notes: &mut Vec<String>) -> Result<SpecBuilder, ConfigError> {
     let request = request(&mut a)?;
+    // httperf 0.8's words for --num-sessions; a session workload keeps its own.
+    let wording = if a.conns_name == Some("num-sessions") && a.sessions.is_none() {
+        Wording::Sessions
+    } else {
+        Wording::Current
+    };
     let shape = match a.sessions.take() {
         None => connections(&a, &request),
         Some(Sessions::Uniform { n, calls, think }) if a.wlog.is_some() => {
@@ -172,7 +179,9 @@ pub(super) fn inputs(mut a: Args, notes: &mut Vec<String>) -> Result<SpecBuilder
                 .into(),
         );
     }
-    Ok(fill(a, shape))
+    let mut b = fill(a, shape);
+    b.flags.wording = wording;
+    Ok(b)
 }
 
 /// httperf's `--client I/N` bias: a random `--period` (`e` or `u`) draws its inter-arrival

@@ -522,6 +522,21 @@ pub struct OutputSpec {
     /// The text report keeps httperf's order (`volley httperf`): volley's summary comes
     /// after httperf's sections instead of before them.
     pub httperf_order: bool,
+    /// The words the text report's httperf lines name connections and requests with.
+    pub httperf_wording: Wording,
+}
+
+/// The words the text report's Total, connection and request lines use (`volley
+/// httperf`). Only those lines: a session workload's own lines (`Session rate
+/// [sess/s]`, …) are never renamed.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum Wording {
+    /// Today's: `Total: connections … requests …`, `Connection rate`, `Request rate`.
+    #[default]
+    Current,
+    /// httperf 0.8's, where sessions were TCP connections and calls requests (given
+    /// `--num-sessions`): `Total: sessions … calls …`, `Session rate`, `Call rate`.
+    Sessions,
 }
 
 /// Options of `volley top`.

@@ -191,6 +191,9 @@ pub struct Report {
     pub checks: Vec<CheckOutcome>,
     /// The text report keeps httperf's order, volley's summary last (`volley httperf`).
     pub httperf_order: bool,
+    /// The words of the text report's httperf lines for connections and requests
+    /// (`volley httperf --num-sessions`: httperf 0.8's sessions and calls).
+    pub httperf_wording: volley_config::Wording,
     /// The run's time series (merged over workers), if any worker reported one.
     pub series: Option<TimeSeries>,
     /// Unix time (ms) of the release of the workers.
@@ -376,6 +379,7 @@ impl Report {
             lag: Latency::new(),
             checks: Vec::new(),
             httperf_order: false,
+            httperf_wording: volley_config::Wording::Current,
             series: None,
             started_unix_ms: 0,
             workload_id: String::new(),

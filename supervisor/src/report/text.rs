@@ -7,6 +7,7 @@
 
 use std::fmt::Write as _;
 
+use volley_config::Wording;
 use volley_scoreboard::{Counter, ErrorClass, SlotSnapshot};
 
 use super::Report;
@@ -114,6 +115,47 @@ fn sample_stats(samples: &[f64]) -> [f64; 4] {
     [min, avg, max, stddev]
 }
 
+/// The words of the Total, connection and request lines: today's, or httperf 0.8's
+/// sessions (TCP connections) and calls (requests) for `volley httperf --num-sessions`.
+/// Its "Connection length" line, which httperf 0.8 did not print, is renamed alike.
+struct Words {
+    /// `connections`, `sessions`.
+    conns: &'static str,
+    /// `requests`, `calls`.
+    requests: &'static str,
+    /// `Connection`, `Session`.
+    conn: &'static str,
+    /// `conn`, `sess`.
+    conn_unit: &'static str,
+    /// `Request`, `Call`.
+    request: &'static str,
+    /// `req`, `call`.
+    request_unit: &'static str,
+}
+
+impl Words {
+    fn of(wording: Wording) -> Self {
+        match wording {
+            Wording::Current => Words {
+                conns: "connections",
+                requests: "requests",
+                conn: "Connection",
+                conn_unit: "conn",
+                request: "Request",
+                request_unit: "req",
+            },
+            Wording::Sessions => Words {
+                conns: "sessions",
+                requests: "calls",
+                conn: "Session",
+                conn_unit: "sess",
+                request: "Call",
+                request_unit: "call",
+            },
+        }
+    }
+}
+
 fn write_report(out: &mut String, r: &Report) -> std::fmt::Result {
     let t = &r.totals;
     let dur = r.duration_s;
@@ -142,9 +184,12 @@ fn write_report(out: &mut String, r: &Report) -> std::fmt::Result {
     writeln!(out)?;
 
     // Total.
+    let w = Words::of(r.httperf_wording);
     writeln!(
         out,
-        "Total: connections {conns} requests {started} replies {replies} test-duration {} s",
+        "Total: {} {conns} {} {started} replies {replies} test-duration {} s",
+        w.conns,
+        w.requests,
         num(dur.is_finite().then_some(dur), 3)
     )?;
     writeln!(out)?;
@@ -152,10 +197,14 @@ fn write_report(out: &mut String, r: &Report) -> std::fmt::Result {
     // Connection.
     writeln!(
         out,
-        "Connection rate: {} conn/s ({} ms/conn, <={} concurrent connections)",
+        "{} rate: {} {}/s ({} ms/{}, <={} concurrent {})",
+        w.conn,
         f1(ratio(conns as f64, dur)),
+        w.conn_unit,
         ms_fine(ratio(dur * 1000.0, conns as f64)),
-        r.max_open
+        w.conn_unit,
+        r.max_open,
+        w.conns
     )?;
     // Exact min, mean, max and standard deviation; the median to 3 significant digits.
     let life = &r.conn_life;
@@ -163,7 +212,8 @@ fn write_report(out: &mut String, r: &Report) -> std::fmt::Result {
     let exact = (!life.is_empty()).then_some(&life.moments);
     writeln!(
         out,
-        "Connection time [ms]: min {} avg {} max {} median {} stddev {}",
+        "{} time [ms]: min {} avg {} max {} median {} stddev {}",
+        w.conn,
         f1(exact.map(|m| m.min as f64 / 1000.0)),
         f1(ms(life.moments.mean())),
         f1(exact.map(|m| m.max as f64 / 1000.0)),
@@ -172,12 +222,15 @@ fn write_report(out: &mut String, r: &Report) -> std::fmt::Result {
     )?;
     writeln!(
         out,
-        "Connection time [ms]: connect {}",
+        "{} time [ms]: connect {}",
+        w.conn,
         ms_fine(mean_ms(&r.connect))
     )?;
     writeln!(
         out,
-        "Connection length [replies/conn]: {}",
+        "{} length [replies/{}]: {}",
+        w.conn,
+        w.conn_unit,
         num(ratio(replies as f64, conns as f64), 3)
     )?;
     writeln!(out)?;
@@ -185,16 +238,19 @@ fn write_report(out: &mut String, r: &Report) -> std::fmt::Result {
     // Request.
     writeln!(
         out,
-        "Request rate: {} req/s ({} ms/req)",
+        "{} rate: {} {}/s ({} ms/{})",
+        w.request,
         f1(ratio(started as f64, dur)),
-        ms_fine(ratio(dur * 1000.0, started as f64))
+        w.request_unit,
+        ms_fine(ratio(dur * 1000.0, started as f64)),
+        w.request_unit
     )?;
     // httperf's mean over requests written in full (a result file from before the sums
     // has none: the first request's size).
     let f = &r.figures;
     let request_size = ratio(f.request_bytes_sent as f64, f.requests_sent as f64)
         .unwrap_or(r.request_bytes as f64);
-    writeln!(out, "Request size [B]: {}", f1(Some(request_size)))?;
+    writeln!(out, "{} size [B]: {}", w.request, f1(Some(request_size)))?;
     writeln!(out)?;
 
     // Reply.
@@ -854,6 +910,43 @@ WARNING: this run is INVALID:
         let volley = render(&sample_report());
         let body = &volley[volley.find("Maximum connect").unwrap()..];
         assert!(out.starts_with(body), "{out}");
+    }
+
+    #[test]
+    fn num_sessions_wording_renames_the_connection_and_request_lines_only() {
+        let mut r = sample_report();
+        r.httperf_order = true;
+        let today = render(&r);
+        r.httperf_wording = Wording::Sessions;
+        let old = render(&r);
+        for line in [
+            "Total: sessions 10 calls 100 replies 95 test-duration 10.000 s\n",
+            "Session rate: 1.0 sess/s (1000.0 ms/sess, <=4 concurrent sessions)\n",
+            "Session time [ms]: min 10.0 avg 20.0 max 30.0 median 10.0 stddev 10.0\n",
+            "Session time [ms]: connect 1.5\n",
+            "Session length [replies/sess]: 9.500\n",
+            "Call rate: 10.0 call/s (100.0 ms/call)\n",
+            "Call size [B]: 57.0\n",
+        ] {
+            assert!(old.contains(line), "{line}{old}");
+        }
+        // The same figures, every other line as it was.
+        let back = old
+            .replace("Total: sessions 10 calls", "Total: connections 10 requests")
+            .replace("sess/s (1000.0 ms/sess", "conn/s (1000.0 ms/conn")
+            .replace("concurrent sessions", "concurrent connections")
+            .replace(
+                "Session length [replies/sess]",
+                "Connection length [replies/conn]",
+            )
+            .replace("Session time", "Connection time")
+            .replace("Session rate", "Connection rate")
+            .replace(
+                "Call rate: 10.0 call/s (100.0 ms/call)",
+                "Request rate: 10.0 req/s (100.0 ms/req)",
+            )
+            .replace("Call size", "Request size");
+        assert_eq!(back, today);
     }
 
     #[test]
