@@ -36,6 +36,7 @@
 //! logs; [`workload`] turns the options into builder inputs.
 
 mod logs;
+mod opt;
 mod options;
 mod text;
 mod workload;
