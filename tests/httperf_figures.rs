@@ -2,20 +2,11 @@
 //! reply time, footer bytes, concurrent connections), each next to httperf itself where
 //! it is installed; and where volley counts otherwise (a FIN mid-body), that it does.
 
-use std::process::Command;
-
 use volley_testsupport::hostile::{self, HostileServer};
 use volley_testsupport::{Output, TestServer};
 
+use crate::httperf_options::{base, theirs};
 use crate::volley;
-
-fn base(port: u16, uri: &str) -> Vec<String> {
-    let port = port.to_string();
-    ["--server", "127.0.0.1", "--port", &port, "--uri", uri]
-        .iter()
-        .map(|s| s.to_string())
-        .collect()
-}
 
 fn line<'a>(text: &'a str, prefix: &str) -> &'a str {
     text.lines()
@@ -44,24 +35,6 @@ fn ours(port: u16, uri: &str, extra: &[&str]) -> Output {
         .run();
     assert_eq!(out.code, out.complete_code(), "{extra:?}: {}", out.stderr);
     out
-}
-
-/// httperf's report for the same command line, or `None` (skipped outside CI, a failure
-/// in CI) when httperf is not installed.
-fn theirs(test: &str, port: u16, uri: &str, extra: &[&str]) -> Option<String> {
-    if !volley_testsupport::have("httperf") {
-        volley_testsupport::skip(
-            test,
-            "httperf is not installed (apt-get install httperf; .ci/run does)",
-        );
-        return None;
-    }
-    let out = Command::new("httperf")
-        .args(base(port, uri))
-        .args(extra)
-        .output()
-        .expect("httperf runs");
-    Some(String::from_utf8_lossy(&out.stdout).into_owned())
 }
 
 #[test]

@@ -10,7 +10,7 @@ use volley_testsupport::{Route, Scratch, ServerConfig, TestServer};
 
 use crate::volley;
 
-fn base(port: u16, uri: &str) -> Vec<String> {
+pub(crate) fn base(port: u16, uri: &str) -> Vec<String> {
     [
         "--server",
         "127.0.0.1",
@@ -564,7 +564,7 @@ fn sessions_with_bursts_keep_cookies_and_do_not_retry_pipelined_calls() {
 }
 
 /// Whether httperf is installed; `test` is skipped (outside CI) or fails (in CI) if not.
-fn have_httperf(test: &str) -> bool {
+pub(crate) fn have_httperf(test: &str) -> bool {
     let have = volley_testsupport::have("httperf");
     if !have {
         volley_testsupport::skip(
@@ -577,7 +577,7 @@ fn have_httperf(test: &str) -> bool {
 
 /// httperf's run of `base(port, uri)` and `extra`, if httperf is installed (else the test
 /// is skipped outside CI, and fails in CI).
-fn theirs(test: &str, port: u16, uri: &str, extra: &[&str]) -> Option<String> {
+pub(crate) fn theirs(test: &str, port: u16, uri: &str, extra: &[&str]) -> Option<String> {
     if !have_httperf(test) {
         return None;
     }

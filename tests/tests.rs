@@ -21,7 +21,7 @@ mod loadgen;
 mod hooks;
 // Open-loop schedules (--rate, --period): spacing, worker split, S07 stall.
 mod openloop;
-// The closed loop's correction of coordinated omission (issue 20): stalls, the warning.
+// The closed loop's correction of coordinated omission: stalls, the warning.
 mod corrected;
 // `volley httperf`: httperf's command lines and report, next to httperf itself.
 mod httperf;
