@@ -316,10 +316,11 @@ pub struct OpenLoopArgs {
     #[arg(long, value_name = "N")]
     pub calls: Option<u32>,
 
-    /// Open loop: wake for every reply. By default a worker whose next start is near
-    /// sleeps until it and reads the replies that came meanwhile (half the wake-ups),
-    /// dated by the kernel on arrival; a first byte that came in its own segment during
-    /// such a sleep can then read late.
+    /// Wake for every reply as it arrives. By default replies that come during a sleep
+    /// are read together, dated by the kernel on arrival: an open loop whose next start is
+    /// near sleeps until it (half the wake-ups); a closed loop naps up to 50 µs between
+    /// batches of replies (no wake-up per reply, which the server pays for). A first byte
+    /// that came in its own segment during such a sleep can then read late.
     #[arg(long)]
     pub wake_per_reply: bool,
 }

@@ -50,6 +50,7 @@ pub fn merge(report: &mut Report, children: &[Child], waited: &Waited, sb: &Scor
                 report.figures.add(&r.figures);
                 report.max_connect_burst = report.max_connect_burst.max(r.max_connect_burst);
                 report.wakeups += r.wakeups;
+                report.naps += r.naps;
                 if let Some(t) = report.tls.as_mut() {
                     t.full += r.tls_full;
                     t.resumed += r.tls_resumed;

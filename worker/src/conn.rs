@@ -189,6 +189,8 @@ pub struct Conn {
     pub addr: SocketAddr,
     /// `--call-stats`: its number (see [`crate::calls`]; 0 without the option).
     pub number: u64,
+    /// `SO_TIMESTAMPNS` was asked for (see [`Conn::read_dated`]).
+    stamps: bool,
 }
 
 impl Conn {
@@ -208,7 +210,26 @@ impl Conn {
             up_by_ns,
             addr,
             number: 0,
+            stamps: false,
         }
+    }
+
+    /// Reads like [`Transport::read_stamped`], turning on receive timestamps for the
+    /// socket first if it has not got them yet. They can be turned on late: the kernel
+    /// dates each segment as it arrives while any socket of the system asks for dates
+    /// (the sleeping loop keeps one open), and hands the date over at the read of a
+    /// socket that asks. So only connections read after a sleep pay the `setsockopt`.
+    #[inline]
+    pub fn read_dated(&mut self, buf: &mut [u8]) -> io::Result<(usize, Option<u64>)> {
+        if !self.stamps {
+            self.stamps = true;
+            if let Transport::Plain(s) = &self.io {
+                // Refused (never seen): the reads come without dates, and a loop that
+                // gets too many of those wakes for every reply from then on.
+                let _ = enable_rx_stamps(s);
+            }
+        }
+        self.io.read_stamped(buf)
     }
 }
 

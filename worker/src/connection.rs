@@ -8,7 +8,7 @@ use mio::net::TcpStream;
 use volley_scoreboard::Counter;
 
 use crate::cache::ConnCache;
-use crate::conn::{Conn, Owner, Transport, enable_rx_stamps};
+use crate::conn::{Conn, Owner, Transport};
 use crate::event_loop::Worker;
 use crate::handle::Handle;
 use crate::outcome::{Failure, NO_TLS_CONFIG, Stage, classify_io};
@@ -168,10 +168,6 @@ impl Worker<'_> {
                 Err(e) => return Err(self.connect_failure(&e)),
             }
         } else {
-            if self.waiter.sleeps() {
-                // Replies may be read well after they arrive: date them by the kernel.
-                enable_rx_stamps(&stream).map_err(|e| self.connect_failure(&e))?;
-            }
             Transport::Plain(stream)
         };
         let mut conn = Conn::new(io, addr, s, opened_ns, volley_scoreboard::now_ns());

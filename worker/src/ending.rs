@@ -34,6 +34,9 @@ impl Worker<'_> {
     /// Counts a reply and readies the slot for its next request.
     pub(crate) fn complete(&mut self, s: u32, status: u16, reusable: bool, now: u64) {
         self.observe_reply_end(s);
+        let times = &self.slots[s as usize].exchange.times;
+        self.waiter
+            .note_round_trip(times.first_byte.saturating_sub(times.written));
         let r = &mut self.slots[s as usize].exchange.result;
         r.status = status;
         r.end_ns = now;

@@ -39,7 +39,7 @@ use crate::schedule::{Plan, Schedule};
 use crate::slot::Slot;
 use crate::stats::Stats;
 use crate::timer::Timers;
-use crate::wake::{EVENTS_CAPACITY, TIMER_TOKEN, Waiter};
+use crate::wake::{EVENTS_CAPACITY, Sleep, TIMER_TOKEN, Waiter};
 use crate::workload::Prepared;
 
 /// Most time one loop turn spends starting requests, and as much again firing timers,
@@ -127,7 +127,11 @@ impl<'a> Worker<'a> {
         let (slots, threads) = make_slots(&plan, index);
         let n = slots.len();
         let printer = Printer::new(spec.print, index, spec.workers);
-        let sleep = sleeps_through_replies(spec, &plan.requests) && printer.is_none();
+        let sleep = if printer.is_some() {
+            Sleep::Never
+        } else {
+            sleep_policy(spec, &plan.requests)
+        };
         let waiter = Waiter::new(spec.open_loop.is_some(), sleep, n).map_err(WorkerError::Poll)?;
         let log = match &spec.log {
             Some(l) => Some(
@@ -314,6 +318,7 @@ impl<'a> Worker<'a> {
         self.stats.finish_series();
         let mut report = WorkerReport::new(self.index, &self.stats, elapsed);
         report.stop_overrun_ns = ended.overrun_ns;
+        report.naps = self.waiter.naps;
         if let Some(log) = self.obs.log.as_mut() {
             log.finish();
             report.log_records = log.written;
@@ -488,25 +493,35 @@ impl Ready {
     }
 }
 
-/// Whether a run's open loop can sleep through reply arrivals: single-request sessions
-/// on a schedule, over plain TCP, with nothing that starts work the moment a reply
-/// arrives (a session's next call, a redirect hop, a `100 Continue` body, a pipelined
-/// burst's next reply). The caller also rules out printing and hooks.
-fn sleeps_through_replies(spec: &RunSpec, requests: &[Prepared]) -> bool {
-    let Some(open) = spec.open_loop.as_ref() else {
-        return false;
-    };
-    open.calls == 1
+/// How a run's loop may sleep through reply arrivals (see the `wake` module): over plain
+/// TCP (replies dated by the kernel), without pipelining or `100-continue` (a reply that
+/// starts more writing at once), unless `--wake-per-reply`. An open loop sleeps until its
+/// next start only for single-request sessions on a schedule with nothing that starts
+/// work the moment a reply arrives (a session's next call, a redirect hop); a closed loop
+/// naps, a few tens of µs at most. The caller also rules out printing and hooks.
+fn sleep_policy(spec: &RunSpec, requests: &[Prepared]) -> Sleep {
+    let datable = !spec.wake_per_reply
         && spec.pipeline <= 1
-        && !open.wake_per_reply
+        && requests
+            .iter()
+            .all(|p| !p.spec.target.tls && !p.wire.expect_continue);
+    if !datable {
+        return Sleep::Never;
+    }
+    let Some(open) = spec.open_loop.as_ref() else {
+        return Sleep::Nap;
+    };
+    let single = open.calls == 1
         && open.arrival != volley_config::Arrival::Immediate
         && open.templates.is_empty()
         && open.bursts.is_empty()
         && open.sessions.is_none()
-        && !spec.iterator.follows()
-        && requests
-            .iter()
-            .all(|p| !p.spec.target.tls && !p.wire.expect_continue)
+        && !spec.iterator.follows();
+    if single {
+        Sleep::UntilStart
+    } else {
+        Sleep::Never
+    }
 }
 
 /// A duration in ns, saturating.

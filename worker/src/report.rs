@@ -88,6 +88,9 @@ pub struct WorkerReport {
     /// Times the event loop slept.
     #[serde(default)]
     pub wakeups: u64,
+    /// Of those, a closed loop's naps between batches of replies.
+    #[serde(default)]
+    pub naps: u64,
     /// Open loop: scheduled time → full reply, µs.
     #[serde(default)]
     pub response_us: HistogramData,
@@ -188,6 +191,7 @@ impl WorkerReport {
             stale_events: stats.stale_events,
             anomalies: stats.anomalies,
             wakeups: stats.wakeups,
+            naps: 0,
             details: stats
                 .details
                 .iter()

@@ -167,6 +167,7 @@ impl SpecBuilder {
             run_name,
             open_loop,
             pipeline,
+            wake_per_reply: flags.wake_per_reply,
             conn_requests: flags.conn_requests,
             log,
             run_file,
@@ -468,8 +469,8 @@ impl SpecBuilder {
         })
     }
 
-    /// The open loop, when there is a schedule; `--client`, `--calls` (or `calls`) and
-    /// `--wake-per-reply` mean nothing without one. A session is one walk of the URL list
+    /// The open loop, when there is a schedule; `--client` and `--calls` (or `calls`)
+    /// mean nothing without one. A session is one walk of the URL list
     /// unless `--calls` says otherwise.
     fn open_loop(&self, arrival: Option<Arrival>) -> Result<Option<OpenLoop>, ConfigError> {
         let calls = self.flags.calls.or(self.file.calls);
@@ -483,11 +484,6 @@ impl SpecBuilder {
                 let allowed = "only with --rate or --period (an open-loop run)";
                 return Err(ConfigError::invalid("--calls", c, allowed));
             }
-            if self.flags.wake_per_reply {
-                let allowed =
-                    "only with --rate or --period (a closed loop always wakes for replies)";
-                return Err(ConfigError::invalid("--wake-per-reply", true, allowed));
-            }
             return Ok(None);
         };
         let list_len = u32::try_from(self.requests.len()).unwrap_or(u32::MAX);
@@ -499,7 +495,6 @@ impl SpecBuilder {
         let s = self.sessions.clone();
         Ok(Some(OpenLoop {
             arrival,
-            wake_per_reply: self.flags.wake_per_reply,
             calls,
             client: self.flags.client.map_or((0, 1), |c| (c.0, c.1)),
             templates: s.templates,
@@ -1045,7 +1040,10 @@ mod tests {
         assert_eq!(refused(b).0, "--calls", "a run file's calls too");
         let mut b = url();
         b.flags.wake_per_reply = true;
-        assert_eq!(refused(b).0, "--wake-per-reply");
+        assert!(
+            spec(b).wake_per_reply,
+            "a closed loop naps unless told to wake per reply"
+        );
         let mut b = url();
         b.flags.period = Some(PeriodArg(Arrival::Exponential { mean_ns: 1000 }));
         b.flags.calls = Some(0);

@@ -58,6 +58,10 @@ pub struct RunSpec {
     /// Requests written back to back on a connection before their replies are read
     /// (HTTP/1.1 pipelining; httperf's `--burst-length`). 1: one at a time.
     pub pipeline: u32,
+    /// Wake for every reply as it arrives (`--wake-per-reply`) rather than take the
+    /// replies that came during a sleep together, dated by the kernel on arrival: an open
+    /// loop sleeps until its next start, a closed loop naps between batches.
+    pub wake_per_reply: bool,
     /// Close a connection once it carried this many requests (httperf's `--num-calls`
     /// per connection); `None`: keep it as long as the server allows.
     pub conn_requests: Option<u32>,

@@ -6,9 +6,6 @@
 pub struct OpenLoop {
     /// When sessions arrive.
     pub arrival: Arrival,
-    /// Wake for every reply (`--wake-per-reply`) rather than read replies at the next
-    /// scheduled start.
-    pub wake_per_reply: bool,
     /// Requests per session, one after the other on the slot that took the arrival
     /// (httperf's `--num-calls`).
     pub calls: u32,

@@ -222,6 +222,7 @@ fn add(m: &mut Report, name: &str, r: &Report) {
     m.figures.add(&r.figures);
     m.max_connect_burst = m.max_connect_burst.max(r.max_connect_burst);
     m.wakeups += r.wakeups;
+    m.naps += r.naps;
     if let Some(t) = &r.tls {
         let into = m.tls.get_or_insert(super::TlsSummary {
             resume: true,

@@ -245,6 +245,7 @@ fn to_value(r: &Report) -> Value {
             "user": num(user_us as f64 / 1e6),
             "system": num(sys_us as f64 / 1e6),
             "wakeups": r.wakeups,
+            "naps": r.naps,
         },
         "timing": {
             "startup_ms": num(r.startup_ms),

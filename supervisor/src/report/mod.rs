@@ -173,6 +173,8 @@ pub struct Report {
     /// Times the workers' event loops slept (waited for events, a timer or a start): the
     /// client's own cost, as wake-ups are most of it.
     pub wakeups: u64,
+    /// Of those, closed-loop naps between batches of replies (`wake` in the worker).
+    pub naps: u64,
     /// https runs: handshakes and how they were verified.
     pub tls: Option<TlsSummary>,
     /// TLS: TCP connected → handshake done.
@@ -370,6 +372,7 @@ impl Report {
             max_open: 0,
             max_connect_burst: 0,
             wakeups: 0,
+            naps: 0,
             tls: None,
             tls_handshake: Latency::new(),
             open_loop: None,

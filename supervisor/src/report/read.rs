@@ -136,6 +136,7 @@ fn read_run(v: &Value, r: &mut Report) -> Result<(), String> {
     };
     r.max_connect_burst = u64_at(v, "connections.max_connect_burst")?;
     r.wakeups = u64_at(v, "cpu_s.wakeups")?;
+    r.naps = opt(v, "cpu_s.naps", u64_of)?.unwrap_or(0);
     r.first_other_errno = opt(v, "first_other_errno", |x, p| {
         i32::try_from(u64_of(x, p)?).map_err(|_| format!("`{p}` is out of range"))
     })?;

@@ -42,7 +42,7 @@ impl Exchange {
         let space = io.buf.bytes.len() - at;
         let dating = io.dating.as_deref().is_some_and(|d| !d.give_up);
         let read = if dating {
-            io.conn.io.read_stamped(&mut io.buf.bytes[at..])
+            io.conn.read_dated(&mut io.buf.bytes[at..])
         } else {
             io::Read::read(&mut io.conn.io, &mut io.buf.bytes[at..]).map(|n| (n, None))
         };
