@@ -3,7 +3,7 @@
 # against a private nginx (bench/nginx-start.sh: 127.0.0.1:8080, server pinned to CPU 0), clients
 # pinned to CPU 1. Loopback only: the target address is fixed below and is not configurable.
 #
-# usage: bench/compare.sh [keepalive] [rss] [scale] [startup] [rate] [close]  (default: all of them)
+# usage: bench/compare.sh [keepalive] [rss] [scale] [startup] [rate] [peers] [close]  (default: all of them)
 #   The scenarios always run in the order above whatever the order of the arguments: close runs
 #   last because it leaves tens of thousands of sockets in TIME_WAIT.
 #   keepalive  50 keep-alive connections, GET /small: req/s, client CPU us/request (volley -w 1,
@@ -19,9 +19,13 @@
 #   rate       open loop at 2000 and 20000 requests/s next to httperf (bench/rate.py): achieved rate
 #              and evenness as nginx logged the arrivals, client CPU % of a core and us/request,
 #              and the gaps between request writes (perf syscall tracepoints, GAP_SECONDS=2 runs)
+#   peers      volley next to wrk, h2load --h1, ab -k, httperf and oha (each when installed), 50 keep-alive
+#              connections from one client thread, order rotated per round (bench/peers.py): req/s and
+#              client CPU us/request, and volley's per-round ratio to the best peer and to wrk
 #   close      a new connection per request ("Connection: close"), 50 connections: client CPU us/req
 # It prints one detail table per scenario and, last, one table over every scenario that ran, with
-# wrk's figure from the same run, volley's, the ratio, the target and met / not met.
+# the reference's figure from the same run (wrk; httperf in rate; in peers the peer the row names),
+# volley's, the ratio, the target and met / not met.
 #
 # environment (defaults):
 #   DURATION=5 REPS=3      keepalive: seconds per measured run, runs per tool (order alternates)
@@ -33,6 +37,7 @@
 #   SCALE_DURATION=5 SCALE_REPS=3 SCALE_CONNS=10000 SCALE_WORKERS=1 SCALE_SETTLE=3 (extra s between runs)
 #   CLOSE_DURATION=5 CLOSE_REPS=3
 #   RATE_REPS=3 RATE_SECONDS=5   rate: runs per tool, rate and mode; seconds per run
+#   PEERS_ROUNDS=5 PEERS_SECONDS=5  peers: rounds (each runs every tool once); seconds per run
 #   STARTUP_RUNS=10 STARTUP_WORKERS=8 STARTUP_ARRIVALS=1 (0: skip the nginx-arrival runs)
 #   STARTUP_WRK_RUNS=5     runs of wrk -t 8 -c 8 -d 1s for the reference arrival time
 #   VOLLEY=<repo>/target/release/volley   (built with cargo build --release if missing; BUILD=1 always builds)
@@ -67,7 +72,7 @@ repo="$(cd "$here/.." && pwd)"
 
 die() { echo "compare.sh: $*" >&2; exit 1; }
 
-ALL_SCENARIOS=(keepalive rss scale startup rate close)
+ALL_SCENARIOS=(keepalive rss scale startup rate peers close)
 for a in "$@"; do
     case " ${ALL_SCENARIOS[*]} " in *" $a "*) ;; *) die "unknown scenario '$a' (known: ${ALL_SCENARIOS[*]})" ;; esac
 done
@@ -97,6 +102,8 @@ CLOSE_D="${CLOSE_DURATION:-5}"
 CLOSE_REPS="${CLOSE_REPS:-3}"
 RATE_REPS="${RATE_REPS:-3}"
 RATE_SECONDS="${RATE_SECONDS:-5}"
+PEERS_ROUNDS="${PEERS_ROUNDS:-5}"
+PEERS_SECONDS="${PEERS_SECONDS:-5}"
 ST_RUNS="${STARTUP_RUNS:-10}"
 ST_W="${STARTUP_WORKERS:-8}"
 ST_ARR="${STARTUP_ARRIVALS:-1}"
@@ -120,10 +127,12 @@ ARRIVALS=/tmp/volley-nginx/logs/arrivals.log
 STATUS_PATH=/nginx_status      # stub_status in bench/nginx/nginx.conf
 
 for v in D REPS SD SREPS VW C RSS_D RSS_REPS RSS_W RSS_MS SCALE_D SCALE_REPS SCALE_N SCALE_W SCALE_SETTLE \
-         CLOSE_D CLOSE_REPS ST_RUNS ST_W ST_ARR ST_WRK_RUNS SCPU CCPU SETTLE WAIT_IDLE IDLE_PCT IDLE_BUDGET WARMUP; do
+         CLOSE_D CLOSE_REPS PEERS_ROUNDS PEERS_SECONDS ST_RUNS ST_W ST_ARR ST_WRK_RUNS SCPU CCPU SETTLE WAIT_IDLE \
+         IDLE_PCT IDLE_BUDGET WARMUP; do
     [[ "${!v}" =~ ^[0-9]+$ ]] || die "$v must be a whole number (got '${!v}')"
 done
-for v in D REPS SD RSS_D RSS_REPS RSS_W RSS_MS SCALE_D SCALE_REPS SCALE_N SCALE_W CLOSE_D CLOSE_REPS ST_RUNS ST_W VW C; do
+for v in D REPS SD RSS_D RSS_REPS RSS_W RSS_MS SCALE_D SCALE_REPS SCALE_N SCALE_W CLOSE_D CLOSE_REPS PEERS_ROUNDS PEERS_SECONDS \
+         ST_RUNS ST_W VW C; do
     [ "${!v}" -ge 1 ] || die "$v must be >= 1"
 done
 for t in wrk taskset timeout python3 awk sort; do
@@ -134,6 +143,7 @@ want keepalive && { command -v strace >/dev/null || die "missing strace (see ben
 [ -x "$here/nginx-start.sh" ] || die "no $here/nginx-start.sh"
 [ -r "$here/rss_sample.py" ] && [ -r "$here/startup.py" ] && [ -r "$here/summary.py" ] ||
     die "missing bench/rss_sample.py, bench/startup.py or bench/summary.py"
+want peers && { [ -r "$here/peers.py" ] || die "missing bench/peers.py"; }
 
 if [ "${BUILD:-0}" = 1 ] || [ ! -x "$VOLLEY" ]; then
     [ "$VOLLEY" = "$repo/target/release/volley" ] || die "VOLLEY=$VOLLEY is not executable"
@@ -400,7 +410,7 @@ sys_case() {
     echo "date: $(date -u +%FT%TZ)  scenarios: ${SCENARIOS[*]}"
     echo "kernel: $(uname -r)  cpus: $(nproc)  load: $(cut -d' ' -f1-3 /proc/loadavg)  open files: soft $(ulimit -n) hard $(ulimit -Hn)"
     echo "url: $URL  conns: $C  keepalive: ${D}s x $REPS reps, syscall runs ${SD}s x $SREPS reps  rss: ${RSS_D}s x $RSS_REPS (every ${RSS_MS} ms)"
-    echo "scale: $SCALE_N conns, ${SCALE_D}s x $SCALE_REPS  close: ${CLOSE_D}s x $CLOSE_REPS  startup: $ST_RUNS runs, -w $ST_W -c $ST_W -n $ST_W"
+    echo "scale: $SCALE_N conns, ${SCALE_D}s x $SCALE_REPS  close: ${CLOSE_D}s x $CLOSE_REPS  startup: $ST_RUNS runs, -w $ST_W -c $ST_W -n $ST_W  peers: $PEERS_ROUNDS rounds x ${PEERS_SECONDS}s"
     echo "server: nginx master $NGX_MASTER worker ${NGX_WORKER:-?} affinity $( [ -n "$NGX_WORKER" ] && taskset -pc "$NGX_WORKER" | awk '{print $NF}')  client cpu: $CCPU"
     echo "volley: $VOLLEY ($("$VOLLEY" --version 2>/dev/null | head -1), built $(date -u -r "$VOLLEY" +%FT%TZ), sha256 $(sha256sum "$VOLLEY" | cut -c1-12))"
     echo "wrk: $(wrk -v 2>&1 | head -1)"
@@ -413,6 +423,7 @@ sys_case() {
     echo "rss_workers=$RSS_W"; echo "rss_duration=$RSS_D"; echo "rss_interval_ms=$RSS_MS"
     echo "scale_conns=$SCALE_N"; echo "scale_workers=$SCALE_W"; echo "scale_duration=$SCALE_D"
     echo "close_duration=$CLOSE_D"; echo "startup_workers=$ST_W"; echo "startup_runs=$ST_RUNS"
+    echo "peers_rounds=$PEERS_ROUNDS"; echo "peers_seconds=$PEERS_SECONDS"
     echo "server_cpu=$SCPU"; echo "client_cpu=$CCPU"
 } > "$OUT/settings.env"
 
@@ -502,6 +513,17 @@ scen_rate() {
     command -v httperf >/dev/null || { echo "   skipped: httperf is not installed"; return 0; }
     RATE_TSV="$OUT/rate.tsv" VOLLEY="$VOLLEY" CLIENT_CPU="$CCPU" \
         python3 "$here/rate.py" "$RATE_REPS" "$RATE_SECONDS" 2000 20000 | tee "$OUT/rate.txt"
+    sleep "$SETTLE"
+}
+
+scen_peers() {
+    # bench/peers.py runs the tools itself (one TSV line per run into peers.tsv, raw output in raw/)
+    echo "== peers: volley next to wrk, h2load --h1, ab -k, httperf, oha (when installed), 50 keep-alive connections," \
+         "$PEERS_ROUNDS rounds x ${PEERS_SECONDS}s, client on CPU $CCPU (bench/peers.py)"
+    wait_idle
+    PEERS_TSV="$OUT/peers.tsv" PEERS_RAW="$OUT/raw" VOLLEY="$VOLLEY" CLIENT_CPU="$CCPU" SETTLE="$SETTLE" \
+        python3 "$here/peers.py" "$PEERS_ROUNDS" "$PEERS_SECONDS" | tee "$OUT/peers.txt" ||
+        echo "   peers.py exited with status $? (see above); its finished runs are in peers.tsv"
     sleep "$SETTLE"
 }
 

@@ -2,9 +2,11 @@
 """summary.py OUT - the tables of bench/compare.sh from its results directory.
 
 Reads OUT/settings.env, OUT/results.tsv, OUT/syscalls.tsv and OUT/startup.tsv (written by
-compare.sh) and prints markdown: one detail table per scenario that ran, notes (errors, non-zero
-exits, short runs), and last the combined table with wrk's figure, volley's, the ratio, the target
-and met / not met. Figures are medians over the runs; detail tables add (min-max).
+compare.sh), and OUT/rate.tsv (bench/rate.py) and OUT/peers.tsv (bench/peers.py) when present, and
+prints markdown: one detail table per scenario that ran, notes (errors, non-zero exits, short
+runs), and last the combined table with the reference's figure (wrk; httperf for rate; the named
+peer for peers), volley's, the ratio, the target and met / not met. Figures are medians over the
+runs; detail tables add (min-max).
 """
 import csv
 import os
@@ -256,25 +258,7 @@ if "startup" in SCEN:
         final.append(("startup", "exec → first request logged by nginx, ms (±1 ms)", fmt(aw, 1), fmt(av, 1), ratio(av, aw),
                       "< 50 ms", status(None if av is None else av < 50)))
 
-# ---------------------------------------------------------------- close
-if "close" in SCEN:
-    C, VW = settings.get("conns", "50"), settings.get("volley_workers", "1")
-    p(f"### close: new connection per request (Connection: close), {C} connections, volley -w {VW} vs wrk -t 1\n")
-    p("| tool | req/s | CPU µs/req | connections opened per reply | errors | nginx counted | CPU busy %: server / client | TIME_WAIT before |")
-    p("|---|---|---|---|---|---|---|---|")
-    for t, label in (("volley", f"volley -w {VW}"), ("wrk", "wrk -t 1")):
-        rr = runs("close", t)
-        per = [float(r["conns_opened"]) / float(r["requests"]) for r in rr
-               if num(r["conns_opened"]) is not None and num(r["requests"])]
-        p(f"| {label} | {cell(vals(rr, 'rps'), 0)} | {cell(vals(rr, 'cpu_us_per_req'), 2)} | {cell(per, 3)} | "
-          f"{cell(vals(rr, 'errors'), 0)} | {cell(vals(rr, 'nginx_requests'), 0)} | "
-          f"{cell(vals(rr, 'srv_busy_pct'), 0)} / {cell(vals(rr, 'cli_busy_pct'), 0)} | {cell(vals(rr, 'tw_before'), 0)} |")
-    p("")
-    check_runs("close", ("volley", "wrk"))
-    cv, cw = med(vals(runs("close", "volley"), "cpu_us_per_req")), med(vals(runs("close", "wrk"), "cpu_us_per_req"))
-    final.append(("close", "client CPU µs/request (new connection per request)", fmt(cw, 2), fmt(cv, 2), ratio(cv, cw),
-                  "≤ 0.9 × wrk", status(None if cv is None or cw is None else cv <= 0.9 * cw)))
-
+# ---------------------------------------------------------------- rate
 rate = read_tsv("rate.tsv")
 if rate:
     def rv(r, mode, tool, key):
@@ -319,6 +303,114 @@ if rate:
     final.append(("rate", "achieved/s at 20000/s, keep-alive", fmt(rv(20000, "keepalive", "httperf", "achieved"), 0),
                   fmt(av, 0), "n/a", "≥ 19800", status(None if av is None else av >= 19800)))
 
+
+# ---------------------------------------------------------------- peers
+peers = read_tsv("peers.tsv")
+if peers:
+    PEERS = ("wrk", "h2load", "ab", "httperf", "oha")
+    LABEL = {"volley": "volley -w 1 -c 50 -d S", "wrk": "wrk -t 1 -c 50 -d S", "h2load": "h2load --h1 -t 1 -c 50 -D S",
+             "ab": "ab -k -c 50 -t S", "httperf": "httperf --rate 1000 --num-conns 50 --num-calls K --hog",
+             "oha": "oha -z S -c 50 --no-tui"}
+    tools = [t for t in ("volley",) + PEERS if any(r["tool"] == t for r in peers)]
+    present = [t for t in tools if t != "volley"]
+    rounds = sorted({int(r["round"]) for r in peers})
+    by = {(int(r["round"]), r["tool"]): r for r in peers}
+    good = lambda r: r is not None and num(r["req_s"]) is not None and num(r["cpu_us_per_req"]) is not None
+    prun = lambda t: [r for r in peers if r["tool"] == t and good(r)]
+    pm = lambda t, c: med(vals(prun(t), c))
+    p(f"### peers: volley next to {', '.join(present) or 'no peer'}; 50 keep-alive connections from one client thread, "
+      f"GET /small, {settings.get('peers_rounds', len(rounds))} rounds × {settings.get('peers_seconds', '?')} s, "
+      f"order rotated per round (bench/peers.py)\n")
+    p("| tool | command | version | runs | req/s | CPU µs/req | errors | non-zero exits |")
+    p("|---|---|---|---|---|---|---|---|")
+    for t in tools:
+        rr = [r for r in peers if r["tool"] == t]
+        label = f"`{LABEL.get(t, t)}`"
+        if t == "httperf":
+            ks = sorted({int(num(r["httperf_calls"])) for r in rr if num(r["httperf_calls"]) is not None})
+            if ks:
+                label += f" (K = {ks[0]}" + (f"-{ks[-1]})" if len(ks) > 1 else ")")
+        bad = [r["rc"] for r in rr if r["rc"] not in ("0", "")]
+        p(f"| {t} | {label} | {rr[-1].get('version', '?')} | {len(prun(t))}/{len(rr)} | {cell(vals(prun(t), 'req_s'), 0)} | "
+          f"{cell(vals(prun(t), 'cpu_us_per_req'), 2)} | {fmt(sum(vals(rr, 'errors')), 0) if vals(rr, 'errors') else 'n/a'} | "
+          f"{','.join(bad) or '-'} |")
+    p("")
+    rps_r, cpu_low_r, cpu_wrk_r = [], [], []
+    p("| round | order | best peer, req/s | volley req/s | volley / best peer | lowest-CPU peer, µs/req | volley µs/req "
+      "| volley / lowest peer | volley / wrk, CPU |")
+    p("|---|---|---|---|---|---|---|---|---|")
+    for rnd in rounds:
+        here = {t: by.get((rnd, t)) for t in tools}
+        order = " → ".join(r["tool"] for r in sorted((r for r in here.values() if r), key=lambda r: int(num(r["position"]) or 0)))
+        ok = {t: r for t, r in here.items() if t != "volley" and good(r)}
+        v = here.get("volley")
+        if not good(v) or not ok:
+            p(f"| {rnd} | {order} | n/a | n/a | n/a | n/a | n/a | n/a | n/a |")
+            continue
+        vr, vc = num(v["req_s"]), num(v["cpu_us_per_req"])
+        best = max(ok, key=lambda t: num(ok[t]["req_s"]))
+        low = min(ok, key=lambda t: num(ok[t]["cpu_us_per_req"]))
+        br, lc = num(ok[best]["req_s"]), num(ok[low]["cpu_us_per_req"])
+        rps_r.append(vr / br)
+        cpu_low_r.append(vc / lc)
+        wr = f"{vc / num(ok['wrk']['cpu_us_per_req']):.3f}" if "wrk" in ok else "n/a"
+        if "wrk" in ok:
+            cpu_wrk_r.append(vc / num(ok["wrk"]["cpu_us_per_req"]))
+        p(f"| {rnd} | {order} | {best} {br:.0f} | {vr:.0f} | {vr / br:.3f} | {low} {lc:.2f} | {vc:.2f} | {vc / lc:.3f} | {wr} |")
+    p(f"| median | | | | {fmt(med(rps_r), 3)} | | | {fmt(med(cpu_low_r), 3)} | {fmt(med(cpu_wrk_r), 3)} |")
+    p("")
+    p("Per-round ratios compare runs made in the same minute (this VM drifts between a fast and a slow regime); "
+      "the best peer of a round is the one with the highest req/s, or the lowest CPU µs/req, in that round.\n")
+    for r in peers:
+        if r["rc"] not in ("0", ""):
+            notes.append(f"peers: {r['tool']} round {r['round']} exited with status {r['rc']}"
+                         + (" (124: stopped by timeout)" if r["rc"] == "124" else ""))
+        if not good(r):
+            notes.append(f"peers: {r['tool']} round {r['round']}: no figures (see raw/peers.{r['round']}.{r['tool']}.*)")
+        e = num(r["errors"])
+        if e:
+            notes.append(f"peers: {r['tool']} round {r['round']}: {int(e)} errors out of {r['requests']} replies")
+    for t in tools:
+        m = med(vals(prun(t), "requests"))
+        for r in prun(t):
+            q = num(r["requests"])
+            if m and q is not None and q < 0.5 * m:
+                notes.append(f"peers: {t} round {r['round']} completed only {int(q)} requests (median {int(m)})")
+    vr, vc = pm("volley", "req_s"), pm("volley", "cpu_us_per_req")
+    meds = {t: (pm(t, "req_s"), pm(t, "cpu_us_per_req")) for t in present if prun(t)}
+    top = max(meds, key=lambda t: meds[t][0]) if meds else None
+    low = min(meds, key=lambda t: meds[t][1]) if meds else None
+    final.append(("peers", f"keep-alive req/s: volley / best peer of the same round ({', '.join(present)}; "
+                  f"median of {len(rps_r)} per-round ratios; reference: highest peer median)",
+                  f"{top} {fmt(meds[top][0], 0)}" if top else "n/a", fmt(vr, 0), fmt(med(rps_r), 3), "≥ 1.0 × best peer",
+                  status(None if not rps_r else med(rps_r) >= 1.0)))
+    final.append(("peers", f"keep-alive client CPU µs/request vs wrk (median of {len(cpu_wrk_r)} per-round ratios)",
+                  fmt(pm("wrk", "cpu_us_per_req"), 2), fmt(vc, 2), fmt(med(cpu_wrk_r), 3), "≤ 0.85 × wrk",
+                  status(None if not cpu_wrk_r else med(cpu_wrk_r) <= 0.85)))
+    final.append(("peers", "keep-alive client CPU µs/request: volley's median vs the lowest peer median",
+                  f"{low} {fmt(meds[low][1], 2)}" if low else "n/a", fmt(vc, 2),
+                  ratio(vc, meds[low][1] if low else None), "lowest of all peers",
+                  status(None if vc is None or low is None else vc < meds[low][1])))
+
+# ---------------------------------------------------------------- close
+if "close" in SCEN:
+    C, VW = settings.get("conns", "50"), settings.get("volley_workers", "1")
+    p(f"### close: new connection per request (Connection: close), {C} connections, volley -w {VW} vs wrk -t 1\n")
+    p("| tool | req/s | CPU µs/req | connections opened per reply | errors | nginx counted | CPU busy %: server / client | TIME_WAIT before |")
+    p("|---|---|---|---|---|---|---|---|")
+    for t, label in (("volley", f"volley -w {VW}"), ("wrk", "wrk -t 1")):
+        rr = runs("close", t)
+        per = [float(r["conns_opened"]) / float(r["requests"]) for r in rr
+               if num(r["conns_opened"]) is not None and num(r["requests"])]
+        p(f"| {label} | {cell(vals(rr, 'rps'), 0)} | {cell(vals(rr, 'cpu_us_per_req'), 2)} | {cell(per, 3)} | "
+          f"{cell(vals(rr, 'errors'), 0)} | {cell(vals(rr, 'nginx_requests'), 0)} | "
+          f"{cell(vals(rr, 'srv_busy_pct'), 0)} / {cell(vals(rr, 'cli_busy_pct'), 0)} | {cell(vals(rr, 'tw_before'), 0)} |")
+    p("")
+    check_runs("close", ("volley", "wrk"))
+    cv, cw = med(vals(runs("close", "volley"), "cpu_us_per_req")), med(vals(runs("close", "wrk"), "cpu_us_per_req"))
+    final.append(("close", "client CPU µs/request (new connection per request)", fmt(cw, 2), fmt(cv, 2), ratio(cv, cw),
+                  "≤ 0.9 × wrk", status(None if cv is None or cw is None else cv <= 0.9 * cw)))
+
 print("\n".join(out))
 if notes:
     print("notes:\n")
@@ -327,9 +419,10 @@ if notes:
     print()
 print("req/s: each tool's own figure. CPU µs/req: user+sys of the client process tree (/usr/bin/time) / completed requests.")
 print("Peak RSS: largest sum of VmRSS over the client process and its descendants in one sample (shared pages count once per process).")
-print("Figures are medians over the runs; the ratio is volley / wrk.\n")
+print("Figures are medians over the runs; the ratio is volley / the reference (wrk unless the row names another tool),"
+      " or, where the metric says so, the median of per-round ratios.\n")
 print("### all scenarios\n")
-print("| scenario | metric | wrk (same run) | volley | volley/wrk | target | status |")
+print("| scenario | metric | reference (same run) | volley | volley/reference | target | status |")
 print("|---|---|---|---|---|---|---|")
 for row in final:
     print("| " + " | ".join(row) + " |")
