@@ -735,3 +735,56 @@ fn a_self_signed_certificate_given_with_cacert_is_pinned() {
         "no request on a refused connection"
     );
 }
+
+#[test]
+fn an_https_closed_loop_naps_between_replies_and_dates_them_on_arrival() {
+    // As over plain TCP (openloop.rs): replies 3 ms after each request on 32 connections,
+    // read after naps, must read 3 ms (the date of the socket read that brought their
+    // records), no later than when the loop wakes for each reply.
+    let pki = TestPki::new();
+    let config = ServerConfig::default().with_delay(Duration::from_millis(3));
+    let srv = TestServer::start_tls(config, pki.server_config(Leaf::Good));
+    let ca = pki.ca_pem().to_str().unwrap();
+    let run = |extra: &[&str]| {
+        let out = volley()
+            .args([
+                &srv.url("/"),
+                "-c",
+                "32",
+                "-d",
+                "1s",
+                "-w",
+                "1",
+                "--json",
+                "-q",
+            ])
+            .args(["--cacert", ca])
+            .args(extra.iter().copied())
+            .deadline(Duration::from_secs(30))
+            .run();
+        assert_eq!(out.code, Some(0), "{}", out.stderr);
+        let r = out.json();
+        let replies = r["replies"]["total"].as_f64().unwrap();
+        let naps = r["cpu_s"]["naps"].as_f64().unwrap();
+        let reply = &r["latency_ms"]["reply"];
+        let (min, p50) = (
+            reply["min"].as_f64().unwrap(),
+            reply["p50"].as_f64().unwrap(),
+        );
+        eprintln!("{extra:?}: {replies} replies, {naps} naps, reply min {min} p50 {p50} ms");
+        assert!(replies > 2000.0, "{r:#}");
+        assert!(
+            min >= 3.0 && p50 < 4.5,
+            "{extra:?}: reply min {min} p50 {p50} ms"
+        );
+        (naps / replies, p50)
+    };
+    let (naps, p50_nap) = run(&[]);
+    let (no_naps, p50_wake) = run(&["--wake-per-reply"]);
+    assert!(naps > 0.1, "{naps} naps per reply");
+    assert_eq!(no_naps, 0.0);
+    assert!(
+        p50_nap < p50_wake + 0.3,
+        "a nap must not lengthen reply times: p50 {p50_nap} against {p50_wake} ms"
+    );
+}

@@ -85,12 +85,13 @@ impl Transport {
 
     /// Reads like [`Read::read`] and also returns the kernel's receive timestamp of the
     /// last segment read (`CLOCK_REALTIME` ns), when the socket has `SO_TIMESTAMPNS` on
-    /// (see [`enable_rx_stamps`]) and the transport is plain TCP. One `recvmsg` either way.
+    /// (see [`enable_rx_stamps`]); over TLS, the date of the socket read that brought the
+    /// plaintext. One `recvmsg` per socket read either way.
     #[inline]
     pub fn read_stamped(&mut self, buf: &mut [u8]) -> io::Result<(usize, Option<u64>)> {
         match self {
             Transport::Plain(s) => recv_stamped(s.as_raw_fd(), buf),
-            Transport::Tls(t) => t.read(buf).map(|n| (n, None)),
+            Transport::Tls(t) => t.read_stamped(buf),
             #[cfg(test)]
             Transport::Script(s) => s.read_stamped(buf),
         }
@@ -223,11 +224,14 @@ impl Conn {
     pub fn read_dated(&mut self, buf: &mut [u8]) -> io::Result<(usize, Option<u64>)> {
         if !self.stamps {
             self.stamps = true;
-            if let Transport::Plain(s) = &self.io {
-                // Refused (never seen): the reads come without dates, and a loop that
-                // gets too many of those wakes for every reply from then on.
-                let _ = enable_rx_stamps(s);
-            }
+            // Refused (never seen): the reads come without dates, and a loop that gets too
+            // many of those wakes for every reply from then on.
+            let _ = match &self.io {
+                Transport::Plain(s) => enable_rx_stamps(s),
+                Transport::Tls(t) => enable_rx_stamps(&t.tcp),
+                #[cfg(test)]
+                Transport::Script(_) => Ok(()),
+            };
         }
         self.io.read_stamped(buf)
     }
@@ -248,7 +252,7 @@ struct ControlBuf([u8; 64]);
 
 /// `recv` into `buf`, returning the receive timestamp of the last segment read, if the
 /// kernel attached one.
-fn recv_stamped(fd: RawFd, buf: &mut [u8]) -> io::Result<(usize, Option<u64>)> {
+pub(crate) fn recv_stamped(fd: RawFd, buf: &mut [u8]) -> io::Result<(usize, Option<u64>)> {
     let mut control = ControlBuf([0; 64]);
     let mut iov = [IoSliceMut::new(buf)];
     let msg = recvmsg::<()>(fd, &mut iov, Some(&mut control.0), MsgFlags::empty())?;

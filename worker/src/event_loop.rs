@@ -493,8 +493,8 @@ impl Ready {
     }
 }
 
-/// How a run's loop may sleep through reply arrivals (see the `wake` module): over plain
-/// TCP (replies dated by the kernel), without pipelining or `100-continue` (a reply that
+/// How a run's loop may sleep through reply arrivals (see the `wake` module; replies are
+/// dated by the kernel, over TCP or TLS): without pipelining or `100-continue` (a reply that
 /// starts more writing at once), unless `--wake-per-reply`. An open loop sleeps until its
 /// next start only for single-request sessions on a schedule with nothing that starts
 /// work the moment a reply arrives (a session's next call, a redirect hop); a closed loop
@@ -502,9 +502,7 @@ impl Ready {
 fn sleep_policy(spec: &RunSpec, requests: &[Prepared]) -> Sleep {
     let datable = !spec.wake_per_reply
         && spec.pipeline <= 1
-        && requests
-            .iter()
-            .all(|p| !p.spec.target.tls && !p.wire.expect_continue);
+        && requests.iter().all(|p| !p.wire.expect_continue);
     if !datable {
         return Sleep::Never;
     }

@@ -323,6 +323,9 @@ pub struct TlsStream {
     pub unclean_eof: bool,
     /// The last read from the socket returned less than asked: it was drained.
     last_read_short: bool,
+    /// Dated reads: the kernel's receive date of the last segment a socket read brought
+    /// (`CLOCK_REALTIME` ns), and so of the plaintext rustls gives from it.
+    last_stamp: Option<u64>,
     /// Plaintext rustls holds that no read has returned yet (from the last
     /// `process_new_packets`, less what reads took since).
     pending_plain: usize,
@@ -337,14 +340,26 @@ pub struct TlsStream {
 /// The socket as rustls reads it, noting whether a read came back short (on Linux TCP,
 /// the receive queue was drained), so the caller can skip a read that would only say
 /// `WouldBlock`.
+/// When dating, it reads with `recvmsg` and keeps the receive date of what it read.
 struct Probe<'a> {
     tcp: &'a mut TcpStream,
     short: &'a mut bool,
+    stamp: Option<&'a mut Option<u64>>,
 }
 
 impl Read for Probe<'_> {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        let n = self.tcp.read(buf)?;
+        let n = match self.stamp.as_deref_mut() {
+            Some(stamp) => {
+                let (n, date) =
+                    crate::conn::recv_stamped(std::os::fd::AsRawFd::as_raw_fd(&*self.tcp), buf)?;
+                if date.is_some() {
+                    *stamp = date;
+                }
+                n
+            }
+            None => self.tcp.read(buf)?,
+        };
         *self.short = n < buf.len();
         Ok(n)
     }
@@ -368,6 +383,7 @@ impl TlsStream {
             tcp_up: false,
             unclean_eof: false,
             last_read_short: false,
+            last_stamp: None,
             pending_plain: 0,
             peer_closed: false,
             host: host.to_string(),
@@ -488,6 +504,20 @@ impl Read for TlsStream {
     /// (records that bring no plaintext, like session tickets, are processed on the way).
     /// See [`TlsStream::drained`] for when the next read can wait for an edge.
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        self.read_plain(buf, false)
+    }
+}
+
+impl TlsStream {
+    /// Reads like [`Read::read`], and also returns the kernel's receive date of the socket
+    /// read that brought the plaintext (when the socket has `SO_TIMESTAMPNS` on).
+    pub fn read_stamped(&mut self, buf: &mut [u8]) -> io::Result<(usize, Option<u64>)> {
+        let n = self.read_plain(buf, true)?;
+        Ok((n, self.last_stamp))
+    }
+
+    /// Plaintext, reading the socket with receive dates when `dated`.
+    fn read_plain(&mut self, buf: &mut [u8], dated: bool) -> io::Result<usize> {
         loop {
             match self.tls.reader().read(buf) {
                 Ok(n) => {
@@ -504,6 +534,7 @@ impl Read for TlsStream {
             self.tls.read_tls(&mut Probe {
                 tcp: &mut self.tcp,
                 short: &mut self.last_read_short,
+                stamp: dated.then_some(&mut self.last_stamp),
             })?;
             self.process()?;
             if self.tls.wants_write() {
