@@ -185,11 +185,19 @@ def main():
                       f"{m('us_req'):7.1f} {m('sd10'):8.2f} {m('max10'):8.0f} {m('empty10'):6.1f} "
                       f"{m('maxgap'):8.1f} {gtxt:>27}")
                 rows.append([str(rate), mode, tool] + [f"{m(k):.3f}" for k in keys]
-                            + [f"{g[k]:.1f}" if g else "" for k in gap_keys])
+                            + [f"{g[k]:.1f}" if g else "" for k in gap_keys]
+                            + [",".join(f"{r['sd10']:.3f}" for r in rs)])
+    # Evenness run by run: rep i of volley ran next to rep i of httperf.
+    print("sd/10ms run by run (volley / httperf of the same rep):")
+    for rate in RATES:
+        for mode in ("close", "keepalive"):
+            v, h = res[(rate, mode, "volley")], res[(rate, mode, "httperf")]
+            pairs = " ".join(f"{a['sd10']:.2f}/{b['sd10']:.2f}" for a, b in zip(v, h))
+            print(f"{rate:>6} {mode:9} {pairs}")
     if tsv:
-        # Medians for bench/compare.sh's summary.
+        # Medians for bench/compare.sh's summary, and each run's sd per 10 ms.
         with open(tsv, "w") as f:
-            f.write("\t".join(("rate", "mode", "tool") + keys + gap_keys) + "\n")
+            f.write("\t".join(("rate", "mode", "tool") + keys + gap_keys + ("sd10_runs",)) + "\n")
             for r in rows:
                 f.write("\t".join(r) + "\n")
 

@@ -283,11 +283,24 @@ if rate:
         cv, ch = rv(2000, mode, "volley", "cpu_pct"), rv(2000, mode, "httperf", "cpu_pct")
         final.append(("rate", f"client CPU % of a core at 2000/s ({mode}; reference: httperf)", fmt(ch, 1), fmt(cv, 1),
                       ratio(cv, ch), "≤ 15%", status(None if cv is None else cv <= 15.0)))
+    def sd_runs(r, tool):
+        for row in rate:
+            if (row["rate"], row["mode"], row["tool"]) == (str(r), "keepalive", tool):
+                return [float(x) for x in (row.get("sd10_runs") or "").split(",") if x]
+        return []
     for r in (2000, 20000):
         sv, sh = rv(r, "keepalive", "volley", "sd10"), rv(r, "keepalive", "httperf", "sd10")
         final.append(("rate", f"arrival evenness at {r}/s, keep-alive: sd per 10 ms (reference: httperf)",
                       fmt(sh, 2), fmt(sv, 2), ratio(sv, sh), "≤ httperf's",
                       status(None if sv is None or sh is None else sv <= sh)))
+        # Run by run: rep i of each tool ran back to back.
+        pairs = list(zip(sd_runs(r, "volley"), sd_runs(r, "httperf")))
+        if pairs:
+            worst = max(pairs, key=lambda vh: vh[0] - vh[1])
+            shown = " ".join(f"{v:.2f}/{h:.2f}" for v, h in pairs)
+            final.append(("rate", f"arrival evenness at {r}/s, keep-alive, run by run: sd per 10 ms volley/httperf ({shown})",
+                          fmt(worst[1], 2), fmt(worst[0], 2), ratio(worst[0], worst[1]), "≤ httperf's in every run",
+                          status(all(v <= h for v, h in pairs))))
     for r in (2000, 20000):
         def spread(tool):
             lo, hi = rv(r, "close", tool, "gap_p1"), rv(r, "close", tool, "gap_p99")
@@ -409,7 +422,7 @@ if "close" in SCEN:
     check_runs("close", ("volley", "wrk"))
     cv, cw = med(vals(runs("close", "volley"), "cpu_us_per_req")), med(vals(runs("close", "wrk"), "cpu_us_per_req"))
     final.append(("close", "client CPU µs/request (new connection per request)", fmt(cw, 2), fmt(cv, 2), ratio(cv, cw),
-                  "≤ 0.9 × wrk", status(None if cv is None or cw is None else cv <= 0.9 * cw)))
+                  "≤ 0.8 × wrk", status(None if cv is None or cw is None else cv <= 0.8 * cw)))
 
 print("\n".join(out))
 if notes:
