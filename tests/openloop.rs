@@ -573,3 +573,54 @@ fn connect_times_are_measured_whether_the_loop_sleeps_through_replies_or_not() {
         p50s[1]
     );
 }
+
+#[test]
+fn spin_polls_for_the_next_start_instead_of_sleeping() {
+    // The same schedule, 1000 requests at 2000/s, sleeping between starts and spinning:
+    // the spinning worker burns its CPU for the whole second, and keeps the schedule.
+    let srv = TestServer::start(ServerConfig::default());
+    let run = |extra: &[&str]| {
+        let out = volley()
+            .args([
+                &srv.url("/"),
+                "--rate",
+                "2000",
+                "-n",
+                "1000",
+                "-w",
+                "1",
+                "--json",
+                "-q",
+            ])
+            .args(extra.iter().copied())
+            .deadline(Duration::from_secs(30))
+            .run();
+        assert_eq!(out.code, Some(0), "{}", out.stderr);
+        let r = out.json();
+        assert_invariant(&r);
+        assert_eq!(r["replies"]["total"], 1000, "{r:#}");
+        let cpu = r["cpu_s"]["user"].as_f64().unwrap() + r["cpu_s"]["system"].as_f64().unwrap();
+        let secs = r["duration_s"].as_f64().unwrap();
+        eprintln!("{extra:?}: {cpu:.3} s CPU in {secs:.3} s");
+        (cpu, secs)
+    };
+    let (sleeping, _) = run(&[]);
+    let before = srv.received().len();
+    let (spinning, secs) = run(&["--spin"]);
+    assert!(
+        spinning > 0.3 * secs && spinning > 2.0 * sleeping,
+        "--spin: {spinning} s CPU in {secs} s, sleeping {sleeping} s"
+    );
+    let got = srv.received();
+    let gaps = gaps_ms(&got[before + 1..]);
+    let (mean, _) = mean_cv(&gaps);
+    assert!((0.48..0.52).contains(&mean), "mean gap {mean} ms");
+    let out = volley().args([&srv.url("/"), "-n", "1", "--spin"]).run();
+    assert_eq!(out.code, Some(2), "{}", out.stderr);
+    assert!(
+        out.stderr
+            .contains("'--spin': only with --rate or --period"),
+        "{}",
+        out.stderr
+    );
+}

@@ -177,6 +177,7 @@ fn open_flags(open: OpenLoopArgs) -> FlagInputs {
         calls: open.calls,
         client: open.client,
         wake_per_reply: open.wake_per_reply,
+        spin: open.spin,
         pipeline: open.pipeline,
         ..FlagInputs::default()
     }

@@ -127,12 +127,14 @@ impl<'a> Worker<'a> {
         let (slots, threads) = make_slots(&plan, index);
         let n = slots.len();
         let printer = Printer::new(spec.print, index, spec.workers);
-        let sleep = if printer.is_some() {
+        let spin = spec.open_loop.as_ref().is_some_and(|o| o.spin);
+        let sleep = if printer.is_some() || spin {
             Sleep::Never
         } else {
             sleep_policy(spec, &plan.requests)
         };
-        let waiter = Waiter::new(spec.open_loop.is_some(), sleep, n).map_err(WorkerError::Poll)?;
+        let waiter =
+            Waiter::new(spec.open_loop.is_some(), sleep, n, spin).map_err(WorkerError::Poll)?;
         let log = match &spec.log {
             Some(l) => Some(
                 LogWriter::create(&l.path, index, l.format).map_err(|source| WorkerError::Log {

@@ -19,6 +19,9 @@
 //!   server's CPU (on a VM an inter-processor interrupt per wake-up): against a saturated
 //!   server the nap gives more replies per second for less client CPU.
 //!
+//! `--spin` (open loop only) replaces all of this with polling without ever sleeping until
+//! an event or the next start: a full core, but a CPU that never halts is never woken late.
+//!
 //! While sleeping, replies are read with their kernel receive dates ([`Dating`]), so
 //! reading them late does not make them late. Both sleeping policies fall back to
 //! [`Policy::EveryEvent`] for good when the dates do not come or a reply is too large to
@@ -166,6 +169,8 @@ pub(crate) struct Waiter {
     pub policy: Policy,
     /// A closed loop's naps so far (each is also a wake-up).
     pub naps: u64,
+    /// `--spin`: poll without sleeping until an event or the next start.
+    spin: bool,
 }
 
 impl Waiter {
@@ -175,7 +180,7 @@ impl Waiter {
     /// # Errors
     ///
     /// The kernel refused an epoll instance or a timer.
-    pub fn new(open: bool, sleep: Sleep, slots: usize) -> io::Result<Waiter> {
+    pub fn new(open: bool, sleep: Sleep, slots: usize, spin: bool) -> io::Result<Waiter> {
         let poll = Poll::new()?;
         if open || sleep == Sleep::Nap {
             // Wake within a few µs of a scheduled start or a nap's end rather than the
@@ -215,6 +220,7 @@ impl Waiter {
             precise,
             policy,
             naps: 0,
+            spin,
         })
     }
 
@@ -289,6 +295,18 @@ impl Waiter {
         still_waiting: impl FnMut(u32) -> bool,
         wakeups: &mut u64,
     ) -> io::Result<()> {
+        if self.spin {
+            // `--spin`: the CPU never halts, so it never has to be woken (late, on some
+            // VMs); one wait, however many polls it takes.
+            *wakeups += 1;
+            loop {
+                self.poll(Duration::ZERO, wakeups)?;
+                if !self.events.is_empty() || now_ns() >= wake {
+                    return Ok(());
+                }
+                std::hint::spin_loop();
+            }
+        }
         if let Policy::Nap(sl, nap) = &mut self.policy {
             // The last wait brought events: replies are flowing, more come during a nap.
             let ns = nap.length_ns().min(wake.saturating_sub(now));

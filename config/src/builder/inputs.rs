@@ -55,6 +55,8 @@ pub(crate) struct FlagInputs {
     pub client: Option<ClientArg>,
     /// `--wake-per-reply`.
     pub wake_per_reply: bool,
+    /// `--spin`.
+    pub spin: bool,
     /// `--pipeline`.
     pub pipeline: Option<u32>,
     /// `--log`.

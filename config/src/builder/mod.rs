@@ -469,8 +469,8 @@ impl SpecBuilder {
         })
     }
 
-    /// The open loop, when there is a schedule; `--client` and `--calls` (or `calls`)
-    /// mean nothing without one. A session is one walk of the URL list
+    /// The open loop, when there is a schedule; `--client`, `--calls` (or `calls`) and
+    /// `--spin` mean nothing without one. A session is one walk of the URL list
     /// unless `--calls` says otherwise.
     fn open_loop(&self, arrival: Option<Arrival>) -> Result<Option<OpenLoop>, ConfigError> {
         let calls = self.flags.calls.or(self.file.calls);
@@ -484,6 +484,10 @@ impl SpecBuilder {
                 let allowed = "only with --rate or --period (an open-loop run)";
                 return Err(ConfigError::invalid("--calls", c, allowed));
             }
+            if self.flags.spin {
+                let allowed = "only with --rate or --period (waiting for scheduled starts)";
+                return Err(ConfigError::invalid("--spin", true, allowed));
+            }
             return Ok(None);
         };
         let list_len = u32::try_from(self.requests.len()).unwrap_or(u32::MAX);
@@ -495,6 +499,7 @@ impl SpecBuilder {
         let s = self.sessions.clone();
         Ok(Some(OpenLoop {
             arrival,
+            spin: self.flags.spin,
             calls,
             client: self.flags.client.map_or((0, 1), |c| (c.0, c.1)),
             templates: s.templates,
@@ -1038,6 +1043,9 @@ mod tests {
         let mut b = run_file();
         b.file.calls = Some(3);
         assert_eq!(refused(b).0, "--calls", "a run file's calls too");
+        let mut b = url();
+        b.flags.spin = true;
+        assert_eq!(refused(b).0, "--spin");
         let mut b = url();
         b.flags.wake_per_reply = true;
         assert!(

@@ -6,6 +6,8 @@
 pub struct OpenLoop {
     /// When sessions arrive.
     pub arrival: Arrival,
+    /// Wait for starts by polling without sleeping (`--spin`).
+    pub spin: bool,
     /// Requests per session, one after the other on the slot that took the arrival
     /// (httperf's `--num-calls`).
     pub calls: u32,
