@@ -324,10 +324,10 @@ pub struct OpenLoopArgs {
     #[arg(long)]
     pub wake_per_reply: bool,
 
-    /// Open loop: wait for the next start by polling without sleeping, as httperf does.
-    /// Costs a full core per worker; on a VM whose halted CPUs sometimes wake
-    /// milliseconds late it keeps such stalls out of the schedule. By default a worker
-    /// sleeps between starts (about a third of a core at 20,000 requests/s).
+    /// Open loop: wait for the next start by polling without sleeping, as httperf does:
+    /// starts closer to their schedule (no wake-up in the way), for a full core per
+    /// worker. By default a worker sleeps between starts (about a third of a core at
+    /// 20,000 requests/s).
     #[arg(long)]
     pub spin: bool,
 }

@@ -20,7 +20,7 @@
 //!   server the nap gives more replies per second for less client CPU.
 //!
 //! `--spin` (open loop only) replaces all of this with polling without ever sleeping until
-//! an event or the next start: a full core, but a CPU that never halts is never woken late.
+//! an event or the next start: a full core, for starts that do not wait for a wake-up.
 //!
 //! While sleeping, replies are read with their kernel receive dates ([`Dating`]), so
 //! reading them late does not make them late. Both sleeping policies fall back to
