@@ -508,6 +508,9 @@ fn a_closed_loop_naps_between_batches_of_replies_and_dates_them_on_arrival() {
     let (n_nap, naps, min_nap, p50_nap) = figures(&napping);
     let (n_wake, no_naps, min_wake, p50_wake) = figures(&waking);
     assert_eq!(no_naps, 0.0, "--wake-per-reply naps");
+    // A connection per request: no nap.
+    let closing = closed_run(&srv, 48, &["-H", "Connection: close"]);
+    assert_eq!(figures(&closing).1, 0.0, "Connection: close naps");
     assert!(naps > 0.1, "{naps} naps per reply");
     for (min, p50) in [(min_nap, p50_nap), (min_wake, p50_wake)] {
         assert!(min >= 3.0 && p50 < 4.5, "reply min {min} p50 {p50} ms");

@@ -500,7 +500,7 @@ impl Ready {
 /// starts more writing at once), unless `--wake-per-reply`. An open loop sleeps until its
 /// next start only for single-request sessions on a schedule with nothing that starts
 /// work the moment a reply arrives (a session's next call, a redirect hop); a closed loop
-/// naps, a few tens of µs at most. The caller also rules out printing and hooks.
+/// that keeps connections naps, a few tens of µs at most. The caller also rules out printing and hooks.
 fn sleep_policy(spec: &RunSpec, requests: &[Prepared]) -> Sleep {
     let datable = !spec.wake_per_reply
         && spec.pipeline <= 1
@@ -509,7 +509,14 @@ fn sleep_policy(spec: &RunSpec, requests: &[Prepared]) -> Sleep {
         return Sleep::Never;
     }
     let Some(open) = spec.open_loop.as_ref() else {
-        return Sleep::Nap;
+        // A closed loop whose every request ends its connection rarely waits (its
+        // connects keep it busy), and dating each new connection's reads would cost a
+        // `setsockopt` per request: it wakes for replies.
+        let kept = spec.conn_requests != Some(1)
+            && requests
+                .iter()
+                .any(|p| p.spec.keepalive.store && !p.wire.closes);
+        return if kept { Sleep::Nap } else { Sleep::Never };
     };
     let single = open.calls == 1
         && open.arrival != volley_config::Arrival::Immediate
