@@ -83,9 +83,9 @@ pub(crate) enum Policy {
 /// reply that arrives during a nap waits for its next request on average well under 3%
 /// of a round trip; at most [`NAP_MAX_NS`]. Below [`NAP_MIN_NS`] it does not nap (a
 /// round trip under 160 µs: few connections, or a fast server that is not saturated),
-/// since shorter sleeps cost more than they save. A nap that brought nothing (one connection: its reply comes
-/// after the nap) is not tried again for 2, 4, … 64 waits, so a loop whose replies come
-/// one at a time pays for almost none.
+/// since shorter sleeps cost more than they save. A nap that brought nothing (replies
+/// that come one at a time, each after the nap) is not tried again for 2, 4, … 64 waits,
+/// so such a loop pays for almost none.
 #[derive(Debug, Default)]
 pub(crate) struct Nap {
     /// Round trip (request written → first byte), smoothed over the last ~16 replies.
