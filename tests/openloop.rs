@@ -491,37 +491,74 @@ fn a_closed_loop_naps_between_batches_of_replies_and_dates_them_on_arrival() {
     let srv = TestServer::start(ServerConfig::default().with_delay(Duration::from_millis(3)));
     let napping = closed_run(&srv, 48, &[]);
     let waking = closed_run(&srv, 48, &["--wake-per-reply"]);
-    let figures = |r: &serde_json::Value| {
-        let replies = r["replies"]["total"].as_f64().unwrap();
-        let wakeups = r["cpu_s"]["wakeups"].as_f64().unwrap();
-        let naps = r["cpu_s"]["naps"].as_f64().unwrap();
-        let reply = &r["latency_ms"]["reply"];
-        let (min, p50) = (
-            reply["min"].as_f64().unwrap(),
-            reply["p50"].as_f64().unwrap(),
-        );
-        eprintln!(
-            "{replies} replies, {wakeups} wake-ups, {naps} naps, reply min {min} p50 {p50} ms"
-        );
-        (replies, naps / replies, min, p50)
-    };
-    let (n_nap, naps, min_nap, p50_nap) = figures(&napping);
-    let (n_wake, no_naps, min_wake, p50_wake) = figures(&waking);
-    assert_eq!(no_naps, 0.0, "--wake-per-reply naps");
+    let (napping, waking) = (nap_figures(&napping), nap_figures(&waking));
     // A connection per request: no nap.
     let closing = closed_run(&srv, 48, &["-H", "Connection: close"]);
-    assert_eq!(figures(&closing).1, 0.0, "Connection: close naps");
-    assert!(naps > 0.1, "{naps} naps per reply");
-    for (min, p50) in [(min_nap, p50_nap), (min_wake, p50_wake)] {
-        assert!(min >= 3.0 && p50 < 4.5, "reply min {min} p50 {p50} ms");
+    assert_eq!(
+        nap_figures(&closing).naps_per_reply,
+        0.0,
+        "Connection: close naps"
+    );
+    assert_naps_keep_reply_times(&napping, &waking, 3.0);
+}
+
+/// What a run says about its naps and its reply times.
+pub(crate) struct NapFigures {
+    pub replies: f64,
+    pub naps_per_reply: f64,
+    pub min_ms: f64,
+    pub p50_ms: f64,
+}
+
+/// The figures of a `--json` report.
+pub(crate) fn nap_figures(r: &serde_json::Value) -> NapFigures {
+    let num = |v: &serde_json::Value| v.as_f64().unwrap_or_else(|| panic!("{r:#}"));
+    let replies = num(&r["replies"]["total"]);
+    let naps = num(&r["cpu_s"]["naps"]);
+    let reply = &r["latency_ms"]["reply"];
+    let (min_ms, p50_ms) = (num(&reply["min"]), num(&reply["p50"]));
+    eprintln!("{replies} replies, {naps} naps, reply min {min_ms} p50 {p50_ms} ms");
+    NapFigures {
+        replies,
+        naps_per_reply: naps / replies,
+        min_ms,
+        p50_ms,
+    }
+}
+
+/// A run that napped against the same run with `--wake-per-reply`, each reply `delay_ms`
+/// after its request: naps happened in one and not the other, both read the server's
+/// delay, and the naps neither lengthened the reply times nor cost replies.
+pub(crate) fn assert_naps_keep_reply_times(
+    napping: &NapFigures,
+    waking: &NapFigures,
+    delay_ms: f64,
+) {
+    assert!(
+        napping.naps_per_reply > 0.1,
+        "{} naps per reply",
+        napping.naps_per_reply
+    );
+    assert_eq!(waking.naps_per_reply, 0.0, "--wake-per-reply naps");
+    for f in [napping, waking] {
+        assert!(
+            f.min_ms >= delay_ms && f.p50_ms < delay_ms + 1.5,
+            "reply min {} p50 {} ms",
+            f.min_ms,
+            f.p50_ms
+        );
     }
     assert!(
-        p50_nap < p50_wake + 0.3,
-        "a nap must not lengthen reply times: p50 {p50_nap} against {p50_wake} ms"
+        napping.p50_ms < waking.p50_ms + 0.3,
+        "a nap must not lengthen reply times: p50 {} against {} ms",
+        napping.p50_ms,
+        waking.p50_ms
     );
     assert!(
-        n_nap > 0.8 * n_wake,
-        "{n_nap} replies napping, {n_wake} waking"
+        napping.replies > 0.8 * waking.replies,
+        "{} replies napping, {} waking",
+        napping.replies,
+        waking.replies
     );
 }
 

@@ -14,6 +14,7 @@ use volley_testsupport::hostile::{HostileServer, Step};
 use volley_testsupport::tls::{Leaf, TestPki, server_config_from_pem};
 use volley_testsupport::{Reply, Scratch, ServerConfig, TestServer};
 
+use crate::openloop::{assert_naps_keep_reply_times, nap_figures};
 use crate::volley;
 
 fn tls_server(pki: &TestPki, leaf: Leaf) -> TestServer {
@@ -763,28 +764,9 @@ fn an_https_closed_loop_naps_between_replies_and_dates_them_on_arrival() {
             .deadline(Duration::from_secs(30))
             .run();
         assert_eq!(out.code, Some(0), "{}", out.stderr);
-        let r = out.json();
-        let replies = r["replies"]["total"].as_f64().unwrap();
-        let naps = r["cpu_s"]["naps"].as_f64().unwrap();
-        let reply = &r["latency_ms"]["reply"];
-        let (min, p50) = (
-            reply["min"].as_f64().unwrap(),
-            reply["p50"].as_f64().unwrap(),
-        );
-        eprintln!("{extra:?}: {replies} replies, {naps} naps, reply min {min} p50 {p50} ms");
-        assert!(replies > 2000.0, "{r:#}");
-        assert!(
-            min >= 3.0 && p50 < 4.5,
-            "{extra:?}: reply min {min} p50 {p50} ms"
-        );
-        (naps / replies, p50)
+        nap_figures(&out.json())
     };
-    let (naps, p50_nap) = run(&[]);
-    let (no_naps, p50_wake) = run(&["--wake-per-reply"]);
-    assert!(naps > 0.1, "{naps} naps per reply");
-    assert_eq!(no_naps, 0.0);
-    assert!(
-        p50_nap < p50_wake + 0.3,
-        "a nap must not lengthen reply times: p50 {p50_nap} against {p50_wake} ms"
-    );
+    let (napping, waking) = (run(&[]), run(&["--wake-per-reply"]));
+    assert!(napping.replies > 2000.0, "{} replies", napping.replies);
+    assert_naps_keep_reply_times(&napping, &waking, 3.0);
 }
