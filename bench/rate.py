@@ -28,6 +28,7 @@ nothing answers on 127.0.0.1:8080 (and stopped at the end if it was started here
 RATE_TSV=FILE it also writes the medians there (bench/compare.sh's rate scenario does).
 usage: bench/rate.py [REPS] [SECONDS] [RATES...]   (default 3 5 2000 20000)
 """
+import json
 import os
 import resource
 import statistics
@@ -59,7 +60,7 @@ def cmd(tool, mode, rate, secs=None):
         if mode == "close":
             return base + ["--rate", str(rate), "--num-conns", str(n), "--num-calls", "1"]
         return base + ["--rate", str(rate // 10), "--num-conns", str(n // 10), "--num-calls", "10"]
-    base = [VOLLEY, url, "--rate", str(rate), "-n", str(n), "-w", "1", "-q", "--timeout", "5s"]
+    base = [VOLLEY, url, "--rate", str(rate), "-n", str(n), "-w", "1", "-q", "--timeout", "5s", "--json"]
     if mode == "close":
         return base + ["-c", "4096", "-H", "Connection: close"]
     return base + ["-c", "200"]
@@ -108,6 +109,14 @@ def run(tool, mode, rate):
     p["cpu_pct"] = 100 * cpu / wall
     p["us_req"] = cpu * 1e6 / p["arrivals"]
     p["rc"] = out.returncode
+    if tool == "volley":
+        # How late volley's own starts were against its schedule: a stall of the client
+        # shows here, one of the server or the network does not.
+        try:
+            lag = json.loads(out.stdout)["latency_ms"]["schedule_lag"]
+            p["lag_p99"], p["lag_max"] = lag["p99"], lag["max"]
+        except (ValueError, KeyError, TypeError):
+            pass
     return p
 
 
@@ -188,11 +197,13 @@ def main():
                             + [f"{g[k]:.1f}" if g else "" for k in gap_keys]
                             + [",".join(f"{r['sd10']:.3f}" for r in rs)])
     # Evenness run by run: rep i of volley ran next to rep i of httperf.
-    print("sd/10ms run by run (volley / httperf of the same rep):")
+    print("sd/10ms run by run (volley / httperf of the same rep; in brackets volley's schedule lag "
+          "p99 and max, ms: a stall of the client itself):")
     for rate in RATES:
         for mode in ("close", "keepalive"):
             v, h = res[(rate, mode, "volley")], res[(rate, mode, "httperf")]
-            pairs = " ".join(f"{a['sd10']:.2f}/{b['sd10']:.2f}" for a, b in zip(v, h))
+            lag = lambda a: f" ({a['lag_p99']:.3f}/{a['lag_max']:.1f})" if "lag_max" in a else ""
+            pairs = "  ".join(f"{a['sd10']:.2f}/{b['sd10']:.2f}{lag(a)}" for a, b in zip(v, h))
             print(f"{rate:>6} {mode:9} {pairs}")
     if tsv:
         # Medians for bench/compare.sh's summary, and each run's sd per 10 ms.
