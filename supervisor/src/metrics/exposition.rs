@@ -8,7 +8,7 @@
 use std::fmt;
 
 use prometheus_client::collector::Collector;
-use prometheus_client::encoding::{DescriptorEncoder, NoLabelSet};
+use prometheus_client::encoding::{DescriptorEncoder, MetricEncoder, NoLabelSet};
 use prometheus_client::metrics::MetricType;
 use prometheus_client::registry::{Registry, Unit};
 use volley_scoreboard::latency::{BOUNDS_US, BUCKETS, LiveLatency};
@@ -89,6 +89,24 @@ impl Sample {
             })
     }
 
+    /// One family of `kind` with a sample per worker, written by `sample`.
+    fn per_worker(
+        &self,
+        encoder: &mut DescriptorEncoder<'_>,
+        family: &Family,
+        kind: MetricType,
+        mut sample: impl FnMut(MetricEncoder<'_>, &SlotSnapshot) -> fmt::Result,
+    ) -> fmt::Result {
+        let mut metric =
+            encoder.encode_descriptor(family.name, family.help, family.unit.as_ref(), kind)?;
+        for (i, slot) in self.slots.iter().enumerate() {
+            let worker = i.to_string();
+            let labels = [("run", self.run.as_str()), ("worker", worker.as_str())];
+            sample(metric.encode_family(&labels)?, slot)?;
+        }
+        Ok(())
+    }
+
     /// One counter family with a sample per worker.
     fn per_worker_counter(
         &self,
@@ -96,20 +114,9 @@ impl Sample {
         family: &Family,
         value: impl Fn(&SlotSnapshot) -> u64,
     ) -> fmt::Result {
-        let mut metric = encoder.encode_descriptor(
-            family.name,
-            family.help,
-            family.unit.as_ref(),
-            MetricType::Counter,
-        )?;
-        for (i, slot) in self.slots.iter().enumerate() {
-            let worker = i.to_string();
-            let labels = [("run", self.run.as_str()), ("worker", worker.as_str())];
-            metric
-                .encode_family(&labels)?
-                .encode_counter::<NoLabelSet, _, u64>(&value(slot), None)?;
-        }
-        Ok(())
+        self.per_worker(encoder, family, MetricType::Counter, |mut m, slot| {
+            m.encode_counter::<NoLabelSet, _, u64>(&value(slot), None)
+        })
     }
 
     /// One gauge family with a sample per worker.
@@ -119,18 +126,9 @@ impl Sample {
         family: &Family,
         value: impl Fn(&SlotSnapshot) -> V,
     ) -> fmt::Result {
-        let mut metric = encoder.encode_descriptor(
-            family.name,
-            family.help,
-            family.unit.as_ref(),
-            MetricType::Gauge,
-        )?;
-        for (i, slot) in self.slots.iter().enumerate() {
-            let worker = i.to_string();
-            let labels = [("run", self.run.as_str()), ("worker", worker.as_str())];
-            metric.encode_family(&labels)?.encode_gauge(&value(slot))?;
-        }
-        Ok(())
+        self.per_worker(encoder, family, MetricType::Gauge, |mut m, slot| {
+            m.encode_gauge(&value(slot))
+        })
     }
 
     /// A counter family with a sample per worker and per class (`class` label).
