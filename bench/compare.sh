@@ -35,7 +35,7 @@
 #   CONNS=50               connections in keepalive, rss and close
 #   RSS_DURATION=5 RSS_REPS=3 RSS_WORKERS=2 RSS_INTERVAL_MS=50
 #   SCALE_DURATION=5 SCALE_REPS=3 SCALE_CONNS=10000 SCALE_WORKERS=1 SCALE_SETTLE=3 (extra s between runs)
-#   CLOSE_DURATION=5 CLOSE_REPS=3
+#   CLOSE_DURATION=5 CLOSE_REPS=5
 #   RATE_REPS=3 RATE_SECONDS=5   rate: runs per tool, rate and mode; seconds per run
 #   PEERS_ROUNDS=5 PEERS_SECONDS=5  peers: rounds (each runs every tool once); seconds per run
 #   STARTUP_RUNS=10 STARTUP_WORKERS=8 STARTUP_ARRIVALS=1 (0: skip the nginx-arrival runs)
@@ -99,7 +99,7 @@ SCALE_N="${SCALE_CONNS:-10000}"
 SCALE_W="${SCALE_WORKERS:-1}"
 SCALE_SETTLE="${SCALE_SETTLE:-3}"
 CLOSE_D="${CLOSE_DURATION:-5}"
-CLOSE_REPS="${CLOSE_REPS:-3}"
+CLOSE_REPS="${CLOSE_REPS:-5}"
 RATE_REPS="${RATE_REPS:-3}"
 RATE_SECONDS="${RATE_SECONDS:-5}"
 PEERS_ROUNDS="${PEERS_ROUNDS:-5}"
