@@ -22,7 +22,9 @@
 //! `STOP_AFTER=N` sets `done` in `req_done` once N requests were started over all workers
 //! (the manual's "stop the run when a certain load level has been reached");
 //! `PROC_EXIT=N` makes every worker exit with code N; `TAG=1` makes `req_start` add an
-//! `X-Slot: <slot>` header to every request (a hook may edit the request).
+//! `X-Slot: <slot>` header to every request (a hook may edit the request); with
+//! `BAD_SLOT=N` as well, slot N's value gets a CR LF and a second field appended, which
+//! volley refuses to send (those requests fail as `other/hook-request`).
 
 use std::fmt::Write as _;
 use std::io::Write as _;
@@ -45,6 +47,7 @@ struct Manual {
     stop_after: Option<u64>,
     exit_code: i32,
     tag: bool,
+    bad_slot: Option<u32>,
 }
 
 impl Hooks for Manual {
@@ -93,7 +96,11 @@ impl Hooks for Manual {
 
     fn req_start(&mut self, ctx: &mut Ctx<'_>, seen: &mut Seen, req: &mut RequestSpec) {
         if self.tag {
-            req.headers.push(("X-Slot".into(), ctx.slot.to_string()));
+            let mut value = ctx.slot.to_string();
+            if self.bad_slot == Some(ctx.slot) {
+                value.push_str("\r\nX-Injected: 1");
+            }
+            req.headers.push(("X-Slot".into(), value));
         }
         // started - succeeded - failed = currently pending requests
         let b = ctx.board;
@@ -144,6 +151,7 @@ fn main() -> ExitCode {
         stop_after: env("STOP_AFTER").and_then(|v| v.parse().ok()),
         exit_code: env("PROC_EXIT").and_then(|v| v.parse().ok()).unwrap_or(0),
         tag: env("TAG").is_some_and(|v| v == "1"),
+        bad_slot: env("BAD_SLOT").and_then(|v| v.parse().ok()),
         ..Manual::default()
     })
 }

@@ -397,3 +397,62 @@ fn replies_a_hook_rejects_count_as_errors_other_no_marker() {
         text.stdout
     );
 }
+
+#[test]
+fn a_request_a_hook_breaks_fails_unsent_and_the_others_go_out() {
+    let srv = TestServer::start(ServerConfig::default());
+    let (_dir, file) = example_file("manual.toml", srv.addr().port());
+    let run = |json: bool| {
+        let mut args = vec![
+            "run",
+            file.to_str().unwrap(),
+            "--ramp-duration",
+            "100ms",
+            "--times",
+            "1",
+            "-q",
+        ];
+        if json {
+            args.push("--json");
+        }
+        example("manual")
+            .args(args)
+            .env("TAG", "1")
+            .env("BAD_SLOT", "4")
+            .run()
+    };
+    let out = run(true);
+    assert_ne!(out.code, None, "{}", out.stderr);
+    let r = out.json();
+    assert_invariant(&r);
+    // 13 slots x 2 requests: slot 4's two carry a CR LF in a value and are not sent.
+    assert_eq!(r["replies"]["total"], 24, "{}", out.stdout);
+    assert_eq!(r["errors"]["other"], 2);
+    assert_eq!(r["errors_detail"]["other"]["hook-request"], 2);
+    let why = r["hook_refused"].as_str().expect("hook_refused names why");
+    assert!(
+        why.contains("the value of header 'X-Slot' contains the control byte \\x0d"),
+        "{why}"
+    );
+    let got = srv.received();
+    assert_eq!(
+        got.len(),
+        24,
+        "nothing of slot 4's requests reached the server"
+    );
+    assert!(got.iter().all(|g| g.header("x-injected").is_none()));
+    assert!(got.iter().all(|g| g.header("x-slot") != Some("4")));
+    // The text report says why.
+    let text = run(false);
+    assert!(
+        text.stdout
+            .contains("Errors: a hook made a request that cannot be sent (worker "),
+        "{}",
+        text.stdout
+    );
+    assert!(
+        text.stdout.contains("other/hook-request 2"),
+        "{}",
+        text.stdout
+    );
+}

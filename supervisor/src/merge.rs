@@ -84,6 +84,12 @@ pub fn merge(report: &mut Report, children: &[Child], waited: &Waited, sb: &Scor
                     *report.by_status.entry(code).or_default() += n;
                 }
                 report.first_other_errno = report.first_other_errno.or(r.first_other_errno);
+                if report.hook_refused.is_none() {
+                    report.hook_refused = r
+                        .hook_refused
+                        .as_ref()
+                        .map(|why| format!("worker {}: {why}", r.worker));
+                }
                 report.anomalies.add(&r.anomalies);
                 elapsed_ns = elapsed_ns.max(r.elapsed_ns);
                 if !r.series.is_empty() {

@@ -10,6 +10,7 @@ use crate::exchange::{Capture, Io, Outcome, ReplyTap, Request};
 use crate::hooks::Next;
 use crate::http::take_cookie;
 use crate::observe::Observers;
+use crate::outcome::HOOK_REQUEST;
 use crate::print::Printer;
 use crate::slot::{Phase, PrintCall};
 use crate::workload::Dynamic;
@@ -201,6 +202,9 @@ impl Worker<'_> {
             self.request_started(s, now);
             self.open_burst(s);
         }
+        if self.refuse_unsendable(s, now) {
+            return;
+        }
         self.observe_sending(s);
         let spec = self.slots[s as usize].sched.spec(&self.plan);
         let (use_kept, addr, tls) = (spec.keepalive.use_kept, spec.target.addr, spec.target.tls);
@@ -242,6 +246,30 @@ impl Worker<'_> {
             return;
         }
         self.drive(s, now);
+    }
+
+    /// A request a hook made or edited that cannot be sent fails as `other/hook-request`
+    /// before any byte goes out (the first reason is kept for the report). True if so.
+    fn refuse_unsendable(&mut self, s: u32, now: u64) -> bool {
+        let slot = &mut self.slots[s as usize];
+        let Some(why) = slot
+            .sched
+            .cur
+            .dynamic
+            .as_ref()
+            .and_then(|d| d.refused.as_ref())
+        else {
+            return false;
+        };
+        if self.stats.hook_refused.is_none() {
+            self.stats.hook_refused = Some(why.clone());
+        }
+        let reused = slot.conn.is_some();
+        slot.phase = Phase::Busy;
+        slot.buf.filled = 0;
+        slot.exchange.begin(now, reused, false);
+        self.fail(s, HOOK_REQUEST, now);
+        true
     }
 
     /// A new request (and those pipelined behind it) starts: counted, noted in the slot's

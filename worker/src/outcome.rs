@@ -109,6 +109,10 @@ pub fn eof(stage: Stage) -> Failure {
     }
 }
 
+/// A request a hook made or edited that volley cannot send (see
+/// `volley_config::RequestSpec::check_sendable`): failed before any byte went out.
+pub const HOOK_REQUEST: Failure = Failure::new(ErrorClass::Other, "hook-request");
+
 /// A reused keep-alive connection failed before any byte of the reply: the server had
 /// closed it while idle.
 pub const STALE: Failure = Failure::new(ErrorClass::StaleConn, "failed");

@@ -155,6 +155,9 @@ pub struct WorkerReport {
     /// The first errno counted as `other`.
     #[serde(default)]
     pub first_other_errno: Option<i32>,
+    /// Why the first request a hook made could not be sent (`other/hook-request`).
+    #[serde(default)]
+    pub hook_refused: Option<String>,
     /// How long after the end of `-d` the worker's loop stopped the load, ns (`None` when
     /// the run did not end by its duration).
     #[serde(default)]
@@ -199,6 +202,7 @@ impl WorkerReport {
                 .collect(),
             statuses: stats.statuses.nonzero(),
             first_other_errno: stats.first_other_errno,
+            hook_refused: stats.hook_refused.clone(),
             response_us: HistogramData::from_lazy(&stats.response),
             lag_us: HistogramData::from_lazy(&stats.lag),
             reply_missed_us: HistogramData::from_lazy(&stats.reply_missed),

@@ -459,6 +459,8 @@ pub struct Stats<'a> {
     pub statuses: StatusCounts,
     /// The first errno counted as `other`, so the report can name it.
     pub first_other_errno: Option<i32>,
+    /// Why the first request a hook made could not be sent (`other/hook-request`).
+    pub hook_refused: Option<String>,
     /// The run's time series (see [`crate::series`]).
     pub series: Series,
 }
@@ -495,6 +497,7 @@ impl<'a> Stats<'a> {
             details: Vec::new(),
             statuses: StatusCounts::new(),
             first_other_errno: None,
+            hook_refused: None,
             series: Series::new(crate::series::DEFAULT_INTERVAL_NS),
         }
     }

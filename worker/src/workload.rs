@@ -46,14 +46,19 @@ pub struct Dynamic {
     pub wire: WireRequest,
     /// Its URL (for the log).
     pub url: String,
+    /// Why it cannot be sent ([`RequestSpec::check_sendable`]): only a hook can make
+    /// such a request (a redirect's target is checked when it is read). It then fails
+    /// as `other/hook-request` without being sent.
+    pub refused: Option<String>,
 }
 
 impl Dynamic {
-    /// Serializes `spec`.
+    /// Checks and serializes `spec`.
     pub fn new(spec: RequestSpec) -> Dynamic {
         Dynamic {
             wire: serialize(&spec),
             url: spec.target.url(),
+            refused: spec.check_sendable().err(),
             spec,
         }
     }

@@ -63,3 +63,53 @@ impl Watchdog {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn entry() -> RequestSpec {
+        let target = Target {
+            host: "127.0.0.1".into(),
+            port: 1,
+            addr: ([127, 0, 0, 1], 1).into(),
+            path: "/a?b=c".into(),
+            dns_cached: false,
+            tls: false,
+        };
+        request(target, Timeouts::default())
+    }
+
+    #[test]
+    fn a_request_volley_can_send_passes_the_check() {
+        let mut r = entry();
+        r.headers.push(("X-Tab".into(), "a\tb c \u{e9}".into()));
+        r.method = "PROPFIND".into();
+        assert_eq!(r.check_sendable(), Ok(()));
+    }
+
+    #[test]
+    fn what_would_break_the_request_on_the_wire_is_named() {
+        let cases: [(&str, fn(&mut RequestSpec)); 7] = [
+            ("method 'GE T'", |r| r.method = "GE T".into()),
+            ("method ''", |r| r.method.clear()),
+            ("path '/a\\x0d\\x0aX: y'", |r| {
+                r.target.path = "/a\r\nX: y".into()
+            }),
+            ("path ''", |r| r.target.path.clear()),
+            ("host 'a b'", |r| r.target.host = "a b".into()),
+            ("'X:Y' is not a valid header name", |r| {
+                r.headers.push(("X:Y".into(), "1".into()))
+            }),
+            ("header 'X' contains the control byte \\x0d", |r| {
+                r.headers.push(("X".into(), "1\r\nInjected: 1".into()))
+            }),
+        ];
+        for (want, edit) in cases {
+            let mut r = entry();
+            edit(&mut r);
+            let e = r.check_sendable().unwrap_err();
+            assert!(e.contains(want), "{e:?} should contain {want:?}");
+        }
+    }
+}

@@ -398,6 +398,50 @@ pub struct RequestSpec {
     pub version: HttpVersion,
 }
 
+impl RequestSpec {
+    /// Checks what volley cannot send as written: a method that is not a token, a path
+    /// that is empty or holds spaces or control bytes, a host with spaces or control
+    /// bytes, a header name that is not a token, a header value with control bytes
+    /// ([`crate::values::check_field_value`]). Every request from the command line or a run
+    /// file passed these checks when it was read; a request a hook makes or edits is
+    /// checked with this before it is sent.
+    ///
+    /// # Errors
+    ///
+    /// What is wrong, naming the field (values shown as [`crate::redact`] shows them).
+    pub fn check_sendable(&self) -> Result<(), String> {
+        use crate::redact::shown;
+        use crate::values::{check_field_value, is_token};
+        let bad = |s: &str| s.bytes().any(|b| b <= b' ' || b == 0x7f);
+        if !is_token(&self.method) {
+            return Err(format!(
+                "the method '{}' is not a token",
+                shown(&self.method)
+            ));
+        }
+        let path = &self.target.path;
+        if path.is_empty() || bad(path) {
+            return Err(format!(
+                "the path '{}' is empty or holds spaces or control characters",
+                shown(path)
+            ));
+        }
+        if self.target.host.is_empty() || bad(&self.target.host) {
+            return Err(format!(
+                "the host '{}' is empty or holds spaces or control characters",
+                shown(&self.target.host)
+            ));
+        }
+        for (name, value) in &self.headers {
+            if !is_token(name) {
+                return Err(format!("'{}' is not a valid header name", shown(name)));
+            }
+            check_field_value(name, value)?;
+        }
+        Ok(())
+    }
+}
+
 /// The version a request is sent with.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum HttpVersion {

@@ -216,6 +216,9 @@ fn add(m: &mut Report, name: &str, r: &Report) {
         *m.error_details.entry(key.clone()).or_default() += n;
     }
     m.first_other_errno = m.first_other_errno.or(r.first_other_errno);
+    if m.hook_refused.is_none() {
+        m.hook_refused.clone_from(&r.hook_refused);
+    }
     m.anomalies.add(&r.anomalies);
     m.interrupted |= r.interrupted;
     m.max_open += r.max_open;

@@ -267,6 +267,7 @@ fn to_value(r: &Report) -> Value {
         m.insert("histograms".into(), histograms(r));
         m.insert("time_series".into(), time_series(r));
         m.insert("first_other_errno".into(), json!(r.first_other_errno));
+        m.insert("hook_refused".into(), json!(r.hook_refused));
         m.insert("merged_from".into(), json!(r.sources));
     }
     v

@@ -150,6 +150,9 @@ pub struct Report {
     pub error_details: std::collections::BTreeMap<(String, String), u64>,
     /// The first errno counted as `other`, if any.
     pub first_other_errno: Option<i32>,
+    /// Why the first request a hook made could not be sent (`other/hook-request`), with
+    /// the worker that refused it.
+    pub hook_refused: Option<String>,
     /// What servers did to kept-alive connections outside any request.
     pub anomalies: volley_worker::stats::Anomalies,
     /// Per-worker parts.
@@ -363,6 +366,7 @@ impl Report {
             by_status: Default::default(),
             error_details: Default::default(),
             first_other_errno: None,
+            hook_refused: None,
             anomalies: Default::default(),
             workers: Vec::new(),
             interrupted: false,

@@ -140,6 +140,11 @@ fn read_run(v: &Value, r: &mut Report) -> Result<(), String> {
     r.first_other_errno = opt(v, "first_other_errno", |x, p| {
         i32::try_from(u64_of(x, p)?).map_err(|_| format!("`{p}` is out of range"))
     })?;
+    r.hook_refused = opt(v, "hook_refused", |x, p| {
+        x.as_str()
+            .map(String::from)
+            .ok_or_else(|| format!("`{p}` is not a string"))
+    })?;
     if let Some(list) = v.get("merged_from").and_then(Value::as_array) {
         r.sources = list
             .iter()
@@ -677,6 +682,7 @@ pub(crate) mod tests {
         r.error_details
             .insert(("connreset".into(), "no-reply".into()), 9);
         r.first_other_errno = Some(1);
+        r.hook_refused = Some("worker 0: the method 'G T' is not a token".into());
         r.anomalies.unsolicited_data = 2;
         r.anomalies.unsolicited_bytes = 77;
         r.anomalies.closed_while_idle = 3;
@@ -827,6 +833,7 @@ pub(crate) mod tests {
         let mut v: Value = serde_json::from_str(&json::render(&r)).unwrap();
         let m = v.as_object_mut().unwrap();
         m.remove("first_other_errno");
+        m.remove("hook_refused");
         m.remove("merged_from");
         m["bytes"].as_object_mut().unwrap().remove("request");
         for w in m["workers"].as_array_mut().unwrap() {
@@ -838,7 +845,14 @@ pub(crate) mod tests {
             i.remove("latency_sum_sq_us");
         }
         let back = Report::from_json(&v).unwrap();
-        assert_eq!((back.request_bytes, back.first_other_errno), (0, None));
+        assert_eq!(
+            (
+                back.request_bytes,
+                back.first_other_errno,
+                back.hook_refused
+            ),
+            (0, None, None)
+        );
         let (a, b) = (r.series.unwrap(), back.series.unwrap());
         for (k, i) in &a.intervals {
             let j = &b.intervals[k];

@@ -112,6 +112,9 @@ fn hint(class: ErrorClass, r: &Report) -> Option<String> {
             "the replies were not valid HTTP/1.1; see Errors detail".into()
         }
         (ErrorClass::Limit, _) => "the replies broke volley's caps; see Errors detail".into(),
+        (ErrorClass::Other, _) if r.hook_refused.is_some() => {
+            "a hook made requests that cannot be sent; see Errors".into()
+        }
         (c, _) if c.is_generator_fault() => {
             "the client ran short; see the end of the report".into()
         }

@@ -382,6 +382,12 @@ fn write_report(out: &mut String, r: &Report) -> std::fmt::Result {
             .collect();
         writeln!(out, "User counters: {}", list.join(" "))?;
     }
+    if let Some(why) = &r.hook_refused {
+        writeln!(
+            out,
+            "Errors: a hook made a request that cannot be sent ({why})"
+        )?;
+    }
     if let Some(errno) = r.first_other_errno {
         let name = nix::errno::Errno::from_raw(errno);
         writeln!(
