@@ -130,3 +130,50 @@ fn an_open_loop_has_no_corrected_row() {
     assert!(r["latency_ms"]["reply_corrected"]["p99"].is_null());
     assert!(r["histograms"].get("reply_corrected").is_none());
 }
+
+#[test]
+fn compare_shows_the_corrected_tail_a_stall_added_without_judging_or_gating_it() {
+    let dir = Scratch::new("corrected-compare");
+    let steady = TestServer::start(ServerConfig::default().with_delay(SERVICE));
+    let (_, base) = closed_loop(&steady, &dir, "base.json");
+    let stalling = TestServer::start(
+        ServerConfig::default()
+            .with_delay(SERVICE)
+            .with_stall_every(PERIOD, STALL),
+    );
+    let (_, new) = closed_loop(&stalling, &dir, "new.json");
+    let out = volley()
+        .arg("compare")
+        .arg(dir.path("base.json").to_str().unwrap())
+        .arg(dir.path("new.json").to_str().unwrap())
+        .args(["--json", "--fail-if-worse", "50%"])
+        .run();
+    assert!(matches!(out.code, Some(0 | 4)), "{}", out.stderr);
+    let c: Value = serde_json::from_str(&out.stdout).expect("compare --json");
+    let rows = c["metrics"].as_array().unwrap();
+    let row = |name: &str| rows.iter().find(|r| r["name"] == name).cloned();
+    let p99 = row("p99 corrected").expect("a corrected row for closed loops");
+    // The files' own corrected p99, in ms, side by side: the stall's 300 ms shows in NEW.
+    assert_eq!(p99["base"], base["latency_ms"]["reply_corrected"]["p99"]);
+    assert_eq!(p99["new"], new["latency_ms"]["reply_corrected"]["p99"]);
+    assert!(
+        p99["new"].as_f64().unwrap() > 10.0 * p99["base"].as_f64().unwrap(),
+        "{p99}"
+    );
+    assert_eq!(p99["direction"], "worse");
+    assert_eq!(
+        (&p99["p_value"], &p99["beyond_noise"]),
+        (&Value::Null, &Value::Null)
+    );
+    assert!(row("p99.9 corrected").is_some());
+    let failed: Vec<&str> = c["failed"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(Value::as_str)
+        .collect();
+    assert!(
+        !failed.iter().any(|f| f.contains("corrected")),
+        "{failed:?}"
+    );
+}

@@ -70,6 +70,9 @@ pub enum Noise {
         /// Samples of NEW.
         new: usize,
     },
+    /// Not judged: the figure has no per-interval samples (a closed loop's corrected
+    /// percentiles: the time series keeps the measured latencies only).
+    Unsampled,
 }
 
 /// One row of the comparison.
@@ -188,6 +191,25 @@ impl Comparison {
             &|r| Some(r.errors() as f64),
             Each::Errors,
         );
+        // A closed loop's estimate of what its stalls hid (see the report's `reply
+        // (corrected)*` row): shown when either side has it, never gated or judged.
+        if [base, new].iter().any(|r| has_corrected(r)) {
+            for (name, q) in [("p99 corrected", 0.99), ("p99.9 corrected", 0.999)] {
+                let whole = move |r: &Report| {
+                    has_corrected(r)
+                        .then(|| r.reply_corrected.quantile_us(q).map(|us| us / 1000.0))
+                        .flatten()
+                };
+                rows.push(Row {
+                    name,
+                    unit: "ms",
+                    better: Better::Lower,
+                    base: whole(base),
+                    new: whole(new),
+                    noise: Noise::Unsampled,
+                });
+            }
+        }
         Comparison {
             workload_ids: (base.workload_id.clone(), new.workload_id.clone()),
             intervals: ((b.full.len(), b.len_ns), (n.full.len(), n.len_ns)),
@@ -208,6 +230,12 @@ impl Comparison {
         let ((b, _), (n, _)) = self.intervals;
         b.min(n) >= MIN_INTERVALS
     }
+}
+
+/// A closed loop's result with its corrected reply histogram (an open loop has none; a
+/// result file from before the correction neither).
+fn has_corrected(r: &Report) -> bool {
+    r.open_loop.is_none() && !r.reply_corrected.is_empty()
 }
 
 /// Replies in percent of the completed requests.
@@ -416,6 +444,57 @@ mod tests {
         );
         // p50 moved the same way both ways: beyond noise.
         assert_eq!(row(&c, "p50").beyond_noise(), Some(true));
+    }
+
+    #[test]
+    fn a_closed_loops_corrected_percentiles_are_shown_but_neither_judged_nor_gated() {
+        // Without a corrected histogram (an open loop, an older file): no such rows.
+        let (mut base, mut new) = (run(10, 1000, 100, 0), run(10, 1000, 100, 0));
+        assert!(
+            Comparison::new(&base, &new)
+                .rows
+                .iter()
+                .all(|r| !r.name.contains("corrected"))
+        );
+        // NEW's closed loop hid a stall: its corrected tail is far worse, the measured
+        // figures the same.
+        base.reply_corrected = base.reply.clone();
+        new.reply_corrected = new.reply.clone();
+        for _ in 0..100 {
+            new.reply_corrected.record_us(300_000);
+        }
+        let c = Comparison::new(&base, &new);
+        let p99 = row(&c, "p99 corrected");
+        assert_eq!(p99.noise, Noise::Unsampled);
+        assert!(p99.base.unwrap() < 2.0, "{p99:?}");
+        assert!(p99.new.unwrap() > 250.0, "{p99:?}");
+        assert_eq!(p99.direction(), Direction::Worse);
+        assert_eq!(p99.beyond_noise(), None);
+        assert!(c.failed(0.0).is_empty(), "never gated");
+        assert_eq!(row(&c, "p99").beyond_noise(), Some(false));
+        let side = |report| render::Side {
+            file: "x.json",
+            report,
+        };
+        let out = render::text(&c, side(&base), side(&new), None);
+        let line = out
+            .lines()
+            .find(|l| l.starts_with("p99.9 corrected [ms]"))
+            .unwrap();
+        assert!(
+            line.ends_with("worse, not judged (an estimate: no per-interval samples)"),
+            "{line}"
+        );
+        // The columns stay aligned under the longer label: BASE's values end where its
+        // heading does.
+        let head = out.lines().find(|l| l.contains("change %")).unwrap();
+        let end = head.find("BASE").unwrap() + 4;
+        for l in out.lines().filter(|l| l.contains(" [ms]")) {
+            assert!(
+                l[..end].ends_with(|c: char| c.is_ascii_digit()) && l[end..].starts_with(' '),
+                "{l:?} misaligned under {head:?}"
+            );
+        }
     }
 
     #[test]

@@ -59,19 +59,24 @@ fn write_text(
     } else {
         "noise".into()
     };
+    // The labels' column: 12 wide, wider for the corrected rows' longer names.
+    let w = c
+        .rows
+        .iter()
+        .map(|r| label(r).len())
+        .max()
+        .unwrap_or(0)
+        .max(12);
     writeln!(
         out,
-        "{:<12}{:>12}{:>12}{:>12}{:>10}  {noise_head}",
+        "{:<w$}{:>12}{:>12}{:>12}{:>11}  {noise_head}",
         "", "BASE", "NEW", "change", "change %"
     )?;
     for row in &c.rows {
-        let label = match row.unit {
-            "ms" => format!("{} [ms]", row.name),
-            _ => row.name.to_string(),
-        };
+        let label = label(row);
         writeln!(
             out,
-            "{label:<12}{:>12}{:>12}{:>12}{:>10}  {}",
+            "{label:<w$}{:>12}{:>12}{:>12}{:>11}  {}",
             value(row, row.base),
             value(row, row.new),
             change(row),
@@ -81,6 +86,14 @@ fn write_text(
     }
     writeln!(out)?;
     writeln!(out, "{}", verdict(c, fail_pct))
+}
+
+/// A row's label: its name, with the unit when it is a latency (`p99 [ms]`).
+fn label(row: &Row) -> String {
+    match row.unit {
+        "ms" => format!("{} [ms]", row.name),
+        _ => row.name.to_string(),
+    }
 }
 
 /// `  BASE a.json: 3000 requests in 1.500 s, 14 full intervals of 100 ms, workload …`.
@@ -168,6 +181,9 @@ fn noise_text(row: &Row) -> String {
         }
         (Noise::Judged { p, .. }, _) => format!("{way}, within noise ({})", p_text(p)),
         (Noise::TooFew { .. }, _) => format!("{way}, too few intervals to judge noise"),
+        (Noise::Unsampled, _) => {
+            format!("{way}, not judged (an estimate: no per-interval samples)")
+        }
     }
 }
 
@@ -271,7 +287,7 @@ pub fn json(c: &Comparison, base: Side<'_>, new: Side<'_>, fail_pct: Option<f64>
 fn row_json(r: &Row) -> Value {
     let p = match r.noise {
         Noise::Judged { p, .. } => finite(p),
-        Noise::TooFew { .. } => Value::Null,
+        Noise::TooFew { .. } | Noise::Unsampled => Value::Null,
     };
     let beyond = r.beyond_noise().map_or(Value::Null, Value::Bool);
     json!({
