@@ -168,8 +168,9 @@ fn a_report_is_one_self_contained_page_with_every_chart() {
     let html = std::fs::read_to_string(&page).unwrap();
     let doc = parse(&html);
     assert_self_contained(&doc);
-    // replies/s and errors/s; p50, p90, p99 and max; the reply latency.
-    assert_charts(&html, &doc, [2, 4, 1]);
+    // replies/s and errors/s; p50, p90, p99 and max; the reply latency and, a closed loop,
+    // its corrected estimate.
+    assert_charts(&html, &doc, [2, 4, 2]);
     let all = text(doc.root_element());
     for want in [
         "/r",
@@ -180,6 +181,8 @@ fn a_report_is_one_self_contained_page_with_every_chart() {
         "p99 < 10s",
         "pass",
         "errors/s",
+        "reply, corrected* (closed loop: with what stalls hid, an estimate)",
+        "*Corrected: a closed loop sends nothing",
     ] {
         assert!(all.contains(want), "no '{want}' on the page");
     }
@@ -283,8 +286,8 @@ fn an_overlay_draws_each_file_and_open_loop_response_time() {
     let doc = parse(&html);
     assert_self_contained(&doc);
     // Two files: replies/s and errors/s each; four percentiles each; the closed run's
-    // service time, the open run's service and response time.
-    assert_charts(&html, &doc, [4, 8, 3]);
+    // service time and corrected estimate, the open run's service and response time.
+    assert_charts(&html, &doc, [4, 8, 4]);
     for svg in named(&doc, "svg") {
         let legend: String = svg
             .descendants()

@@ -42,7 +42,7 @@ pub struct Figure {
     /// Why there is nothing to draw (shown instead of an empty chart).
     pub no_data: &'static str,
     /// How to read it (under the chart).
-    pub caption: &'static str,
+    pub caption: std::borrow::Cow<'static, str>,
 }
 
 /// The colour of run `r` of an overlay.
@@ -159,7 +159,8 @@ pub fn throughput(runs: &[Run]) -> Figure {
         caption: "Replies (any status) and failed requests (timeouts, refused or reset \
                   connections, protocol errors …) that ended in each interval, per second; \
                   errors have the right-hand axis. The first and last intervals are partly \
-                  outside the run and read low.",
+                  outside the run and read low."
+            .into(),
     }
 }
 
@@ -198,23 +199,36 @@ pub fn latency_over_time(runs: &[Run]) -> Figure {
         no_data: "no data: no interval of the time series has a reply",
         caption: "Percentiles of the reply latency (request sent → reply complete, status \
                   < 400) of the replies that ended in each interval; a gap is an interval \
-                  without one.",
+                  without one."
+            .into(),
     }
 }
 
 /// The whole run's latency distribution on HdrHistogram's percentile axis: the reply
-/// latency (service time), and for open-loop runs the response time beside it.
+/// latency (service time), for open-loop runs the response time beside it, and for
+/// closed-loop runs the corrected reply latency (what stalls hid, estimated).
 pub fn percentiles(runs: &[Run]) -> Figure {
+    type Pick = fn(&Run) -> &Option<crate::html::input::Distribution>;
     let mut metrics = vec![Metric::left(
         "service time (reply: sent → complete)",
         PALETTE[0],
     )];
+    let mut picks: Vec<Pick> = vec![|r| &r.reply];
     let open_loop = runs.iter().any(|r| r.response.is_some());
     if open_loop {
         metrics.push(Metric::left(
             "response time (scheduled start → complete)",
             PALETTE[1],
         ));
+        picks.push(|r| &r.response);
+    }
+    let corrected = runs.iter().any(|r| r.corrected.is_some());
+    if corrected {
+        metrics.push(Metric::left(
+            "reply, corrected* (closed loop: with what stalls hid, an estimate)",
+            PALETTE[3],
+        ));
+        picks.push(|r| &r.corrected);
     }
     let chart = chart(
         runs,
@@ -227,23 +241,35 @@ pub fn percentiles(runs: &[Run]) -> Figure {
         XScale::Percentile,
         &metrics,
         |run, m| {
-            let d = if m == 0 { &run.reply } else { &run.response };
-            d.as_ref()
+            picks[m](run)
+                .as_ref()
                 .map_or_else(Vec::new, |d| d.points.iter().map(|&p| Some(p)).collect())
         },
     );
+    let mut caption = if open_loop {
+        "HdrHistogram's percentile plot of the whole run. Service time is measured \
+         from when a request was sent; response time from when it was scheduled, so \
+         it includes the wait for a free slot (coordinated omission shows as the gap \
+         between the two)."
+            .to_string()
+    } else {
+        "HdrHistogram's percentile plot of the whole run's reply latency (request \
+         sent → reply complete, status < 400); each step right is one more nine."
+            .to_string()
+    };
+    if corrected {
+        caption.push_str(
+            " *Corrected: a closed loop sends nothing on a slot while a reply holds it, \
+             so a stall hides the requests the slot would have started meanwhile; the \
+             corrected curve adds them, each with the wait it would have had (from the \
+             slot's own pace; see the report's reply (corrected)* row). An estimate, \
+             not a measurement.",
+        );
+    }
     Figure {
         chart,
         no_data: "no data: no request got a reply (status < 400)",
-        caption: if open_loop {
-            "HdrHistogram's percentile plot of the whole run. Service time is measured \
-             from when a request was sent; response time from when it was scheduled, so \
-             it includes the wait for a free slot (coordinated omission shows as the gap \
-             between the two)."
-        } else {
-            "HdrHistogram's percentile plot of the whole run's reply latency (request \
-             sent → reply complete, status < 400); each step right is one more nine."
-        },
+        caption: caption.into(),
     }
 }
 
@@ -311,5 +337,25 @@ mod tests {
         assert_eq!(f.chart.series.len(), 2);
         assert!(f.chart.legend[1].label.starts_with("response time"));
         assert!(!percentiles(&[run("empty")]).chart.has_data());
+    }
+
+    #[test]
+    fn a_closed_loops_corrected_curve_is_drawn_beside_its_service_time() {
+        let d = Distribution {
+            count: 1,
+            points: vec![(0.0, 1.0), (0.9, 2.0)],
+        };
+        let mut a = run("a");
+        a.reply = Some(d.clone());
+        let plain = percentiles(std::slice::from_ref(&a));
+        assert!(!plain.caption.contains("Corrected"));
+        a.corrected = Some(Distribution {
+            count: 2,
+            points: vec![(0.0, 1.0), (0.9, 300.0)],
+        });
+        let f = percentiles(&[a]);
+        assert_eq!(f.chart.series.len(), 2);
+        assert!(f.chart.legend[1].label.starts_with("reply, corrected*"));
+        assert!(f.caption.contains("*Corrected: "), "{}", f.caption);
     }
 }

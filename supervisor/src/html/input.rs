@@ -110,6 +110,9 @@ pub struct Run {
     pub reply: Option<Distribution>,
     /// Open loop: response time, scheduled start → reply.
     pub response: Option<Distribution>,
+    /// Closed loop: the reply latency corrected for what stalls hid (an estimate; the
+    /// report's `reply (corrected)*` row).
+    pub corrected: Option<Distribution>,
     /// One row per worker process.
     pub workers: Vec<WorkerRow>,
 }
@@ -267,6 +270,11 @@ pub fn parse(name: &str, bytes: &[u8]) -> Result<Run, InputError> {
             .collect(),
         reply: distribution("reply")?,
         response: distribution("response")?,
+        corrected: if v["open_loop"].is_object() {
+            None
+        } else {
+            distribution("reply_corrected")?
+        },
         workers: list(&v["workers"]).iter().map(worker).collect(),
     })
 }
@@ -427,6 +435,30 @@ mod tests {
         assert!((d.points[20].1 - 90.0).abs() < 0.1, "{:?}", d.points[20]);
         assert!(d.points.windows(2).all(|w| w[0].1 <= w[1].1));
         assert!(percentile_points(&volley_worker::stats::latency_histogram()).is_none());
+    }
+
+    #[test]
+    fn the_corrected_reply_latency_is_read_for_closed_loops_only() {
+        let mut h = volley_worker::stats::latency_histogram();
+        h.record(2_000).unwrap();
+        let hdr = volley_worker::series::encode(&h);
+        let file = |open_loop: &str| {
+            format!(
+                r#"{{"schema": 2, "open_loop": {open_loop},
+                    "histograms": {{"reply_corrected": {{"hdr": "{hdr}"}}}}}}"#
+            )
+        };
+        let closed = parse("c.json", file("null").as_bytes()).unwrap();
+        let d = closed
+            .corrected
+            .expect("a closed loop's corrected histogram");
+        assert_eq!(d.count, 1);
+        assert!((d.points[0].1 - 2.0).abs() < 0.01, "{:?}", d.points[0]);
+        let open = parse("o.json", file(r#"{"calls": 1}"#).as_bytes()).unwrap();
+        assert!(
+            open.corrected.is_none(),
+            "an open loop draws its response time instead"
+        );
     }
 
     #[test]

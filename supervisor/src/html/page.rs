@@ -84,7 +84,7 @@ fn figure(f: &Figure) -> String {
     format!(
         "<figure><h3>{}</h3>{body}<figcaption>{}</figcaption></figure>\n",
         esc(&f.chart.title),
-        esc(f.caption)
+        esc(&f.caption)
     )
 }
 
