@@ -64,20 +64,25 @@ impl Watchdog {
     }
 }
 
+/// A plain-HTTP target on 127.0.0.1:1 with `path`, for tests.
+#[cfg(test)]
+pub(crate) fn test_target(path: &str) -> Target {
+    Target {
+        host: "127.0.0.1".into(),
+        port: 1,
+        addr: ([127, 0, 0, 1], 1).into(),
+        path: path.into(),
+        dns_cached: false,
+        tls: false,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
     fn entry() -> RequestSpec {
-        let target = Target {
-            host: "127.0.0.1".into(),
-            port: 1,
-            addr: ([127, 0, 0, 1], 1).into(),
-            path: "/a?b=c".into(),
-            dns_cached: false,
-            tls: false,
-        };
-        request(target, Timeouts::default())
+        request(test_target("/a?b=c"), Timeouts::default())
     }
 
     #[test]
@@ -90,7 +95,8 @@ mod tests {
 
     #[test]
     fn what_would_break_the_request_on_the_wire_is_named() {
-        let cases: [(&str, fn(&mut RequestSpec)); 7] = [
+        type Edit = fn(&mut RequestSpec);
+        let cases: [(&str, Edit); 7] = [
             ("method 'GE T'", |r| r.method = "GE T".into()),
             ("method ''", |r| r.method.clear()),
             ("path '/a\\x0d\\x0aX: y'", |r| {

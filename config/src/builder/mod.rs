@@ -578,18 +578,11 @@ fn random_seed() -> u64 {
 mod tests {
     use super::*;
     use crate::error::Place;
-    use crate::spec::{PrintParts, SessionRules, Target, Timeouts};
+    use crate::spec::{PrintParts, SessionRules, Timeouts};
     use crate::values::{ClientArg, PeriodArg, TimeoutArg};
 
     fn entry() -> RequestSpec {
-        let target = Target {
-            host: "127.0.0.1".into(),
-            port: 1,
-            addr: ([127, 0, 0, 1], 1).into(),
-            path: "/".into(),
-            dns_cached: false,
-            tls: false,
-        };
+        let target = entry::test_target("/");
         let watchdog = Watchdog {
             timeout: Some(DEFAULT_TIMEOUT),
             ..Watchdog::default()
