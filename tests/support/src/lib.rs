@@ -510,6 +510,38 @@ pub fn process_alive(pid: i32) -> bool {
     }
 }
 
+/// For the servers' own tests: a server that got a request on `s` sends nothing back
+/// (a read waits 200 ms in vain); `shutdown` returns within 1.5 s, after which `s` reads
+/// end of file and nothing listens on `addr` any more.
+#[cfg(test)]
+pub(crate) fn assert_silent_until_shutdown(
+    s: &mut std::net::TcpStream,
+    addr: std::net::SocketAddr,
+    shutdown: impl FnOnce(),
+) {
+    use std::io::ErrorKind;
+    s.set_read_timeout(Some(Duration::from_millis(200)))
+        .unwrap();
+    let err = s.read(&mut [0; 16]).expect_err("nothing may arrive");
+    assert!(matches!(
+        err.kind(),
+        ErrorKind::WouldBlock | ErrorKind::TimedOut
+    ));
+    let started = Instant::now();
+    shutdown();
+    assert!(started.elapsed() < Duration::from_millis(1500));
+    s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+    assert_eq!(
+        s.read(&mut [0; 16]).unwrap_or(0),
+        0,
+        "shutdown left the socket open"
+    );
+    assert!(
+        std::net::TcpStream::connect(addr).is_err(),
+        "still listening"
+    );
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
