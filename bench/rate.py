@@ -18,6 +18,10 @@ prints medians of:
   sd/10ms    standard deviation of the arrivals per 10 ms bucket (an even stream: small)
   max/10ms   most arrivals in one 10 ms bucket (bursts), and empty 10 ms buckets in %
   max gap    largest gap between consecutive arrivals, ms (nginx's $msec has 1 ms resolution)
+  steal      (run by run) the hypervisor's steal time during each run, ms (/proc/stat, 10 ms
+             ticks); a volley run is marked VM when the hypervisor stole time or nginx's
+             largest hole exceeds volley's own worst schedule lag by 2 ms or more: a stall
+             outside volley, which shows in the evenness of whichever tool is running
   send gaps  p1, p50, p99 and max of the gaps between the client's request writes, µs: one more
              run per tool and cell (GAP_SECONDS, default 2) under `perf record` of the
              sendto/writev/write syscall entries on sockets (kernel timestamps; perf pinned
@@ -93,8 +97,24 @@ def profile(path):
     }
 
 
+def steal_ms():
+    """Time the hypervisor ran something else while this VM's vCPUs wanted to run (the
+    steal column of /proc/stat, summed over the CPUs, in USER_HZ ticks of 10 ms)."""
+    total = 0
+    try:
+        with open("/proc/stat") as f:
+            for line in f:
+                p = line.split()
+                if p[0].startswith("cpu") and p[0] != "cpu" and len(p) > 8:
+                    total += int(p[8])
+    except (OSError, ValueError):
+        return 0
+    return total * 1000 // os.sysconf("SC_CLK_TCK")
+
+
 def run(tool, mode, rate):
     open(ARRIVALS, "w").close()
+    steal0 = steal_ms()
     c = ["taskset", "-c", CPU] + cmd(tool, mode, rate)
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     t0 = time.monotonic()
@@ -106,6 +126,7 @@ def run(tool, mode, rate):
     p = profile(ARRIVALS)
     if p is None:
         sys.exit(f"no arrivals logged for {' '.join(c)}: {out.stderr[-500:]}")
+    p["steal_ms"] = steal_ms() - steal0
     p["cpu_pct"] = 100 * cpu / wall
     p["us_req"] = cpu * 1e6 / p["arrivals"]
     p["rc"] = out.returncode
@@ -118,6 +139,14 @@ def run(tool, mode, rate):
         except (ValueError, KeyError, TypeError):
             pass
     return p
+
+
+def outside_stall(v):
+    """Whether volley's run `v` was hit by a stall outside volley:
+    the hypervisor stole time during it, or nginx logged a hole in the arrivals (1 ms
+    resolution) at least 2 ms longer than volley's own worst lag behind its schedule."""
+    hole = v["maxgap"] - v.get("lag_max", 0.0)
+    return v["steal_ms"] > 0 or hole >= 2.0
 
 
 def quantile(v, q):
@@ -195,20 +224,28 @@ def main():
                       f"{m('maxgap'):8.1f} {gtxt:>27}")
                 rows.append([str(rate), mode, tool] + [f"{m(k):.3f}" for k in keys]
                             + [f"{g[k]:.1f}" if g else "" for k in gap_keys]
-                            + [",".join(f"{r['sd10']:.3f}" for r in rs)])
+                            + [",".join(f"{r['sd10']:.3f}" for r in rs)]
+                            + [",".join(f"{r['steal_ms']}" for r in rs)]
+                            + [",".join("1" if tool == "volley" and outside_stall(r) else "0"
+                                        for r in rs)])
     # Evenness run by run: rep i of volley ran next to rep i of httperf.
     print("sd/10ms run by run (volley / httperf of the same rep; in brackets volley's schedule lag "
-          "p99 and max, ms: a stall of the client itself):")
+          "p99 and max, ms: a stall of the client itself; then what marks a stall of the VM: the "
+          "largest hole in nginx's arrivals beyond volley's own lag, and the hypervisor's steal "
+          "time during each tool's run, ms):")
     for rate in RATES:
         for mode in ("close", "keepalive"):
             v, h = res[(rate, mode, "volley")], res[(rate, mode, "httperf")]
-            lag = lambda a: f" ({a['lag_p99']:.3f}/{a['lag_max']:.1f})" if "lag_max" in a else ""
-            pairs = "  ".join(f"{a['sd10']:.2f}/{b['sd10']:.2f}{lag(a)}" for a, b in zip(v, h))
+            lag = lambda a: f" (lag {a['lag_p99']:.3f}/{a['lag_max']:.1f}," if "lag_max" in a else " ("
+            vm = lambda a, b: (f" hole {a['maxgap']:.0f}, steal {a['steal_ms']}/{b['steal_ms']})"
+                               + (" VM" if outside_stall(a) else ""))
+            pairs = "  ".join(f"{a['sd10']:.2f}/{b['sd10']:.2f}{lag(a)}{vm(a, b)}" for a, b in zip(v, h))
             print(f"{rate:>6} {mode:9} {pairs}")
     if tsv:
         # Medians for bench/compare.sh's summary, and each run's sd per 10 ms.
         with open(tsv, "w") as f:
-            f.write("\t".join(("rate", "mode", "tool") + keys + gap_keys + ("sd10_runs",)) + "\n")
+            f.write("\t".join(("rate", "mode", "tool") + keys + gap_keys
+                               + ("sd10_runs", "steal_ms_runs", "vm_stall_runs")) + "\n")
             for r in rows:
                 f.write("\t".join(r) + "\n")
 
