@@ -199,6 +199,14 @@ fn num(r: &Value, path: &str) -> u64 {
         .unwrap_or_else(|| panic!("{path} is not a number in {r:#}"))
 }
 
+/// A number (integer or not) at a dotted path of the report.
+fn num_f(r: &Value, path: &str) -> f64 {
+    path.split('.')
+        .fold(r, |v, k| &v[k])
+        .as_f64()
+        .unwrap_or_else(|| panic!("{path} is not a number in {r:#}"))
+}
+
 // Issue 18: a URL list alternating two servers reuses connections from the worker's
 // keep-alive cache instead of opening one per request.
 #[test]
@@ -266,13 +274,17 @@ fn an_open_loop_over_a_url_list_reuses_cached_connections_too() {
 #[test]
 fn cached_connections_the_server_closes_while_idle_are_dropped_without_errors() {
     // The servers end a connection idle for 50 ms; the slots come back to each after
-    // 250 ms or more.
+    // 250 ms or more. The second slot starts 125 ms after the first, so the two never
+    // come to one server within 50 ms of each other: the worker's cache could otherwise
+    // hand one slot's fresh connection to the other (a legitimate reuse, on a machine slow
+    // enough to put a reply between the two starts).
     let idle = Duration::from_millis(50);
     let a = TestServer::start(ServerConfig::default().with_idle_close(idle));
     let b = TestServer::start(ServerConfig::default().with_idle_close(idle));
     let dir = Scratch::new("kacache-idle");
     let text = format!(
-        "workers = 1\nramp_up = {{ max = 2 }}\ntimes = 3\ndefaults = {{ postdelay = 0.25 }}\n\
+        "workers = 1\nramp_up = {{ start = 1, max = 2, duration = \"125ms\" }}\ntimes = 3\n\
+         defaults = {{ postdelay = 0.25 }}\n\
          [[request]]\nurl = \"{}\"\n[[request]]\nurl = \"{}\"\n",
         a.url("/a"),
         b.url("/b")
@@ -280,6 +292,12 @@ fn cached_connections_the_server_closes_while_idle_are_dropped_without_errors() 
     let file = dir.file("run.toml", &text);
     let r = run_file(&file, &[]);
     assert_eq!(num(&r, "requests.started"), 12);
+    // No connection outlived the servers' idle limit by a postdelay: none carried requests
+    // across an idle spell of 250 ms.
+    assert!(
+        num_f(&r, "connections.lifetime_ms.max") < 250.0,
+        "a connection lived past an idle spell: {r:#}"
+    );
     assert_eq!(num(&r, "errors.total"), 0, "{r:#}");
     assert_eq!(num(&r, "requests.retried"), 0, "{r:#}");
     // A connection the server ended while idle is never reused: each is seen to end and
