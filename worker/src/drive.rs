@@ -2,7 +2,7 @@
 //! connection, and `drive` advances its exchange and hands the outcome to `complete` or
 //! `fail` (ending.rs).
 
-use volley_scoreboard::Counter;
+use volley_scoreboard::{Counter, now_ns};
 
 use crate::conn::{Conn, Transport};
 use crate::event_loop::Worker;
@@ -386,6 +386,7 @@ impl Worker<'_> {
             limits: &spec.limits,
             stats,
             now,
+            clock: now_ns,
             turn: *turn,
             dating: waiter.dating(),
             tap: if taps { Some(&mut tap) } else { None },

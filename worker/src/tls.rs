@@ -353,9 +353,9 @@ impl Read for Probe<'_> {
             Some(stamp) => {
                 let (n, date) =
                     crate::conn::recv_stamped(std::os::fd::AsRawFd::as_raw_fd(&*self.tcp), buf)?;
-                if date.is_some() {
-                    *stamp = date;
-                }
+                // This read's date, none included: a date kept from an earlier read
+                // (the previous reply's) would date these bytes before they came.
+                *stamp = date;
                 n
             }
             None => self.tcp.read(buf)?,
@@ -657,6 +657,48 @@ mod tests {
                 Err(e) => panic!("read: {e}"),
             }
         }
+    }
+
+    /// Reads with receive dates once something came (up to [`WAIT`]).
+    fn read_dated_ready(t: &mut Transport, buf: &mut [u8]) -> (usize, Option<u64>) {
+        let until = Instant::now() + WAIT;
+        loop {
+            match t.read_stamped(buf) {
+                Ok(got) => return got,
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                    assert!(Instant::now() < until, "nothing to read");
+                    std::thread::sleep(Duration::from_millis(1));
+                }
+                Err(e) => panic!("read: {e}"),
+            }
+        }
+    }
+
+    /// A socket read that brings no receive date (the kernel had dating off when the
+    /// bytes came) dates its plaintext with none: not with the date of an earlier read,
+    /// which would make a reply read shorter than it was.
+    #[test]
+    fn a_read_without_a_receive_date_does_not_keep_the_last_one() {
+        let pki = TestPki::new();
+        let (client, mut server, mut server_tcp) = connected(&pki);
+        let mut t = Transport::Tls(Box::new(client));
+        crate::conn::enable_rx_stamps(t.tcp_mut()).unwrap();
+        let mut buf = [0u8; 1024];
+        send_at_once(&mut server, &mut server_tcp, &[b"first"], false);
+        let (n, date) = read_dated_ready(&mut t, &mut buf);
+        assert_eq!(&buf[..n], b"first");
+        assert!(date.is_some(), "the kernel dates what it received");
+        // The next bytes come without a date.
+        nix::sys::socket::setsockopt(
+            t.tcp_mut(),
+            nix::sys::socket::sockopt::ReceiveTimestampns,
+            &false,
+        )
+        .unwrap();
+        send_at_once(&mut server, &mut server_tcp, &[b"second"], false);
+        let (n, date) = read_dated_ready(&mut t, &mut buf);
+        assert_eq!(&buf[..n], b"second");
+        assert_eq!(date, None, "no date of its own, and not the first read's");
     }
 
     /// Issue 13: the last data and the server's `close_notify` come in one socket read,

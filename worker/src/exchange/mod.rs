@@ -246,8 +246,13 @@ pub struct Io<'a, 's> {
     pub limits: &'a ReplyLimits,
     /// The worker's statistics.
     pub stats: &'a mut Stats<'s>,
-    /// Now (monotonic ns).
+    /// Now (monotonic ns): when the loop turn took the event being handled.
     pub now: u64,
+    /// Reads the monotonic clock. A turn handles its events one after the other, so bytes
+    /// read late in a long turn (a busy loop, a preemption) may have arrived after `now`:
+    /// what is dated by its read, and a request written after slow work (a TLS
+    /// handshake's last flight), takes the time from here. See [`Io::fresh`].
+    pub clock: fn() -> u64,
     /// The loop turn (dates an end of file read in the same turn as the last bytes).
     pub turn: u64,
     /// Set when the loop sleeps through replies.
@@ -264,6 +269,15 @@ pub struct Io<'a, 's> {
     pub details: (bool, bool),
     /// Keep the head and the start of the body for hooks.
     pub capture: Capture,
+}
+
+impl Io<'_, '_> {
+    /// The time now, never before `now`: for dates that must not precede the event they
+    /// date (a reply read, a request written), however long the turn has run.
+    #[inline]
+    pub fn fresh(&self) -> u64 {
+        (self.clock)().max(self.now)
+    }
 }
 
 /// One request on one connection. Reused for every request of a slot: its strings and

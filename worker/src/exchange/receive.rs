@@ -56,7 +56,7 @@ impl Exchange {
                 let end = if dating && self.times.first_byte != 0 && self.read_turn == io.turn {
                     self.times.last_read
                 } else {
-                    io.now
+                    io.fresh()
                 };
                 Step::Done(self.on_eof(&*io.conn, end))
             }
@@ -137,11 +137,14 @@ impl Exchange {
         }
     }
 
-    /// When bytes read now arrived: the kernel's receive date in the loop's clock,
-    /// between the request's start and now, when the loop sleeps through replies.
+    /// When bytes read now arrived: when the loop sleeps through replies, the kernel's
+    /// receive date in the loop's clock, between the request's start and the read;
+    /// otherwise the read itself. Never the turn's start when the bytes came later: a
+    /// reply that arrived while the turn handled other events (or while the worker was
+    /// preempted in it) would read shorter than it was.
     pub(super) fn arrival(&self, io: &mut Io<'_, '_>, stamp: Option<u64>) -> u64 {
         let Some(d) = io.dating.as_deref_mut().filter(|d| !d.give_up) else {
-            return io.now;
+            return io.fresh();
         };
         match stamp {
             Some(rt) => {
@@ -151,7 +154,9 @@ impl Exchange {
                     .start
                     .max(self.times.written)
                     .max(self.times.last_read);
-                t.clamp(from.min(io.now), io.now)
+                // The clock is read only for a date later than the turn's start.
+                let read = if t > io.now { io.fresh() } else { io.now };
+                t.clamp(from.min(read), read)
             }
             None => {
                 // No receive date (the kernel turns dating on for the whole system a
@@ -161,7 +166,7 @@ impl Exchange {
                 if d.unstamped > MAX_UNSTAMPED {
                     d.give_up = true;
                 }
-                io.now
+                io.fresh()
             }
         }
     }

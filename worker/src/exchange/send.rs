@@ -22,7 +22,8 @@ impl Exchange {
         if !io.conn.writable {
             return Step::Done(Outcome::Wait);
         }
-        self.times.sent = io.now;
+        // The request goes out now: later in the turn than its writable edge, maybe.
+        self.times.sent = io.fresh();
         self.state = State::Sending;
         self.rearm = true;
         Step::Again
@@ -59,6 +60,9 @@ impl Exchange {
         match result {
             Ok(false) => Step::Done(Outcome::Wait),
             Ok(true) => {
+                // The server's last flight was processed (the certificate checked): the
+                // handshake ends, and the request goes out, now, not at the turn's start.
+                let done = io.fresh();
                 io.conn.established = true;
                 if io.req.bytes.len() > NAGLE_SAFE_REQUEST {
                     io.conn.io.set_nodelay();
@@ -66,13 +70,13 @@ impl Exchange {
                 io.stats.add(Counter::ConnsOpened, 1);
                 io.stats
                     .tls_handshake
-                    .record_ns(io.now.saturating_sub(self.times.connected));
+                    .record_ns(done.saturating_sub(self.times.connected));
                 if resumed {
                     io.stats.tls_resumed += 1;
                 } else {
                     io.stats.tls_full += 1;
                 }
-                self.times.sent = io.now;
+                self.times.sent = done;
                 self.state = State::Sending;
                 self.rearm = true;
                 Step::Again

@@ -89,6 +89,18 @@ struct Peer {
     more: bool,
     limits: ReplyLimits,
     capture: Capture,
+    /// The clock the exchange reads (see [`Io::fresh`]); [`turn_clock`] by default.
+    clock: fn() -> u64,
+}
+
+/// A clock that never reads past the turn's start (`Io::fresh` is then `now`).
+fn turn_clock() -> u64 {
+    0
+}
+
+/// A clock that reads 500: the turn, begun earlier, ran on before the read.
+fn late_clock() -> u64 {
+    500
 }
 
 impl Peer {
@@ -106,6 +118,7 @@ impl Peer {
             more: false,
             limits: ReplyLimits::default(),
             capture: Capture::default(),
+            clock: turn_clock,
         };
         p.ex.begin(5, false, false);
         p
@@ -166,6 +179,7 @@ impl Peer {
             limits,
             stats,
             now,
+            clock: self.clock,
             turn: 1,
             dating: None,
             tap: tap.map(|t| t as &mut dyn ReplyTap),
@@ -573,9 +587,22 @@ fn a_sleeping_loop_dates_replies_by_their_receive_stamp_within_the_request() {
     let sb = board();
     let mut st = Stats::new(sb.slot(0));
     let limits = ReplyLimits::default();
-    // The request was written at 6 and is read at 90: dates are kept within that.
-    for (stamp, want) in [(1_000_040, 40), (1_000_003, 6), (2_000_000, 90)] {
+    // The request was written at 6 and the turn that reads the reply began at 90: dates
+    // are kept between the two, or between 6 and the read itself when the turn ran on
+    // (to 500) before the read. A reply that came after the turn began is not dated
+    // before it came.
+    let turn: fn() -> u64 = turn_clock;
+    let late: fn() -> u64 = late_clock;
+    for (stamp, clock, want) in [
+        (1_000_040, turn, 40),
+        (1_000_003, turn, 6),
+        (2_000_000, turn, 90),
+        (1_000_300, late, 300),
+        (1_000_040, late, 40),
+        (2_000_000, late, 500),
+    ] {
         let mut p = Peer::reused_sent(GET, &mut st);
+        p.clock = clock;
         p.script().stamp = Some(stamp);
         p.sends(&[b"HTTP/1.1 204 No Content\r\n\r\n"]);
         // Realtime is 1,000,000 ns ahead of the loop's clock.
@@ -594,6 +621,7 @@ fn a_sleeping_loop_dates_replies_by_their_receive_stamp_within_the_request() {
             limits: &limits,
             stats: &mut st,
             now: 90,
+            clock: p.clock,
             turn: 1,
             dating: Some(&mut dating),
             tap: None,
@@ -609,9 +637,43 @@ fn a_sleeping_loop_dates_replies_by_their_receive_stamp_within_the_request() {
         );
         assert_eq!(
             p.ex.times.first_byte, want,
-            "stamp {stamp}: clamped to 6..=90"
+            "stamp {stamp}: clamped to 6..=the read"
         );
     }
+}
+
+#[test]
+fn a_reply_read_late_in_a_turn_is_dated_by_its_read_not_the_turn_start() {
+    // Waking for every reply (no receive dates): the turn began at 90, but other events
+    // (or a preemption) kept it until 500 before this reply was read; it may have come
+    // at any time up to then, so it is dated 500. Dated 90, it would read shorter than
+    // it was.
+    let sb = board();
+    let mut st = Stats::new(sb.slot(0));
+    let mut p = Peer::reused_sent(GET, &mut st);
+    p.clock = late_clock;
+    let r = b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok";
+    p.sends(&[r]);
+    assert_eq!(
+        p.advance(&mut st, 90),
+        reply(200, true, 500, (r.len(), r.len()))
+    );
+    assert_eq!(p.ex.times.first_byte, 500);
+}
+
+#[test]
+fn a_request_on_a_new_connection_is_sent_when_written_not_at_the_turn_start() {
+    // The connect's writable edge was taken by a turn that began at 20; the write went out
+    // when the turn reached it (500): the reply's time counts from there.
+    let sb = board();
+    let mut st = Stats::new(sb.slot(0));
+    let mut p = Peer::fresh(GET);
+    p.clock = late_clock;
+    p.conn.up_by_ns = 0;
+    p.conn.writable = true;
+    assert_eq!(p.advance(&mut st, 20), Outcome::Wait);
+    assert_eq!(p.script().written, GET);
+    assert_eq!(p.ex.times.sent, 500);
 }
 
 #[test]
