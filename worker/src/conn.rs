@@ -177,6 +177,9 @@ pub struct Conn {
     pub established: bool,
     /// Replies completed on this connection.
     pub completed: u64,
+    /// The last loop turn whose events said it was readable: what a read in that turn
+    /// finds was there when the turn began (see `Exchange::read_date`).
+    pub edge_turn: u64,
     /// When the connect started (monotonic ns, read just before the `connect` call): the
     /// connect time and the connection's lifetime count from here.
     pub opened_ns: u64,
@@ -207,6 +210,7 @@ impl Conn {
             read_closed: false,
             established: false,
             completed: 0,
+            edge_turn: 0,
             opened_ns,
             up_by_ns,
             addr,

@@ -391,6 +391,9 @@ impl<'a> Worker<'a> {
             return;
         };
         conn.readable |= ready.readable;
+        if ready.readable {
+            conn.edge_turn = self.turn;
+        }
         conn.writable |= ready.writable;
         conn.read_closed |= ready.read_closed;
         if ready.readable

@@ -5,7 +5,7 @@ use std::io::{self, Write};
 use volley_scoreboard::Counter;
 
 use super::{Exchange, Io, LARGE_BUFFER, LAZY_MAX_REPLY, MAX_UNSTAMPED, Outcome, State, Step};
-use crate::conn::Conn;
+use crate::conn::{Conn, Transport};
 use crate::http::{BodyDecoder, Framing, MAX_INTERIM, ReplyHead, parse_head_limited};
 use crate::outcome::{
     self, Failure, HEAD_TOO_LARGE, STALE, Stage, TLS_REPLY_TO_HTTP, TLS_TRUNCATED,
@@ -56,7 +56,7 @@ impl Exchange {
                 let end = if dating && self.times.first_byte != 0 && self.read_turn == io.turn {
                     self.times.last_read
                 } else {
-                    io.fresh()
+                    self.read_date(io)
                 };
                 Step::Done(self.on_eof(&*io.conn, end))
             }
@@ -139,12 +139,12 @@ impl Exchange {
 
     /// When bytes read now arrived: when the loop sleeps through replies, the kernel's
     /// receive date in the loop's clock, between the request's start and the read;
-    /// otherwise the read itself. Never the turn's start when the bytes came later: a
-    /// reply that arrived while the turn handled other events (or while the worker was
-    /// preempted in it) would read shorter than it was.
+    /// otherwise [`Exchange::read_date`]. Never the turn's start when the bytes may have
+    /// come later: a reply that arrived while the turn handled other events (or while
+    /// the worker was preempted in it) would read shorter than it was.
     pub(super) fn arrival(&self, io: &mut Io<'_, '_>, stamp: Option<u64>) -> u64 {
         let Some(d) = io.dating.as_deref_mut().filter(|d| !d.give_up) else {
-            return io.fresh();
+            return self.read_date(io);
         };
         match stamp {
             Some(rt) => {
@@ -166,9 +166,25 @@ impl Exchange {
                 if d.unstamped > MAX_UNSTAMPED {
                     d.give_up = true;
                 }
-                io.fresh()
+                self.read_date(io)
             }
         }
+    }
+
+    /// The date of bytes read now without a receive date: the turn's start when the
+    /// turn's events prove they were there by then, else the read itself (a clock read).
+    /// Proof: the turn took a readable edge of the connection, the request was written
+    /// before the turn, and nothing of the reply was read yet in this turn (a later read
+    /// may take bytes that came since). Over TLS the first reply on a connection is never
+    /// proven: the edge may have been the server's post-handshake messages (session
+    /// tickets), with the reply behind them.
+    fn read_date(&self, io: &Io<'_, '_>) -> u64 {
+        let proven = io.conn.edge_turn == io.turn
+            && self.read_turn != io.turn
+            && self.times.written != 0
+            && self.times.written <= io.now
+            && (io.conn.completed > 0 || !matches!(io.conn.io, Transport::Tls(_)));
+        if proven { io.now } else { io.fresh() }
     }
 
     /// Parses heads in `buf[..filled]`: interim 1xx heads are skipped, the final head

@@ -662,6 +662,31 @@ fn a_reply_read_late_in_a_turn_is_dated_by_its_read_not_the_turn_start() {
 }
 
 #[test]
+fn a_reply_whose_edge_the_turn_took_is_dated_by_the_turn_start() {
+    // The turn (1) began at 90 with a readable edge of the connection, for a request
+    // written at 6: the reply was there by 90, however late in the turn it is read.
+    let sb = board();
+    let mut st = Stats::new(sb.slot(0));
+    let mut p = Peer::reused_sent(GET, &mut st);
+    p.clock = late_clock;
+    p.conn.edge_turn = 1;
+    let r = b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok";
+    p.sends(&[r]);
+    assert_eq!(
+        p.advance(&mut st, 90),
+        reply(200, true, 90, (r.len(), r.len()))
+    );
+    // A second read of a reply in the same turn may take bytes that came since.
+    let mut p = Peer::reused_sent(GET, &mut st);
+    p.clock = late_clock;
+    p.conn.edge_turn = 1;
+    p.sends(&[b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\no", b"k"]);
+    let out = p.advance(&mut st, 90);
+    assert!(matches!(out, Outcome::Reply { at: 500, .. }), "{out:?}");
+    assert_eq!(p.ex.times.first_byte, 90, "the first read was proven");
+}
+
+#[test]
 fn a_request_on_a_new_connection_is_sent_when_written_not_at_the_turn_start() {
     // The connect's writable edge was taken by a turn that began at 20; the write went out
     // when the turn reached it (500): the reply's time counts from there.
