@@ -135,10 +135,13 @@ impl Exchange {
                 if fresh {
                     self.established(io);
                 }
+                // Not before the request's first write was dated (a new connection's, late
+                // in a long turn): the watchdogs count from here.
+                let at = self.times.sent.max(io.now);
                 io.stats.add(Counter::BytesSent, n as u64);
                 self.sent += n;
                 if n > 0 {
-                    self.times.last_write = io.now;
+                    self.times.last_write = at;
                     // An inactivity watchdog moves with every write that went out.
                     self.rearm |= io.idle_deadline;
                 }
@@ -149,7 +152,7 @@ impl Exchange {
                 if self.sent == total || (self.continue_pending && self.sent >= io.req.head_len) {
                     // All out, or the head of an `Expect: 100-continue` request: its
                     // body waits (RFC 9110 §10.1.1).
-                    self.start_reading(io.now)
+                    self.start_reading(at)
                 } else {
                     Step::Again
                 }

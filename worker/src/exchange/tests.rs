@@ -699,6 +699,8 @@ fn a_request_on_a_new_connection_is_sent_when_written_not_at_the_turn_start() {
     assert_eq!(p.advance(&mut st, 20), Outcome::Wait);
     assert_eq!(p.script().written, GET);
     assert_eq!(p.ex.times.sent, 500);
+    // The reply watchdogs count from the write too, not from the turn's start.
+    assert_eq!(p.ex.times.written, 500);
 }
 
 #[test]
