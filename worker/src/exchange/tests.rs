@@ -643,47 +643,35 @@ fn a_sleeping_loop_dates_replies_by_their_receive_stamp_within_the_request() {
 }
 
 #[test]
-fn a_reply_read_late_in_a_turn_is_dated_by_its_read_not_the_turn_start() {
-    // Waking for every reply (no receive dates): the turn began at 90, but other events
-    // (or a preemption) kept it until 500 before this reply was read; it may have come
-    // at any time up to then, so it is dated 500. Dated 90, it would read shorter than
-    // it was.
+fn a_reply_without_a_receive_date_is_dated_by_the_turn_start_only_when_proven() {
+    // Waking for every reply (no receive dates): the turn (1) began at 90, but other
+    // events (or a preemption) kept it until 500 before this reply was read. For a
+    // request written at 6:
+    // - without the turn's readable edge, the reply may have come at any time up to 500:
+    //   dated 500 (dated 90, it would read shorter than it was);
+    // - with it, the reply was there by 90, however late in the turn it is read;
+    // - a second read of the reply in the same turn may take bytes that came since.
+    const WHOLE: &[&[u8]] = &[b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok"];
+    const SPLIT: &[&[u8]] = &[b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\no", b"k"];
     let sb = board();
     let mut st = Stats::new(sb.slot(0));
-    let mut p = Peer::reused_sent(GET, &mut st);
-    p.clock = late_clock;
-    let r = b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok";
-    p.sends(&[r]);
-    assert_eq!(
-        p.advance(&mut st, 90),
-        reply(200, true, 500, (r.len(), r.len()))
-    );
-    assert_eq!(p.ex.times.first_byte, 500);
-}
-
-#[test]
-fn a_reply_whose_edge_the_turn_took_is_dated_by_the_turn_start() {
-    // The turn (1) began at 90 with a readable edge of the connection, for a request
-    // written at 6: the reply was there by 90, however late in the turn it is read.
-    let sb = board();
-    let mut st = Stats::new(sb.slot(0));
-    let mut p = Peer::reused_sent(GET, &mut st);
-    p.clock = late_clock;
-    p.conn.edge_turn = 1;
-    let r = b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok";
-    p.sends(&[r]);
-    assert_eq!(
-        p.advance(&mut st, 90),
-        reply(200, true, 90, (r.len(), r.len()))
-    );
-    // A second read of a reply in the same turn may take bytes that came since.
-    let mut p = Peer::reused_sent(GET, &mut st);
-    p.clock = late_clock;
-    p.conn.edge_turn = 1;
-    p.sends(&[b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\no", b"k"]);
-    let out = p.advance(&mut st, 90);
-    assert!(matches!(out, Outcome::Reply { at: 500, .. }), "{out:?}");
-    assert_eq!(p.ex.times.first_byte, 90, "the first read was proven");
+    for (edge_turn, reads, first_byte, at) in [
+        (0, WHOLE, 500, 500),
+        (1, WHOLE, 90, 90),
+        (1, SPLIT, 90, 500),
+    ] {
+        let mut p = Peer::reused_sent(GET, &mut st);
+        p.clock = late_clock;
+        p.conn.edge_turn = edge_turn;
+        p.sends(reads);
+        let out = p.advance(&mut st, 90);
+        assert!(
+            matches!(out, Outcome::Reply { status: 200, at: got, .. } if got == at),
+            "edge in turn {edge_turn}, {} reads: {out:?}",
+            reads.len()
+        );
+        assert_eq!(p.ex.times.first_byte, first_byte);
+    }
 }
 
 #[test]
